@@ -1,0 +1,110 @@
+"""The Backend protocol and the client factory shared by users, probes and the emulation."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from pytest_drtest.errors import DrConfigError
+
+#: Fake credentials for emulators; never valid on AWS.
+EMULATOR_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
+
+CLIENT_CONFIG = Config(
+    retries={"max_attempts": 2, "mode": "standard"},
+    connect_timeout=5,
+    read_timeout=30,
+    account_id_endpoint_mode="disabled",
+)
+
+
+class ClientFactory:
+    """Clients of one boto3 session, cached per (service, region); creating clients is the slow part."""
+
+    def __init__(self, session: boto3.Session, endpoint_url: str | None = None) -> None:
+        self.session = session
+        self.endpoint_url = endpoint_url
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            kwargs: dict[str, Any] = {"region_name": region, "config": CLIENT_CONFIG}
+            if self.endpoint_url:
+                kwargs["endpoint_url"] = self.endpoint_url
+            self._clients[key] = self.session.client(service, **kwargs)  # type: ignore[call-overload]
+        return self._clients[key]
+
+
+@contextmanager
+def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then restore them exactly."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+class Backend:
+    """What answers the AWS calls of one test.
+
+    ``start()`` and ``stop()`` bracket a test; nothing created in between outlives ``stop()``.
+    """
+
+    name: str = ""
+    emulated: bool = True
+    endpoint_url: str | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def new_session(self) -> boto3.Session:
+        """A fresh boto3 session for this backend (users' and the backdoor's are distinct)."""
+        session = boto3.Session(**EMULATOR_CREDENTIALS) if self.emulated else boto3.Session()
+        if self.endpoint_url:
+            session._session.set_config_variable("endpoint_url", self.endpoint_url)  # noqa: SLF001
+        return session
+
+    def factory(self, session: boto3.Session) -> ClientFactory:
+        return ClientFactory(session, self.endpoint_url)
+
+    def describe(self) -> str:
+        return self.name
+
+
+def make_backend(name: str, options: Mapping[str, Any]) -> Backend:
+    """Build the backend called ``name`` from the run's options."""
+    if name == "moto":
+        from pytest_drtest.backends.moto import MotoBackend
+
+        return MotoBackend()
+    if name == "moto-server":
+        from pytest_drtest.backends.moto import MotoServerBackend
+
+        return MotoServerBackend(options.get("endpoint"))
+    if name == "localstack":
+        from pytest_drtest.backends.localstack import LocalStackBackend
+
+        return LocalStackBackend(options.get("endpoint"))
+    if name == "aws":
+        from pytest_drtest.backends.aws import AwsBackend
+
+        return AwsBackend(allowlist=options.get("aws_accounts") or ())
+    raise DrConfigError(f"unknown backend {name!r}; expected one of: moto, moto-server, localstack, aws")

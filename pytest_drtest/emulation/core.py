@@ -1,0 +1,292 @@
+"""The emulation hub: one set of botocore handlers dispatching to per-service emulators.
+
+How a call flows (see ``../shared/NOTES.md``):
+
+1. ``before-parameter-build`` (every operation): the API parameters as the caller passed them
+   are stashed in the request context.
+2. ``before-call`` (registered first): a call to a lost region raises
+   ``EndpointConnectionError``; then ``<Service>Emulator.before_<Operation>(call)`` may answer
+   the call itself (return a dict, the parsed response) or raise :class:`AwsError`.
+3. moto (or the server) answers.
+4. ``after-call``: on success, ``after_<Operation>(call)`` may change ``call.parsed`` in place
+   (e.g. report ``CREATING`` until a modeled restore ends) and schedule work on the clock.
+
+Emulators reach the emulator behind the scenes through :attr:`Emulation.backdoor`: clients
+without these handlers, so their calls are neither intercepted nor affected by faults.
+"""
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import botocore.exceptions
+from botocore.awsrequest import AWSResponse
+
+from pytest_drtest.clock import Clock
+from pytest_drtest.profile import LatencyProfile
+
+if TYPE_CHECKING:
+    import boto3
+
+    from pytest_drtest.backends.base import ClientFactory
+
+#: Services whose endpoint is global: a regional outage does not cut them off.
+GLOBAL_SERVICES = frozenset({"route53", "iam", "sts", "cloudfront", "organizations"})
+
+
+class AwsError(Exception):
+    """Raised by an emulator's ``before_`` hook: answered to the caller as an AWS error."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Call:
+    """One API call as an emulator sees it."""
+
+    service: str
+    operation: str
+    region: str
+    params: dict[str, Any]
+    context: dict[str, Any]
+    parsed: dict[str, Any] | None = None
+    internal: bool = False
+
+
+@dataclass
+class World:
+    """What is broken right now: lost regions and AZs, paused replication."""
+
+    lost_regions: set[str] = field(default_factory=set)
+    lost_azs: set[str] = field(default_factory=set)
+    paused: set[tuple[str, str]] = field(default_factory=set)
+    listeners: list[Callable[[str, str], None]] = field(default_factory=list)
+
+    def region_up(self, region: str) -> bool:
+        return region not in self.lost_regions
+
+    def az_up(self, az: str) -> bool:
+        return az not in self.lost_azs and self.region_up(az_region(az))
+
+    def is_paused(self, service: str, resource: str) -> bool:
+        return (service, resource) in self.paused or (service, "*") in self.paused
+
+    def _emit(self, what: str, name: str) -> None:
+        for listener in list(self.listeners):
+            listener(what, name)
+
+    def lose_region(self, region: str) -> None:
+        self.lost_regions.add(region)
+        self._emit("region-lost", region)
+
+    def restore_region(self, region: str) -> None:
+        self.lost_regions.discard(region)
+        self._emit("region-restored", region)
+
+    def lose_az(self, az: str) -> None:
+        self.lost_azs.add(az)
+        self._emit("az-lost", az)
+
+    def restore_az(self, az: str) -> None:
+        self.lost_azs.discard(az)
+        self._emit("az-restored", az)
+
+    def pause(self, service: str, resource: str) -> None:
+        self.paused.add((service, resource))
+        self._emit("replication-paused", f"{service}:{resource}")
+
+    def resume(self, service: str, resource: str) -> None:
+        self.paused.discard((service, resource))
+        self._emit("replication-resumed", f"{service}:{resource}")
+
+
+def az_region(az: str) -> str:
+    """``us-east-1a`` -> ``us-east-1``."""
+    return az.rstrip("abcdefghijklmnopqrstuvwxyz") if az and az[-1].isalpha() else az
+
+
+@dataclass
+class Endpoint:
+    """Something a health check or a DNS answer can point at (an ALB, an app endpoint)."""
+
+    host: str
+    region: str
+    healthy: Callable[[], bool]
+    kind: str = "custom"
+
+    def is_healthy(self, world: World) -> bool:
+        return world.region_up(self.region) and bool(self.healthy())
+
+
+class ServiceEmulator:
+    """Base class of a per-service emulator.
+
+    Subclasses set :attr:`service` (botocore's service name, e.g. ``"dynamodb"``) and define
+    ``before_<Operation>(call) -> dict | None`` and ``after_<Operation>(call) -> None`` methods.
+    """
+
+    service: str = ""
+
+    def __init__(self, emulation: Emulation) -> None:
+        self.emulation = emulation
+
+    @property
+    def clock(self) -> Clock:
+        return self.emulation.clock
+
+    @property
+    def profile(self) -> LatencyProfile:
+        return self.emulation.profile
+
+    @property
+    def world(self) -> World:
+        return self.emulation.world
+
+    def backdoor(self, region: str, service: str | None = None) -> Any:
+        """A client of this (or another) service that bypasses the handlers."""
+        return self.emulation.backdoor.client(service or self.service, region)
+
+    def on_world_change(self, what: str, name: str) -> None:
+        """Called when a fault changes the world (``region-lost``, ``az-lost``, ...)."""
+
+    def close(self) -> None:
+        """Cancel scheduled work; called at teardown."""
+
+
+class Emulation:
+    """Adds managed-service behaviour to an emulator, on the run's clock."""
+
+    def __init__(self, clock: Clock, profile: LatencyProfile, backdoor: ClientFactory) -> None:
+        self.clock = clock
+        self.profile = profile
+        self.backdoor = backdoor
+        self.world = World()
+        self.world.listeners.append(self._world_changed)
+        self.services: dict[str, ServiceEmulator] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self._installed: list[tuple[Any, str, Callable[..., Any]]] = []
+        self.calls = 0
+
+    # -- composition ------------------------------------------------------------------------
+    def add(self, emulator: ServiceEmulator) -> ServiceEmulator:
+        self.services[emulator.service] = emulator
+        return emulator
+
+    def get(self, service: str) -> Any:
+        return self.services[service]
+
+    def register_endpoint(self, endpoint: Endpoint) -> None:
+        """Make ``endpoint.host`` known to health checks and DNS answers (case-insensitive)."""
+        self.endpoints[endpoint.host.lower().rstrip(".")] = endpoint
+
+    def endpoint_healthy(self, host: str) -> bool:
+        """Health of a host as the emulation sees it; unknown hosts do not answer (unhealthy)."""
+        endpoint = self.endpoints.get(host.lower().rstrip("."))
+        return endpoint is not None and endpoint.is_healthy(self.world)
+
+    def _world_changed(self, what: str, name: str) -> None:
+        for emulator in list(self.services.values()):
+            emulator.on_world_change(what, name)
+
+    # -- botocore wiring --------------------------------------------------------------------
+    def install(self, events: Any) -> None:
+        """Register the handlers on a session's (or client's) event system."""
+        handlers: list[tuple[str, Callable[..., Any], bool]] = [
+            ("before-parameter-build", self._stash_params, False),
+            ("before-call", self._before_call, True),
+            ("after-call", self._after_call, False),
+        ]
+        for event, handler, first in handlers:
+            if first:
+                events.register_first(event, handler, unique_id=f"drtest-{event}-{id(self)}")
+            else:
+                events.register(event, handler, unique_id=f"drtest-{event}-{id(self)}")
+            self._installed.append((events, event, handler))
+
+    def install_session(self, session: boto3.Session) -> None:
+        self.install(session.events)
+
+    def uninstall(self) -> None:
+        for events, event, _handler in self._installed:
+            events.unregister(event, unique_id=f"drtest-{event}-{id(self)}")
+        self._installed.clear()
+
+    def close(self) -> None:
+        self.uninstall()
+        for emulator in self.services.values():
+            emulator.close()
+
+    def _stash_params(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        context["dr_params"] = copy.copy(params)
+
+    def _call(self, model: Any, context: dict[str, Any]) -> Call:
+        call = context.get("dr_call")
+        if call is None:
+            call = Call(
+                service=model.service_model.service_name,
+                operation=model.name,
+                region=context.get("client_region") or "us-east-1",
+                params=context.get("dr_params", {}),
+                context=context,
+            )
+            context["dr_call"] = call
+        return call
+
+    def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
+        call = self._call(model, context)
+        self.calls += 1
+        if call.service not in GLOBAL_SERVICES and not self.world.region_up(call.region):
+            raise botocore.exceptions.EndpointConnectionError(
+                endpoint_url=f"https://{call.service}.{call.region}.amazonaws.com"
+            )
+        emulator = self.services.get(call.service)
+        hook = getattr(emulator, f"before_{call.operation}", None) if emulator else None
+        if hook is None:
+            return None
+        try:
+            parsed = hook(call)
+        except AwsError as exc:
+            context["dr_answered"] = True
+            return error_response(exc.code, exc.message, exc.status)
+        if parsed is None:
+            return None
+        context["dr_answered"] = True
+        return ok_response(parsed)
+
+    def _after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if context.get("dr_answered") or http_response is None or http_response.status_code >= 300:
+            return
+        call = self._call(model, context)
+        emulator = self.services.get(call.service)
+        hook = getattr(emulator, f"after_{call.operation}", None) if emulator else None
+        if hook is not None:
+            call.parsed = parsed
+            hook(call)
+
+
+def ok_response(parsed: dict[str, Any], status: int = 200) -> tuple[AWSResponse, dict[str, Any]]:
+    """A parsed response answered by an emulator instead of the backend."""
+    body = dict(parsed)
+    body.setdefault("ResponseMetadata", {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0})
+    return AWSResponse("https://drtest.emulation", status, {}, _Raw()), body
+
+
+def error_response(code: str, message: str, status: int = 400) -> tuple[AWSResponse, dict[str, Any]]:
+    """A parsed error: botocore raises the service's modeled exception for ``code``."""
+    parsed = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
+    }
+    return AWSResponse("https://drtest.emulation", status, {}, _Raw()), parsed
+
+
+class _Raw(io.BytesIO):
+    def stream(self, **_: Any) -> Iterable[bytes]:
+        yield b""

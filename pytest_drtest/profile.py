@@ -1,0 +1,169 @@
+"""The latency profile: modeled durations, with published AWS figures as defaults.
+
+Every entry is a fixed value or a ``[low, high]`` range in seconds, sampled uniformly with
+the run's seeded RNG. Users override entries with a TOML profile file (``--dr-profile`` /
+ini ``dr_profile``) and single keys (ini ``dr_latency`` lines ``key = 30s`` or ``key = 60s..120s``).
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_drtest.durations import parse_duration
+from pytest_drtest.errors import DrConfigError
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One modeled figure: a range in seconds (low == high for a fixed value) and its source."""
+
+    low: float
+    high: float
+    source: str
+    unit: str = "s"
+
+    @property
+    def fixed(self) -> bool:
+        return self.low == self.high
+
+    def describe(self) -> str:
+        if self.unit != "s":
+            return f"{self.low:g}" if self.fixed else f"{self.low:g}..{self.high:g}"
+        return f"{self.low:g}s" if self.fixed else f"{self.low:g}s..{self.high:g}s"
+
+
+DEFAULTS: dict[str, Figure] = {
+    # DynamoDB
+    "dynamodb_replication_lag": Figure(0.5, 2.5, "DynamoDB developer guide, global tables how it works: usually < 1 s, 0.5-2.5 s common"),
+    "dynamodb_pitr_latest_lag": Figure(300, 300, "DynamoDB developer guide, PITR: LatestRestorableDateTime is typically now - 5 min"),
+    "dynamodb_restore_time": Figure(900, 3600, "DynamoDB developer guide, restores: 95% finish in under 1 h, not proportional to size"),
+    "dynamodb_backup_time": Figure(5, 60, "DynamoDB developer guide, on-demand backup: CREATING -> AVAILABLE within minutes, no size impact"),
+    # S3
+    "s3_replication_lag": Figure(1, 15, "S3 user guide, Replication Time Control: most objects in seconds, 99.99% within 15 min"),
+    # Route 53
+    "route53_health_check_interval": Figure(30, 30, "Route 53 developer guide: RequestInterval 10 or 30 s (default 30)"),
+    "route53_failure_threshold": Figure(3, 3, "Route 53 developer guide: FailureThreshold 1-10 (default 3)", unit="count"),
+    "route53_record_ttl": Figure(60, 60, "Route 53 developer guide: 60 s or less advised for records with health checks"),
+    "route53_change_propagation": Figure(20, 60, "Route 53 API reference: ChangeInfo INSYNC usually within 60 s"),
+    # Compute
+    "ec2_launch_time": Figure(60, 120, "EC2 Auto Scaling user guide: Pending -> InService (launch, boot, lifecycle)"),
+    "elb_health_check_interval": Figure(30, 30, "ALB user guide, target group health checks: interval 30 s (default)"),
+    "elb_unhealthy_threshold": Figure(2, 2, "ALB user guide: unhealthy threshold 2 (default)", unit="count"),
+    "elb_healthy_threshold": Figure(5, 5, "ALB user guide: healthy threshold 5 (default)", unit="count"),
+    # AWS Backup
+    "backup_job_time": Figure(300, 1200, "AWS Backup developer guide: DynamoDB backup jobs complete in minutes (no SLA)"),
+    "backup_copy_time": Figure(900, 2700, "AWS Backup developer guide: cross-Region copies take tens of minutes (no SLA)"),
+    "backup_restore_time": Figure(900, 3600, "DynamoDB developer guide: 95% of restores finish in under 1 h"),
+    # RDS / Aurora (relational tier)
+    "rds_multi_az_failover": Figure(60, 120, "RDS user guide, Multi-AZ failover: typically 60-120 s"),
+    "rds_reboot_time": Figure(10, 30, "RDS user guide, rebooting a DB instance: a brief outage"),
+    "rds_multi_az_cluster_failover": Figure(20, 35, "RDS user guide, Multi-AZ DB cluster failover: < 35 s"),
+    "aurora_failover": Figure(20, 35, "Aurora FAQ / API reference: typically < 30-35 s"),
+    "aurora_global_lag": Figure(0.2, 1.0, "Aurora user guide, global database: replication lag < 1 s"),
+    "aurora_global_failover": Figure(30, 60, "Aurora user guide, global database: managed failover < 1 min"),
+    "rds_replica_lag": Figure(0.5, 2.0, "RDS user guide, read replicas: asynchronous, ReplicaLag typically seconds"),
+    "rds_promotion_time": Figure(60, 180, "RDS user guide, promoting a read replica: replica reboots, minutes"),
+    "rds_snapshot_time": Figure(60, 300, "RDS user guide, snapshots: minutes"),
+    "rds_snapshot_copy_time": Figure(600, 1800, "RDS user guide, cross-Region snapshot copy: tens of minutes"),
+    "rds_restore_time": Figure(600, 1800, "RDS user guide, restore to a new instance: tens of minutes"),
+    "rds_pitr_latest_lag": Figure(300, 300, "RDS user guide, PITR: transaction logs uploaded every 5 min"),
+}
+
+
+class LatencyProfile:
+    """Modeled durations for one run: defaults, a profile file, then single-key overrides."""
+
+    def __init__(self, figures: Mapping[str, Figure] | None = None, *, seed: int = 0) -> None:
+        self.figures: dict[str, Figure] = dict(DEFAULTS if figures is None else figures)
+        self.seed = seed
+        self.origins: dict[str, str] = {key: "default" for key in self.figures}
+        self._rngs: dict[str, random.Random] = {}
+
+    # -- building ---------------------------------------------------------------------------
+    def override(self, key: str, value: Any, *, origin: str) -> None:
+        """Set ``key`` from a duration, a number, ``"low..high"`` or a ``[low, high]`` list."""
+        if key not in self.figures:
+            known = ", ".join(sorted(self.figures))
+            raise DrConfigError(f"unknown latency key {key!r}; expected one of: {known}", source=origin)
+        base = self.figures[key]
+        what = f"{origin}: {key}"
+        if isinstance(value, list):
+            if len(value) != 2:
+                raise DrConfigError(f"expected [low, high], got {value!r}", source=origin, field=key)
+            low, high = (self._number(v, what, base.unit) for v in value)
+        elif isinstance(value, str) and ".." in value:
+            left, right = value.split("..", 1)
+            low, high = self._number(left, what, base.unit), self._number(right, what, base.unit)
+        else:
+            low = high = self._number(value, what, base.unit)
+        if low > high:
+            raise DrConfigError(f"low {low:g} is above high {high:g}", source=origin, field=key)
+        self.figures[key] = Figure(low, high, f"override ({origin})", base.unit)
+        self.origins[key] = origin
+
+    @staticmethod
+    def _number(value: Any, what: str, unit: str) -> float:
+        if unit == "count":
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise DrConfigError(f"{what}: expected a number, got {value!r}") from None
+            if number < 0:
+                raise DrConfigError(f"{what}: expected a non-negative number, got {value!r}")
+            return number
+        return parse_duration(value.strip() if isinstance(value, str) else value, what=what)
+
+    def load_file(self, path: str | Path) -> None:
+        """Apply a TOML profile file: a table ``[latency]`` of ``key = value`` entries."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DrConfigError("profile file not found", source=str(path)) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise DrConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+        table = data.get("latency", data)
+        if not isinstance(table, dict):
+            raise DrConfigError("expected a table of latency keys", source=str(path), field="latency")
+        for key, value in table.items():
+            self.override(key, value, origin=str(path))
+
+    def apply_lines(self, lines: Iterable[str], *, origin: str) -> None:
+        """Apply ``key = value`` lines (the ``dr_latency`` ini option)."""
+        for raw in lines:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if "=" not in line:
+                raise DrConfigError(f"expected 'key = value', got {line!r}", source=origin)
+            key, value = (part.strip() for part in line.split("=", 1))
+            self.override(key, value, origin=origin)
+
+    # -- use ----------------------------------------------------------------------------------
+    def rng(self, stream: str) -> random.Random:
+        """A seeded RNG per stream, so that one consumer does not shift another's draws."""
+        if stream not in self._rngs:
+            digest = hashlib.sha256(f"{self.seed}:{stream}".encode()).digest()
+            self._rngs[stream] = random.Random(int.from_bytes(digest[:8], "big"))
+        return self._rngs[stream]
+
+    def sample(self, key: str, stream: str | None = None) -> float:
+        """Draw ``key`` (seconds, or a count) from its range with the stream's RNG."""
+        figure = self.figures[key]
+        if figure.fixed:
+            return figure.low
+        return self.rng(stream or key).uniform(figure.low, figure.high)
+
+    def value(self, key: str) -> float:
+        """The midpoint of ``key``'s range (for settings such as intervals and thresholds)."""
+        figure = self.figures[key]
+        return (figure.low + figure.high) / 2
+
+    def table(self) -> list[tuple[str, str, str]]:
+        """Rows ``(key, value, source)`` for the docs and the report header."""
+        return [(key, fig.describe(), fig.source) for key, fig in sorted(self.figures.items())]
