@@ -102,6 +102,16 @@ class TableState:
 
 
 @dataclass
+class BackupRecord:
+    """What moto does not keep of an on-demand backup: clock times and the source's billing."""
+
+    created_at: float
+    table_created_at: float | None
+    billing_mode: str
+    throughput: dict[str, Any]
+
+
+@dataclass
 class Delivery:
     """One replicated write on its way from ``source`` to ``dest``."""
 
@@ -226,7 +236,7 @@ class DynamoDbEmulator(ServiceEmulator):
         self._groups: dict[str, list[str]] = {}  # global table name -> replica regions, in join order
         self._in_flight: list[Delivery] = []  # ordered by seq (= write order)
         self._lost: list[dict[str, Any]] = []
-        self._backup_times: dict[str, float] = {}  # backup ARN -> clock time of creation
+        self._backups: dict[str, BackupRecord] = {}  # by backup ARN
         self._write_seq = itertools.count(1)
         self._pitr_lag: float | None = None
 
@@ -580,12 +590,13 @@ class DynamoDbEmulator(ServiceEmulator):
         name = table_name_of(call.params["TableName"])
         if self._restoring_state(call.region, name) is not None:
             raise AwsError("ResourceInUseException", f"Attempt to change a resource which is still in use: Table is being created: {name}")
+        updates = call.params.get("ReplicaUpdates") or []
         group = self._groups.get(name, [call.region])
-        if call.region not in group:
+        if updates and call.region not in group:
             raise AwsError("ValidationException", f"Table {name} in {call.region} is not a replica of the global table")
         # Error codes below are ValidationException (UpdateTable declares no replica-specific
         # error for 2019.11.21, AWS-SEMANTICS §1.4); the messages paraphrase AWS's.
-        for update in call.params.get("ReplicaUpdates", []):
+        for update in updates:
             if "Create" in update:
                 target = update["Create"]["RegionName"]
                 if target in group:
@@ -768,12 +779,18 @@ class DynamoDbEmulator(ServiceEmulator):
             "LatestRestorableDateTime": self.clock.datetime(latest),
         }
 
+    def _sync_pitr(self, state: TableState, moto_status: str | None) -> None:
+        """Follow a PITR flag changed behind the emulator's back (through the backdoor)."""
+        if moto_status == "ENABLED" and state.pitr_enabled_at is None:
+            state.pitr_enabled_at = self.clock.now()  # the window starts when the emulator sees it
+        elif moto_status == "DISABLED":
+            state.pitr_enabled_at = None
+
     def _rewrite_continuous_backups(self, region: str, table: str, parsed: dict[str, Any]) -> None:
         description = parsed.setdefault("ContinuousBackupsDescription", {})
-        moto_says = (description.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus")
         state = self._state(region, table)
-        if state is not None and moto_says == "ENABLED" and state.pitr_enabled_at is None:
-            state.pitr_enabled_at = self.clock.now()  # enabled behind our back: the window starts now
+        if state is not None:
+            self._sync_pitr(state, (description.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus"))
         description["ContinuousBackupsStatus"] = "ENABLED"
         description["PointInTimeRecoveryDescription"] = self._pitr_description(state)
 
@@ -823,6 +840,8 @@ class DynamoDbEmulator(ServiceEmulator):
             raise AwsError("TableInUseException", f"Table is being created: {target}")
         if self._table_exists(call.region, target):
             raise AwsError("TableAlreadyExistsException", f"Table already exists: {target}")
+        moto_pitr = self._client(source_region).describe_continuous_backups(TableName=source_name)["ContinuousBackupsDescription"]
+        self._sync_pitr(state, (moto_pitr.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus"))
         if state.pitr_enabled_at is None:
             raise AwsError("PointInTimeRecoveryUnavailableException", f"Point in time recovery is not enabled for table '{source_name}'")
         earliest, latest = self._window(state)
@@ -853,31 +872,49 @@ class DynamoDbEmulator(ServiceEmulator):
         return {"TableDescription": self._describe(call.region, target)}
 
     # -- on-demand backups ------------------------------------------------------------------
+    def record_backup(self, region: str, backup_arn: str, table: str, t: float | None = None) -> None:
+        """Remember that ``backup_arn`` of ``table`` was taken at clock time ``t`` (default: now).
+
+        For backups made through the backdoor (e.g. by the AWS Backup emulator): their
+        ``BackupCreationDateTime`` is then reported on the clock, as for the callers' backups.
+        """
+        source = self._client(region).describe_table(TableName=table)["Table"]
+        state = self._tables.get((region, table_name_of(table)))
+        self._backups[backup_arn] = BackupRecord(
+            created_at=self.clock.now() if t is None else t,
+            table_created_at=state.created_at if state is not None else None,
+            billing_mode=(source.get("BillingModeSummary") or {}).get("BillingMode") or "PROVISIONED",
+            throughput=source.get("ProvisionedThroughput") or {},
+        )
+
     def _backup_time(self, details: dict[str, Any]) -> None:
-        created = self._backup_times.get(details.get("BackupArn", ""))
-        if created is not None:
-            details["BackupCreationDateTime"] = self.clock.datetime(created)
+        backup = self._backups.get(details.get("BackupArn", ""))
+        if backup is not None:
+            details["BackupCreationDateTime"] = self.clock.datetime(backup.created_at)
 
     def after_CreateBackup(self, call: Call) -> None:
         assert call.parsed is not None
         details = call.parsed["BackupDetails"]
-        self._backup_times[details["BackupArn"]] = self.clock.now()
+        self.record_backup(call.region, details["BackupArn"], call.params["TableName"])
         self._backup_time(details)
 
     def after_DescribeBackup(self, call: Call) -> None:
         assert call.parsed is not None
-        self._rewrite_backup_description(call.region, call.parsed["BackupDescription"])
+        self._rewrite_backup_description(call.parsed["BackupDescription"])
 
     def after_DeleteBackup(self, call: Call) -> None:
         assert call.parsed is not None
-        self._rewrite_backup_description(call.region, call.parsed["BackupDescription"])
+        self._rewrite_backup_description(call.parsed["BackupDescription"])
 
-    def _rewrite_backup_description(self, region: str, description: dict[str, Any]) -> None:
-        self._backup_time(description.get("BackupDetails", {}))
-        source = description.get("SourceTableDetails") or {}
-        state = self._tables.get((region, source.get("TableName", "")))
-        if state is not None and state.created_at is not None:
-            source["TableCreationDateTime"] = self.clock.datetime(state.created_at)
+    def _rewrite_backup_description(self, description: dict[str, Any]) -> None:
+        details = description.get("BackupDetails", {})
+        self._backup_time(details)
+        backup = self._backups.get(details.get("BackupArn", ""))
+        source = description.get("SourceTableDetails")
+        if backup is not None and source is not None:
+            source["BillingMode"] = backup.billing_mode
+            if backup.table_created_at is not None:
+                source["TableCreationDateTime"] = self.clock.datetime(backup.table_created_at)
 
     def before_ListBackups(self, call: Call) -> dict[str, Any]:
         """Answered here so that the time-range filter uses clock times, not moto's wall clock."""
@@ -903,20 +940,36 @@ class DynamoDbEmulator(ServiceEmulator):
             raise AwsError("TableInUseException", f"Table is being created: {call.params['TargetTableName']}")
 
     def after_RestoreTableFromBackup(self, call: Call) -> None:
-        """moto restored the snapshot: add the history and the CREATING period ([BC:dynamodb])."""
+        """moto restored the snapshot: add the billing mode, the history and the CREATING period."""
         assert call.parsed is not None
         description = call.parsed["TableDescription"]
         target = description["TableName"]
+        backup_arn = call.params["BackupArn"]
+        backup = self._backups.get(backup_arn)
+        # The billing mode is carried over or overridden (AWS-SEMANTICS §1.2); moto drops it.
+        billing = call.params.get("BillingModeOverride") or (backup.billing_mode if backup else None)
+        if billing and billing != (description.get("BillingModeSummary") or {}).get("BillingMode"):
+            update: dict[str, Any] = {"TableName": target, "BillingMode": billing}
+            if billing == "PROVISIONED":
+                source = call.params.get("ProvisionedThroughputOverride") or (backup.throughput if backup else {})
+                update["ProvisionedThroughput"] = {
+                    "ReadCapacityUnits": max(1, int(source.get("ReadCapacityUnits") or 0)),
+                    "WriteCapacityUnits": max(1, int(source.get("WriteCapacityUnits") or 0)),
+                }
+            self._client(call.region).update_table(**update)
+            summary_from_moto = description.get("RestoreSummary")
+            description.clear()
+            description.update(self._client(call.region).describe_table(TableName=target)["Table"])
+            if summary_from_moto is not None:
+                description["RestoreSummary"] = summary_from_moto
         self._forget_table(call.region, target)
         state = self._new_state(call.region, target, description["KeySchema"], created_at=self.clock.now())
         for item in self._scan(call.region, target):
             self._record(state, item, origin="restore", source_region=call.region)
-        backup_arn = call.params["BackupArn"]
         moto_summary = description.get("RestoreSummary") or {}
         summary: dict[str, Any] = {"SourceBackupArn": backup_arn}
         if moto_summary.get("SourceTableArn"):
             summary["SourceTableArn"] = moto_summary["SourceTableArn"]
-        created = self._backup_times.get(backup_arn)
-        summary["RestoreDateTime"] = self.clock.datetime(created) if created is not None else moto_summary.get("RestoreDateTime")
+        summary["RestoreDateTime"] = self.clock.datetime(backup.created_at) if backup else moto_summary.get("RestoreDateTime")
         self._start_restore(call.region, target, self._restore_duration(), summary)
         self._decorate(call.region, description)

@@ -359,6 +359,7 @@ def test_backup_restore_is_creating_then_active_with_the_snapshot(emu_env: Any, 
     assert described["TableStatus"] == "CREATING"
     assert described["RestoreSummary"]["SourceBackupArn"] == arn
     assert described["RestoreSummary"]["RestoreInProgress"] is True
+    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"  # carried over
     with pytest.raises(ClientError) as excinfo:
         client.scan(TableName="from-backup")
     assert code(excinfo) == "ResourceNotFoundException"
