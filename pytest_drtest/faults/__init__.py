@@ -1,0 +1,27 @@
+"""The fault catalogue. Every fault is reverted at teardown, also when the test fails.
+
+>>> from pytest_drtest import faults
+>>> dr.inject(faults.RegionOutage("primary"))
+"""
+from __future__ import annotations
+
+from pytest_drtest.faults.base import FAULT_KINDS, Fault, FaultContext, fault_from_spec
+from pytest_drtest.faults.catalogue import (
+    AzOutage,
+    CorruptTable,
+    DeleteObjects,
+    PauseReplication,
+    RegionOutage,
+)
+
+__all__ = [
+    "FAULT_KINDS",
+    "AzOutage",
+    "CorruptTable",
+    "DeleteObjects",
+    "Fault",
+    "FaultContext",
+    "PauseReplication",
+    "RegionOutage",
+    "fault_from_spec",
+]

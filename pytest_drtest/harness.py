@@ -1,0 +1,408 @@
+"""The harness of one test: backend, clock, emulation, topology, faults, probes, results.
+
+Works without pytest (``with Harness(settings) as dr: ...``); the ``dr`` fixture is a thin layer
+over it. ``close()`` always reverts faults (newest first), stops probes, tears down the topology
+and stops the backend, also when the test failed or was interrupted.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import botocore.waiter
+
+from pytest_drtest.backends.base import Backend, ClientFactory, make_backend
+from pytest_drtest.clock import Clock, RealClock, VirtualClock, WaiterTime
+from pytest_drtest.durations import parse_duration
+from pytest_drtest.errors import DrConfigError, DrError
+from pytest_drtest.faults.base import Fault, FaultContext
+from pytest_drtest.measure import Ledger, Result, Timeline
+from pytest_drtest.objectives import Objectives, assert_objectives
+from pytest_drtest.probes.probe import Probe
+from pytest_drtest.profile import LatencyProfile
+from pytest_drtest.regions import check_region_pair
+from pytest_drtest.restores import RestoreResult, verify_restore
+from pytest_drtest.settings import Settings
+from pytest_drtest.strategies import Strategy, get_strategy
+from pytest_drtest.topology.blueprint import Blueprint, load_blueprint
+from pytest_drtest.topology.model import RegionStack, Topology
+
+if TYPE_CHECKING:
+    from pytest_drtest.emulation.core import Emulation
+    from pytest_drtest.scenario import Experiment, RestoreCheck, Scenario
+
+
+def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFactory) -> Emulation:
+    """The emulation hub with every service emulator."""
+    from pytest_drtest.emulation.backup import BackupEmulator
+    from pytest_drtest.emulation.compute import install_compute
+    from pytest_drtest.emulation.core import Emulation
+    from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+    from pytest_drtest.emulation.route53 import Route53Emulator
+    from pytest_drtest.emulation.s3 import S3Emulator
+
+    emulation = Emulation(clock, profile, backdoor)
+    emulation.add(DynamoDbEmulator(emulation))
+    emulation.add(S3Emulator(emulation))
+    emulation.add(Route53Emulator(emulation))
+    emulation.add(BackupEmulator(emulation))
+    install_compute(emulation)
+    return emulation
+
+
+@dataclass
+class ExperimentRecord:
+    """One measured experiment, as reports show it."""
+
+    test: str
+    scenario: str
+    strategy: str
+    fault: str
+    objectives: Objectives
+    result: Result
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "test": self.test,
+            "scenario": self.scenario,
+            "strategy": self.strategy,
+            "fault": self.fault,
+            "objectives": self.objectives.as_dict(),
+            "measured": self.result.as_dict(),
+            "passed": self.passed,
+            "failures": self.failures,
+        }
+
+
+class Harness:
+    """Everything one DR test works with (the ``dr`` fixture)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        test: str = "",
+        strategy: str | None = None,
+        objectives: Objectives | None = None,
+        scenario: Scenario | None = None,
+        blueprint: str | Blueprint | None = None,
+        regions: tuple[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.test = test
+        self.scenario = scenario
+        self.strategy: Strategy = get_strategy(strategy or (scenario.strategy.name if scenario else "warm-standby"))
+        if regions is None:
+            regions = (scenario.primary_region, scenario.dr_region) if scenario else settings.regions
+        self.regions = check_region_pair(*regions, source="regions")
+        if isinstance(blueprint, str):
+            blueprint = load_blueprint(blueprint)
+        self.blueprint: Blueprint = blueprint or (scenario.blueprint if scenario else load_blueprint("web-app"))
+        band = Objectives.parse(self.strategy.band_rto, self.strategy.band_rpo, source=f"{self.strategy.name} band")
+        self.objectives = band.merged(objectives) if objectives else (scenario.objectives if scenario else band)
+        self.profile = settings.build_profile(scenario.latency if scenario else None, scenario.source if scenario else "")
+        self.backend: Backend = make_backend(settings.backend, {"endpoint": settings.endpoint, "aws_accounts": settings.aws_accounts})
+        self.ledger = Ledger()
+        self.timeline = Timeline()
+        self.records: list[ExperimentRecord] = []
+        self.restore_results: list[RestoreResult] = []
+        self.fault_t: float | None = None
+        self.clock: Clock
+        self.emulation: Emulation | None = None
+        self.session: boto3.Session | None = None
+        self.clients: ClientFactory | None = None
+        self._topology: Topology | None = None
+        self._faults: list[Fault] = []
+        self._probes: list[Probe] = []
+        self._saved_waiter_time: Any = None
+        self._started = False
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> Harness:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> Harness:
+        """Start the backend, the clock and (on emulated backends) the emulation."""
+        if self._started:
+            return self
+        self._started = True
+        self.backend.start()
+        try:
+            if self.backend.emulated:
+                self.clock = VirtualClock(self.settings.clock_start)
+            else:
+                self.clock = RealClock()
+            self.session = self.backend.new_session()
+            self.clients = self.backend.factory(self.session)
+            if self.backend.emulated:
+                backdoor = self.backend.factory(self.backend.new_session())
+                self.emulation = assemble_emulation(self.clock, self.profile, backdoor)
+                self.emulation.install_session(self.session)
+                boto3.setup_default_session(
+                    aws_access_key_id="testing", aws_secret_access_key="testing", aws_session_token="testing"
+                )
+                self.emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
+                self._saved_waiter_time = botocore.waiter.time
+                botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment]
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Revert faults, stop probes, tear down the topology, stop the backend. Idempotent."""
+        if self._closed or not self._started:
+            return
+        self._closed = True
+        errors: list[str] = []
+        for probe in self._probes:
+            probe.stop()
+        ctx = FaultContext(self._topology, self.emulation.world if self.emulation else None) if self._topology else None
+        for fault in reversed(self._faults):
+            try:
+                if ctx is not None:
+                    fault.revert(ctx)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(f"reverting {fault.describe()}: {exc}")
+        if self.emulation is not None:
+            for region in list(self.emulation.world.lost_regions):
+                self.emulation.world.restore_region(region)
+            for az in list(self.emulation.world.lost_azs):
+                self.emulation.world.restore_az(az)
+        if self._topology is not None and self.settings.backend != "moto":
+            errors.extend(self._topology.cleanup.run())
+        if self._saved_waiter_time is not None:
+            botocore.waiter.time = self._saved_waiter_time  # type: ignore[assignment]
+        if self.emulation is not None:
+            self.emulation.close()
+        with contextlib.suppress(Exception):
+            boto3.DEFAULT_SESSION = None
+        self.backend.stop()
+        if errors:
+            raise DrError("teardown incomplete: " + "; ".join(errors))
+
+    # -- clients -------------------------------------------------------------------------------
+    def client(self, service: str, region: str = "primary") -> Any:
+        """A boto3 client of the users' session ("primary", "dr" or a region name)."""
+        assert self.clients is not None, "the harness is not started"
+        if region in ("primary", "dr"):
+            region = self.regions[0] if region == "primary" else self.regions[1]
+        return self.clients.client(service, region)
+
+    # -- topology ------------------------------------------------------------------------------
+    def plan(self) -> Topology:
+        """The topology before anything is created (for validating faults)."""
+        assert self.clients is not None, "the harness is not started"
+        primary, dr = self.regions
+        name = f"dr-{self.strategy.name}"[:24]
+        return Topology(
+            name=name, blueprint=self.blueprint, strategy=self.strategy, primary_region=primary, dr_region=dr,
+            clients=self.clients, clock=self.clock, profile=self.profile, timeline=self.timeline,
+            emulation=self.emulation,
+            regions={primary: RegionStack(primary, "primary"), dr: RegionStack(dr, "dr")},
+        )
+
+    @property
+    def topology(self) -> Topology:
+        """The topology of the selected strategy, built (and ready) on first use."""
+        if self._topology is None:
+            self.build()
+        assert self._topology is not None
+        return self._topology
+
+    def build(self, faults: list[Fault] | None = None) -> Topology:
+        """Validate ``faults`` against the plan, then build the topology and wait until it serves."""
+        from pytest_drtest.topology.build import build, seed
+
+        self.start()
+        planned = self.plan()
+        for fault in faults or []:
+            fault.validate(planned)
+        self._topology = planned
+        build(planned)
+        self.wait_ready()
+        seed(planned, self.ledger)
+        return planned
+
+    def wait_ready(self, timeout: float | str = "30m") -> None:
+        """Wait (polling, on the clock) until every ASG has its desired instances InService."""
+        from pytest_drtest.recovery.steps import poll
+
+        topology = self._topology
+        assert topology is not None
+        for stack in topology.regions.values():
+            if not stack.asg_name or stack.capacity == 0:
+                continue
+            asg = self.client("autoscaling", stack.region)
+
+            def ready(stack: RegionStack = stack, asg: Any = asg) -> bool:
+                group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[stack.asg_name])["AutoScalingGroups"][0]
+                return sum(1 for i in group["Instances"] if i["LifecycleState"] == "InService") >= stack.capacity
+
+            poll(self.clock, ready, every=15, timeout=parse_duration(timeout), what=f"{stack.asg_name} InService")
+        topology.note("ready")
+
+    # -- faults, probes, objectives --------------------------------------------------------------
+    def inject(self, fault: Fault) -> Fault:
+        """Validate and inject ``fault`` now; it is reverted at teardown whatever happens."""
+        topology = self.topology
+        fault.validate(topology)
+        ctx = FaultContext(topology, self.emulation.world if self.emulation else None)
+        fault.injected_at = self.clock.now()
+        self._faults.append(fault)
+        fault.inject(ctx)
+        topology.faults.append(fault)
+        if self.fault_t is None:
+            self.fault_t = fault.injected_at
+        topology.note("fault", fault.describe())
+        return fault
+
+    def probe(self, *, interval: float | str | None = None, consecutive: int | None = None, client_region: str | None = None) -> Probe:
+        """A probe through the application's path (use as a context manager)."""
+        from pytest_drtest.probes.app import AppPath
+
+        topology = self.topology
+        if interval is None:
+            interval = self.scenario.probe_interval if self.scenario else 1.0
+        if consecutive is None:
+            consecutive = self.scenario.consecutive if self.scenario else 3
+        probe = Probe(
+            topology, self.ledger, self.timeline, interval=interval, consecutive=consecutive,
+            fault_time=lambda: self.fault_t, path=AppPath(topology, client_region), modeled=self.clock.modeled,
+        )
+        self._probes.append(probe)
+        return probe
+
+    def assert_objectives(self, result: Result, *, rto: str | float | None = None, rpo: str | float | None = None) -> None:
+        """Fail with a readable story if ``result`` misses the objectives (marker/scenario/band or given)."""
+        objectives = self.objectives.merged(Objectives.parse(rto, rpo, source="assert_objectives"))
+        self._record(result, objectives)
+        assert_objectives(result, objectives)
+
+    def _recovered_by_runbook(self, result: Result) -> None:
+        """Probes cannot see corrupted data: a data fault is recovered when the runbook repointed
+        the application to the restored copy (its ``app-repointed``/``dns-switched`` milestone)."""
+        marks = [m for m in self.timeline.events if m.kind in ("app-repointed", "dns-switched") and m.t >= result.fault_t]
+        if not marks:
+            result.rto_s = None
+            return
+        done = marks[-1].t - result.fault_t
+        result.phases.failover = done
+        result.rto_s = max(result.rto_s or 0.0, done)
+        result.phases.recovered = result.rto_s
+
+    def _record(self, result: Result, objectives: Objectives) -> ExperimentRecord:
+        from pytest_drtest.objectives import failures
+
+        missed = failures(result, objectives)
+        record = ExperimentRecord(
+            test=self.test, scenario=self.scenario.name if self.scenario else "",
+            strategy=self.strategy.name, fault=", ".join(f.describe() for f in self._faults) or "-",
+            objectives=objectives, result=result, passed=not missed, failures=missed,
+        )
+        self.records = [r for r in self.records if r.result is not result] + [record]
+        return record
+
+    def verify_restores(self) -> list[RestoreResult]:
+        """Check every restore a runbook performed against the ledger."""
+        topology = self.topology
+        results = []
+        for record in topology.restores:
+            result = verify_restore(topology, self.ledger, record)
+            result.test = self.test
+            results.append(result)
+        self.restore_results.extend(results)
+        return results
+
+    # -- scenario items --------------------------------------------------------------------------
+    def run_experiment(self, experiment: Experiment) -> ExperimentRecord:
+        """Build, probe through steady state, inject, run the runbook, measure, check restores."""
+        import copy
+
+        from pytest_drtest.recovery import resolve_runbook
+
+        scenario = self.scenario
+        assert scenario is not None
+        fault = copy.deepcopy(experiment.fault)
+        topology = self.build([fault])
+        runbook = resolve_runbook(experiment.runbook)
+        with self.probe() as probe:
+            self.clock.sleep(scenario.steady_state)
+            self.inject(fault)
+            runbook(topology, self.clock)
+            probe.wait_recovered(within=scenario.recovery_timeout)
+            result = probe.result()
+        if fault.data_fault:
+            self._recovered_by_runbook(result)
+        restores = self.verify_restores()
+        record = self._record(result, experiment.objectives)
+        bad = [r for r in restores if not r.passed]
+        if not record.passed:
+            assert_objectives(result, experiment.objectives)
+        if bad:
+            raise AssertionError("restore check failed: " + "; ".join(r.story() for r in bad))
+        return record
+
+    def run_restore_check(self, check: RestoreCheck) -> RestoreResult:
+        """Probe through steady state, restore as of ``age`` ago into a NEW table, compare with the ledger."""
+        from pytest_drtest.recovery.steps import new_table_name, poll, record_restore
+
+        scenario = self.scenario
+        assert scenario is not None
+        topology = self.build()
+        region = topology.primary_region
+        source = topology.table_name(check.table)
+        ddb = self.client("dynamodb", region)
+        if check.kind == "dynamodb-backup":
+            with self.probe():
+                self.clock.sleep(max(scenario.steady_state - check.age, scenario.probe_interval))
+                backup_t = self.clock.now()
+                arn = ddb.create_backup(TableName=source, BackupName=f"{source}-check")["BackupDetails"]["BackupArn"]
+                self.clock.sleep(check.age)
+            target = new_table_name(topology, check.table, "from-backup")
+            started = self.clock.now()
+            ddb.restore_table_from_backup(TargetTableName=target, BackupArn=arn)
+            ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
+            record_restore(topology, kind=check.kind, region=region, source=source, target=target,
+                           restore_time=backup_t, started=started, completed=self.clock.now())
+        elif check.kind == "dynamodb-pitr":
+            with self.probe():
+                self.clock.sleep(scenario.steady_state)
+            restore_at = self.clock.datetime(self.clock.now() - check.age).replace(microsecond=0)
+            target = new_table_name(topology, check.table, "pitr")
+            started = self.clock.now()
+            ddb.restore_table_to_point_in_time(SourceTableName=source, TargetTableName=target, RestoreDateTime=restore_at)
+            ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
+            record_restore(topology, kind=check.kind, region=region, source=source, target=target,
+                           restore_time=self.clock.seconds_at(restore_at), started=started, completed=self.clock.now())
+        else:  # aws-backup: restore the newest recovery point of the primary vault
+            with self.probe():
+                self.clock.sleep(scenario.steady_state)
+            backup = self.client("backup", region)
+            vault = topology.primary.vault
+            points = [p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]
+                      if p.get("Status") in ("AVAILABLE", "COMPLETED")]
+            if not points:
+                raise DrConfigError(f"no recovery point in {vault} after the steady state; lengthen steady_state beyond the backup schedule")
+            latest = max(points, key=lambda p: p["CreationDate"])
+            target = new_table_name(topology, check.table, "from-vault")
+            started = self.clock.now()
+            job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], Metadata={"targetTableName": target},
+                                           IamRoleArn="arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole")["RestoreJobId"]
+            poll(self.clock, lambda: backup.describe_restore_job(RestoreJobId=job)["Status"] in ("COMPLETED", "FAILED") or None,
+                 every=60, timeout=6 * 3600, what=f"restore job {job}")
+            record_restore(topology, kind=check.kind, region=region, source=source, target=target,
+                           restore_time=self.clock.seconds_at(latest["CreationDate"]), started=started, completed=self.clock.now())
+        result = self.verify_restores()[-1]
+        if not result.passed:
+            raise AssertionError("restore check failed: " + result.story())
+        return result

@@ -1,0 +1,66 @@
+"""Scenario files as pytest items: one item per experiment and per restore check."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_drtest.errors import DrError
+from pytest_drtest.fixtures import REPORT_KEY, SETTINGS_KEY, add_properties
+from pytest_drtest.harness import Harness
+from pytest_drtest.scenario import Experiment, RestoreCheck, Scenario
+
+
+class ScenarioFile(pytest.File):
+    """A scenario file (shipped or the user's)."""
+
+    scenario: Scenario
+
+    def collect(self) -> Iterator[pytest.Item]:
+        for experiment in self.scenario.experiments:
+            yield ScenarioItem.from_parent(self, name=experiment.name, experiment=experiment, check=None)
+        for check in self.scenario.restore_checks:
+            yield ScenarioItem.from_parent(self, name=f"restore-{check.name}", experiment=None, check=check)
+
+
+class ScenarioItem(pytest.Item):
+    """One game-day experiment (or restore check) of a scenario."""
+
+    def __init__(self, *, experiment: Experiment | None, check: RestoreCheck | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.experiment = experiment
+        self.check = check
+        self.scenario: Scenario = self.parent.scenario  # type: ignore[union-attr]
+
+    def runtest(self) -> None:
+        config = self.config
+        harness = Harness(config.stash[SETTINGS_KEY], test=self.nodeid, scenario=self.scenario)
+        try:
+            harness.start()
+            if self.experiment is not None:
+                harness.run_experiment(self.experiment)
+            else:
+                assert self.check is not None
+                harness.run_restore_check(self.check)
+        finally:
+            try:
+                report = config.stash.get(REPORT_KEY, None)
+                if report is not None:
+                    report.experiments.extend(harness.records)
+                    report.restores.extend(harness.restore_results)
+                for record in harness.records:
+                    add_properties(self, record.result.as_dict())
+                for restore in harness.restore_results:
+                    self.user_properties.append(("restore_items_matched", f"{restore.items_matched}/{restore.items_expected}"))
+            finally:
+                harness.close()
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, (AssertionError, DrError)):
+            return f"{self.scenario.name} / {self.name}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        what = self.experiment.fault.describe() if self.experiment else f"restore check {self.check.kind}"  # type: ignore[union-attr]
+        return self.path, None, f"{self.scenario.name}: {what}"

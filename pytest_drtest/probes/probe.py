@@ -1,0 +1,153 @@
+"""The probe: every ``interval`` on the clock, one sequenced write and one read through the path."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pytest_drtest.durations import parse_duration
+from pytest_drtest.measure import Ledger, Result, Sample, Timeline, compute_rpo, compute_rto
+from pytest_drtest.probes.app import AppPath, AppUnavailable
+
+if TYPE_CHECKING:
+    from pytest_drtest.clock import Clock, Scheduled
+    from pytest_drtest.topology.model import Topology
+
+
+class Probe:
+    """Sequenced writes (a ledger of acknowledged writes) and reads through the application path.
+
+    Use as a context manager: ticks start on entry and stop on exit. ``result()`` computes RTO
+    (with phases) from the samples and RPO (with the lost writes) by reading every ledger key
+    back through the path that serves now.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        ledger: Ledger,
+        timeline: Timeline,
+        *,
+        interval: float | str = 1.0,
+        consecutive: int = 3,
+        fault_time: Callable[[], float | None] = lambda: None,
+        path: AppPath | None = None,
+        modeled: bool = True,
+    ) -> None:
+        self.topology = topology
+        self.clock: Clock = topology.clock
+        self.ledger = ledger
+        self.timeline = timeline
+        self.interval = parse_duration(interval, what="probe interval")
+        if self.interval <= 0:
+            raise ValueError("probe interval must be positive")
+        if consecutive < 1:
+            raise ValueError("consecutive must be at least 1")
+        self.consecutive = consecutive
+        self.path = path or AppPath(topology)
+        self.samples: list[Sample] = []
+        self._fault_time = fault_time
+        self._handle: Scheduled | None = None
+        self._seq = 0
+        self._last_key: str | None = None
+        self.modeled = modeled
+
+    # -- running ---------------------------------------------------------------------------------
+    def __enter__(self) -> Probe:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self._handle is None:
+            # A quarter-second phase: probe writes never coincide with the whole-second restore
+            # points and the on-the-hour backups they are compared with.
+            first = self.clock.now() + self.interval - min(0.25, self.interval / 4)
+            self._handle = self.clock.every(self.interval, self.tick, start=first, name="probe")
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def tick(self) -> Sample:
+        """One write of the next sequence number and one read, through the path."""
+        self._seq += 1
+        now = self.clock.now()
+        key = f"probe#{self._seq:07d}"
+        payload = f"{self._seq}@{now:.3f}"
+        region = None
+        error = None
+        write_ok = read_ok = False
+        try:
+            region = self.path.put(key, payload)
+            self.ledger.record(key, payload, self.clock.now())
+            write_ok = True
+            self._last_key = key
+        except AppUnavailable as exc:
+            error = str(exc)
+        try:
+            if write_ok:
+                region, value = self.path.get(key)
+                read_ok = value == payload
+                if not read_ok:
+                    error = f"read {key}: got {value!r}"
+            else:
+                region, _ = self.path.get(self._last_key or key)
+                read_ok = True
+        except AppUnavailable as exc:
+            error = error or str(exc)
+        sample = Sample(now, write_ok, read_ok, region, error)
+        self.samples.append(sample)
+        return sample
+
+    # -- waiting and results -------------------------------------------------------------------
+    def recovered(self) -> bool:
+        """True once N consecutive successes follow the fault (or no probe failed since)."""
+        fault_t = self._fault_time()
+        if fault_t is None:
+            return bool(self.samples) and self.samples[-1].ok
+        after = [s for s in self.samples if s.t >= fault_t]
+        return len(after) >= self.consecutive and all(s.ok for s in after[-self.consecutive :])
+
+    def wait_recovered(self, within: float | str = "1h") -> bool:
+        """Let the clock run until recovered or ``within`` passes; return whether it recovered."""
+        return self.clock.run_until(self.recovered, timeout=within, step=self.interval)
+
+    def result(self) -> Result:
+        """RTO and phases from the samples; RPO and lost writes by reading the ledger back."""
+        fault_t = self._fault_time()
+        if fault_t is None:
+            raise RuntimeError("no fault was injected: there is nothing to measure (dr.inject(...) first)")
+        rto, phases = compute_rto(self.samples, fault_t, self.consecutive)
+        latest = self.ledger.latest()
+        try:
+            _, present = self.path.read_all(sorted(latest))
+        except AppUnavailable:
+            present = {}
+        rpo, lost = compute_rpo(self.ledger, present, fault_t)
+        health = self._health_check_unhealthy(fault_t)
+        if health is not None:
+            phases.health_check_unhealthy = health
+            phases.detected = health if phases.detected is None else min(phases.detected, health)
+        served: dict[str, int] = {}
+        for s in self.samples:
+            if s.ok and s.region:
+                served[s.region] = served.get(s.region, 0) + 1
+        milestones = [m for m in self.timeline.events if m.t >= fault_t]
+        return Result(
+            fault_t=fault_t, rto_s=rto, rpo_s=rpo, lost_writes=lost, phases=phases, modeled=self.modeled,
+            samples=len(self.samples), failed_samples=sum(1 for s in self.samples if not s.ok),
+            milestones=milestones, served_by=served,
+        )
+
+    def _health_check_unhealthy(self, fault_t: float) -> float | None:
+        emulation = self.topology.emulation
+        check = self.topology.primary.health_check_id
+        if emulation is None or check is None or "route53" not in emulation.services:
+            return None
+        for t, healthy in emulation.get("route53").transitions(check):
+            if t >= fault_t and not healthy:
+                return t - fault_t
+        return None

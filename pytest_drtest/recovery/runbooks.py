@@ -1,0 +1,154 @@
+"""The shipped runbooks.
+
+- ``dns-failover`` (pilot light, warm standby): wait for the primary's health check to fail,
+  scale the DR ASG to full capacity; Route 53 failover records move traffic by themselves.
+- ``shift-traffic`` (active/active): wait for the failing region's health check, scale the
+  surviving region up to take all traffic; latency records shift by themselves.
+- ``restore-from-backup`` (backup & restore): wait for detection, restore the latest recovery
+  point copied to the DR vault into a NEW table, build compute in the DR region, repoint DNS.
+- ``pitr-restore`` (data corruption): restore the table as of one second before the corruption
+  into a NEW table (waiting until that time is restorable) and repoint the application.
+- ``none``: nothing (in-region HA is expected to heal by itself, e.g. an AZ outage).
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pytest_drtest.errors import DrConfigError
+from pytest_drtest.recovery.steps import (
+    RunbookFailed,
+    new_table_name,
+    point_dns_at,
+    poll,
+    record_restore,
+    scale,
+    wait_unhealthy,
+)
+
+if TYPE_CHECKING:
+    from pytest_drtest.clock import Clock
+    from pytest_drtest.topology.model import Topology
+
+Runbook = Callable[["Topology", "Clock"], None]
+
+
+def dns_failover(topology: Topology, clock: Clock) -> None:
+    wait_unhealthy(topology, topology.primary, clock)
+    scale(topology, topology.dr, topology.blueprint.capacity, clock)
+
+
+def shift_traffic(topology: Topology, clock: Clock) -> None:
+    wait_unhealthy(topology, topology.primary, clock)
+    scale(topology, topology.dr, topology.blueprint.capacity * 2, clock)
+
+
+def restore_from_backup(topology: Topology, clock: Clock) -> None:
+    from pytest_drtest.topology.build import build_compute
+
+    primary, dr = topology.primary, topology.dr
+    wait_unhealthy(topology, primary, clock)
+    backup = topology.clients.client("backup", dr.region)
+    logical = topology.probe_table
+    source = primary.tables[logical]
+    points = [
+        p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=dr.vault)["RecoveryPoints"]
+        if p.get("Status") in ("AVAILABLE", "COMPLETED") and p.get("ResourceArn", "").endswith(f"table/{source}")
+    ]
+    if not points:
+        raise RunbookFailed(f"no recovery point of {source} reached the DR vault {dr.vault} in {dr.region}")
+    latest = max(points, key=lambda p: p["CreationDate"])
+    topology.note("recovery-point-chosen", f"{latest['RecoveryPointArn']} of {latest['CreationDate']:%H:%M:%S}")
+    target = new_table_name(topology, logical, "restored")
+    started = clock.now()
+    job = backup.start_restore_job(
+        RecoveryPointArn=latest["RecoveryPointArn"], Metadata={"targetTableName": target},
+        IamRoleArn="arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole", ResourceType="DynamoDB",
+    )["RestoreJobId"]
+
+    def finished() -> dict | None:
+        status = backup.describe_restore_job(RestoreJobId=job)
+        if status["Status"] in ("FAILED", "ABORTED"):
+            raise RunbookFailed(f"restore job {job} {status['Status']}: {status.get('StatusMessage', '')}")
+        return status if status["Status"] == "COMPLETED" else None
+
+    poll(clock, finished, every=60, timeout=6 * 3600, what=f"restore job {job}")
+    topology.note("table-restored", target)
+    dr.tables[logical] = target
+    record_restore(
+        topology, kind="aws-backup-restore", region=dr.region, source=source, target=target,
+        restore_time=clock.seconds_at(latest["CreationDate"]), started=started, completed=clock.now(),
+    )
+    build_compute(topology, dr, topology.blueprint.capacity)
+    scale(topology, dr, topology.blueprint.capacity, clock)
+    topology.app_config[dr.region] = {"table": target}
+    point_dns_at(topology, dr, clock)
+
+
+def pitr_restore(topology: Topology, clock: Clock) -> None:
+    faults = [f for f in topology.faults if f.kind == "corrupt-table"]
+    if not faults:
+        raise RunbookFailed("pitr-restore needs a corrupt-table fault to know the time of the corruption")
+    fault = faults[-1]
+    region = fault.record["region"]
+    source = fault.record["table"]
+    ddb = topology.clients.client("dynamodb", region)
+    restore_t = fault.injected_at - 1.0
+    restore_at = clock.datetime(restore_t).replace(microsecond=0)
+    topology.note("detected", f"corruption of {source} noticed")
+
+    def restorable() -> bool:
+        window = ddb.describe_continuous_backups(TableName=source)["ContinuousBackupsDescription"]
+        latest = window["PointInTimeRecoveryDescription"].get("LatestRestorableDateTime")
+        return latest is not None and latest >= restore_at
+
+    poll(clock, restorable, every=30, timeout=3600, what=f"{restore_at:%H:%M:%S} restorable for {source}")
+    logical = next((k for k, v in topology.stack(region).tables.items() if v == source), topology.probe_table)
+    target = new_table_name(topology, logical, "pitr")
+    started = clock.now()
+    ddb.restore_table_to_point_in_time(SourceTableName=source, TargetTableName=target, RestoreDateTime=restore_at)
+    ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
+    topology.note("table-restored", target)
+    record_restore(
+        topology, kind="dynamodb-pitr", region=region, source=source, target=target,
+        restore_time=clock.seconds_at(restore_at), started=started, completed=clock.now(),
+    )
+    topology.app_config[region] = {"table": target}
+    topology.note("app-repointed", f"{region} -> {target}")
+
+
+def no_runbook(topology: Topology, clock: Clock) -> None:
+    """In-region HA heals by itself (e.g. the ASG replaces instances lost with an AZ)."""
+
+
+RUNBOOKS: dict[str, Runbook] = {
+    "dns-failover": dns_failover,
+    "shift-traffic": shift_traffic,
+    "restore-from-backup": restore_from_backup,
+    "pitr-restore": pitr_restore,
+    "none": no_runbook,
+}
+
+
+def resolve_runbook(ref: str | Runbook, *, source: str = "", field: str = "runbook") -> Runbook:
+    """A shipped runbook by name, ``"module:function"``, or a callable."""
+    if callable(ref):
+        return ref
+    if not isinstance(ref, str):
+        raise DrConfigError(f"expected a runbook name or 'module:function', got {ref!r}", source=source, field=field)
+    if ref in RUNBOOKS:
+        return RUNBOOKS[ref]
+    if ":" in ref:
+        module_name, _, attr = ref.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise DrConfigError(f"cannot import runbook {ref!r}: {exc}", source=source, field=field) from None
+        if not callable(fn):
+            raise DrConfigError(f"runbook {ref!r} is not callable", source=source, field=field)
+        return fn
+    raise DrConfigError(
+        f"unknown runbook {ref!r}; expected one of {', '.join(RUNBOOKS)} or 'module:function'", source=source, field=field
+    )
+

@@ -1,0 +1,107 @@
+"""Restore checks: a restore lands in a NEW table whose contents equal the ledger as of the restore time."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import botocore.exceptions
+
+from pytest_drtest.measure import Ledger
+
+if TYPE_CHECKING:
+    from pytest_drtest.topology.model import Topology
+
+#: Settings AWS does not carry over to a restored table (DynamoDB developer guide, restores).
+NOT_RESTORED = ("point-in-time recovery", "TTL", "streams", "tags", "auto scaling policies", "alarms")
+
+
+@dataclass
+class RestoreResult:
+    kind: str
+    region: str
+    source: str
+    target: str
+    restore_time: str  # ISO 8601, clock time
+    restore_t: float
+    new_resource: bool
+    source_untouched: bool | None
+    items_expected: int
+    items_matched: int
+    unexpected_items: int
+    duration_s: float
+    modeled: bool
+    missing_keys: list[str] = field(default_factory=list)
+    not_restored: tuple[str, ...] = NOT_RESTORED
+    test: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.new_resource
+            and self.source_untouched is not False
+            and self.items_matched == self.items_expected
+            and self.unexpected_items == 0
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "test": self.test,
+            "kind": self.kind,
+            "region": self.region,
+            "source": self.source,
+            "target": self.target,
+            "restore_time": self.restore_time,
+            "new_resource": self.new_resource,
+            "source_untouched": self.source_untouched,
+            "items_expected": self.items_expected,
+            "items_matched": self.items_matched,
+            "unexpected_items": self.unexpected_items,
+            "duration_s": round(self.duration_s, 3),
+            "modeled": self.modeled,
+            "not_restored": list(self.not_restored),
+            "passed": self.passed,
+        }
+
+    def story(self) -> str:
+        return (
+            f"{self.kind} {self.source} -> {self.target} as of {self.restore_time}: "
+            f"{self.items_matched}/{self.items_expected} items match, {self.unexpected_items} unexpected"
+            + (f", missing e.g. {', '.join(self.missing_keys[:5])}" if self.missing_keys else "")
+            + ("" if self.new_resource else ", NOT a new table")
+        )
+
+
+def scan_items(client: Any, table: str, key_name: str) -> dict[str, str | None]:
+    items: dict[str, str | None] = {}
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page["Items"]:
+            items[item[key_name]["S"]] = item.get("payload", {}).get("S")
+    return items
+
+
+def verify_restore(topology: Topology, ledger: Ledger, record: dict[str, Any], *, existing_before: set[str] | None = None) -> RestoreResult:
+    """Compare the restored table with the ledger's state as of the restore time."""
+    region = record["region"]
+    key_name = topology.blueprint.table(topology.probe_table).hash_key
+    client = topology.clients.client("dynamodb", region)
+    expected = ledger.state_as_of(record["restore_time"])
+    actual = scan_items(client, record["target"], key_name)
+    matched = sum(1 for k, v in expected.items() if actual.get(k) == v)
+    missing = sorted(k for k, v in expected.items() if actual.get(k) != v)
+    unexpected = sum(1 for k in actual if k not in expected)
+    source_untouched: bool | None = None
+    try:
+        client.describe_table(TableName=record["source"])
+        source_untouched = True
+    except botocore.exceptions.ClientError:
+        source_untouched = False
+    except botocore.exceptions.EndpointConnectionError:
+        source_untouched = None  # the source region is down: cannot look
+    new_resource = record["target"] != record["source"] and (existing_before is None or record["target"] not in existing_before)
+    return RestoreResult(
+        kind=record["kind"], region=region, source=record["source"], target=record["target"],
+        restore_time=topology.clock.datetime(record["restore_time"]).isoformat(), restore_t=record["restore_time"],
+        new_resource=new_resource, source_untouched=source_untouched, items_expected=len(expected),
+        items_matched=matched, unexpected_items=unexpected, duration_s=record["completed"] - record["started"],
+        modeled=topology.clock.modeled, missing_keys=missing[:20],
+    )

@@ -1,0 +1,180 @@
+"""Scenario files: a strategy, a blueprint, regions, objectives, experiments and restore checks."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pytest_drtest.config import Fields, load_toml
+from pytest_drtest.durations import parse_duration
+from pytest_drtest.errors import DrConfigError
+from pytest_drtest.faults import Fault, fault_from_spec
+from pytest_drtest.objectives import Objectives
+from pytest_drtest.regions import check_region_pair
+from pytest_drtest.recovery import resolve_runbook
+from pytest_drtest.strategies import Strategy, get_strategy
+from pytest_drtest.topology.blueprint import Blueprint, load_blueprint
+
+RESTORE_KINDS = ("dynamodb-pitr", "dynamodb-backup", "aws-backup")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+@dataclass
+class Experiment:
+    name: str
+    fault_spec: dict[str, Any]
+    fault: Fault
+    runbook: str
+    objectives: Objectives
+
+
+@dataclass
+class RestoreCheck:
+    name: str
+    kind: str
+    table: str
+    age: float  # the restore time is this long before the end of the steady state
+
+
+@dataclass
+class Scenario:
+    name: str
+    source: str
+    strategy: Strategy
+    blueprint: Blueprint
+    primary_region: str
+    dr_region: str
+    objectives: Objectives
+    steady_state: float
+    probe_interval: float
+    consecutive: int
+    recovery_timeout: float
+    latency: dict[str, Any] = field(default_factory=dict)
+    experiments: list[Experiment] = field(default_factory=list)
+    restore_checks: list[RestoreCheck] = field(default_factory=list)
+    description: str = ""
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    folder = resources.files("pytest_drtest") / "scenarios"
+    return {Path(str(p)).stem: Path(str(p)) for p in sorted(folder.iterdir(), key=str) if str(p).endswith(".toml")}
+
+
+def resolve_scenarios(value: str) -> list[Path]:
+    """``all``, a shipped name, or a path to a ``.toml`` file -> scenario files."""
+    shipped = shipped_scenarios()
+    if value == "all":
+        return list(shipped.values())
+    if value in shipped:
+        return [shipped[value]]
+    path = Path(value)
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise DrConfigError(f"scenario file {value!r} does not exist")
+        return [path]
+    raise DrConfigError(
+        f"unknown scenario {value!r}; expected one of: {', '.join(shipped)}, all, or a path to a .toml file"
+    )
+
+
+def _duration(fields: Fields, key: str, default: str) -> float:
+    raw = fields.get(key, (str, int, float), default)
+    try:
+        return parse_duration(raw)
+    except DrConfigError:
+        raise DrConfigError(
+            f"{raw!r} is not a duration; expected e.g. '250ms', '30s', '5m', '1h30m'", source=fields.source,
+            field=fields._name(key),
+        ) from None
+
+
+def _objectives(fields: Fields, source: str, base: Objectives) -> Objectives:
+    if "objectives" not in fields.data:
+        fields._seen.add("objectives")
+        return base
+    table = fields.table("objectives")
+    parsed = Objectives(
+        _duration(table, "rto", "0s") if "rto" in table.data else None,
+        _duration(table, "rpo", "0s") if "rpo" in table.data else None,
+        source,
+    )
+    table.reject_unknown()
+    return base.merged(parsed)
+
+
+def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scenario:
+    """Parse and validate a scenario file; every error names the file and the field."""
+    source = str(path)
+    top = Fields(load_toml(path), source)
+    name = top.get("name", str)
+    if not _SLUG.match(name):
+        raise DrConfigError(f"expected a lowercase slug, got {name!r}", source=source, field="name")
+    strategy = get_strategy(top.get("strategy", str), source=source)
+    blueprint_ref = top.get("blueprint", str, "web-app")
+    try:
+        blueprint = load_blueprint(blueprint_ref, relative_to=path.parent)
+    except DrConfigError as exc:
+        if exc.source:
+            raise
+        raise DrConfigError(str(exc), source=source, field="blueprint") from None
+    region_table = top.table("regions")
+    primary = region_table.get("primary", str, "us-east-1")
+    dr = region_table.get("dr", str, "us-west-2")
+    region_table.reject_unknown()
+    if regions is not None:
+        primary, dr = regions
+    check_region_pair(primary, dr, source=source)
+    band = Objectives.parse(strategy.band_rto, strategy.band_rpo, source=f"{strategy.name} band")
+    objectives = _objectives(top, source, band)
+    probe = top.table("probe")
+    interval = _duration(probe, "interval", "1s")
+    if interval <= 0:
+        raise DrConfigError("expected a positive duration", source=source, field="probe.interval")
+    consecutive = probe.get("recovered_after", int, 3)
+    if consecutive < 1:
+        raise DrConfigError(f"expected at least 1, got {consecutive}", source=source, field="probe.recovered_after")
+    timeout = _duration(probe, "timeout", "6h")
+    probe.reject_unknown()
+    latency = top.get("latency", dict, {})
+    scenario = Scenario(
+        name=name, source=source, strategy=strategy, blueprint=blueprint, primary_region=primary, dr_region=dr,
+        objectives=objectives, steady_state=_duration(top, "steady_state", "5m"), probe_interval=interval,
+        consecutive=consecutive, recovery_timeout=timeout, latency=latency,
+        description=top.get("description", str, ""),
+    )
+    for i, exp in enumerate(top.tables("experiments")):
+        field_name = f"experiments[{i}]"
+        fault_spec = exp.get("fault", dict)
+        fault = fault_from_spec(fault_spec, source=source, field_name=f"{field_name}.fault")
+        exp_name = exp.get("name", str, str(fault_spec.get("kind")))
+        runbook = exp.get("runbook", str, strategy.default_runbook)
+        resolve_runbook(runbook, source=source, field=f"{field_name}.runbook")
+        scenario.experiments.append(
+            Experiment(exp_name, fault_spec, fault, runbook, _objectives(exp, source, objectives))
+        )
+        exp.reject_unknown()
+    for i, check in enumerate(top.tables("restore_checks")):
+        kind = check.get("kind", str, choices=RESTORE_KINDS)
+        if kind == "aws-backup" and strategy.name != "backup-restore":
+            raise DrConfigError(
+                "kind 'aws-backup' needs the backup-restore strategy (the only one with a backup plan)",
+                source=source, field=f"restore_checks[{i}].kind",
+            )
+        table = check.get("table", str, blueprint.tables[0].name)
+        try:
+            blueprint.table(table)
+        except DrConfigError as exc:
+            raise DrConfigError(str(exc), source=source, field=f"restore_checks[{i}].table") from None
+        age = _duration(check, "age", "10m")
+        scenario.restore_checks.append(RestoreCheck(check.get("name", str, kind), kind, table, age))
+        check.reject_unknown()
+    if not scenario.experiments and not scenario.restore_checks:
+        raise DrConfigError("a scenario needs at least one [[experiments]] or [[restore_checks]] entry", source=source)
+    names = [e.name for e in scenario.experiments] + [c.name for c in scenario.restore_checks]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise DrConfigError(f"duplicate experiment/check name(s): {', '.join(duplicates)}", source=source)
+    top.reject_unknown()
+    return scenario

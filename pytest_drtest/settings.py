@@ -1,0 +1,75 @@
+"""Run-wide settings: from command-line options, ini keys or defaults, remembering where each came from."""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_drtest.backends import BACKEND_NAMES
+from pytest_drtest.clock import DEFAULT_EPOCH
+from pytest_drtest.errors import DrConfigError
+from pytest_drtest.profile import LatencyProfile
+from pytest_drtest.regions import check_region_pair
+
+DEFAULT_REGIONS = ("us-east-1", "us-west-2")
+
+
+@dataclass
+class Settings:
+    """Everything a run needs to know; ``origins`` says where each value came from."""
+
+    backend: str = "moto"
+    seed: int = 1
+    regions: tuple[str, str] = DEFAULT_REGIONS
+    regions_given: bool = False
+    scenario: str | None = None
+    report: Path | None = None
+    profile_file: Path | None = None
+    latency_lines: list[str] = field(default_factory=list)
+    endpoint: str | None = None
+    aws_accounts: tuple[str, ...] = ()
+    clock_start: _dt.datetime = DEFAULT_EPOCH
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.backend not in BACKEND_NAMES:
+            raise DrConfigError(f"--dr-backend: unknown backend {self.backend!r}; expected one of: {', '.join(BACKEND_NAMES)}")
+        check_region_pair(*self.regions, source="--dr-regions")
+        if self.profile_file is not None and not self.profile_file.is_file():
+            raise DrConfigError(f"--dr-profile: file {str(self.profile_file)!r} does not exist")
+        self.build_profile()  # fail early on bad latency overrides
+
+    def build_profile(self, scenario_latency: dict | None = None, scenario_source: str = "scenario") -> LatencyProfile:
+        """Defaults, then the scenario's [latency], then the profile file, then ini ``dr_latency`` lines."""
+        profile = LatencyProfile(seed=self.seed)
+        for key, value in (scenario_latency or {}).items():
+            profile.override(key, value, origin=f"{scenario_source} [latency]")
+        if self.profile_file is not None:
+            profile.load_file(self.profile_file)
+        profile.apply_lines(self.latency_lines, origin="ini dr_latency")
+        return profile
+
+
+def parse_regions(value: str) -> tuple[str, str]:
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise DrConfigError(f"--dr-regions: expected PRIMARY,DR like 'us-east-1,us-west-2', got {value!r}")
+    return check_region_pair(parts[0], parts[1], source="--dr-regions")
+
+
+def parse_seed(value: str) -> int:
+    try:
+        seed = int(value)
+    except (TypeError, ValueError):
+        raise DrConfigError(f"--dr-seed: expected an integer, got {value!r}") from None
+    if seed < 0:
+        raise DrConfigError(f"--dr-seed: expected a non-negative integer, got {value!r}")
+    return seed
+
+
+def parse_clock_start(value: str) -> _dt.datetime:
+    try:
+        when = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise DrConfigError(f"--dr-clock-start: expected an ISO 8601 time like 2026-01-05T00:00:00Z, got {value!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)

@@ -1,0 +1,126 @@
+"""Topology blueprints: the tiers, tables, buckets and records a topology is built from."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from pytest_drtest.config import Fields, load_toml
+from pytest_drtest.errors import DrConfigError
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    hash_key: str = "pk"
+    seed_items: int = 0
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    name: str
+    seed_objects: int = 0
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    """What an application consists of, independent of the DR strategy."""
+
+    name: str
+    source: str
+    domain: str = "drtest.example"
+    record: str = "www"
+    instance_type: str = "t3.micro"
+    capacity: int = 3
+    tables: tuple[TableSpec, ...] = field(default_factory=tuple)
+    buckets: tuple[BucketSpec, ...] = field(default_factory=tuple)
+    backup_schedule: str = "cron(0 */4 ? * * *)"
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.record}.{self.domain}"
+
+    def table(self, name: str) -> TableSpec:
+        for spec in self.tables:
+            if spec.name == name:
+                return spec
+        raise DrConfigError(
+            f"unknown table {name!r}; the blueprint {self.name!r} has: {', '.join(t.name for t in self.tables) or 'none'}"
+        )
+
+    def bucket(self, name: str) -> BucketSpec:
+        for spec in self.buckets:
+            if spec.name == name:
+                return spec
+        raise DrConfigError(
+            f"unknown bucket {name!r}; the blueprint {self.name!r} has: {', '.join(b.name for b in self.buckets) or 'none'}"
+        )
+
+
+def shipped_blueprints() -> dict[str, Path]:
+    folder = resources.files("pytest_drtest") / "blueprints"
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".toml")}
+
+
+def load_blueprint(ref: str, *, relative_to: Path | None = None) -> Blueprint:
+    """Load a shipped blueprint by name, or a ``.toml`` file (relative to the scenario file)."""
+    shipped = shipped_blueprints()
+    if ref in shipped:
+        path = shipped[ref]
+    else:
+        path = Path(ref)
+        if relative_to is not None and not path.is_absolute():
+            path = relative_to / path
+        if path.suffix != ".toml" or not path.exists():
+            raise DrConfigError(
+                f"unknown blueprint {ref!r}; expected a shipped name ({', '.join(sorted(shipped))}) or a .toml file"
+            )
+    return parse_blueprint(load_toml(path), str(path))
+
+
+def _name(value: str, fields: Fields, key: str) -> str:
+    if not _NAME.match(value):
+        raise DrConfigError(
+            f"expected a lowercase name of 2-31 letters, digits and dashes, got {value!r}", source=fields.source,
+            field=fields._name(key),
+        )
+    return value
+
+
+def parse_blueprint(data: dict, source: str) -> Blueprint:
+    top = Fields(data, source)
+    name = _name(top.get("name", str), top, "name")
+    domain = top.get("domain", str, "drtest.example")
+    record = top.get("record", str, "www")
+    compute = top.table("compute")
+    instance_type = compute.get("instance_type", str, "t3.micro")
+    capacity = compute.get("capacity", int, 3)
+    if not 1 <= capacity <= 50:
+        raise DrConfigError(f"expected 1 to 50 instances, got {capacity}", source=source, field="compute.capacity")
+    compute.reject_unknown()
+    tables = []
+    for t in top.tables("tables"):
+        seed = t.get("seed_items", int, 0)
+        if seed < 0 or seed > 10000:
+            raise DrConfigError(f"expected 0 to 10000, got {seed}", source=source, field=t._name("seed_items"))
+        tables.append(TableSpec(_name(t.get("name", str), t, "name"), t.get("hash_key", str, "pk"), seed))
+        t.reject_unknown()
+    buckets = []
+    for b in top.tables("buckets"):
+        seed = b.get("seed_objects", int, 0)
+        if seed < 0 or seed > 10000:
+            raise DrConfigError(f"expected 0 to 10000, got {seed}", source=source, field=b._name("seed_objects"))
+        buckets.append(BucketSpec(_name(b.get("name", str), b, "name"), seed))
+        b.reject_unknown()
+    if not tables:
+        raise DrConfigError("a blueprint needs at least one [[tables]] entry (the probes write to the first)", source=source, field="tables")
+    backup = top.table("backup")
+    schedule = backup.get("schedule", str, "cron(0 */4 ? * * *)")
+    if not (schedule.startswith("cron(") and schedule.endswith(")")):
+        raise DrConfigError(f"expected an AWS cron expression like 'cron(0 */4 ? * * *)', got {schedule!r}", source=source, field="backup.schedule")
+    backup.reject_unknown()
+    top.reject_unknown()
+    return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule)

@@ -1,0 +1,318 @@
+"""Build a topology through boto3, the way a team's IaC would leave it.
+
+Per region: a VPC with a subnet in each of 3 AZs, an ALB and an Auto Scaling group across them,
+the blueprint's DynamoDB tables (PITR on; a global-table replica in the DR region when the
+strategy replicates continuously), versioned S3 buckets (replicated to the DR region when the
+strategy replicates), Route 53 records with health checks, and for backup & restore an AWS Backup
+vault per region and a plan whose rule copies every recovery point to the DR vault.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pytest_drtest.regions import zones
+from pytest_drtest.topology.model import RegionStack, Topology
+
+ACCOUNT = "123456789012"
+HEALTH_INTERVALS = (10, 30)
+
+
+def _tags(topology: Topology, role: str) -> list[dict[str, str]]:
+    return [
+        {"Key": "drtest:topology", "Value": topology.name},
+        {"Key": "drtest:strategy", "Value": topology.strategy.name},
+        {"Key": "drtest:role", "Value": role},
+    ]
+
+
+def dr_capacity(topology: Topology) -> int:
+    """Instances the DR region runs before a disaster, by strategy."""
+    full = topology.blueprint.capacity
+    return {"none": 0, "zero": 0, "reduced": max(1, full // 3), "full": full}[topology.strategy.dr_capacity]
+
+
+def build(topology: Topology) -> Topology:
+    """Create every resource of ``topology`` (regions already chosen)."""
+    strategy = topology.strategy
+    primary = topology.regions.setdefault(topology.primary_region, RegionStack(topology.primary_region, "primary"))
+    dr = topology.regions.setdefault(topology.dr_region, RegionStack(topology.dr_region, "dr"))
+    build_compute(topology, primary, topology.blueprint.capacity)
+    if strategy.dr_capacity != "none":
+        build_compute(topology, dr, dr_capacity(topology))
+    build_tables(topology)
+    build_buckets(topology)
+    build_dns(topology)
+    if strategy.name == "backup-restore":
+        build_backup(topology)
+    for region, stack in topology.regions.items():
+        if stack.tables:
+            topology.app_config[region] = {"table": stack.tables[topology.probe_table]}
+    topology.note("topology-built", topology.name)
+    return topology
+
+
+# -- compute -------------------------------------------------------------------------------------
+def build_compute(topology: Topology, stack: RegionStack, desired: int) -> RegionStack:
+    """VPC, 3 subnets, ALB + target group + listener, launch template and ASG across the AZs."""
+    region = stack.region
+    ec2 = topology.clients.client("ec2", region)
+    elb = topology.clients.client("elbv2", region)
+    asg = topology.clients.client("autoscaling", region)
+    index = 0 if stack.role == "primary" else 1
+    name = f"{topology.name}-{stack.role}"
+    vpc_id = ec2.create_vpc(CidrBlock=f"10.{index}.0.0/16")["Vpc"]["VpcId"]
+    topology.cleanup.push(f"vpc {vpc_id}", lambda: ec2.delete_vpc(VpcId=vpc_id))
+    stack.vpc_id = vpc_id
+    for i, az in enumerate(zones(region)):
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{index}.{i}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+        stack.subnets[az] = subnet
+        topology.cleanup.push(f"subnet {subnet}", lambda s=subnet: ec2.delete_subnet(SubnetId=s))
+    lb = elb.create_load_balancer(Name=f"{name}-alb"[:32], Subnets=list(stack.subnets.values()), Scheme="internet-facing", Type="application")["LoadBalancers"][0]
+    stack.alb_arn, stack.alb_dns = lb["LoadBalancerArn"], lb["DNSName"].lower()
+    topology.cleanup.push(f"alb {stack.alb_arn}", lambda a=stack.alb_arn: elb.delete_load_balancer(LoadBalancerArn=a))
+    tg = elb.create_target_group(
+        Name=f"{name}-tg"[:32], Protocol="HTTP", Port=80, VpcId=vpc_id, TargetType="instance",
+        HealthCheckPath="/health", HealthCheckIntervalSeconds=int(topology.profile.value("elb_health_check_interval")),
+        UnhealthyThresholdCount=int(topology.profile.value("elb_unhealthy_threshold")),
+        HealthyThresholdCount=int(topology.profile.value("elb_healthy_threshold")),
+    )["TargetGroups"][0]["TargetGroupArn"]
+    stack.target_group_arn = tg
+    topology.cleanup.push(f"target group {tg}", lambda: elb.delete_target_group(TargetGroupArn=tg))
+    listener = elb.create_listener(LoadBalancerArn=stack.alb_arn, Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    listener_arn = listener["Listeners"][0]["ListenerArn"]
+    topology.cleanup.push(f"listener {listener_arn}", lambda: elb.delete_listener(ListenerArn=listener_arn))
+    template = f"{name}-lt"
+    ec2.create_launch_template(
+        LaunchTemplateName=template,
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": topology.blueprint.instance_type},
+    )
+    topology.cleanup.push(f"launch template {template}", lambda: ec2.delete_launch_template(LaunchTemplateName=template))
+    stack.asg_name = f"{name}-asg"
+    maximum = max(topology.blueprint.capacity * 2, 2)
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=stack.asg_name,
+        LaunchTemplate={"LaunchTemplateName": template, "Version": "$Latest"},
+        MinSize=0, MaxSize=maximum, DesiredCapacity=desired,
+        VPCZoneIdentifier=",".join(stack.subnets.values()),
+        TargetGroupARNs=[tg], HealthCheckType="ELB", HealthCheckGracePeriod=0,
+        Tags=[{**t, "PropagateAtLaunch": True} for t in _tags(topology, stack.role)],
+    )
+    topology.cleanup.push(
+        f"asg {stack.asg_name}",
+        lambda n=stack.asg_name: asg.delete_auto_scaling_group(AutoScalingGroupName=n, ForceDelete=True),
+    )
+    stack.capacity = desired
+    return stack
+
+
+# -- data ------------------------------------------------------------------------------------------
+def build_tables(topology: Topology) -> None:
+    primary, dr = topology.primary, topology.dr
+    ddb = topology.clients.client("dynamodb", primary.region)
+    for spec in topology.blueprint.tables:
+        physical = f"{topology.name}-{spec.name}"
+        ddb.create_table(
+            TableName=physical,
+            KeySchema=[{"AttributeName": spec.hash_key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": spec.hash_key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            Tags=_tags(topology, "primary"),
+        )
+        primary.tables[spec.name] = physical
+        topology.cleanup.push(f"table {physical}", lambda p=physical: ddb.delete_table(TableName=p))
+        ddb.update_continuous_backups(
+            TableName=physical, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+        if topology.strategy.continuous_replication:
+            ddb.update_table(TableName=physical, ReplicaUpdates=[{"Create": {"RegionName": dr.region}}])
+            dr.tables[spec.name] = physical
+            topology.cleanup.push(
+                f"replica {physical} in {dr.region}",
+                lambda p=physical: ddb.update_table(TableName=p, ReplicaUpdates=[{"Delete": {"RegionName": dr.region}}]),
+            )
+
+
+def build_buckets(topology: Topology) -> None:
+    primary, dr = topology.primary, topology.dr
+    replicate = topology.strategy.continuous_replication
+    for spec in topology.blueprint.buckets:
+        source = f"{topology.name}-{spec.name}-{primary.region}"
+        _bucket(topology, primary.region, source)
+        primary.buckets[spec.name] = source
+        if not replicate:
+            continue
+        target = f"{topology.name}-{spec.name}-{dr.region}"
+        _bucket(topology, dr.region, target)
+        dr.buckets[spec.name] = target
+        s3 = topology.clients.client("s3", primary.region)
+        s3.put_bucket_replication(
+            Bucket=source,
+            ReplicationConfiguration={
+                "Role": f"arn:aws:iam::{ACCOUNT}:role/{topology.name}-replication",
+                "Rules": [{
+                    "ID": "to-dr", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
+                    "DeleteMarkerReplication": {"Status": "Enabled"},
+                    "Destination": {
+                        "Bucket": f"arn:aws:s3:::{target}",
+                        "ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}},
+                        "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
+                    },
+                }],
+            },
+        )
+
+
+def _bucket(topology: Topology, region: str, name: str) -> None:
+    s3 = topology.clients.client("s3", region)
+    kwargs: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**kwargs)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    topology.cleanup.push(f"bucket {name}", lambda: _empty_and_delete(s3, name))
+
+
+def _empty_and_delete(s3: Any, name: str) -> None:
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=name, Key=entry["Key"], VersionId=entry["VersionId"])
+    s3.delete_bucket(Bucket=name)
+
+
+# -- DNS ---------------------------------------------------------------------------------------------
+def health_interval(topology: Topology) -> int:
+    from pytest_drtest.errors import DrConfigError
+
+    value = topology.profile.value("route53_health_check_interval")
+    if int(value) not in HEALTH_INTERVALS or value != int(value):
+        raise DrConfigError(
+            f"route53_health_check_interval must be 10s or 30s (Route 53 RequestInterval), got {value:g}s",
+            source=topology.profile.origins.get("route53_health_check_interval", "profile"),
+        )
+    return int(value)
+
+
+def create_health_check(topology: Topology, stack: RegionStack) -> str:
+    r53 = topology.clients.client("route53", "us-east-1")
+    assert stack.alb_dns is not None
+    check = r53.create_health_check(
+        CallerReference=f"{topology.name}-{stack.region}",
+        HealthCheckConfig={
+            "Type": "HTTPS", "FullyQualifiedDomainName": stack.alb_dns, "Port": 443, "ResourcePath": "/health",
+            "RequestInterval": health_interval(topology),
+            "FailureThreshold": int(topology.profile.value("route53_failure_threshold")),
+        },
+    )["HealthCheck"]["Id"]
+    stack.health_check_id = check
+    topology.cleanup.push(f"health check {check}", lambda: r53.delete_health_check(HealthCheckId=check))
+    return check
+
+
+def record_set(topology: Topology, stack: RegionStack, **routing: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "Name": topology.fqdn, "Type": "CNAME", "TTL": int(topology.profile.value("route53_record_ttl")),
+        "ResourceRecords": [{"Value": stack.alb_dns}],
+    }
+    if routing:
+        record["SetIdentifier"] = f"{stack.role}-{stack.region}"
+        record.update(routing)
+        if stack.health_check_id:
+            record["HealthCheckId"] = stack.health_check_id
+    return record
+
+
+def change_records(topology: Topology, records: list[dict[str, Any]], action: str = "UPSERT") -> str:
+    r53 = topology.clients.client("route53", "us-east-1")
+    change = r53.change_resource_record_sets(
+        HostedZoneId=topology.zone_id,
+        ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": r} for r in records]},
+    )
+    return change["ChangeInfo"]["Id"]
+
+
+def build_dns(topology: Topology) -> None:
+    r53 = topology.clients.client("route53", "us-east-1")
+    domain = topology.blueprint.domain
+    zone = r53.create_hosted_zone(Name=domain, CallerReference=f"{topology.name}-zone")["HostedZone"]["Id"]
+    topology.zone_id = zone.split("/")[-1]
+    topology.fqdn = topology.blueprint.fqdn
+    primary, dr = topology.primary, topology.dr
+    routing = topology.strategy.routing
+    records: list[dict[str, Any]]
+    if routing == "simple":
+        create_health_check(topology, primary)  # monitoring only: the record itself is simple
+        records = [record_set(topology, primary)]
+    elif routing == "failover":
+        create_health_check(topology, primary)
+        create_health_check(topology, dr)
+        records = [record_set(topology, primary, Failover="PRIMARY"), record_set(topology, dr, Failover="SECONDARY")]
+    else:
+        create_health_check(topology, primary)
+        create_health_check(topology, dr)
+        records = [record_set(topology, s, Region=s.region) for s in (primary, dr)]
+    change_records(topology, records, "CREATE")
+    topology.cleanup.push(f"records {topology.fqdn}", lambda: change_records(topology, records, "DELETE"))
+    topology.cleanup.push(f"zone {zone}", lambda: r53.delete_hosted_zone(Id=topology.zone_id))
+
+
+# -- backup -------------------------------------------------------------------------------------------
+def build_backup(topology: Topology) -> None:
+    primary, dr = topology.primary, topology.dr
+    for stack in (primary, dr):
+        backup = topology.clients.client("backup", stack.region)
+        stack.vault = f"{topology.name}-vault"
+        backup.create_backup_vault(BackupVaultName=stack.vault)
+        topology.cleanup.push(
+            f"vault {stack.vault} in {stack.region}", lambda b=backup, v=stack.vault: b.delete_backup_vault(BackupVaultName=v)
+        )
+    backup = topology.clients.client("backup", primary.region)
+    dr_vault_arn = f"arn:aws:backup:{dr.region}:{ACCOUNT}:backup-vault:{dr.vault}"
+    plan = backup.create_backup_plan(BackupPlan={
+        "BackupPlanName": f"{topology.name}-plan",
+        "Rules": [{
+            "RuleName": "every-4h-copy-to-dr",
+            "TargetBackupVaultName": primary.vault,
+            "ScheduleExpression": topology.blueprint.backup_schedule,
+            "StartWindowMinutes": 60,
+            "CompletionWindowMinutes": 600,
+            "Lifecycle": {"DeleteAfterDays": 35},
+            "CopyActions": [{"DestinationBackupVaultArn": dr_vault_arn, "Lifecycle": {"DeleteAfterDays": 35}}],
+        }],
+    })
+    topology.backup_plan_id = plan["BackupPlanId"]
+    topology.cleanup.push("backup plan", lambda: backup.delete_backup_plan(BackupPlanId=plan["BackupPlanId"]))
+    resources = [
+        f"arn:aws:dynamodb:{primary.region}:{ACCOUNT}:table/{physical}" for physical in primary.tables.values()
+    ]
+    selection = backup.create_backup_selection(
+        BackupPlanId=plan["BackupPlanId"],
+        BackupSelection={
+            "SelectionName": f"{topology.name}-tables",
+            "IamRoleArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole",
+            "Resources": resources,
+        },
+    )
+    topology.cleanup.push(
+        "backup selection",
+        lambda: backup.delete_backup_selection(BackupPlanId=plan["BackupPlanId"], SelectionId=selection["SelectionId"]),
+    )
+
+
+def seed(topology: Topology, ledger: Any) -> None:
+    """Write the blueprint's seed items and objects; items enter the ledger with their ack time."""
+    ddb = topology.clients.client("dynamodb", topology.primary_region)
+    for spec in topology.blueprint.tables:
+        physical = topology.primary.tables[spec.name]
+        for i in range(spec.seed_items):
+            key = f"seed#{i:05d}"
+            payload = json.dumps({"seed": i, "table": spec.name})
+            ddb.put_item(TableName=physical, Item={spec.hash_key: {"S": key}, "payload": {"S": payload}})
+            if spec.name == topology.probe_table:
+                ledger.record(key, payload, topology.clock.now())
+    s3 = topology.clients.client("s3", topology.primary_region)
+    for spec in topology.blueprint.buckets:
+        bucket = topology.primary.buckets[spec.name]
+        for i in range(spec.seed_objects):
+            s3.put_object(Bucket=bucket, Key=f"seed/{i:05d}.json", Body=json.dumps({"seed": i}).encode())

@@ -1,0 +1,149 @@
+"""The built topology: what exists in each region, and the application's configuration."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pytest_drtest.strategies import Strategy
+from pytest_drtest.topology.blueprint import Blueprint
+
+if TYPE_CHECKING:
+    from pytest_drtest.backends.base import ClientFactory
+    from pytest_drtest.clock import Clock
+    from pytest_drtest.emulation.core import Emulation
+    from pytest_drtest.measure import Timeline
+    from pytest_drtest.profile import LatencyProfile
+
+
+@dataclass
+class RegionStack:
+    """Resources of one region. Compute fields are None where the strategy runs no compute."""
+
+    region: str
+    role: str  # "primary" or "dr"
+    vpc_id: str | None = None
+    subnets: dict[str, str] = field(default_factory=dict)  # az -> subnet id
+    alb_arn: str | None = None
+    alb_dns: str | None = None
+    target_group_arn: str | None = None
+    asg_name: str | None = None
+    capacity: int = 0
+    health_check_id: str | None = None
+    tables: dict[str, str] = field(default_factory=dict)  # logical -> physical name
+    buckets: dict[str, str] = field(default_factory=dict)
+    vault: str | None = None
+
+    @property
+    def has_compute(self) -> bool:
+        return self.asg_name is not None
+
+
+@dataclass
+class Cleanup:
+    """Deleters of created resources, run in reverse at teardown (on backends that keep state)."""
+
+    steps: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
+
+    def push(self, what: str, fn: Callable[[], Any]) -> None:
+        self.steps.append((what, fn))
+
+    def run(self) -> list[str]:
+        """Run every deleter, newest first; return the failures instead of stopping at one."""
+        failures = []
+        while self.steps:
+            what, fn = self.steps.pop()
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - teardown must go on
+                failures.append(f"{what}: {exc}")
+        return failures
+
+
+@dataclass
+class Topology:
+    """An HA/DR topology for one strategy in two regions."""
+
+    name: str
+    blueprint: Blueprint
+    strategy: Strategy
+    primary_region: str
+    dr_region: str
+    clients: ClientFactory
+    clock: Clock
+    profile: LatencyProfile
+    timeline: Timeline
+    emulation: Emulation | None = None
+    regions: dict[str, RegionStack] = field(default_factory=dict)
+    zone_id: str | None = None
+    fqdn: str = ""
+    backup_plan_id: str | None = None
+    app_config: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> {"table": physical}
+    cleanup: Cleanup = field(default_factory=Cleanup)
+    faults: list[Any] = field(default_factory=list)  # injected faults, in order (runbooks read them)
+    restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed
+
+    # -- lookups -------------------------------------------------------------------------------
+    def stack(self, which: str) -> RegionStack:
+        """The stack of ``"primary"``, ``"dr"`` or a region name."""
+        region = self.region(which)
+        return self.regions[region]
+
+    def region(self, which: str) -> str:
+        if which == "primary":
+            return self.primary_region
+        if which == "dr":
+            return self.dr_region
+        if which in self.regions:
+            return which
+        raise KeyError(f"{which!r} is not a region of this topology ({self.primary_region}, {self.dr_region})")
+
+    @property
+    def primary(self) -> RegionStack:
+        return self.regions[self.primary_region]
+
+    @property
+    def dr(self) -> RegionStack:
+        return self.regions[self.dr_region]
+
+    @property
+    def probe_table(self) -> str:
+        """The logical table the probes write to (the blueprint's first)."""
+        return self.blueprint.tables[0].name
+
+    def table_name(self, logical: str | None = None, region: str = "primary") -> str:
+        logical = logical or self.probe_table
+        return self.stack(region).tables[logical]
+
+    def bucket_name(self, logical: str | None = None, region: str = "primary") -> str:
+        logical = logical or self.blueprint.buckets[0].name
+        return self.stack(region).buckets[logical]
+
+    def client(self, service: str, region: str = "primary") -> Any:
+        return self.clients.client(service, self.region(region))
+
+    def note(self, kind: str, detail: str = "") -> None:
+        """Record a milestone (runbooks call this: ``detected``, ``restored``, ``dns-switched``...)."""
+        self.timeline.add(self.clock.now(), kind, detail)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "strategy": self.strategy.name,
+            "primary_region": self.primary_region,
+            "dr_region": self.dr_region,
+            "fqdn": self.fqdn,
+            "regions": {
+                region: {
+                    "role": s.role,
+                    "azs": sorted(s.subnets),
+                    "alb": s.alb_dns,
+                    "asg": s.asg_name,
+                    "capacity": s.capacity,
+                    "tables": dict(s.tables),
+                    "buckets": dict(s.buckets),
+                    "vault": s.vault,
+                }
+                for region, s in self.regions.items()
+            },
+        }
