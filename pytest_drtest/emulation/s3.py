@@ -305,7 +305,8 @@ class S3Emulator(ServiceEmulator):
         now = self.clock.now()
         pair = (bucket, rule.destination_bucket)
         # S3 RTC: most objects in seconds, 99.99 % within 15 min (profile ``s3_replication_lag``).
-        due = max(now + self.profile.sample("s3_replication_lag", stream="s3.replication"), self._last_due.get(pair, now))
+        lag = self.profile.sample("s3_replication_lag", stream="s3.replication")
+        due = max(now + lag, self._last_due.get(pair, now))
         self._last_due[pair] = due
         delivery = Delivery(
             seq=next(self._seq),

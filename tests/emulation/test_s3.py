@@ -69,7 +69,8 @@ def missing(client: Any, key: str, **kwargs: Any) -> bool:
 def test_replica_appears_only_after_the_lag_with_statuses(emu_env: Any, s3: S3Emulator, pair: Any) -> None:
     src, dst = pair
     put = src.put_object(
-        Bucket=SOURCE, Key="a.txt", Body=b"hello", ContentType="text/plain", Metadata={"owner": "ops"}, Tagging="team=dr"
+        Bucket=SOURCE, Key="a.txt", Body=b"hello", ContentType="text/plain",
+        Metadata={"owner": "ops"}, Tagging="team=dr",
     )
     assert src.head_object(Bucket=SOURCE, Key="a.txt")["ReplicationStatus"] == "PENDING"
     emu_env.clock.sleep(LAG - 0.1)
