@@ -19,6 +19,7 @@ This emulator adds, on the run's clock:
 Writes the emulator makes itself (replication deliveries, restored items) go through the backdoor:
 they are recorded in the destination's history and never replicated again.
 """
+
 from __future__ import annotations
 
 import base64
@@ -178,7 +179,11 @@ def create_table_params(name: str, like: dict[str, Any], overrides: dict[str, An
     ``LocalSecondaryIndexOverride``, ``SSESpecificationOverride``).
     """
     overrides = overrides or {}
-    billing = overrides.get("BillingModeOverride") or (like.get("BillingModeSummary") or {}).get("BillingMode") or "PROVISIONED"
+    billing = (
+        overrides.get("BillingModeOverride")
+        or (like.get("BillingModeSummary") or {}).get("BillingMode")
+        or "PROVISIONED"
+    )
     provisioned = billing == "PROVISIONED"
 
     def throughput(source: dict[str, Any] | None) -> dict[str, int]:
@@ -202,7 +207,11 @@ def create_table_params(name: str, like: dict[str, Any], overrides: dict[str, An
         gsis = like.get("GlobalSecondaryIndexes") or []
     cleaned_gsis = []
     for gsi in gsis:
-        entry: dict[str, Any] = {"IndexName": gsi["IndexName"], "KeySchema": gsi["KeySchema"], "Projection": gsi["Projection"]}
+        entry: dict[str, Any] = {
+            "IndexName": gsi["IndexName"],
+            "KeySchema": gsi["KeySchema"],
+            "Projection": gsi["Projection"],
+        }
         if provisioned:
             entry["ProvisionedThroughput"] = throughput(gsi.get("ProvisionedThroughput") or table_throughput)
         cleaned_gsis.append(entry)
@@ -210,7 +219,9 @@ def create_table_params(name: str, like: dict[str, Any], overrides: dict[str, An
         lsis = overrides["LocalSecondaryIndexOverride"] or []
     else:
         lsis = like.get("LocalSecondaryIndexes") or []
-    cleaned_lsis = [{"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]} for i in lsis]
+    cleaned_lsis = [
+        {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]} for i in lsis
+    ]
     if cleaned_gsis:
         params["GlobalSecondaryIndexes"] = cleaned_gsis
     if cleaned_lsis:
@@ -314,9 +325,7 @@ class DynamoDbEmulator(ServiceEmulator):
     def on_world_change(self, what: str, name: str) -> None:
         if what == "region-lost":
             self._lose_from(name)
-        elif what == "region-restored":
-            self._release_held()
-        elif what == "replication-resumed" and name.split(":", 1)[0] == self.service:
+        elif what == "region-restored" or (what == "replication-resumed" and name.split(":", 1)[0] == self.service):
             self._release_held()
 
     def close(self) -> None:
@@ -350,7 +359,9 @@ class DynamoDbEmulator(ServiceEmulator):
             self._record(state, item, origin="seed", source_region=region)
         return state
 
-    def _new_state(self, region: str, table: str, key_schema: list[dict[str, Any]], created_at: float | None) -> TableState:
+    def _new_state(
+        self, region: str, table: str, key_schema: list[dict[str, Any]], created_at: float | None
+    ) -> TableState:
         hash_keys = [k["AttributeName"] for k in key_schema if k["KeyType"] == "HASH"]
         range_keys = [k["AttributeName"] for k in key_schema if k["KeyType"] == "RANGE"]
         state = TableState(region, table, tuple(hash_keys + range_keys), created_at)
@@ -391,7 +402,7 @@ class DynamoDbEmulator(ServiceEmulator):
         self._leave_group(region, table)
 
     def _describe(self, region: str, table: str) -> dict[str, Any]:
-        description = self._client(region).describe_table(TableName=table)["Table"]
+        description: dict[str, Any] = self._client(region).describe_table(TableName=table)["Table"]
         self._decorate(region, description)
         return description
 
@@ -498,7 +509,7 @@ class DynamoDbEmulator(ServiceEmulator):
 
     def before_DeleteTable(self, call: Call) -> None:
         if self._restoring_state(call.region, call.params["TableName"]) is not None:
-            raise AwsError("ResourceInUseException", f"Attempt to change a resource which is still in use: Table is being created: {call.params['TableName']}")
+            raise AwsError("ResourceInUseException", f"Table is being created: {call.params['TableName']}")
 
     def before_CreateBackup(self, call: Call) -> None:
         # [BC:dynamodb] CreateBackup: TableInUseException while the table is being created.
@@ -508,7 +519,9 @@ class DynamoDbEmulator(ServiceEmulator):
     def before_UpdateContinuousBackups(self, call: Call) -> None:
         # AWS-SEMANTICS §1.1: backups cannot be enabled until the table is ACTIVE.
         if self._restoring_state(call.region, call.params["TableName"]) is not None:
-            raise AwsError("ContinuousBackupsUnavailableException", "Backups are being enabled for the table. Please retry later")
+            raise AwsError(
+                "ContinuousBackupsUnavailableException", "Backups are being enabled for the table. Please retry later"
+            )
 
     # -- table lifecycle --------------------------------------------------------------------
     def after_CreateTable(self, call: Call) -> None:
@@ -589,7 +602,10 @@ class DynamoDbEmulator(ServiceEmulator):
     def before_UpdateTable(self, call: Call) -> None:
         name = table_name_of(call.params["TableName"])
         if self._restoring_state(call.region, name) is not None:
-            raise AwsError("ResourceInUseException", f"Attempt to change a resource which is still in use: Table is being created: {name}")
+            raise AwsError(
+                "ResourceInUseException",
+                f"Attempt to change a resource which is still in use: Table is being created: {name}",
+            )
         updates = call.params.get("ReplicaUpdates") or []
         group = self._groups.get(name, [call.region])
         if updates and call.region not in group:
@@ -600,13 +616,17 @@ class DynamoDbEmulator(ServiceEmulator):
             if "Create" in update:
                 target = update["Create"]["RegionName"]
                 if target in group:
-                    raise AwsError("ValidationException", f"Failed to create a new replica of table with name: '{name}' because one or more replicas already existed as tables: {target}")
+                    raise AwsError("ValidationException", f"Table '{name}' already has a replica in {target}")
                 if self._table_exists(target, name):
-                    raise AwsError("ValidationException", f"Failed to create a new replica of table with name: '{name}' because a table with this name already exists in {target}")
+                    raise AwsError(
+                        "ValidationException", f"Cannot create a replica of '{name}': a table {name} exists in {target}"
+                    )
             elif "Delete" in update:
                 target = update["Delete"]["RegionName"]
                 if target not in group or target == call.region:
-                    raise AwsError("ValidationException", f"Cannot delete replica of table '{name}' in region {target}: not a replica of this table, or the region of the call")
+                    raise AwsError(
+                        "ValidationException", f"Cannot delete the replica of '{name}' in {target} from {call.region}"
+                    )
 
     def after_UpdateTable(self, call: Call) -> None:
         assert call.parsed is not None
@@ -675,7 +695,9 @@ class DynamoDbEmulator(ServiceEmulator):
             written_at=record.time,
             due=record.time + lag,
         )
-        delivery.handle = self.clock.call_at(delivery.due, lambda: self._arrive(delivery), name=f"dynamodb replicate {table} {source}->{dest}")
+        delivery.handle = self.clock.call_at(
+            delivery.due, lambda: self._arrive(delivery), name=f"dynamodb replicate {table} {source}->{dest}"
+        )
         self._in_flight.append(delivery)
 
     def _blocked(self, delivery: Delivery) -> bool:
@@ -790,7 +812,9 @@ class DynamoDbEmulator(ServiceEmulator):
         description = parsed.setdefault("ContinuousBackupsDescription", {})
         state = self._state(region, table)
         if state is not None:
-            self._sync_pitr(state, (description.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus"))
+            self._sync_pitr(
+                state, (description.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus")
+            )
         description["ContinuousBackupsStatus"] = "ENABLED"
         description["PointInTimeRecoveryDescription"] = self._pitr_description(state)
 
@@ -825,14 +849,19 @@ class DynamoDbEmulator(ServiceEmulator):
         use_latest = bool(params.get("UseLatestRestorableTime"))
         if has_time == use_latest:
             # Code unverified (AWS-SEMANTICS §11.17): both or neither time option.
-            raise AwsError("ValidationException", "Exactly one of RestoreDateTime and UseLatestRestorableTime must be given")
+            raise AwsError(
+                "ValidationException", "Exactly one of RestoreDateTime and UseLatestRestorableTime must be given"
+            )
         if "SourceTableArn" in params:
             source_region, source_name = _arn_region(params["SourceTableArn"]), table_name_of(params["SourceTableArn"])
         else:
             source_region, source_name = call.region, params["SourceTableName"]
         if not self.world.region_up(source_region):
             # Cross-region restore from a lost region: its backups cannot be reached (code unverified).
-            raise AwsError("TableNotFoundException", f"Source table not reachable: {source_name} in {source_region} (region unavailable)")
+            raise AwsError(
+                "TableNotFoundException",
+                f"Source table not reachable: {source_name} in {source_region} (region unavailable)",
+            )
         state = self._state(source_region, source_name)
         if state is None:
             raise AwsError("TableNotFoundException", f"Table not found: {source_name}")
@@ -840,17 +869,22 @@ class DynamoDbEmulator(ServiceEmulator):
             raise AwsError("TableInUseException", f"Table is being created: {target}")
         if self._table_exists(call.region, target):
             raise AwsError("TableAlreadyExistsException", f"Table already exists: {target}")
-        moto_pitr = self._client(source_region).describe_continuous_backups(TableName=source_name)["ContinuousBackupsDescription"]
+        moto_pitr = self._client(source_region).describe_continuous_backups(TableName=source_name)[
+            "ContinuousBackupsDescription"
+        ]
         self._sync_pitr(state, (moto_pitr.get("PointInTimeRecoveryDescription") or {}).get("PointInTimeRecoveryStatus"))
         if state.pitr_enabled_at is None:
-            raise AwsError("PointInTimeRecoveryUnavailableException", f"Point in time recovery is not enabled for table '{source_name}'")
+            raise AwsError(
+                "PointInTimeRecoveryUnavailableException",
+                f"Point in time recovery is not enabled for table '{source_name}'",
+            )
         earliest, latest = self._window(state)
         if use_latest:
             restore_at = latest
         else:
             when = params["RestoreDateTime"]
             if isinstance(when, (int, float)):
-                when = _dt.datetime.fromtimestamp(when, _dt.timezone.utc)
+                when = _dt.datetime.fromtimestamp(when, _dt.UTC)
             # [BC:dynamodb]: the restore point is to the second.
             restore_at = _whole_second_floor(self.clock.seconds_at(parse_to_aware_datetime(when)))
             if not earliest <= restore_at <= latest:
@@ -919,7 +953,7 @@ class DynamoDbEmulator(ServiceEmulator):
     def before_ListBackups(self, call: Call) -> dict[str, Any]:
         """Answered here so that the time-range filter uses clock times, not moto's wall clock."""
         params = {k: v for k, v in call.params.items() if k not in ("TimeRangeLowerBound", "TimeRangeUpperBound")}
-        parsed = self._client(call.region).list_backups(**params)
+        parsed: dict[str, Any] = self._client(call.region).list_backups(**params)
         parsed.pop("ResponseMetadata", None)
         lower = call.params.get("TimeRangeLowerBound")
         upper = call.params.get("TimeRangeUpperBound")
@@ -970,6 +1004,8 @@ class DynamoDbEmulator(ServiceEmulator):
         summary: dict[str, Any] = {"SourceBackupArn": backup_arn}
         if moto_summary.get("SourceTableArn"):
             summary["SourceTableArn"] = moto_summary["SourceTableArn"]
-        summary["RestoreDateTime"] = self.clock.datetime(backup.created_at) if backup else moto_summary.get("RestoreDateTime")
+        summary["RestoreDateTime"] = (
+            self.clock.datetime(backup.created_at) if backup else moto_summary.get("RestoreDateTime")
+        )
         self._start_restore(call.region, target, self._restore_duration(), summary)
         self._decorate(call.region, description)

@@ -1,4 +1,5 @@
 """DynamoDB emulation: item history, PITR, timed restores, global tables, backups (AWS-SEMANTICS §1)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,7 +33,7 @@ def make_table(env: Any, region: str = EAST, name: str = TABLE, *, pitr: bool = 
     return client
 
 
-def enable_pitr(client: Any, name: str = TABLE, enabled: bool = True) -> dict[str, Any]:
+def enable_pitr(client: Any, name: str = TABLE, enabled: bool = True) -> Any:
     return client.update_continuous_backups(
         TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": enabled}
     )["ContinuousBackupsDescription"]
@@ -68,7 +69,7 @@ def wait_active(client: Any, table: str) -> None:
     client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 20, "MaxAttempts": 200})
 
 
-def restore(client: Any, when: Any = None, target: str = "orders-restored", **extra: Any) -> dict[str, Any]:
+def restore(client: Any, when: Any = None, target: str = "orders-restored", **extra: Any) -> Any:
     args: dict[str, Any] = {"SourceTableName": TABLE, "TargetTableName": target, **extra}
     if when is not None:
         args["RestoreDateTime"] = when
@@ -88,7 +89,10 @@ def test_items_as_of_follows_puts_updates_and_deletes(emu_env: Any, ddb: DynamoD
     put(client, "a", "v1")
     emu_env.clock.sleep(10)
     client.update_item(
-        TableName=TABLE, Key=key("a"), UpdateExpression="SET #v = :v", ExpressionAttributeNames={"#v": "value"},
+        TableName=TABLE,
+        Key=key("a"),
+        UpdateExpression="SET #v = :v",
+        ExpressionAttributeNames={"#v": "value"},
         ExpressionAttributeValues={":v": {"S": "v2"}},
     )
     emu_env.clock.sleep(10)
@@ -103,15 +107,28 @@ def test_items_as_of_follows_puts_updates_and_deletes(emu_env: Any, ddb: DynamoD
 def test_batch_and_transact_writes_enter_the_history(emu_env: Any, ddb: DynamoDbEmulator) -> None:
     client = make_table(emu_env)
     put(client, "gone")
-    client.batch_write_item(RequestItems={TABLE: [
-        {"PutRequest": {"Item": {"pk": {"S": "b1"}}}}, {"DeleteRequest": {"Key": key("gone")}},
-    ]})
+    client.batch_write_item(
+        RequestItems={
+            TABLE: [
+                {"PutRequest": {"Item": {"pk": {"S": "b1"}}}},
+                {"DeleteRequest": {"Key": key("gone")}},
+            ]
+        }
+    )
     emu_env.clock.sleep(5)
-    client.transact_write_items(TransactItems=[
-        {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "t1"}}}},
-        {"Update": {"TableName": TABLE, "Key": key("b1"), "UpdateExpression": "SET n = :n",
-                    "ExpressionAttributeValues": {":n": {"N": "7"}}}},
-    ])
+    client.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "t1"}}}},
+            {
+                "Update": {
+                    "TableName": TABLE,
+                    "Key": key("b1"),
+                    "UpdateExpression": "SET n = :n",
+                    "ExpressionAttributeValues": {":n": {"N": "7"}},
+                }
+            },
+        ]
+    )
     assert pks(ddb.items_as_of(EAST, TABLE, 1)) == ["b1"]
     after = {i["pk"]["S"]: i for i in ddb.items_as_of(EAST, TABLE, 5)}
     assert sorted(after) == ["b1", "t1"] and after["b1"]["n"] == {"N": "7"}
@@ -125,15 +142,21 @@ def test_pitr_window_is_enable_time_to_now_minus_five_minutes(emu_env: Any, ddb:
     assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
     assert pitr["EarliestRestorableDateTime"] == pitr["LatestRestorableDateTime"] == emu_env.clock.datetime(50)
     emu_env.clock.sleep(1000)
-    pitr = client.describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    pitr = client.describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"
+    ]
     assert pitr["EarliestRestorableDateTime"] == emu_env.clock.datetime(50)
     assert pitr["LatestRestorableDateTime"] == emu_env.clock.datetime(1050 - 300)
 
 
-def test_disabling_pitr_drops_timestamps_and_reenabling_restarts_the_window(emu_env: Any, ddb: DynamoDbEmulator) -> None:
+def test_disabling_pitr_drops_timestamps_and_reenabling_restarts_the_window(
+    emu_env: Any, ddb: DynamoDbEmulator
+) -> None:
     client = make_table(emu_env, pitr=True)
     emu_env.clock.sleep(600)
-    assert enable_pitr(client, enabled=False)["PointInTimeRecoveryDescription"] == {"PointInTimeRecoveryStatus": "DISABLED"}
+    assert enable_pitr(client, enabled=False)["PointInTimeRecoveryDescription"] == {
+        "PointInTimeRecoveryStatus": "DISABLED"
+    }
     emu_env.clock.sleep(100)
     pitr = enable_pitr(client)["PointInTimeRecoveryDescription"]
     assert pitr["EarliestRestorableDateTime"] == pitr["LatestRestorableDateTime"] == emu_env.clock.datetime(700)
@@ -165,7 +188,9 @@ def test_pitr_restore_lands_in_a_new_table_and_leaves_the_source_alone(emu_env: 
     source = history.describe_table(TableName=TABLE)["Table"]
     assert described["TableName"] == "orders-restored"
     assert described["RestoreSummary"] == {
-        "SourceTableArn": source["TableArn"], "RestoreDateTime": emu_env.clock.datetime(100), "RestoreInProgress": True,
+        "SourceTableArn": source["TableArn"],
+        "RestoreDateTime": emu_env.clock.datetime(100),
+        "RestoreInProgress": True,
     }
     assert scan(history) == ["a", "c"]
     wait_active(history, "orders-restored")
@@ -183,7 +208,9 @@ def test_pitr_restore_with_latest_restorable_time(emu_env: Any, history: Any) ->
 def test_cross_region_pitr_restore_by_arn_lands_in_the_calling_region(emu_env: Any, history: Any) -> None:
     west = emu_env.client("dynamodb", WEST)
     arn = history.describe_table(TableName=TABLE)["Table"]["TableArn"]
-    west.restore_table_to_point_in_time(SourceTableArn=arn, TargetTableName="orders-dr", RestoreDateTime=emu_env.clock.datetime(100))
+    west.restore_table_to_point_in_time(
+        SourceTableArn=arn, TargetTableName="orders-dr", RestoreDateTime=emu_env.clock.datetime(100)
+    )
     wait_active(west, "orders-dr")
     assert scan(west, "orders-dr") == ["a", "b"]
     with pytest.raises(ClientError) as excinfo:
@@ -191,7 +218,10 @@ def test_cross_region_pitr_restore_by_arn_lands_in_the_calling_region(emu_env: A
     assert code(excinfo) == "ResourceNotFoundException"
 
 
-@pytest.mark.parametrize("source", [{"SourceTableName": "missing"}, {"SourceTableArn": "arn:aws:dynamodb:us-west-2:123456789012:table/orders"}])
+@pytest.mark.parametrize(
+    "source",
+    [{"SourceTableName": "missing"}, {"SourceTableArn": "arn:aws:dynamodb:us-west-2:123456789012:table/orders"}],
+)
 def test_restore_from_a_missing_source_is_table_not_found(emu_env: Any, history: Any, source: dict[str, str]) -> None:
     with pytest.raises(ClientError) as excinfo:
         history.restore_table_to_point_in_time(TargetTableName="orders-x", UseLatestRestorableTime=True, **source)
@@ -234,7 +264,9 @@ def test_restore_window_boundaries(emu_env: Any, ddb: DynamoDbEmulator, at: floa
         assert code(excinfo) == "InvalidRestoreTimeException"
 
 
-def test_restored_table_is_creating_until_the_restore_time_then_active(emu_env: Any, history: Any, ddb: DynamoDbEmulator) -> None:
+def test_restored_table_is_creating_until_the_restore_time_then_active(
+    emu_env: Any, history: Any, ddb: DynamoDbEmulator
+) -> None:
     emu_env.profile.override("dynamodb_restore_time", "20m", origin="test")
     start = emu_env.clock.now()
     assert restore(history, UseLatestRestorableTime=True)["TableStatus"] == "CREATING"
@@ -266,7 +298,10 @@ def test_replica_is_created_with_the_items_and_described_in_every_region(emu_env
     for client in (east, west):
         table = client.describe_table(TableName=TABLE)["Table"]
         assert table["GlobalTableVersion"] == "2019.11.21"
-        assert table["Replicas"] == [{"RegionName": EAST, "ReplicaStatus": "ACTIVE"}, {"RegionName": WEST, "ReplicaStatus": "ACTIVE"}]
+        assert table["Replicas"] == [
+            {"RegionName": EAST, "ReplicaStatus": "ACTIVE"},
+            {"RegionName": WEST, "ReplicaStatus": "ACTIVE"},
+        ]
     assert ddb.is_global(WEST, TABLE) and ddb.replica_regions(TABLE) == [EAST, WEST]
 
 
@@ -280,7 +315,10 @@ def test_replicated_write_is_visible_only_after_the_lag(emu_env: Any, ddb: Dynam
     east.delete_item(TableName=TABLE, Key=key("b"))
     emu_env.clock.sleep(2)
     assert value_of(west, "b") is None
-    assert [(r["time"], r["op"], r["origin"]) for r in ddb.table_history(WEST, TABLE)] == [(2, "put", "replication"), (4, "delete", "replication")]
+    assert [(r["time"], r["op"], r["origin"]) for r in ddb.table_history(WEST, TABLE)] == [
+        (2, "put", "replication"),
+        (4, "delete", "replication"),
+    ]
 
 
 def test_writes_in_flight_are_lost_with_their_source_region(emu_env: Any, ddb: DynamoDbEmulator) -> None:
@@ -290,9 +328,17 @@ def test_writes_in_flight_are_lost_with_their_source_region(emu_env: Any, ddb: D
     emu_env.emulation.world.lose_region(EAST)
     emu_env.clock.sleep(10)
     assert value_of(west, "b") is None and ddb.pending_replication(TABLE) == 0
-    assert ddb.lost_in_flight(TABLE) == [{
-        "table": TABLE, "key": key("b"), "op": "put", "source_region": EAST, "written_at": 0, "lost_at": 1, "destinations": [WEST],
-    }]
+    assert ddb.lost_in_flight(TABLE) == [
+        {
+            "table": TABLE,
+            "key": key("b"),
+            "op": "put",
+            "source_region": EAST,
+            "written_at": 0,
+            "lost_at": 1,
+            "destinations": [WEST],
+        }
+    ]
 
 
 def test_writes_to_a_lost_destination_are_held_and_delivered_on_restore(emu_env: Any, ddb: DynamoDbEmulator) -> None:
@@ -346,7 +392,9 @@ def test_backup_times_are_clock_times(emu_env: Any, ddb: DynamoDbEmulator) -> No
     assert described["BackupCreationDateTime"] == emu_env.clock.datetime(3600)
     listed = client.list_backups(TableName=TABLE, TimeRangeLowerBound=emu_env.clock.datetime(3000))["BackupSummaries"]
     assert [b["BackupCreationDateTime"] for b in listed] == [emu_env.clock.datetime(3600)]
-    assert client.list_backups(TableName=TABLE, TimeRangeLowerBound=emu_env.clock.datetime(4000))["BackupSummaries"] == []
+    assert (
+        client.list_backups(TableName=TABLE, TimeRangeLowerBound=emu_env.clock.datetime(4000))["BackupSummaries"] == []
+    )
 
 
 def test_backup_restore_is_creating_then_active_with_the_snapshot(emu_env: Any, ddb: DynamoDbEmulator) -> None:
