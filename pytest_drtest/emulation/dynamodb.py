@@ -112,7 +112,7 @@ class BackupRecord:
     throughput: dict[str, Any]
 
 
-@dataclass
+@dataclass(eq=False)
 class Delivery:
     """One replicated write on its way from ``source`` to ``dest``."""
 
@@ -127,6 +127,10 @@ class Delivery:
     due: float
     handle: Scheduled | None = None
     held: bool = False
+
+    @property
+    def ident(self) -> tuple[int, str]:
+        return (self.seq, self.dest)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -157,14 +161,6 @@ def table_name_of(name_or_arn: str) -> str:
 
 def _arn_region(arn: str) -> str:
     return arn.split(":")[3]
-
-
-def _whole_second_floor(t: float) -> float:
-    return float(math.floor(t + 1e-9))
-
-
-def _whole_second_ceil(t: float) -> float:
-    return float(math.ceil(t - 1e-9))
 
 
 def _error_code(exc: botocore.exceptions.ClientError) -> str:
@@ -245,7 +241,7 @@ class DynamoDbEmulator(ServiceEmulator):
         super().__init__(emulation)
         self._tables: dict[tuple[str, str], TableState] = {}
         self._groups: dict[str, list[str]] = {}  # global table name -> replica regions, in join order
-        self._in_flight: list[Delivery] = []  # ordered by seq (= write order)
+        self._in_flight: dict[tuple[int, str], Delivery] = {}  # by (seq, dest); in write order
         self._lost: list[dict[str, Any]] = []
         self._backups: dict[str, BackupRecord] = {}  # by backup ARN
         self._write_seq = itertools.count(1)
@@ -274,7 +270,7 @@ class DynamoDbEmulator(ServiceEmulator):
 
     def pending_replication(self, table: str) -> int:
         """Replicated writes of ``table`` not yet applied (in flight or held)."""
-        return sum(1 for delivery in self._in_flight if delivery.table == table)
+        return sum(1 for delivery in self._in_flight.values() if delivery.table == table)
 
     def lost_in_flight(self, table: str) -> list[dict[str, Any]]:
         """Writes whose replication was lost with their source region: ``key``, ``source_region``,
@@ -329,7 +325,7 @@ class DynamoDbEmulator(ServiceEmulator):
             self._release_held()
 
     def close(self) -> None:
-        for delivery in self._in_flight:
+        for delivery in self._in_flight.values():
             if delivery.handle is not None:
                 delivery.handle.cancel()
         self._in_flight.clear()
@@ -381,11 +377,10 @@ class DynamoDbEmulator(ServiceEmulator):
         origin: str,
         source_region: str,
         delete: bool = False,
-        at: float | None = None,
     ) -> HistoryRecord:
         key_item = {name: copy.deepcopy(item[name]) for name in state.key_names}
         record = HistoryRecord(
-            time=self.clock.now() if at is None else at,
+            time=self.clock.now(),
             key=canonical_key(state.key_names, item),
             key_item=key_item,
             image=None if delete else copy.deepcopy(item),
@@ -675,7 +670,7 @@ class DynamoDbEmulator(ServiceEmulator):
         if not group or region not in group:
             return
         group.remove(region)
-        for delivery in [d for d in self._in_flight if d.table == table and d.dest == region]:
+        for delivery in [d for d in self._in_flight.values() if d.table == table and d.dest == region]:
             self._drop(delivery)
         if len(group) < 2:
             del self._groups[table]
@@ -698,14 +693,14 @@ class DynamoDbEmulator(ServiceEmulator):
         delivery.handle = self.clock.call_at(
             delivery.due, lambda: self._arrive(delivery), name=f"dynamodb replicate {table} {source}->{dest}"
         )
-        self._in_flight.append(delivery)
+        self._in_flight[delivery.ident] = delivery
 
     def _blocked(self, delivery: Delivery) -> bool:
         return not self.world.region_up(delivery.dest) or self.world.is_paused(self.service, delivery.table)
 
     def _arrive(self, delivery: Delivery) -> None:
         delivery.handle = None
-        if delivery not in self._in_flight:
+        if delivery.ident not in self._in_flight:
             return
         if self._blocked(delivery):
             # Held while replication is paused or the destination is unreachable; sent on
@@ -716,7 +711,7 @@ class DynamoDbEmulator(ServiceEmulator):
 
     def _apply(self, delivery: Delivery) -> None:
         """Apply one delivery through the backdoor, last writer wins on the source write time."""
-        self._in_flight.remove(delivery)
+        del self._in_flight[delivery.ident]
         state = self._tables.get((delivery.dest, delivery.table))
         if state is None:
             return
@@ -745,19 +740,19 @@ class DynamoDbEmulator(ServiceEmulator):
 
     def _release_held(self) -> None:
         """Apply, in write order, every held delivery that can now go through."""
-        for delivery in sorted((d for d in self._in_flight if d.held), key=lambda d: d.seq):
-            if delivery in self._in_flight and not self._blocked(delivery):
+        for delivery in sorted((d for d in self._in_flight.values() if d.held), key=lambda d: d.seq):
+            if delivery.ident in self._in_flight and not self._blocked(delivery):
                 self._apply(delivery)
 
     def _drop(self, delivery: Delivery) -> None:
         if delivery.handle is not None:
             delivery.handle.cancel()
-        self._in_flight.remove(delivery)
+        del self._in_flight[delivery.ident]
 
     def _lose_from(self, region: str) -> None:
         """The region is lost: the writes that had not left it are lost with it."""
         lost: dict[tuple[str, int], dict[str, Any]] = {}
-        for delivery in [d for d in self._in_flight if d.source == region]:
+        for delivery in [d for d in self._in_flight.values() if d.source == region]:
             self._drop(delivery)
             entry = lost.setdefault(
                 (delivery.table, delivery.seq),
@@ -785,9 +780,17 @@ class DynamoDbEmulator(ServiceEmulator):
         """[earliest, latest] restorable clock times, whole seconds (the restore granularity)."""
         assert state.pitr_enabled_at is not None
         now = self.clock.now()
-        earliest = _whole_second_ceil(max(state.pitr_enabled_at, now - state.pitr_period_days * 86400))
-        latest = max(earliest, _whole_second_floor(now - self._latest_lag()))
+        earliest = self._to_second(max(state.pitr_enabled_at, now - state.pitr_period_days * 86400), up=True)
+        latest = max(earliest, self._to_second(now - self._latest_lag()))
         return earliest, latest
+
+    def _to_second(self, t: float, *, up: bool = False) -> float:
+        """Clock time ``t`` rounded down (or up) to a whole second of its datetime."""
+        when = self.clock.datetime(t)
+        whole = when.replace(microsecond=0)
+        if up and whole < when:
+            whole += _dt.timedelta(seconds=1)
+        return self.clock.seconds_at(whole)
 
     def _pitr_description(self, state: TableState | None) -> dict[str, Any]:
         if state is None or state.pitr_enabled_at is None:
@@ -886,7 +889,7 @@ class DynamoDbEmulator(ServiceEmulator):
             if isinstance(when, (int, float)):
                 when = _dt.datetime.fromtimestamp(when, _dt.UTC)
             # [BC:dynamodb]: the restore point is to the second.
-            restore_at = _whole_second_floor(self.clock.seconds_at(parse_to_aware_datetime(when)))
+            restore_at = self._to_second(self.clock.seconds_at(parse_to_aware_datetime(when)))
             if not earliest <= restore_at <= latest:
                 raise AwsError(
                     "InvalidRestoreTimeException",

@@ -242,6 +242,26 @@ def test_restore_onto_an_existing_table_is_refused(emu_env: Any, history: Any) -
     assert code(excinfo) == "TableAlreadyExistsException"
 
 
+def test_restore_onto_a_table_still_being_restored_is_in_use(emu_env: Any, history: Any) -> None:
+    restore(history, UseLatestRestorableTime=True)
+    with pytest.raises(ClientError) as excinfo:
+        restore(history, UseLatestRestorableTime=True)
+    assert code(excinfo) == "TableInUseException"
+
+
+def test_window_is_reported_in_whole_seconds(emu_env: Any, ddb: DynamoDbEmulator) -> None:
+    client = make_table(emu_env)
+    emu_env.clock.sleep(10.25)
+    enable_pitr(client)  # enabled at 10.25: the first whole restorable second is 11
+    emu_env.clock.sleep(400)
+    pitr = client.describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"]
+    window = pitr["PointInTimeRecoveryDescription"]
+    assert (window["EarliestRestorableDateTime"], window["LatestRestorableDateTime"]) == (
+        emu_env.clock.datetime(11),
+        emu_env.clock.datetime(110),
+    )
+
+
 @pytest.mark.parametrize("times", ["both", "neither"])
 def test_restore_needs_exactly_one_time_option(emu_env: Any, history: Any, times: str) -> None:
     extra = {"RestoreDateTime": emu_env.clock.datetime(100), "UseLatestRestorableTime": True} if times == "both" else {}
