@@ -31,7 +31,7 @@ from pytest_drtest.topology.model import RegionStack, Topology
 
 if TYPE_CHECKING:
     from pytest_drtest.emulation.core import Emulation
-    from pytest_drtest.scenario import Experiment, RestoreCheck, Scenario
+    from pytest_drtest.scenario import Experiment, ProbeSettings, RestoreCheck, Scenario
 
 
 def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFactory) -> Emulation:
@@ -119,6 +119,7 @@ class Harness:
         self._faults: list[Fault] = []
         self._probes: list[Probe] = []
         self._saved_waiter_time: Any = None
+        self._probe_settings: ProbeSettings | None = scenario.probe if scenario else None
         self._started = False
         self._closed = False
 
@@ -271,10 +272,11 @@ class Harness:
         from pytest_drtest.probes.app import AppPath
 
         topology = self.topology
+        settings = self._probe_settings
         if interval is None:
-            interval = self.scenario.probe_interval if self.scenario else 1.0
+            interval = settings.interval if settings else 1.0
         if consecutive is None:
-            consecutive = self.scenario.consecutive if self.scenario else 3
+            consecutive = settings.consecutive if settings else 3
         probe = Probe(
             topology, self.ledger, self.timeline, interval=interval, consecutive=consecutive,
             fault_time=lambda: self.fault_t, path=AppPath(topology, client_region), modeled=self.clock.modeled,
@@ -333,13 +335,14 @@ class Harness:
         scenario = self.scenario
         assert scenario is not None
         fault = copy.deepcopy(experiment.fault)
+        self._probe_settings = experiment.probe
         topology = self.build([fault])
         runbook = resolve_runbook(experiment.runbook)
         with self.probe() as probe:
-            self.clock.sleep(scenario.steady_state)
+            self.clock.sleep(experiment.steady_state)
             self.inject(fault)
             runbook(topology, self.clock)
-            probe.wait_recovered(within=scenario.recovery_timeout)
+            probe.wait_recovered(within=experiment.probe.timeout)
             result = probe.result()
         if fault.data_fault:
             self._recovered_by_runbook(result)
@@ -356,15 +359,15 @@ class Harness:
         """Probe through steady state, restore as of ``age`` ago into a NEW table, compare with the ledger."""
         from pytest_drtest.recovery.steps import new_table_name, poll, record_restore
 
-        scenario = self.scenario
-        assert scenario is not None
+        self._probe_settings = check.probe
+        steady_state = check.steady_state
         topology = self.build()
         region = topology.primary_region
         source = topology.table_name(check.table)
         ddb = self.client("dynamodb", region)
         if check.kind == "dynamodb-backup":
             with self.probe():
-                self.clock.sleep(max(scenario.steady_state - check.age, scenario.probe_interval))
+                self.clock.sleep(max(steady_state - check.age, check.probe.interval))
                 backup_t = self.clock.now()
                 arn = ddb.create_backup(TableName=source, BackupName=f"{source}-check")["BackupDetails"]["BackupArn"]
                 self.clock.sleep(check.age)
@@ -376,7 +379,7 @@ class Harness:
                            restore_time=backup_t, started=started, completed=self.clock.now())
         elif check.kind == "dynamodb-pitr":
             with self.probe():
-                self.clock.sleep(scenario.steady_state)
+                self.clock.sleep(steady_state)
             restore_at = self.clock.datetime(self.clock.now() - check.age).replace(microsecond=0)
             target = new_table_name(topology, check.table, "pitr")
             started = self.clock.now()
@@ -386,7 +389,7 @@ class Harness:
                            restore_time=self.clock.seconds_at(restore_at), started=started, completed=self.clock.now())
         else:  # aws-backup: restore the newest recovery point of the primary vault
             with self.probe():
-                self.clock.sleep(scenario.steady_state)
+                self.clock.sleep(steady_state)
             backup = self.client("backup", region)
             vault = topology.primary.vault
             points = [p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]

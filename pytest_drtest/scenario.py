@@ -21,6 +21,13 @@ RESTORE_KINDS = ("dynamodb-pitr", "dynamodb-backup", "aws-backup")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
+@dataclass(frozen=True)
+class ProbeSettings:
+    interval: float = 1.0
+    consecutive: int = 3
+    timeout: float = 6 * 3600.0
+
+
 @dataclass
 class Experiment:
     name: str
@@ -28,6 +35,8 @@ class Experiment:
     fault: Fault
     runbook: str
     objectives: Objectives
+    probe: ProbeSettings
+    steady_state: float
 
 
 @dataclass
@@ -36,6 +45,8 @@ class RestoreCheck:
     kind: str
     table: str
     age: float  # the restore time is this long before the end of the steady state
+    probe: ProbeSettings
+    steady_state: float
 
 
 @dataclass
@@ -48,9 +59,7 @@ class Scenario:
     dr_region: str
     objectives: Objectives
     steady_state: float
-    probe_interval: float
-    consecutive: int
-    recovery_timeout: float
+    probe: ProbeSettings
     latency: dict[str, Any] = field(default_factory=dict)
     experiments: list[Experiment] = field(default_factory=list)
     restore_checks: list[RestoreCheck] = field(default_factory=list)
@@ -104,6 +113,23 @@ def _objectives(fields: Fields, source: str, base: Objectives) -> Objectives:
     return base.merged(parsed)
 
 
+def _probe(fields: Fields, base: ProbeSettings) -> ProbeSettings:
+    """A ``probe = { interval, recovered_after, timeout }`` table over ``base``."""
+    if "probe" not in fields.data:
+        fields._seen.add("probe")
+        return base
+    table = fields.table("probe")
+    interval = _duration(table, "interval", "1s") if "interval" in table.data else base.interval
+    if interval <= 0:
+        raise DrConfigError("expected a positive duration", source=fields.source, field=table._name("interval"))
+    consecutive = table.get("recovered_after", int, base.consecutive)
+    if consecutive < 1:
+        raise DrConfigError(f"expected at least 1, got {consecutive}", source=fields.source, field=table._name("recovered_after"))
+    timeout = _duration(table, "timeout", "6h") if "timeout" in table.data else base.timeout
+    table.reject_unknown()
+    return ProbeSettings(interval, consecutive, timeout)
+
+
 def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scenario:
     """Parse and validate a scenario file; every error names the file and the field."""
     source = str(path)
@@ -128,20 +154,12 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
     check_region_pair(primary, dr, source=source)
     band = Objectives.parse(strategy.band_rto, strategy.band_rpo, source=f"{strategy.name} band")
     objectives = _objectives(top, source, band)
-    probe = top.table("probe")
-    interval = _duration(probe, "interval", "1s")
-    if interval <= 0:
-        raise DrConfigError("expected a positive duration", source=source, field="probe.interval")
-    consecutive = probe.get("recovered_after", int, 3)
-    if consecutive < 1:
-        raise DrConfigError(f"expected at least 1, got {consecutive}", source=source, field="probe.recovered_after")
-    timeout = _duration(probe, "timeout", "6h")
-    probe.reject_unknown()
+    probe = _probe(top, ProbeSettings())
+    steady_state = _duration(top, "steady_state", "5m")
     latency = top.get("latency", dict, {})
     scenario = Scenario(
         name=name, source=source, strategy=strategy, blueprint=blueprint, primary_region=primary, dr_region=dr,
-        objectives=objectives, steady_state=_duration(top, "steady_state", "5m"), probe_interval=interval,
-        consecutive=consecutive, recovery_timeout=timeout, latency=latency,
+        objectives=objectives, steady_state=steady_state, probe=probe, latency=latency,
         description=top.get("description", str, ""),
     )
     for i, exp in enumerate(top.tables("experiments")):
@@ -152,7 +170,10 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
         runbook = exp.get("runbook", str, strategy.default_runbook)
         resolve_runbook(runbook, source=source, field=f"{field_name}.runbook")
         scenario.experiments.append(
-            Experiment(exp_name, fault_spec, fault, runbook, _objectives(exp, source, objectives))
+            Experiment(
+                exp_name, fault_spec, fault, runbook, _objectives(exp, source, objectives), _probe(exp, probe),
+                _duration(exp, "steady_state", "0s") if "steady_state" in exp.data else steady_state,
+            )
         )
         exp.reject_unknown()
     for i, check in enumerate(top.tables("restore_checks")):
@@ -168,7 +189,15 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
         except DrConfigError as exc:
             raise DrConfigError(str(exc), source=source, field=f"restore_checks[{i}].table") from None
         age = _duration(check, "age", "10m")
-        scenario.restore_checks.append(RestoreCheck(check.get("name", str, kind), kind, table, age))
+        check_steady = _duration(check, "steady_state", "0s") if "steady_state" in check.data else steady_state
+        if kind != "aws-backup" and check_steady <= age:
+            raise DrConfigError(
+                f"the steady state ({check_steady:g} s) must be longer than the age of the restore point ({age:g} s)",
+                source=source, field=f"restore_checks[{i}].age",
+            )
+        scenario.restore_checks.append(
+            RestoreCheck(check.get("name", str, kind), kind, table, age, _probe(check, probe), check_steady)
+        )
         check.reject_unknown()
     if not scenario.experiments and not scenario.restore_checks:
         raise DrConfigError("a scenario needs at least one [[experiments]] or [[restore_checks]] entry", source=source)
