@@ -10,8 +10,8 @@ What this module adds (AWS-SEMANTICS §4), on the run's clock:
 - **Placement.** Every instance the group launches goes to the enabled AZ with the fewest
   instances of the group, skipping impaired AZs ([ASG-UG:auto-scaling-benefits] "launches go to the
   enabled AZ with the fewest instances"; ``balanced-best-effort``). Ties go to the first AZ by name.
-  Scale-in removes from the AZ with the most instances (the ``Default`` termination policy), the
-  newest instance there (AWS then picks by billing hour, i.e. arbitrarily).
+  Scale-in removes from the AZ with the most instances (the ``Default`` termination policy; ties:
+  the last AZ by name), the newest instance there (AWS then picks by billing hour, arbitrarily).
 - **Launch time.** A new instance is ``Pending`` (EC2 ``pending``, target ``initial`` /
   ``Elb.RegistrationInProgress``) for ``ec2_launch_time``, then ``InService`` (``running``,
   ``healthy``).
@@ -222,7 +222,6 @@ class ComputeModel:
         self._detections: dict[str, Any] = {}
         self._handles: dict[int, Any] = {}
         self._handle_ids = itertools.count()
-        self._closed = False
 
     # -- shortcuts ---------------------------------------------------------------------------
     @property
@@ -278,7 +277,7 @@ class ComputeModel:
         return sum(
             1
             for target_id in self._members(region, target_group_arn)
-            if (self.target_health(target_id, TARGET_HEALTHY) or {}).get("State") == "healthy"
+            if (self.target_health(region, target_id, TARGET_HEALTHY) or {}).get("State") == "healthy"
         )
 
     def in_service(self, asg_name: str, region: str | None = None) -> int:
@@ -306,7 +305,6 @@ class ComputeModel:
 
     def close(self) -> None:
         """Cancel every scheduled transition."""
-        self._closed = True
         for handle in list(self._handles.values()):
             handle.cancel()
         self._handles.clear()
@@ -370,6 +368,11 @@ class ComputeModel:
         rows = found["AutoScalingInstances"]
         return rows[0]["AutoScalingGroupName"] if rows else None
 
+    def groups_of(self, region: str, instance_ids: Iterable[str]) -> list[str]:
+        """Names of the groups (known to the model) that hold any of ``instance_ids``."""
+        found = {self._instances[i].asg for i in instance_ids if i in self._instances and self._instances[i].region == region}
+        return sorted(found)
+
     def _configure(self, group: _Group, raw: dict[str, Any]) -> None:
         group.arn = raw.get("AutoScalingGroupARN")
         group.min_size, group.max_size = raw["MinSize"], raw["MaxSize"]
@@ -414,7 +417,7 @@ class ComputeModel:
         for inst in live:
             if inst.id in listed:
                 inst.template = listed[inst.id]
-                inst.target_groups |= set(group.target_groups)
+                inst.target_groups = set(group.target_groups)
         count = len(live)
         for inst in gone:
             self._terminate(group, inst, reason, count, count - len(gone), old_desired=old_desired)
@@ -433,7 +436,7 @@ class ComputeModel:
                 in_service_now=adopting or iid in attached_azs,
                 az=attached_azs.get(iid),
             )
-        self._invalidate_targets()
+        self.invalidate_targets()
 
     def _instance_azs(self, region: str, instance_ids: list[str]) -> dict[str, str]:
         if not instance_ids:
@@ -506,7 +509,7 @@ class ComputeModel:
         if activity is not None:
             activity.finish(self.clock.now())
         self._event("in-service", inst)
-        self._invalidate_targets()
+        self.invalidate_targets()
 
     def _terminate(
         self,
@@ -519,7 +522,16 @@ class ComputeModel:
         old_desired: int | None = None,
     ) -> None:
         detach = reason.kind == "detach" and inst.id in reason.instance_ids
-        inst.state = DETACHED if detach else TERMINATING
+        if inst.state == PENDING:  # its launch never completes
+            launch = self._launch_activity(inst.id)
+            if launch is not None and launch.end is None:
+                launch.status_code, launch.progress, launch.end = "Cancelled", 100, self.clock.now()
+        if detach:
+            inst.state = DETACHED
+        elif reason.kind == "ec2-terminated" and inst.id in reason.instance_ids:
+            inst.state = TERMINATED  # terminated through EC2: gone at once, its targets still drain
+        else:
+            inst.state = TERMINATING
         description = f"{'Detaching' if detach else 'Terminating'} EC2 instance: {inst.id}"
         cause = self._terminate_cause(group, inst, reason, before, after, old_desired)
         delay = self._deregistration_delay(inst) if inst.target_groups else 0.0
@@ -550,7 +562,7 @@ class ComputeModel:
             inst.state = TERMINATED
             self._event("terminated", inst)
         activity.finish(self.clock.now())
-        self._invalidate_targets()
+        self.invalidate_targets()
 
     def _deregistration_delay(self, inst: _Instance) -> float:
         delays = []
@@ -693,7 +705,7 @@ class ComputeModel:
             if old is not None:
                 old.cancel()
             self._detections[name] = self._schedule(now + self.detection_time(), lambda: self._detect(name), f"compute:detect:{name}")
-            self._invalidate_targets()
+            self.invalidate_targets()
         elif what == "az-restored":
             handle = self._detections.pop(name, None)
             if handle is not None:
@@ -751,11 +763,11 @@ class ComputeModel:
     def _serving(self, inst: _Instance) -> bool:
         return inst.state == IN_SERVICE and inst.registered and self.world.az_up(inst.az)
 
-    def target_health(self, target_id: str, moto_health: dict[str, Any] | None) -> dict[str, Any] | None:
+    def target_health(self, region: str, target_id: str, moto_health: dict[str, Any] | None) -> dict[str, Any] | None:
         """What DescribeTargetHealth reports for a target; None when it is no longer registered."""
         inst = self._instances.get(target_id)
         if inst is None:
-            az = self._az_of_untracked(target_id)
+            az = self._az_of_untracked(region, target_id)
             if az and self._elb_sees_down(az):
                 return dict(TARGET_UNHEALTHY)
             return moto_health
@@ -768,36 +780,29 @@ class ComputeModel:
             return dict(TARGET_INITIAL)
         return dict(TARGET_UNHEALTHY if down else TARGET_HEALTHY)
 
-    def draining_targets(self, target_group_arn: str) -> list[_Instance]:
-        return [i for i in self._instances.values() if i.draining and target_group_arn in i.target_groups]
+    def draining_target_ids(self, target_group_arn: str) -> list[str]:
+        """Instances whose targets in the group are draining (moto may already have dropped them)."""
+        return [i.id for i in self._instances.values() if i.draining and target_group_arn in i.target_groups]
 
-    def _az_of_untracked(self, target_id: str) -> str | None:
+    def _az_of_untracked(self, region: str, target_id: str) -> str | None:
+        """AZ of an instance target registered by hand (not launched by a group), from moto."""
         if not target_id.startswith("i-"):
-            return None
+            return None  # an IP or Lambda target
         if target_id not in self._untracked_az:
-            az = None
-            for region in self._regions():
-                try:
-                    found = self._instance_azs(region, [target_id])
-                except botocore.exceptions.ClientError:
-                    continue
-                if target_id in found:
-                    az = found[target_id]
-                    break
-            self._untracked_az[target_id] = az
+            try:
+                self._untracked_az[target_id] = self._instance_azs(region, [target_id]).get(target_id)
+            except botocore.exceptions.ClientError:
+                self._untracked_az[target_id] = None
         return self._untracked_az[target_id]
-
-    def _regions(self) -> list[str]:
-        return sorted({g.region for g in self._groups.values()} | {lb.region for lb in self._lbs.values()})
 
     def _serving_target(self, region: str, target_id: str) -> bool:
         inst = self._instances.get(target_id)
         if inst is not None:
             return self._serving(inst)
-        az = self._az_of_untracked(target_id)
+        az = self._az_of_untracked(region, target_id)
         return self.world.az_up(az) if az else self.world.region_up(region)
 
-    def _invalidate_targets(self) -> None:
+    def invalidate_targets(self) -> None:
         self._tg_members.clear()
 
     def invalidate_listeners(self) -> None:
@@ -822,7 +827,8 @@ class ComputeModel:
             [z["ZoneName"] for z in row.get("AvailabilityZones", [])],
         )
         self._lbs[lb.arn] = lb
-        self.emulation.register_endpoint(Endpoint(lb.dns_name, region, lambda: self._lb_serving(lb), kind="alb"))
+        kind = "alb" if row.get("Type", "application") == "application" else str(row["Type"])
+        self.emulation.register_endpoint(Endpoint(lb.dns_name, region, lambda: self._lb_serving(lb), kind=kind))
 
     def forget_load_balancer(self, arn: str) -> None:
         lb = self._lbs.get(arn)
@@ -958,8 +964,7 @@ class Ec2Emulator(_ComputeEmulator):
     def after_TerminateInstances(self, call: Call) -> None:
         # moto replaces a terminated ASG instance at once; AWS finds it on its next EC2 health check.
         ids = set(call.params.get("InstanceIds", []))
-        names = {self.model._instances[i].asg for i in ids if i in self.model._instances}  # noqa: SLF001
-        for name in sorted(names):
+        for name in self.model.groups_of(call.region, ids):
             self.model.sync(call.region, name, _Reason("ec2-terminated", frozenset(ids)))
 
 
@@ -1117,23 +1122,24 @@ class Elbv2Emulator(_ComputeEmulator):
         for row in call.parsed.get("TargetHealthDescriptions", []):
             target_id = row["Target"]["Id"]
             seen.add(target_id)
-            health = self.model.target_health(target_id, row.get("TargetHealth"))
+            health = self.model.target_health(call.region, target_id, row.get("TargetHealth"))
             if health is None:
                 if target_id not in asked:
                     continue
                 health = dict(TARGET_NOT_REGISTERED)
             row["TargetHealth"] = health
             rows.append(row)
-        for inst in self.model.draining_targets(tg_arn):
-            if inst.id not in seen and (not asked or inst.id in asked):
-                rows.append({"Target": {"Id": inst.id}, "HealthCheckPort": "traffic-port", "TargetHealth": dict(TARGET_DRAINING)})
+        for target_id in self.model.draining_target_ids(tg_arn):
+            if target_id not in seen and (not asked or target_id in asked):
+                health = self.model.target_health(call.region, target_id, None) or dict(TARGET_DRAINING)
+                rows.append({"Target": {"Id": target_id}, "HealthCheckPort": "traffic-port", "TargetHealth": health})
         call.parsed["TargetHealthDescriptions"] = rows
 
     def _changed_listeners(self, call: Call) -> None:
         self.model.invalidate_listeners()
 
     def _changed_targets(self, call: Call) -> None:
-        self.model._invalidate_targets()  # noqa: SLF001
+        self.model.invalidate_targets()
 
     after_CreateListener = _changed_listeners
     after_ModifyListener = _changed_listeners

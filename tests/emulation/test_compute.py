@@ -267,6 +267,21 @@ def test_a_restored_az_takes_new_launches_but_nothing_moves_back(stack: Stack) -
     assert [i["AvailabilityZone"] for i in stack.group_instances() if i["LifecycleState"] == "Pending"] == ["us-east-1a"]
 
 
+def test_a_target_registered_by_hand_fails_with_its_az(stack: Stack) -> None:
+    clock = stack.env.clock
+    instance = stack.ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=stack.subnets["us-east-1b"])
+    iid = instance["Instances"][0]["InstanceId"]
+    stack.elbv2.register_targets(TargetGroupArn=stack.tg_arn, Targets=[{"Id": iid}])
+    assert stack.model.alb_serving(stack.dns_name)
+
+    stack.env.emulation.world.lose_az("us-east-1b")
+    serving = stack.model.alb_serving(stack.dns_name)
+    clock.sleep(DETECTION)
+
+    assert not serving
+    assert stack.target_states()[iid] == ("unhealthy", "Target.Timeout")
+
+
 def test_desired_capacity_outside_the_bounds_and_unknown_groups_are_errors(stack: Stack) -> None:
     stack.create_group(desired=1)
 
