@@ -32,7 +32,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botocore.exceptions import ClientError
@@ -41,6 +41,10 @@ from croniter import croniter
 
 from pytest_drtest.clock import Scheduled
 from pytest_drtest.emulation.core import AwsError, Call, ServiceEmulator
+from pytest_drtest.emulation.dynamodb import BATCH_WRITE_LIMIT, create_table_params
+
+if TYPE_CHECKING:
+    from pytest_drtest.emulation.core import Emulation
 
 #: botocore model [BC:backup] BackupRuleInput.ScheduleExpression: the default when none is given.
 DEFAULT_SCHEDULE = "cron(0 5 ? * * *)"
@@ -103,7 +107,10 @@ class BackupSchedule:
             raise ValueError(f"Invalid ScheduleExpressionTimezone {timezone!r}") from None
         match = re.fullmatch(r"\s*cron\((.*)\)\s*", expression)
         if match is None:
-            raise ValueError(f"Invalid schedule expression {expression!r}: expected cron(minutes hours day-of-month month day-of-week year)")
+            raise ValueError(
+                f"Invalid schedule expression {expression!r}: "
+                "expected cron(minutes hours day-of-month month day-of-week year)"
+            )
         fields = match.group(1).split()
         if len(fields) != 6:
             raise ValueError(f"Invalid cron expression {expression!r}: expected 6 fields, got {len(fields)}")
@@ -231,7 +238,7 @@ class _RecoveryPoint:
     items: list[dict[str, Any]] = field(default_factory=list)  # low-level (typed) items
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Job:
     """Fields common to backup, copy and restore jobs."""
 
@@ -247,6 +254,10 @@ class _Job:
     status_message: str | None = None
     idempotency_token: str | None = None
 
+    @property
+    def expected_completion(self) -> float | None:
+        return None if self.started is None or self.duration is None else self.started + self.duration
+
     def percent_done(self, now: float) -> str:
         if self.state == "COMPLETED":
             return "100.0"
@@ -255,37 +266,43 @@ class _Job:
         return f"{min(99.9, 100.0 * (now - self.started) / self.duration):.1f}"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _BackupJob(_Job):
-    vault_name: str = ""
-    vault_arn: str = ""
-    resource_arn: str = ""
-    resource_type: str = ""
-    resource_name: str = ""
-    recovery_point_arn: str = ""
-    start_by: float = 0.0
-    created_by: dict[str, Any] = field(default_factory=dict)
+    vault_name: str
+    vault_arn: str
+    resource_arn: str
+    resource_type: str
+    resource_name: str
+    recovery_point_arn: str
+    start_by: float
+    created_by: dict[str, Any]
     lifecycle: dict[str, Any] | None = None
     copy_actions: list[dict[str, Any]] = field(default_factory=list)
     size: int | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _CopyJob(_Job):
-    source_vault_arn: str = ""
-    source_recovery_point_arn: str = ""
-    destination_vault_arn: str = ""
-    destination_recovery_point_arn: str = ""
+    source: _RecoveryPoint
+    destination_vault_arn: str
+    destination_recovery_point_arn: str
     lifecycle: dict[str, Any] | None = None
     created_by_backup_job_id: str | None = None
-    source: _RecoveryPoint | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _RestoreJob(_Job):
-    recovery_point: _RecoveryPoint | None = None
-    target_table: str = ""
+    recovery_point: _RecoveryPoint
+    target_table: str
     created_resource_arn: str | None = None
+
+
+def _invalid(message: str) -> AwsError:
+    return AwsError("InvalidParameterValueException", message)
+
+
+def _message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message") or exc)
 
 
 def _compact(record: dict[str, Any]) -> dict[str, Any]:
@@ -344,7 +361,7 @@ def _page(items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict
     """Apply ``MaxResults``/``NextToken`` (an offset) to a list response."""
     token = params.get("NextToken") or "0"
     if not str(token).isdigit():
-        raise AwsError("InvalidParameterValueException", f"Invalid NextToken {token!r}")
+        raise _invalid(f"Invalid NextToken {token!r}")
     start = int(token)
     limit = int(params.get("MaxResults") or 1000)
     page: dict[str, Any] = {key: items[start : start + limit]}
@@ -357,13 +374,55 @@ def _when(value: Any) -> _dt.datetime | None:
     return None if value is None else parse_to_aware_datetime(value)
 
 
+def _field(record: dict[str, Any], path: str) -> Any:
+    """``record["A"]["B"]`` for ``path`` ``"A.B"`` (None when absent)."""
+    value: Any = record
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _listed(
+    records: Iterable[dict[str, Any]], params: dict[str, Any], equal: dict[str, str], key: str
+) -> dict[str, Any]:
+    """A List* response: ``records`` kept by the ``By*`` filters, then paged.
+
+    ``equal`` maps a filter parameter to the record field it must equal; ``ByCreatedAfter/Before``
+    and ``ByCompleteAfter/Before`` compare ``CreationDate`` and ``CompletionDate``.
+    """
+    created_after, created_before = _when(params.get("ByCreatedAfter")), _when(params.get("ByCreatedBefore"))
+    done_after, done_before = _when(params.get("ByCompleteAfter")), _when(params.get("ByCompleteBefore"))
+
+    def keep(record: dict[str, Any]) -> bool:
+        if any(params.get(name) and _field(record, path) != params[name] for name, path in equal.items()):
+            return False
+        created, completed = record.get("CreationDate"), record.get("CompletionDate")
+        if (created_after and created < created_after) or (created_before and created > created_before):
+            return False
+        if done_after is None and done_before is None:
+            return True
+        return completed is not None and not (
+            (done_after and completed < done_after) or (done_before and completed > done_before)
+        )
+
+    return _page([record for record in records if keep(record)], params, key)
+
+
+def _vault_of(arn: str) -> tuple[str, str, str] | None:
+    """``(region, account, name)`` of a backup vault ARN, or None if ``arn`` is not one."""
+    parts = _arn_parts(arn)
+    if parts is None or parts[2] != "backup" or not parts[5].startswith("backup-vault:"):
+        return None
+    return parts[3], parts[4], parts[5].split(":", 1)[1]
+
+
 # -- the emulator -------------------------------------------------------------------------------
 class BackupEmulator(ServiceEmulator):
     """AWS Backup jobs, recovery points, copies and restores of DynamoDB tables, on the clock."""
 
     service = "backup"
 
-    def __init__(self, emulation: Any) -> None:
+    def __init__(self, emulation: Emulation) -> None:
         super().__init__(emulation)
         self._ids = itertools.count(1)
         self._plans: dict[str, _Plan] = {}
@@ -418,7 +477,7 @@ class BackupEmulator(ServiceEmulator):
     def _new_version_id(self) -> str:
         return base64.b64encode(str(uuid.uuid5(_ID_NAMESPACE, f"v{next(self._ids)}")).encode()).decode()
 
-    def _dt(self, t: float | None) -> _dt.datetime | None:
+    def _date(self, t: float | None) -> _dt.datetime | None:
         return None if t is None else self.clock.datetime(t)
 
     def _at(self, t: float, fn: Callable[[], None], name: str) -> Scheduled:
@@ -473,7 +532,9 @@ class BackupEmulator(ServiceEmulator):
         name = call.params["BackupVaultName"]
         if any(rp.region == call.region and rp.vault_name == name for rp in self._recovery_points.values()):
             # AWS Backup API: DeleteBackupVault — "the vault must be empty".
-            raise AwsError("InvalidRequestException", "Backup vault cannot be deleted because it contains recovery points")
+            raise AwsError(
+                "InvalidRequestException", "Backup vault cannot be deleted because it contains recovery points"
+            )
         self._vault_created.pop((call.region, name), None)
         return None
 
@@ -492,11 +553,11 @@ class BackupEmulator(ServiceEmulator):
             try:
                 BackupSchedule.parse(rule.get("ScheduleExpression"), rule.get("ScheduleExpressionTimezone"))
             except ValueError as exc:
-                raise AwsError("InvalidParameterValueException", str(exc)) from None
+                raise _invalid(str(exc)) from None
             for action in rule.get("CopyActions") or []:
-                parts = _arn_parts(action.get("DestinationBackupVaultArn", ""))
-                if parts is None or parts[2] != "backup" or not parts[5].startswith("backup-vault:"):
-                    raise AwsError("InvalidParameterValueException", f"Invalid DestinationBackupVaultArn {action.get('DestinationBackupVaultArn')!r}")
+                destination = action.get("DestinationBackupVaultArn", "")
+                if _vault_of(destination) is None:
+                    raise _invalid(f"Invalid DestinationBackupVaultArn {destination!r}")
 
     def _plan(self, region: str, plan_id: str) -> _Plan | None:
         """The plan ``plan_id`` of ``region`` (loaded from moto on first use), or None."""
@@ -564,9 +625,9 @@ class BackupEmulator(ServiceEmulator):
             "BackupPlanArn": plan.arn,
             "VersionId": version.version_id,
             "CreatorRequestId": plan.creator_request_id,
-            "CreationDate": self._dt(version.created_at) or self._dt(self._plan_created.get(plan.plan_id)),
-            "DeletionDate": self._dt(plan.deleted_at),
-            "LastExecutionDate": self._dt(plan.last_execution),
+            "CreationDate": self._date(version.created_at) or self._date(self._plan_created.get(plan.plan_id)),
+            "DeletionDate": self._date(plan.deleted_at),
+            "LastExecutionDate": self._date(plan.last_execution),
             "AdvancedBackupSettings": version.document.get("AdvancedBackupSettings"),
         })
 
@@ -599,7 +660,8 @@ class BackupEmulator(ServiceEmulator):
         if plan is not None and plan.selections:
             # AWS: "A backup plan can only be deleted after all associated selections of
             # resources have been deleted." (model: DeleteBackupPlan)
-            raise AwsError("InvalidRequestException", "Related backup plan selections must be deleted prior to backup plan deletion")
+            message = "Related backup plan selections must be deleted prior to backup plan deletion"
+            raise AwsError("InvalidRequestException", message)
         return None
 
     def after_DeleteBackupPlan(self, call: Call) -> None:
@@ -618,40 +680,44 @@ class BackupEmulator(ServiceEmulator):
         plan = self._plan(call.region, call.params["BackupPlanId"])
         if plan is None or plan.deleted_at is not None:
             # CreateBackupSelection models no ResourceNotFoundException.
-            raise AwsError("InvalidParameterValueException", f"Invalid backup plan id {call.params['BackupPlanId']}")
+            raise _invalid(f"Invalid backup plan id {call.params['BackupPlanId']}")
         spec = copy.deepcopy(call.params["BackupSelection"])
         self._validate_selection(spec)
         creator = call.params.get("CreatorRequestId")
         for other in plan.selections.values():
-            if other.spec["SelectionName"] == spec["SelectionName"] or (creator and other.creator_request_id == creator):
-                raise AwsError("AlreadyExistsException", f"Backup selection {spec['SelectionName']} already exists in plan {plan.plan_id}")
+            same_request = creator is not None and other.creator_request_id == creator
+            if other.spec["SelectionName"] == spec["SelectionName"] or same_request:
+                message = f"Backup selection {spec['SelectionName']} already exists in plan {plan.plan_id}"
+                raise AwsError("AlreadyExistsException", message)
         selection = _Selection(self._new_id().lower(), plan.plan_id, spec, self.clock.now(), creator)
         plan.selections[selection.selection_id] = selection
         self._reschedule(plan)
-        return {"SelectionId": selection.selection_id, "BackupPlanId": plan.plan_id, "CreationDate": self.clock.datetime()}
+        return {
+            "SelectionId": selection.selection_id,
+            "BackupPlanId": plan.plan_id,
+            "CreationDate": self.clock.datetime(selection.created_at),
+        }
 
     @staticmethod
     def _validate_selection(spec: dict[str, Any]) -> None:
-        def invalid(message: str) -> AwsError:
-            return AwsError("InvalidParameterValueException", message)
-
         if not _NAME.match(spec.get("SelectionName", "")):
-            raise invalid("SelectionName must contain 1 to 50 alphanumeric or '-_.' characters")
+            raise _invalid("SelectionName must contain 1 to 50 alphanumeric or '-_.' characters")
         role = _arn_parts(spec.get("IamRoleArn", ""))
         if role is None or role[2] != "iam":
-            raise invalid(f"Invalid IamRoleArn {spec.get('IamRoleArn')!r}")
+            raise _invalid(f"Invalid IamRoleArn {spec.get('IamRoleArn')!r}")
         for key in ("Resources", "NotResources"):
             arns = spec.get(key) or []
             wildcards = [arn for arn in arns if "*" in arn]
             if len(arns) > MAX_SELECTION_ARNS or len(wildcards) > MAX_SELECTION_WILDCARDS:
-                raise invalid(f"{key} holds at most {MAX_SELECTION_ARNS} ARNs, or {MAX_SELECTION_WILDCARDS} with wildcards")
+                limits = f"at most {MAX_SELECTION_ARNS} ARNs, or {MAX_SELECTION_WILDCARDS} with wildcards"
+                raise _invalid(f"{key} holds {limits}")
             for arn in arns:
                 if arn == "*":
                     continue
                 if _arn_parts(arn) is None:
-                    raise invalid(f"Invalid ARN {arn!r} in {key}")
+                    raise _invalid(f"Invalid ARN {arn!r} in {key}")
                 if "*" in arn[:-1]:
-                    raise invalid(f"Invalid ARN pattern {arn!r} in {key}: a wildcard may only end the ARN")
+                    raise _invalid(f"Invalid ARN pattern {arn!r} in {key}: a wildcard may only end the ARN")
 
     def _selection(self, call: Call) -> tuple[_Plan, _Selection]:
         plan = self._plan(call.region, call.params["BackupPlanId"])
@@ -713,7 +779,11 @@ class BackupEmulator(ServiceEmulator):
         except ValueError:
             return  # a plan written behind the hooks with an expression AWS would refuse
         when = self.clock.seconds_at(schedule.next_after(self.clock.datetime(after)))
-        plan.schedules[rule_id] = self._at(when, lambda: self._fire_rule(plan, rule_id, when), f"{plan.plan_id}/{rule_id}")
+
+        def fire() -> None:
+            self._fire_rule(plan, rule_id, when)
+
+        plan.schedules[rule_id] = self._at(when, fire, f"{plan.plan_id}/{rule_id}")
 
     @staticmethod
     def _rule(plan: _Plan, rule_id: str) -> dict[str, Any] | None:
@@ -802,24 +872,26 @@ class BackupEmulator(ServiceEmulator):
         (model: BackupSelection; AWS Backup DG "Assigning resources programmatically")."""
         listed = any(_arn_matches(p, arn) for p in spec.get("Resources") or [])
         tagged = any(
-            c.get("ConditionType", "STRINGEQUALS") == "STRINGEQUALS" and tags(arn).get(c["ConditionKey"]) == c["ConditionValue"]
+            tags(arn).get(c["ConditionKey"]) == c["ConditionValue"]
             for c in spec.get("ListOfTags") or []
+            if c.get("ConditionType", "STRINGEQUALS") == "STRINGEQUALS"
         )
         if not (listed or tagged) or any(_arn_matches(p, arn) for p in spec.get("NotResources") or []):
             return False
         conditions = spec.get("Conditions") or {}
 
-        def value(cond: dict[str, str]) -> str | None:
-            return tags(arn).get(cond["ConditionKey"].removeprefix("aws:ResourceTag/"))
+        def holds(operator: str, condition: dict[str, str]) -> bool:
+            value = tags(arn).get(condition["ConditionKey"].removeprefix("aws:ResourceTag/"))
+            wanted = condition["ConditionValue"]
+            like = value is not None and fnmatch.fnmatchcase(value, wanted)
+            return {
+                "StringEquals": value == wanted,
+                "StringNotEquals": value != wanted,
+                "StringLike": like,
+                "StringNotLike": not like,
+            }[operator]
 
-        return (
-            all(value(c) == c["ConditionValue"] for c in conditions.get("StringEquals") or [])
-            and all(value(c) != c["ConditionValue"] for c in conditions.get("StringNotEquals") or [])
-            and all(fnmatch.fnmatchcase(value(c) or "", c["ConditionValue"]) and value(c) is not None
-                    for c in conditions.get("StringLike") or [])
-            and not any(value(c) is not None and fnmatch.fnmatchcase(value(c) or "", c["ConditionValue"])
-                        for c in conditions.get("StringNotLike") or [])
-        )
+        return all(holds(operator, c) for operator, listed_conditions in conditions.items() for c in listed_conditions)
 
     # -- backup jobs -----------------------------------------------------------------------------
     def before_StartBackupJob(self, call: Call) -> dict[str, Any]:
@@ -834,10 +906,10 @@ class BackupEmulator(ServiceEmulator):
         resource_arn = params["ResourceArn"]
         parts = _arn_parts(resource_arn)
         if parts is None:
-            raise AwsError("InvalidParameterValueException", f"Invalid ResourceArn {resource_arn!r}")
+            raise _invalid(f"Invalid ResourceArn {resource_arn!r}")
         if parts[3] and parts[3] != call.region:
             # The vault and the resource must be in the same Region (unverified message).
-            raise AwsError("InvalidParameterValueException", f"Resource {resource_arn} is not in Region {call.region}")
+            raise _invalid(f"Resource {resource_arn} is not in Region {call.region}")
         vault_arn = self._require_vault(call.region, params["BackupVaultName"])
         job = self._create_backup_job(
             region=call.region,
@@ -917,7 +989,11 @@ class BackupEmulator(ServiceEmulator):
         job.state = "RUNNING"
         job.started = now
         if job.resource_type != "DynamoDB":
-            self._fail(job, f"pytest-drtest emulates AWS Backup for DynamoDB tables only; resource type {job.resource_type} is not supported")
+            self._fail(
+                job,
+                "pytest-drtest emulates AWS Backup for DynamoDB tables only; "
+                f"resource type {job.resource_type} is not supported",
+            )
             return
         if not self.world.region_up(job.region):
             self._fail(job, f"Region {job.region} is unavailable")
@@ -928,7 +1004,7 @@ class BackupEmulator(ServiceEmulator):
         try:
             table, items = self._snapshot(job.region, job.resource_name)
         except ClientError as exc:
-            self._fail(job, f"Resource {job.resource_arn} could not be backed up: {exc.response['Error'].get('Message') or exc}")
+            self._fail(job, f"Resource {job.resource_arn} could not be backed up: {_message(exc)}")
             return
         job.size = sum(_item_size(item) for item in items)
         job.duration = self.profile.sample("backup_job_time", stream="backup.job")
@@ -971,7 +1047,11 @@ class BackupEmulator(ServiceEmulator):
         if not self.world.region_up(job.region):
             # The snapshot never left the lost Region: no recovery point survives.
             self._recovery_points.pop(rp.arn, None)
-            self._fail(job, f"Region {job.region} became unavailable before the backup completed; the snapshot never left the Region")
+            self._fail(
+                job,
+                f"Region {job.region} became unavailable before the backup completed; "
+                "the snapshot never left the Region",
+            )
             return
         now = self.clock.now()
         job.state = "COMPLETED"
@@ -993,7 +1073,11 @@ class BackupEmulator(ServiceEmulator):
         """Delete the recovery point ``DeleteAfterDays`` after its creation date (model: Lifecycle)."""
         days = (rp.lifecycle or {}).get("DeleteAfterDays")
         if days and days > 0:
-            self._at(rp.creation + 86400.0 * days, lambda: self._recovery_points.pop(rp.arn, None), f"expire {rp.arn}")
+
+            def expire() -> None:
+                self._recovery_points.pop(rp.arn, None)
+
+            self._at(rp.creation + 86400.0 * days, expire, f"expire {rp.arn}")
 
     def _describe_backup_job(self, job: _BackupJob) -> dict[str, Any]:
         now = self.clock.now()
@@ -1008,7 +1092,7 @@ class BackupEmulator(ServiceEmulator):
             "IsEncrypted": True,
             "ResourceArn": job.resource_arn,
             "CreationDate": self.clock.datetime(job.created),
-            "CompletionDate": self._dt(job.completed),
+            "CompletionDate": self._date(job.completed),
             "State": job.state,
             "StatusMessage": job.status_message,
             "PercentDone": job.percent_done(now),
@@ -1017,7 +1101,7 @@ class BackupEmulator(ServiceEmulator):
             "CreatedBy": job.created_by or None,
             "ResourceType": job.resource_type,
             "BytesTransferred": job.size if job.state == "COMPLETED" else None,
-            "ExpectedCompletionDate": self._dt(job.started + job.duration) if job.started is not None and job.duration else None,
+            "ExpectedCompletionDate": self._date(job.expected_completion),
             "StartBy": self.clock.datetime(job.start_by),
             "IsParent": False,
             "ResourceName": job.resource_name,
@@ -1034,26 +1118,15 @@ class BackupEmulator(ServiceEmulator):
         return self._describe_backup_job(self._backup_job(call))
 
     def before_ListBackupJobs(self, call: Call) -> dict[str, Any]:
-        p = call.params
-        after, before = _when(p.get("ByCreatedAfter")), _when(p.get("ByCreatedBefore"))
-        done_after, done_before = _when(p.get("ByCompleteAfter")), _when(p.get("ByCompleteBefore"))
-        listed = []
-        for job in reversed(list(self._backup_jobs.values())):  # newest first
-            created, completed = self.clock.datetime(job.created), self._dt(job.completed)
-            if job.region != call.region or (p.get("ByState") and job.state != p["ByState"]):
-                continue
-            if (p.get("ByBackupVaultName") and job.vault_name != p["ByBackupVaultName"]) or (
-                p.get("ByResourceArn") and job.resource_arn != p["ByResourceArn"]
-            ) or (p.get("ByResourceType") and job.resource_type != p["ByResourceType"]):
-                continue
-            if (after and created < after) or (before and created > before):
-                continue
-            if (done_after or done_before) and (
-                completed is None or (done_after and completed < done_after) or (done_before and completed > done_before)
-            ):
-                continue
-            listed.append(self._describe_backup_job(job))
-        return _page(listed, p, "BackupJobs")
+        mine = [job for job in reversed(self._backup_jobs.values()) if job.region == call.region]
+        jobs = [self._describe_backup_job(job) for job in mine]
+        filters = {
+            "ByState": "State",
+            "ByBackupVaultName": "BackupVaultName",
+            "ByResourceArn": "ResourceArn",
+            "ByResourceType": "ResourceType",
+        }
+        return _listed(jobs, call.params, filters, "BackupJobs")  # newest first
 
     # -- copy jobs -------------------------------------------------------------------------------
     def before_StartCopyJob(self, call: Call) -> dict[str, Any]:
@@ -1062,13 +1135,12 @@ class BackupEmulator(ServiceEmulator):
         if token:
             for job in self._copy_jobs.values():
                 if job.region == call.region and job.idempotency_token == token:
-                    return {"CopyJobId": job.job_id, "CreationDate": self.clock.datetime(job.created), "IsParent": False}
+                    return self._start_copy_output(job)
         rp = self._find_recovery_point(call.region, p["RecoveryPointArn"], p["SourceBackupVaultName"])
         if rp.status != "AVAILABLE":
             raise AwsError("InvalidRequestException", f"Recovery point {rp.arn} is not AVAILABLE (status {rp.status})")
-        destination = _arn_parts(p["DestinationBackupVaultArn"])
-        if destination is None or destination[2] != "backup" or not destination[5].startswith("backup-vault:"):
-            raise AwsError("InvalidParameterValueException", f"Invalid DestinationBackupVaultArn {p['DestinationBackupVaultArn']!r}")
+        if _vault_of(p["DestinationBackupVaultArn"]) is None:
+            raise _invalid(f"Invalid DestinationBackupVaultArn {p['DestinationBackupVaultArn']!r}")
         job = self._create_copy_job(
             region=call.region,
             source=rp,
@@ -1078,6 +1150,9 @@ class BackupEmulator(ServiceEmulator):
             created_by_backup_job_id=None,
             idempotency_token=token,
         )
+        return self._start_copy_output(job)
+
+    def _start_copy_output(self, job: _CopyJob) -> dict[str, Any]:
         return {"CopyJobId": job.job_id, "CreationDate": self.clock.datetime(job.created), "IsParent": False}
 
     def _create_copy_job(
@@ -1092,7 +1167,8 @@ class BackupEmulator(ServiceEmulator):
         idempotency_token: str | None = None,
     ) -> _CopyJob:
         now = self.clock.now()
-        parts = _arn_parts(destination_vault_arn) or ["arn", "aws", "backup", region, source.account, ""]
+        dest_region, dest_account, _name = _vault_of(destination_vault_arn) or (region, source.account, "")
+        dest_recovery_point = f"arn:aws:backup:{dest_region}:{dest_account}:recovery-point:{self._new_id()}"
         job = _CopyJob(
             job_id=self._new_id(),
             region=region,
@@ -1101,10 +1177,8 @@ class BackupEmulator(ServiceEmulator):
             created=now,
             iam_role_arn=iam_role_arn,
             idempotency_token=idempotency_token,
-            source_vault_arn=source.vault_arn,
-            source_recovery_point_arn=source.arn,
             destination_vault_arn=destination_vault_arn,
-            destination_recovery_point_arn=f"arn:aws:backup:{parts[3]}:{parts[4]}:recovery-point:{self._new_id()}",
+            destination_recovery_point_arn=dest_recovery_point,
             # "If you don't specify a lifecycle, AWS Backup applies the lifecycle policy of the
             # source backup to the destination backup." (Security Hub / Backup API CopyAction)
             lifecycle=copy.deepcopy(lifecycle) if lifecycle else source.lifecycle,
@@ -1125,11 +1199,14 @@ class BackupEmulator(ServiceEmulator):
         self._at(now + job.duration, lambda: self._complete_copy_job(job), f"complete {job.job_id}")
 
     def _complete_copy_job(self, job: _CopyJob) -> None:
-        if job.state != "RUNNING" or job.source is None:
+        if job.state != "RUNNING":
             return
         source = job.source
-        parts = _arn_parts(job.destination_vault_arn) or ["", "", "", "", "", ""]
-        dest_region, dest_account, dest_vault = parts[3], parts[4], parts[5].split(":", 1)[-1]
+        destination = _vault_of(job.destination_vault_arn)
+        if destination is None:
+            self._fail(job, f"Invalid destination backup vault ARN {job.destination_vault_arn}")
+            return
+        dest_region, dest_account, dest_vault = destination
         for region in dict.fromkeys((source.region, dest_region)):
             if not self.world.region_up(region):
                 self._fail(job, f"Copy failed: Region {region} became unavailable before the copy completed")
@@ -1172,24 +1249,24 @@ class BackupEmulator(ServiceEmulator):
         return _compact({
             "AccountId": job.account,
             "CopyJobId": job.job_id,
-            "SourceBackupVaultArn": job.source_vault_arn,
-            "SourceRecoveryPointArn": job.source_recovery_point_arn,
+            "SourceBackupVaultArn": source.vault_arn,
+            "SourceRecoveryPointArn": source.arn,
             "DestinationBackupVaultArn": job.destination_vault_arn,
             "DestinationVaultType": "BACKUP_VAULT",
             "DestinationRecoveryPointArn": job.destination_recovery_point_arn,
             "DestinationRecoveryPointLifecycle": job.lifecycle,
-            "ResourceArn": source.resource_arn if source else None,
+            "ResourceArn": source.resource_arn,
             "CreationDate": self.clock.datetime(job.created),
-            "CompletionDate": self._dt(job.completed),
+            "CompletionDate": self._date(job.completed),
             "State": job.state,
             "StatusMessage": job.status_message,
-            "BackupSizeInBytes": source.size if source else None,
+            "BackupSizeInBytes": source.size,
             "IamRoleArn": job.iam_role_arn,
-            "CreatedBy": (source.created_by or None) if source else None,
+            "CreatedBy": source.created_by or None,
             "CreatedByBackupJobId": job.created_by_backup_job_id,
-            "ResourceType": source.resource_type if source else None,
+            "ResourceType": source.resource_type,
             "IsParent": False,
-            "ResourceName": source.resource_name if source else None,
+            "ResourceName": source.resource_name,
         })
 
     def before_DescribeCopyJob(self, call: Call) -> dict[str, Any]:
@@ -1199,29 +1276,15 @@ class BackupEmulator(ServiceEmulator):
         return {"CopyJob": self._describe_copy_job(job)}
 
     def before_ListCopyJobs(self, call: Call) -> dict[str, Any]:
-        p = call.params
-        after, before = _when(p.get("ByCreatedAfter")), _when(p.get("ByCreatedBefore"))
-        done_after, done_before = _when(p.get("ByCompleteAfter")), _when(p.get("ByCompleteBefore"))
-        listed = []
-        for job in reversed(list(self._copy_jobs.values())):
-            described = self._describe_copy_job(job)
-            created, completed = described["CreationDate"], described.get("CompletionDate")
-            if job.region != call.region or (p.get("ByState") and job.state != p["ByState"]):
-                continue
-            if (p.get("ByResourceArn") and described.get("ResourceArn") != p["ByResourceArn"]) or (
-                p.get("ByDestinationVaultArn") and job.destination_vault_arn != p["ByDestinationVaultArn"]
-            ) or (p.get("BySourceRecoveryPointArn") and job.source_recovery_point_arn != p["BySourceRecoveryPointArn"]) or (
-                p.get("ByResourceType") and described.get("ResourceType") != p["ByResourceType"]
-            ):
-                continue
-            if (after and created < after) or (before and created > before):
-                continue
-            if (done_after or done_before) and (
-                completed is None or (done_after and completed < done_after) or (done_before and completed > done_before)
-            ):
-                continue
-            listed.append(described)
-        return _page(listed, p, "CopyJobs")
+        jobs = [self._describe_copy_job(job) for job in reversed(self._copy_jobs.values()) if job.region == call.region]
+        filters = {
+            "ByState": "State",
+            "ByResourceArn": "ResourceArn",
+            "ByResourceType": "ResourceType",
+            "ByDestinationVaultArn": "DestinationBackupVaultArn",
+            "BySourceRecoveryPointArn": "SourceRecoveryPointArn",
+        }
+        return _listed(jobs, call.params, filters, "CopyJobs")
 
     # -- recovery points -------------------------------------------------------------------------
     def _describe_recovery_point(self, rp: _RecoveryPoint) -> dict[str, Any]:
@@ -1244,7 +1307,7 @@ class BackupEmulator(ServiceEmulator):
             "Status": rp.status,
             "CreationDate": self.clock.datetime(rp.creation),
             "InitiationDate": self.clock.datetime(rp.initiation),
-            "CompletionDate": self._dt(rp.completion),
+            "CompletionDate": self._date(rp.completion),
             "BackupSizeInBytes": rp.size,
             "CalculatedLifecycle": calculated or None,
             "Lifecycle": rp.lifecycle,
@@ -1264,33 +1327,25 @@ class BackupEmulator(ServiceEmulator):
             "ItemCount": len(rp.items),
         }
 
+    def _points(self, region: str, keep: Callable[[_RecoveryPoint], bool]) -> list[_RecoveryPoint]:
+        """Recovery points of ``region`` that ``keep`` accepts, newest first (AWS leaves the order open)."""
+        points = [rp for rp in self._recovery_points.values() if rp.region == region and keep(rp)]
+        return sorted(points, key=lambda rp: (rp.creation, rp.arn), reverse=True)
+
     def before_ListRecoveryPointsByBackupVault(self, call: Call) -> dict[str, Any]:
-        p = call.params
-        self._require_vault(call.region, p["BackupVaultName"])
-        after, before = _when(p.get("ByCreatedAfter")), _when(p.get("ByCreatedBefore"))
-        points = sorted(
-            (rp for rp in self._recovery_points.values() if rp.region == call.region and rp.vault_name == p["BackupVaultName"]),
-            key=lambda rp: (rp.creation, rp.arn),
-            reverse=True,  # newest first (AWS leaves the order unspecified)
-        )
-        listed = []
-        for rp in points:
-            created = self.clock.datetime(rp.creation)
-            if (p.get("ByResourceArn") and rp.resource_arn != p["ByResourceArn"]) or (
-                p.get("ByResourceType") and rp.resource_type != p["ByResourceType"]
-            ) or (p.get("ByBackupPlanId") and rp.created_by.get("BackupPlanId") != p["ByBackupPlanId"]):
-                continue
-            if (after and created < after) or (before and created > before):
-                continue
-            listed.append(self._describe_recovery_point(rp))
-        return _page(listed, p, "RecoveryPoints")
+        vault = call.params["BackupVaultName"]
+        self._require_vault(call.region, vault)
+        in_vault = self._points(call.region, lambda rp: rp.vault_name == vault)
+        points = [self._describe_recovery_point(rp) for rp in in_vault]
+        filters = {
+            "ByResourceArn": "ResourceArn",
+            "ByResourceType": "ResourceType",
+            "ByBackupPlanId": "CreatedBy.BackupPlanId",
+        }
+        return _listed(points, call.params, filters, "RecoveryPoints")
 
     def before_ListRecoveryPointsByResource(self, call: Call) -> dict[str, Any]:
-        points = sorted(
-            (rp for rp in self._recovery_points.values() if rp.region == call.region and rp.resource_arn == call.params["ResourceArn"]),
-            key=lambda rp: (rp.creation, rp.arn),
-            reverse=True,
-        )
+        resource = call.params["ResourceArn"]
         listed = [
             _compact({
                 "RecoveryPointArn": rp.arn,
@@ -1302,7 +1357,7 @@ class BackupEmulator(ServiceEmulator):
                 "ResourceName": rp.resource_name,
                 "VaultType": "BACKUP_VAULT",
             })
-            for rp in points
+            for rp in self._points(call.region, lambda rp: rp.resource_arn == resource)
         ]
         return _page(listed, call.params, "RecoveryPoints")
 
@@ -1340,7 +1395,7 @@ class BackupEmulator(ServiceEmulator):
             raise AwsError("InvalidRequestException", f"Recovery point {rp.arn} is not AVAILABLE (status {rp.status})")
         target = (p.get("Metadata") or {}).get("targetTableName")
         if not target:
-            raise AwsError("InvalidParameterValueException", "Metadata must hold targetTableName, the name of the new table")
+            raise _invalid("Metadata must hold targetTableName, the name of the new table")
         now = self.clock.now()
         job = _RestoreJob(
             job_id=self._new_id(),
@@ -1369,7 +1424,7 @@ class BackupEmulator(ServiceEmulator):
     def _complete_restore_job(self, job: _RestoreJob) -> None:
         """Create the NEW table (key schema, indexes, billing mode of the snapshot) and its items."""
         rp = job.recovery_point
-        if job.state != "RUNNING" or rp is None:
+        if job.state != "RUNNING":
             return
         if not self.world.region_up(job.region):
             self._fail(job, f"Region {job.region} became unavailable before the restore completed")
@@ -1384,37 +1439,52 @@ class BackupEmulator(ServiceEmulator):
             self._fail(job, f"Table already exists: {job.target_table}")
             return
         try:
-            created = dynamodb.create_table(**_create_table_params(rp.table, job.target_table))
-            for start in range(0, len(rp.items), 25):
-                requests = {job.target_table: [{"PutRequest": {"Item": item}} for item in rp.items[start : start + 25]]}
-                while requests:
-                    requests = dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
-        except ClientError as exc:
-            self._fail(job, f"Restore failed: {exc.response['Error'].get('Message') or exc}")
+            created = self._create_table(job.region, job.target_table, rp)
+        except (ClientError, AwsError) as exc:
+            message = exc.message if isinstance(exc, AwsError) else _message(exc)
+            self._fail(job, f"Restore failed: {message}")
             return
         job.state = "COMPLETED"
         job.completed = self.clock.now()
-        job.created_resource_arn = created["TableDescription"]["TableArn"]
+        job.created_resource_arn = created["TableArn"]
+
+    def _create_table(self, region: str, name: str, rp: _RecoveryPoint) -> dict[str, Any]:
+        """Create table ``name`` shaped like the snapshot, holding its items; its TableDescription.
+
+        Through the DynamoDB emulator when there is one, so that the items enter its history
+        (later PITR restores and ledger checks see them); else straight into the backdoor.
+        """
+        dynamodb_emulator = self.emulation.services.get("dynamodb")
+        if dynamodb_emulator is not None and hasattr(dynamodb_emulator, "create_table_with_items"):
+            return dict(dynamodb_emulator.create_table_with_items(region, name, rp.table, rp.items))
+        dynamodb = self.backdoor(region, "dynamodb")
+        description = dynamodb.create_table(**create_table_params(name, rp.table))["TableDescription"]
+        for start in range(0, len(rp.items), BATCH_WRITE_LIMIT):
+            batch = rp.items[start : start + BATCH_WRITE_LIMIT]
+            requests: dict[str, Any] = {name: [{"PutRequest": {"Item": item}} for item in batch]}
+            while requests:
+                requests = dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+        return dict(description)
 
     def _describe_restore_job(self, job: _RestoreJob) -> dict[str, Any]:
         rp = job.recovery_point
         return _compact({
             "AccountId": job.account,
             "RestoreJobId": job.job_id,
-            "RecoveryPointArn": rp.arn if rp else None,
-            "SourceResourceArn": rp.resource_arn if rp else None,
-            "BackupVaultArn": rp.vault_arn if rp else None,
+            "RecoveryPointArn": rp.arn,
+            "SourceResourceArn": rp.resource_arn,
+            "BackupVaultArn": rp.vault_arn,
             "CreationDate": self.clock.datetime(job.created),
-            "CompletionDate": self._dt(job.completed),
+            "CompletionDate": self._date(job.completed),
             "Status": job.state,
             "StatusMessage": job.status_message,
             "PercentDone": job.percent_done(self.clock.now()),
-            "BackupSizeInBytes": rp.size if rp else None,
+            "BackupSizeInBytes": rp.size,
             "IamRoleArn": job.iam_role_arn,
             "ExpectedCompletionTimeMinutes": round(job.duration / 60) if job.duration else None,
             "CreatedResourceArn": job.created_resource_arn,
-            "ResourceType": rp.resource_type if rp else None,
-            "RecoveryPointCreationDate": self.clock.datetime(rp.creation) if rp else None,
+            "ResourceType": rp.resource_type,
+            "RecoveryPointCreationDate": self.clock.datetime(rp.creation),
             "IsParent": False,
         })
 
@@ -1425,51 +1495,6 @@ class BackupEmulator(ServiceEmulator):
         return self._describe_restore_job(job)
 
     def before_ListRestoreJobs(self, call: Call) -> dict[str, Any]:
-        p = call.params
-        after, before = _when(p.get("ByCreatedAfter")), _when(p.get("ByCreatedBefore"))
-        done_after, done_before = _when(p.get("ByCompleteAfter")), _when(p.get("ByCompleteBefore"))
-        listed = []
-        for job in reversed(list(self._restore_jobs.values())):
-            described = self._describe_restore_job(job)
-            created, completed = described["CreationDate"], described.get("CompletionDate")
-            if job.region != call.region or (p.get("ByStatus") and job.state != p["ByStatus"]):
-                continue
-            if p.get("ByResourceType") and described.get("ResourceType") != p["ByResourceType"]:
-                continue
-            if (after and created < after) or (before and created > before):
-                continue
-            if (done_after or done_before) and (
-                completed is None or (done_after and completed < done_after) or (done_before and completed > done_before)
-            ):
-                continue
-            listed.append(described)
-        return _page(listed, p, "RestoreJobs")
-
-
-def _create_table_params(table: dict[str, Any], name: str) -> dict[str, Any]:
-    """CreateTable parameters reproducing a described table's keys, indexes and billing mode."""
-    billing = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
-    used = {k["AttributeName"] for k in table["KeySchema"]}
-    params: dict[str, Any] = {"TableName": name, "KeySchema": table["KeySchema"], "BillingMode": billing}
-
-    def throughput(described: dict[str, Any] | None) -> dict[str, int]:
-        described = described or {}
-        return {
-            "ReadCapacityUnits": max(1, int(described.get("ReadCapacityUnits") or 1)),
-            "WriteCapacityUnits": max(1, int(described.get("WriteCapacityUnits") or 1)),
-        }
-
-    if billing == "PROVISIONED":
-        params["ProvisionedThroughput"] = throughput(table.get("ProvisionedThroughput"))
-    for key, extra in (("LocalSecondaryIndexes", False), ("GlobalSecondaryIndexes", True)):
-        indexes = []
-        for index in table.get(key) or []:
-            used |= {k["AttributeName"] for k in index["KeySchema"]}
-            spec = {"IndexName": index["IndexName"], "KeySchema": index["KeySchema"], "Projection": index["Projection"]}
-            if extra and billing == "PROVISIONED":
-                spec["ProvisionedThroughput"] = throughput(index.get("ProvisionedThroughput"))
-            indexes.append(spec)
-        if indexes:
-            params[key] = indexes
-    params["AttributeDefinitions"] = [a for a in table["AttributeDefinitions"] if a["AttributeName"] in used]
-    return params
+        mine = [job for job in reversed(self._restore_jobs.values()) if job.region == call.region]
+        jobs = [self._describe_restore_job(job) for job in mine]
+        return _listed(jobs, call.params, {"ByStatus": "Status", "ByResourceType": "ResourceType"}, "RestoreJobs")

@@ -358,6 +358,39 @@ def test_selection_calls_and_their_errors(bk: BackupEnv) -> None:
     assert bk.backup.delete_backup_plan(BackupPlanId=plan_id)["DeletionDate"] == bk.at("0s")
 
 
+def test_selections_by_tags_conditions_and_exclusions(bk: BackupEnv) -> None:
+    for name, tags in (("audit", {"backup": "hourly"}), ("scratch", {}), ("billing", {"env": "prod-eu"})):
+        bk.dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        if tags:
+            arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{name}"
+            bk.dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    bk.dynamodb.tag_resource(ResourceArn=TABLE_ARN, Tags=[{"Key": "backup", "Value": "hourly"}])
+    rule = {"RuleName": "hourly", "TargetBackupVaultName": "primary", "ScheduleExpression": HOURLY}
+    by_tag = bk.backup.create_backup_plan(BackupPlan={"BackupPlanName": "by-tag", "Rules": [rule]})["BackupPlanId"]
+    bk.backup.create_backup_selection(BackupPlanId=by_tag, BackupSelection={
+        "SelectionName": "tagged",
+        "IamRoleArn": ROLE,
+        "ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "backup", "ConditionValue": "hourly"}],
+        "NotResources": [f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/audit"],
+    })
+    by_condition = bk.backup.create_backup_plan(BackupPlan={"BackupPlanName": "prod", "Rules": [rule]})["BackupPlanId"]
+    bk.backup.create_backup_selection(BackupPlanId=by_condition, BackupSelection={
+        "SelectionName": "prod",
+        "IamRoleArn": ROLE,
+        "Resources": [f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/*"],
+        "Conditions": {"StringLike": [{"ConditionKey": "aws:ResourceTag/env", "ConditionValue": "prod*"}]},
+    })
+
+    bk.sleep_until("1h")
+    chosen = {(job["CreatedBy"]["BackupPlanId"], job["ResourceName"]) for job in bk.emulator.jobs()}
+    assert chosen == {(by_tag, "orders"), (by_condition, "billing")}
+
+
 def test_plan_update_reschedules_and_deleting_the_selection_stops_jobs(bk: BackupEnv) -> None:
     plan_id = bk.plan_with_selection(copy_to_dr=False)
     rules = [{"RuleName": "hourly", "TargetBackupVaultName": "primary", "ScheduleExpression": "cron(30 4 ? * * *)"}]
