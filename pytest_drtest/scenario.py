@@ -113,6 +113,18 @@ def _objectives(fields: Fields, source: str, base: Objectives) -> Objectives:
     return base.merged(parsed)
 
 
+def paper_topology(blueprint: Blueprint, strategy: Strategy, primary: str, dr: str) -> Any:
+    """A topology that exists only on paper: enough to validate fault targets before building."""
+    from pytest_drtest.measure import Timeline
+    from pytest_drtest.topology.model import RegionStack, Topology
+
+    return Topology(
+        name="plan", blueprint=blueprint, strategy=strategy, primary_region=primary, dr_region=dr,
+        clients=None, clock=None, profile=None, timeline=Timeline(),  # type: ignore[arg-type]
+        regions={primary: RegionStack(primary, "primary"), dr: RegionStack(dr, "dr")},
+    )
+
+
 def _probe(fields: Fields, base: ProbeSettings) -> ProbeSettings:
     """A ``probe = { interval, recovered_after, timeout }`` table over ``base``."""
     if "probe" not in fields.data:
@@ -166,6 +178,10 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
         field_name = f"experiments[{i}]"
         fault_spec = exp.get("fault", dict)
         fault = fault_from_spec(fault_spec, source=source, field_name=f"{field_name}.fault")
+        try:
+            fault.validate(paper_topology(blueprint, strategy, primary, dr))
+        except DrConfigError as exc:
+            raise DrConfigError(str(exc), source=source, field=f"{field_name}.fault") from None
         exp_name = exp.get("name", str, str(fault_spec.get("kind")))
         runbook = exp.get("runbook", str, strategy.default_runbook)
         resolve_runbook(runbook, source=source, field=f"{field_name}.runbook")

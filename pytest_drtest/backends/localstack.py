@@ -12,9 +12,10 @@ from pytest_drtest.errors import DrConfigError
 class LocalStackBackend(Backend):
     """LocalStack at ``--dr-endpoint`` (default ``$LOCALSTACK_HOST`` or 127.0.0.1:4566).
 
-    LocalStack has no state reset: the harness names every resource uniquely per test and
-    deletes what it created at teardown. ELBv2, Auto Scaling, RDS and Backup are Pro-only there,
-    so the compute tier is served by the emulation alone on this backend.
+    LocalStack has no state reset: the harness deletes what it created at teardown. LocalStack
+    community answers DynamoDB, S3, Route 53 and EC2, but ELBv2, Auto Scaling, RDS and AWS Backup
+    are Pro-only there, so the shipped topologies (which need an ALB and an ASG) do not build on
+    it; users' own tests of the data tier (tables, buckets, records, faults) run.
     """
 
     name = "localstack"

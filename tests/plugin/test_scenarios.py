@@ -1,0 +1,114 @@
+"""``--dr-scenario``: shipped game days, users' scenario files, reports, and bad files."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+MINIMAL = """
+name = "mine"
+strategy = "warm-standby"
+steady_state = "1m"
+probe = {{ interval = "2s" }}
+{extra}
+[[experiments]]
+name = "lose-east"
+fault = {{ kind = "region-outage", region = "primary" }}
+runbook = "dns-failover"
+objectives = {{ rto = "{rto}", rpo = "10s" }}
+"""
+
+
+def test_shipped_game_day_in_an_empty_folder(pytester: pytest.Pytester):
+    result = pytester.runpytest("--dr-scenario=warm-standby", "-k", "region-outage or az-outage", "--dr-report=out/report.json",
+                                "--junitxml=junit.xml")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "*drtest summary*",
+        "scenario*strategy*fault*RTO obj*RTO*RPO obj*RPO*lost*verdict*figures",
+        "warm-standby*warm-standby*region-outage(primary)*15m00s*PASS*modeled",
+        "warm-standby*warm-standby*az-outage(primary:a)*PASS*modeled",
+        "*2 passed*",
+    ])
+    report = json.loads((pytester.path / "out" / "report.json").read_text())
+    assert report["backend"] == "moto" and report["clock"] == "virtual" and report["seed"] == 1
+    outage = next(e for e in report["experiments"] if e["fault"] == "region-outage(primary)")
+    assert outage["scenario"] == "warm-standby" and outage["strategy"] == "warm-standby"
+    assert outage["objectives"] == {"rto_s": 900.0, "rpo_s": 5.0}
+    measured = outage["measured"]
+    assert 0 < measured["rto_s"] <= 900 and measured["modeled"] is True
+    assert measured["phases"]["detected"] is not None and measured["phases"]["health_check_unhealthy"] > 0
+    assert outage["passed"] is True
+    props = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "junit.xml").iter("property")}
+    assert {"rto_s", "rpo_s", "lost_writes", "modeled"} <= set(props)
+
+
+def test_users_scenario_file_runs_and_fails_with_a_story(pytester: pytest.Pytester):
+    pytester.makefile(".toml", mine=MINIMAL.format(extra="", rto="10s"))
+    result = pytester.runpytest("--dr-scenario=mine.toml")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([
+        "*mine / lose-east: RTO * s exceeds objective 10 s (fault at 0 s, detected +*s*health check unhealthy +*",
+        "mine*warm-standby*region-outage(primary)*10.0s*FAIL*modeled",
+    ])
+
+
+def test_scenario_latency_table_and_profile_file_move_the_figures(pytester: pytest.Pytester):
+    fast = MINIMAL.format(extra='[latency]\nroute53_health_check_interval = "10s"\n', rto="1h")
+    pytester.makefile(".toml", fast=fast, slow=MINIMAL.format(extra="", rto="1h"))
+    reports = {}
+    for name in ("fast", "slow"):
+        pytester.runpytest(f"--dr-scenario={name}.toml", f"--dr-report={name}.json").assert_outcomes(passed=1)
+        reports[name] = json.loads((pytester.path / f"{name}.json").read_text())["experiments"][0]["measured"]
+    assert reports["fast"]["phases"]["health_check_unhealthy"] == 30.0  # 10 s x 3
+    assert reports["slow"]["phases"]["health_check_unhealthy"] == 90.0  # 30 s x 3
+    assert reports["fast"]["rto_s"] < reports["slow"]["rto_s"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('name = "x"\nstrategy = "hot-standby"\n', "field 'strategy': unknown strategy 'hot-standby'; expected one of: backup-restore, pilot-light, warm-standby, active-active"),
+        ('name = "x"\nstrategy = "warm-standby"\nsteady_state = "5 minutes"\n', "field 'steady_state': '5 minutes' is not a duration"),
+        ('name = "x"\nstrategy = "warm-standby"\nregions = { primary = "us-east-1", dr = "us-east-1" }\n', "field 'regions.dr': the DR region must differ"),
+        ('name = "x"\nstrategy = "warm-standby"\nregions = { dr = "moon-1" }\n', "field 'regions.dr': unknown region 'moon-1'"),
+        ('name = "x"\nstrategy = "warm-standby"\n[[experiments]]\nfault = { kind = "meteor" }\n', "field 'experiments[0].fault.kind': unknown fault kind 'meteor'"),
+        ('name = "x"\nstrategy = "warm-standby"\n[[experiments]]\nfault = { kind = "corrupt-table", table = "users" }\n', "unknown table 'users'"),
+        ('name = "x"\nstrategy = "warm-standby"\n[[experiments]]\nfault = { kind = "az-outage", az = "primary:z" }\n', "unknown AZ 'primary:z'"),
+        ('name = "x"\nstrategy = "warm-standby"\n[[experiments]]\nfault = { kind = "region-outage" }\nrunbook = "pray"\n', "field 'experiments[0].runbook': unknown runbook 'pray'"),
+        ('name = "x"\nstrategy = "warm-standby"\nprobe = { interval = "fast" }\n', "field 'probe.interval': 'fast' is not a duration"),
+        ('name = "x"\nstrategy = "warm-standby"\ncolour = "red"\n[[experiments]]\nfault = { kind = "region-outage" }\n', "unknown field(s) colour"),
+        ('name = "x"\nstrategy = "warm-standby"\n', "needs at least one [[experiments]] or [[restore_checks]]"),
+        ('name = "x"\nstrategy = "warm-standby"\nblueprint = "nope"\n', "field 'blueprint': unknown blueprint 'nope'"),
+        ("name = [", "not valid TOML"),
+        ('strategy = "warm-standby"\n', "field 'name': is required (a string)"),
+    ],
+)
+def test_malformed_scenario_files_name_the_file_and_field(pytester: pytest.Pytester, body, message):
+    pytester.makefile(".toml", bad=body)
+    result = pytester.runpytest("--dr-scenario=bad.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "bad.toml" in err and message in err, err
+    assert "Traceback" not in err
+
+
+def test_malformed_blueprint_names_the_blueprint_file(pytester: pytest.Pytester):
+    pytester.makefile(".toml", shop='name = "shop"\n[compute]\ncapacity = "three"\n[[tables]]\nname = "carts"\n')
+    pytester.makefile(".toml", game='name = "game"\nstrategy = "pilot-light"\nblueprint = "shop.toml"\n[[experiments]]\nfault = { kind = "region-outage" }\n')
+    result = pytester.runpytest("--dr-scenario=game.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*shop.toml: field 'compute.capacity': expected an integer, got 'three'*"])
+
+
+def test_same_seed_same_figures_other_seed_may_differ(pytester: pytest.Pytester):
+    pytester.makefile(".toml", mine=MINIMAL.format(extra="", rto="1h"))
+    figures = []
+    for seed in (5, 5, 6):
+        pytester.runpytest("--dr-scenario=mine.toml", f"--dr-seed={seed}", f"--dr-report=r{len(figures)}.json").assert_outcomes(passed=1)
+        figures.append(json.loads((pytester.path / f"r{len(figures)}.json").read_text())["experiments"][0]["measured"])
+    assert figures[0] == figures[1]
+    assert figures[0] != figures[2]
