@@ -1,0 +1,132 @@
+"""The ``dr`` fixture and ``@pytest.mark.dr`` as users write them."""
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+def test_missed_objective_fails_with_a_readable_story(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_drtest import faults
+        from pytest_drtest.recovery import RUNBOOKS
+
+        @pytest.mark.dr(strategy="pilot-light", rto="2m", rpo="5s")
+        def test_pilot_light_is_too_slow_for_two_minutes(dr):
+            with dr.probe() as probe:
+                dr.clock.sleep("1m")
+                dr.inject(faults.RegionOutage("primary"))
+                RUNBOOKS["dns-failover"](dr.topology, dr.clock)
+                probe.wait_recovered(within="1h")
+            dr.assert_objectives(probe.result())
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*ObjectiveMissed: RTO * s exceeds objective 120 s (fault at 0 s, detected +*s, health check unhealthy +90.0 s, *first good write +*s*",
+        "*pilot-light*region-outage(primary)*2m00s*FAIL*modeled*",
+    ])
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ('strategy="hot-standby"', "unknown strategy 'hot-standby'"),
+        ('rto="fast"', "@pytest.mark.dr: rto: 'fast' is not a duration"),
+        ('regions=("us-east-1", "us-east-1")', "the DR region must differ"),
+        ('colour="red"', "unexpected keyword argument 'colour'"),
+    ],
+)
+def test_bad_marker_is_a_usage_error_at_collection(pytester: pytest.Pytester, marker, message):
+    pytester.makepyfile(f"import pytest\n\n@pytest.mark.dr({marker})\ndef test_x(dr):\n    pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+
+
+def test_faults_are_reverted_when_the_test_fails_or_is_interrupted(pytester: pytest.Pytester):
+    log = pytester.path / "world.log"
+    pytester.makepyfile(
+        f"""
+        import pytest
+        from pytest_drtest import faults
+
+        def _watch(dr):
+            dr.emulation.world.listeners.append(lambda what, name: open({str(log)!r}, "a").write(what + "\\n"))
+
+        def test_fails_after_injecting(dr):
+            _watch(dr)
+            dr.inject(faults.RegionOutage("primary"))
+            dr.inject(faults.AzOutage("dr:b"))
+            assert False, "the test failed"
+
+        def test_interrupted_after_injecting(dr):
+            _watch(dr)
+            dr.inject(faults.PauseReplication("dynamodb", "orders"))
+            raise KeyboardInterrupt
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    events = log.read_text().split()
+    assert events[:4] == ["region-lost", "az-lost", "az-restored", "region-restored"]
+    assert events[4:] == ["replication-paused", "replication-resumed"]
+
+
+def test_users_boto3_clients_are_cut_off_by_a_region_outage(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import boto3, botocore.exceptions, pytest
+        from pytest_drtest import faults
+
+        @pytest.mark.dr(strategy="active-active")
+        def test_plain_boto3(dr):
+            table = dr.topology.table_name("orders")
+            east = boto3.client("dynamodb", region_name="us-east-1")
+            west = boto3.client("dynamodb", region_name="us-west-2")
+            east.put_item(TableName=table, Item={"pk": {"S": "a"}, "payload": {"S": "1"}})
+            dr.clock.sleep("5s")
+            assert west.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"]["payload"]["S"] == "1"
+            dr.inject(faults.RegionOutage("us-east-1"))
+            with pytest.raises(botocore.exceptions.EndpointConnectionError):
+                east.get_item(TableName=table, Key={"pk": {"S": "a"}})
+            west.put_item(TableName=table, Item={"pk": {"S": "b"}, "payload": {"S": "2"}})
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_nothing_created_in_moto_outlives_its_test(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.dr(strategy="warm-standby")
+        def test_first(dr):
+            assert dr.topology.table_name("orders") in dr.client("dynamodb").list_tables()["TableNames"]
+
+        def test_second(dr):
+            for service, key in (("dynamodb", "TableNames"), ("autoscaling", "AutoScalingGroups")):
+                call = "list_tables" if service == "dynamodb" else "describe_auto_scaling_groups"
+                for region in ("us-east-1", "us-west-2"):
+                    assert getattr(dr.client(service, region), call)()[key] == []
+            assert dr.client("route53", "us-east-1").list_hosted_zones()["HostedZones"] == []
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_scenario_selects_the_strategy_of_the_users_tests(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        def test_strategy(dr, dr_objectives):
+            assert dr.strategy.name == "pilot-light"
+            assert dr.topology.dr.capacity == 0
+            assert dr_objectives.rto == 3600
+        """
+    )
+    result = pytester.runpytest("--dr-scenario=pilot-light", "-k", "test_strategy", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
