@@ -95,8 +95,9 @@ def verify_restore(topology: Topology, ledger: Ledger, record: dict[str, Any], *
     missing = sorted(k for k, v in expected.items() if actual.get(k) != v)
     unexpected = sum(1 for k in actual if k not in expected)
     source_untouched: bool | None = None
+    source_client = topology.clients.client("dynamodb", record.get("source_region", region))
     try:
-        client.describe_table(TableName=record["source"])
+        source_client.describe_table(TableName=record["source"])
         source_untouched = True
     except botocore.exceptions.ClientError:
         source_untouched = False

@@ -327,18 +327,23 @@ class LagProxy(_Acceptor):
         for link in list(self._links):
             link.release_due()
 
-    def wait_received(self, lsn: int, *, timeout: float = 2.0) -> bool:
+    def wait_received(self, lsn: int, *, timeout: float = 2.0, idle: float = 0.05) -> bool:
         """Wait until the primary's WAL up to ``lsn`` has reached (and been tagged by) the proxy.
 
-        Returns False at once when no replica is streaming, or after ``timeout``.
+        Returns False at once when no replica is streaming, when nothing arrived for ``idle``
+        seconds (e.g. the stream is on an older timeline and will never reach ``lsn``), or after
+        ``timeout``.
         """
         deadline = time.monotonic() + timeout
+        last_seen, last_change = self.received_lsn, time.monotonic()
         with self._changed:
             while self.received_lsn < lsn:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self.streaming or self.cut_report is not None:
+                now = time.monotonic()
+                if self.received_lsn != last_seen:
+                    last_seen, last_change = self.received_lsn, now
+                if now >= deadline or now - last_change >= idle or not self.streaming or self.cut_report is not None:
                     return False
-                self._changed.wait(min(remaining, 0.05))
+                self._changed.wait(min(deadline - now, idle, 0.01))
         return True
 
     def retarget(self, upstream_port: int) -> None:

@@ -77,7 +77,7 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
     topology.note("table-restored", target)
     dr.tables[logical] = target
     record_restore(
-        topology, kind="aws-backup-restore", region=dr.region, source=source, target=target,
+        topology, kind="aws-backup-restore", region=dr.region, source_region=primary.region, source=source, target=target,
         restore_time=clock.seconds_at(latest["CreationDate"]), started=started, completed=clock.now(),
     )
     build_compute(topology, dr, topology.blueprint.capacity)
