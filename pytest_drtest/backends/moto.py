@@ -61,8 +61,11 @@ class MotoServerBackend(Backend):
         if self._given:
             self.endpoint_url = self._given.rstrip("/")
         else:
+            import logging
+
             from moto.server import ThreadedMotoServer
 
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self._server.start()
             host, port = self._server.get_host_and_port()

@@ -253,8 +253,20 @@ def build_dns(topology: Topology) -> None:
         create_health_check(topology, dr)
         records = [record_set(topology, s, Region=s.region) for s in (primary, dr)]
     change_records(topology, records, "CREATE")
-    topology.cleanup.push(f"records {topology.fqdn}", lambda: change_records(topology, records, "DELETE"))
-    topology.cleanup.push(f"zone {zone}", lambda: r53.delete_hosted_zone(Id=topology.zone_id))
+    topology.cleanup.push(f"zone {zone}", lambda: _delete_zone(r53, topology.zone_id))
+
+
+def _delete_zone(r53: Any, zone_id: str | None) -> None:
+    """Delete every record but SOA/NS (as they are now: runbooks may have changed them), then the zone."""
+    changes = [
+        {"Action": "DELETE", "ResourceRecordSet": record}
+        for page in r53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id)
+        for record in page["ResourceRecordSets"]
+        if record["Type"] not in ("SOA", "NS")
+    ]
+    if changes:
+        r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    r53.delete_hosted_zone(Id=zone_id)
 
 
 # -- backup -------------------------------------------------------------------------------------------
