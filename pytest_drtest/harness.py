@@ -7,6 +7,7 @@ and stops the backend, also when the test failed or was interrupted.
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -64,10 +65,14 @@ class ExperimentRecord:
     result: Result
     passed: bool
     failures: list[str] = field(default_factory=list)
+    clock_s: float = 0.0  # modeled (or real) seconds the experiment spanned
+    wall_s: float = 0.0  # real seconds it took
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "test": self.test,
+            "clock_s": round(self.clock_s, 3),
+            "wall_s": round(self.wall_s, 3),
             "scenario": self.scenario,
             "strategy": self.strategy,
             "fault": self.fault,
@@ -122,6 +127,7 @@ class Harness:
         self._probe_settings: ProbeSettings | None = scenario.probe if scenario else None
         self._started = False
         self._closed = False
+        self._wall_start = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> Harness:
@@ -136,6 +142,7 @@ class Harness:
         if self._started:
             return self
         self._started = True
+        self._wall_start = time.perf_counter()
         self.backend.start()
         try:
             if self.backend.emulated:
@@ -148,9 +155,7 @@ class Harness:
                 backdoor = self.backend.factory(self.backend.new_session())
                 self.emulation = assemble_emulation(self.clock, self.profile, backdoor)
                 self.emulation.install_session(self.session)
-                boto3.setup_default_session(
-                    aws_access_key_id="testing", aws_secret_access_key="testing", aws_session_token="testing"
-                )
+                boto3.DEFAULT_SESSION = self.backend.new_session()
                 self.emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
                 self._saved_waiter_time = botocore.waiter.time
                 botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment]
@@ -310,6 +315,7 @@ class Harness:
             test=self.test, scenario=self.scenario.name if self.scenario else "",
             strategy=self.strategy.name, fault=", ".join(f.describe() for f in self._faults) or "-",
             objectives=objectives, result=result, passed=not missed, failures=missed,
+            clock_s=self.clock.now(), wall_s=time.perf_counter() - self._wall_start,
         )
         self.records = [r for r in self.records if r.result is not result] + [record]
         return record

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from pytest_drtest.errors import DrConfigError
@@ -24,6 +26,18 @@ CLIENT_CONFIG = Config(
     read_timeout=30,
     account_id_endpoint_mode="disabled",
 )
+
+
+#: botocore's service models are static data; one loader (with its cache) for every session of
+#: the process spares re-reading ~50 JSON models per session (the largest cost of a harness).
+_SHARED_LOADER = botocore.loaders.create_loader()
+
+
+def new_boto3_session(**credentials: str) -> boto3.Session:
+    """A boto3 session whose botocore session reuses the process-wide model loader."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _SHARED_LOADER)
+    return boto3.Session(botocore_session=core, **credentials)
 
 
 class ClientFactory:
@@ -77,7 +91,7 @@ class Backend:
 
     def new_session(self) -> boto3.Session:
         """A fresh boto3 session for this backend (users' and the backdoor's are distinct)."""
-        session = boto3.Session(**EMULATOR_CREDENTIALS) if self.emulated else boto3.Session()
+        session = new_boto3_session(**EMULATOR_CREDENTIALS) if self.emulated else new_boto3_session()
         if self.endpoint_url:
             session._session.set_config_variable("endpoint_url", self.endpoint_url)  # noqa: SLF001
         return session

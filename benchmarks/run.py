@@ -1,0 +1,174 @@
+"""pytest-drtest benchmark: one command, one table, ratios against named baselines.
+
+    .venv/bin/python benchmarks/run.py [--repeat 3] [--json out.json]
+
+Rows:
+- game days: ``pytest --dr-scenario=all`` wall time (median of --repeat runs) against the 60 s aim,
+  and per scenario (from the JSON report): real seconds and modeled seconds per real second;
+- harness overhead: topology build + N probe ticks through the harness (emulation on) against
+  the same boto3 calls made by hand on moto (no emulation), aim <= 1.5x;
+- reproducibility: the same --dr-seed twice gives identical figures; another seed may differ.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PROBE_TICKS = 300
+
+
+def run_gamedays(seed: int, report: Path) -> float:
+    """Run every shipped game day in a fresh pytest process; return its wall time."""
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [PYTHON, "-m", "pytest", "--dr-scenario=all", f"--dr-seed={seed}", f"--dr-report={report}", "-q",
+             "-p", "no:cacheprovider"],
+            cwd=folder, capture_output=True, text=True, timeout=900,
+        )
+        wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"game days failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    return wall
+
+
+def figures(report: Path) -> list[tuple[Any, ...]]:
+    data = json.loads(report.read_text())
+    rows = [(e["test"], e["measured"]["rto_s"], e["measured"]["rpo_s"], e["measured"]["lost_writes"]) for e in data["experiments"]]
+    rows += [(r["test"], r["target"], r["items_matched"], r["duration_s"]) for r in data["restores"]]
+    return sorted(rows, key=repr)
+
+
+def per_scenario(report: Path) -> dict[str, tuple[float, float]]:
+    """scenario -> (wall seconds, modeled seconds) summed over its experiments."""
+    totals: dict[str, list[float]] = {}
+    for e in json.loads(report.read_text())["experiments"]:
+        entry = totals.setdefault(e["scenario"], [0.0, 0.0])
+        entry[0] += e["wall_s"]
+        entry[1] += e["clock_s"]
+    return {name: (w, c) for name, (w, c) in totals.items()}
+
+
+# -- harness overhead ----------------------------------------------------------------------------
+def through_harness() -> float:
+    from pytest_drtest.harness import Harness
+    from pytest_drtest.settings import Settings
+
+    started = time.perf_counter()
+    with Harness(Settings(), strategy="warm-standby") as dr:
+        probe = dr.probe(interval="1s")
+        dr.topology  # noqa: B018 - builds and waits until ready
+        for _ in range(PROBE_TICKS):
+            probe.tick()
+    return time.perf_counter() - started
+
+
+def by_hand() -> float:
+    """The same resources and the same number of probe calls, with boto3 on moto, no emulation."""
+    import boto3
+    from moto import mock_aws
+
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", MOTO_EC2_LOAD_DEFAULT_AMIS="false",
+                      AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled")
+    started = time.perf_counter()
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        clients: dict[tuple[str, str], Any] = {}
+
+        def c(service: str, region: str) -> Any:
+            if (service, region) not in clients:
+                clients[(service, region)] = session.client(service, region_name=region)
+            return clients[(service, region)]
+
+        albs = {}
+        for index, (region, desired) in enumerate((("us-east-1", 3), ("us-west-2", 1))):
+            ec2, elb, asg = c("ec2", region), c("elbv2", region), c("autoscaling", region)
+            vpc = ec2.create_vpc(CidrBlock=f"10.{index}.0.0/16")["Vpc"]["VpcId"]
+            subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{index}.{i}.0/24", AvailabilityZone=f"{region}{z}")["Subnet"]["SubnetId"] for i, z in enumerate("abc")]
+            lb = elb.create_load_balancer(Name=f"lb{index}", Subnets=subnets)["LoadBalancers"][0]
+            albs[region] = lb["DNSName"]
+            tg = elb.create_target_group(Name=f"tg{index}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+            elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+            ec2.create_launch_template(LaunchTemplateName=f"lt{index}", LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"})
+            asg.create_auto_scaling_group(AutoScalingGroupName=f"asg{index}", LaunchTemplate={"LaunchTemplateName": f"lt{index}", "Version": "$Latest"},
+                                          MinSize=0, MaxSize=6, DesiredCapacity=desired, VPCZoneIdentifier=",".join(subnets), TargetGroupARNs=[tg])
+            asg.describe_auto_scaling_groups(AutoScalingGroupNames=[f"asg{index}"])
+        ddb = c("dynamodb", "us-east-1")
+        ddb.create_table(TableName="orders", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+                         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        ddb.update_continuous_backups(TableName="orders", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        ddb.update_table(TableName="orders", ReplicaUpdates=[{"Create": {"RegionName": "us-west-2"}}])
+        for region in ("us-east-1", "us-west-2"):
+            s3 = c("s3", region)
+            kwargs: dict[str, Any] = {"Bucket": f"assets-{region}"}
+            if region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            s3.create_bucket(**kwargs)
+            s3.put_bucket_versioning(Bucket=f"assets-{region}", VersioningConfiguration={"Status": "Enabled"})
+        c("s3", "us-east-1").put_bucket_replication(Bucket="assets-us-east-1", ReplicationConfiguration={
+            "Role": "arn:aws:iam::123456789012:role/r", "Rules": [{"ID": "r", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
+                "DeleteMarkerReplication": {"Status": "Enabled"}, "Destination": {"Bucket": "arn:aws:s3:::assets-us-west-2"}}]})
+        r53 = c("route53", "us-east-1")
+        zone = r53.create_hosted_zone(Name="drtest.example", CallerReference="z")["HostedZone"]["Id"]
+        checks = [r53.create_health_check(CallerReference=r, HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": albs[r], "RequestInterval": 30, "FailureThreshold": 3})["HealthCheck"]["Id"] for r in albs]
+        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+            {"Action": "CREATE", "ResourceRecordSet": {"Name": "www.drtest.example", "Type": "CNAME", "TTL": 60, "SetIdentifier": r, "Failover": f, "HealthCheckId": h, "ResourceRecords": [{"Value": albs[r]}]}}
+            for r, f, h in zip(albs, ("PRIMARY", "SECONDARY"), checks)]})
+        for i in range(200):
+            ddb.put_item(TableName="orders", Item={"pk": {"S": f"seed#{i:05d}"}, "payload": {"S": str(i)}})
+        for i in range(20):
+            c("s3", "us-east-1").put_object(Bucket="assets-us-east-1", Key=f"seed/{i}.json", Body=b"{}")
+        for i in range(PROBE_TICKS):
+            ddb.put_item(TableName="orders", Item={"pk": {"S": f"probe#{i:07d}"}, "payload": {"S": str(i)}})
+            ddb.get_item(TableName="orders", Key={"pk": {"S": f"probe#{i:07d}"}}, ConsistentRead=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    out = Path(tempfile.mkdtemp(prefix="drtest-bench-"))
+    walls = [run_gamedays(1, out / f"seed1-{i}.json") for i in range(args.repeat)]
+    run_gamedays(2, out / "seed2.json")
+    same = figures(out / "seed1-0.json") == figures(out / "seed1-1.json") if args.repeat > 1 else None
+    differs = figures(out / "seed1-0.json") != figures(out / "seed2.json")
+    by_hand(), through_harness()  # warm imports and caches
+    hand = statistics.median(by_hand() for _ in range(args.repeat))
+    harness = statistics.median(through_harness() for _ in range(args.repeat))
+    scenarios = per_scenario(out / "seed1-0.json")
+
+    rows: list[tuple[str, str, str, str]] = [("measure", "value", "baseline", "ratio")]
+    game = statistics.median(walls)
+    rows.append(("four game days, pytest --dr-scenario=all (median wall)", f"{game:.1f} s", "aim 60 s", f"{game / 60:.2f}x"))
+    for name, (wall, modeled) in sorted(scenarios.items()):
+        rows.append((f"  {name}: experiments wall / modeled", f"{wall:.2f} s / {modeled / 3600:.2f} h", "1 real second",
+                     f"{modeled / wall:,.0f} modeled s per s"))
+    rows.append((f"harness: build + {PROBE_TICKS} probe ticks (median)", f"{harness:.2f} s", f"by hand {hand:.2f} s", f"{harness / hand:.2f}x (aim <= 1.5x)"))
+    rows.append(("same --dr-seed twice: identical figures", str(same), "must be True", "-"))
+    rows.append(("--dr-seed 1 vs 2: figures differ", str(differs), "may be True", "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    if args.json:
+        args.json.write_text(json.dumps({"gamedays_wall_s": walls, "harness_s": harness, "by_hand_s": hand,
+                                         "scenarios": scenarios, "same_seed_identical": same, "seeds_differ": differs}, indent=2))
+    if same is False:
+        sys.exit("the same seed gave different figures")
+
+
+if __name__ == "__main__":
+    main()
