@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -67,7 +68,9 @@ class DataPlane:
         self.snapshots: list[Snapshot] = []
         self.closed = False
         self.timeline = ClockTimeline(self.clock)
-        self._unhook = on_advance(self.clock, before=self._before_advance, after=self._after_advance) if self.clock.modeled else None
+        self._unhook: Callable[[], None] | None = None
+        if self.clock.modeled:  # a real clock needs neither capture nor release: time passes anyway
+            self._unhook = on_advance(self.clock, before=self._before_advance, after=self._after_advance)
         self._counter = 0
         atexit.register(self.close)
 
@@ -216,8 +219,8 @@ class DataPlane:
             )
         base = max(bases, key=lambda b: b.wall_time)
         server = self._new_server(name, "pitr")
-        target = _dt.datetime.fromtimestamp(wall, _dt.timezone.utc).isoformat()
-        recovery = {
+        target = _dt.datetime.fromtimestamp(wall, _dt.UTC).isoformat()
+        recovery: dict[str, object] = {
             "restore_command": f'cp "{source.archive_dir}/%f" "%p"',
             "recovery_target_time": target,
             "recovery_target_action": "promote",
@@ -236,7 +239,7 @@ class DataPlane:
         server.write_conf()
         return server
 
-    def _recover(self, server: PostgresServer, base: Snapshot, recovery: dict[str, object]) -> None:
+    def _recover(self, server: PostgresServer, base: Snapshot, recovery: Mapping[str, object]) -> None:
         server.kill()
         shutil.rmtree(server.data_dir, ignore_errors=True)
         copy_tree(base.path, server.data_dir, user=self.runtime.user)
@@ -276,9 +279,12 @@ class DataPlane:
         if self._unhook is not None:
             self._unhook()
         self.timeline.close()
-        for closable in [*self.replicas, *self.endpoints]:
+        for replica in self.replicas:
             with contextlib.suppress(Exception):
-                closable.close()
+                replica.close()
+        for endpoint in self.endpoints:
+            with contextlib.suppress(Exception):
+                endpoint.close()
         for server in list(self.servers.values()):
             with contextlib.suppress(Exception):
                 server.kill()
@@ -288,7 +294,9 @@ class DataPlane:
     def __enter__(self) -> DataPlane:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def _derived_name(self, source: PostgresServer, role: str) -> str:

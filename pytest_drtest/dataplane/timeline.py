@@ -26,7 +26,9 @@ AdvanceHook = Callable[[float, float], None]  # (old clock time, new clock time)
 _HOOKS_ATTR = "_drtest_advance_hooks"
 
 
-def on_advance(clock: Clock, *, before: AdvanceHook | None = None, after: AdvanceHook | None = None) -> Callable[[], None]:
+def on_advance(
+    clock: Clock, *, before: AdvanceHook | None = None, after: AdvanceHook | None = None
+) -> Callable[[], None]:
     """Call ``before(old, new)`` just before the clock moves forward and ``after(old, new)`` just after.
 
     Hooks run in the thread that moves the clock; an exception in a hook is logged, never raised

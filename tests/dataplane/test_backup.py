@@ -49,7 +49,7 @@ def test_pitr_holds_exactly_the_rows_committed_at_or_before_the_target(plane: Da
     assert rows(plane.restore_to_time(source, 4.9)) == []  # the table existed, the rows not yet
 
 
-def test_pitr_starts_from_the_latest_snapshot_and_survives_a_stopped_source(plane: DataPlane, clock: VirtualClock) -> None:
+def test_pitr_replays_from_the_latest_snapshot_of_a_stopped_source(plane: DataPlane, clock: VirtualClock) -> None:
     source = plane.create_server()
     source.query("CREATE TABLE t (id int PRIMARY KEY, note text)")
     source.query("INSERT INTO t SELECT g, 'bulk' FROM generate_series(1, 1000) g")

@@ -60,7 +60,7 @@ def recv_available(sock: socket.socket, wait: float = 0.2) -> bytes:
                 break
             data += chunk
             sock.settimeout(0.05)
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         pass
     return data
 
