@@ -67,6 +67,7 @@ class DataPlane:
         self.endpoints: list[EndpointProxy] = []
         self.snapshots: list[Snapshot] = []
         self.closed = False
+        self._finished = False
         self.timeline = ClockTimeline(self.clock)
         self._unhook: Callable[[], None] | None = None
         if self.clock.modeled:  # a real clock needs neither capture nor release: time passes anyway
@@ -255,6 +256,7 @@ class DataPlane:
     @staticmethod
     def _archive_up_to_now(source: PostgresServer, *, timeout: float = 30.0) -> None:
         with source.connect() as conn:
+            conn.execute("SET synchronous_commit = local")  # never wait for a standby that may be gone
             conn.execute("SELECT pg_current_xact_id()")  # a commit stamped after any target in the past
             segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]  # type: ignore[index]
         wait_until(lambda: (source.archive_dir / segment).exists(), timeout=timeout,
@@ -272,10 +274,14 @@ class DataPlane:
 
     # -- lifetime --------------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop every server and proxy and remove every folder (idempotent)."""
-        if self.closed:
+        """Stop every server and proxy and remove every folder.
+
+        Idempotent, and safe to call again after an interruption (it stays registered with
+        ``atexit`` until it has finished).
+        """
+        if self._finished:
             return
-        self.closed = True
+        self.closed = True  # no new servers from here on
         if self._unhook is not None:
             self._unhook()
         self.timeline.close()
@@ -289,6 +295,7 @@ class DataPlane:
             with contextlib.suppress(Exception):
                 server.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
+        self._finished = True
         atexit.unregister(self.close)
 
     def __enter__(self) -> DataPlane:

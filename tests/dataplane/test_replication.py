@@ -63,6 +63,16 @@ def test_multi_az_failover_loses_no_acknowledged_row(plane: DataPlane) -> None:
     assert -1 in ids(pair.primary)
 
 
+def test_losing_the_standby_lets_the_primary_commit_alone(plane: DataPlane) -> None:
+    pair = plane.multi_az()
+    pair.primary.query("CREATE TABLE t (id int PRIMARY KEY)")
+    standby = pair.standby
+    pair.lose_standby()
+    assert standby is not None and not standby.running
+    pair.primary.query("SET statement_timeout = '5s'; INSERT INTO t VALUES (1)")
+    assert ids(pair.primary) == {1}
+
+
 def test_cut_loses_what_the_lag_still_holds(plane: DataPlane, clock: VirtualClock) -> None:
     primary = plane.create_server("src")
     replica = plane.add_replica(primary, "dr", lag=1.0)
