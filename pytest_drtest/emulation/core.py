@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import copy
 import io
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.exceptions
 from botocore.awsrequest import AWSResponse
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     import boto3
 
     from pytest_drtest.backends.base import ClientFactory
+
+T = TypeVar("T")
 
 #: Services whose endpoint is global: a regional outage does not cut them off.
 GLOBAL_SERVICES = frozenset({"route53", "iam", "sts", "cloudfront", "organizations"})
@@ -169,18 +172,41 @@ class Emulation:
         self.backdoor = backdoor
         self.world = World()
         self.world.listeners.append(self._world_changed)
-        self.services: dict[str, ServiceEmulator] = {}
+        self.services: dict[str, ServiceEmulator] = {}  # the first emulator of each service
+        self._emulators: dict[str, list[ServiceEmulator]] = {}  # every emulator, in the order added
+        self._dataplane: Any = None
         self.endpoints: dict[str, Endpoint] = {}
         self._installed: list[tuple[Any, str, Callable[..., Any]]] = []
         self.calls = 0
 
     # -- composition ------------------------------------------------------------------------
     def add(self, emulator: ServiceEmulator) -> ServiceEmulator:
-        self.services[emulator.service] = emulator
+        """Add an emulator; several may serve one service (e.g. RDS instances and Aurora clusters):
+        the first whose ``before_`` hook answers wins, and every ``after_`` hook runs."""
+        self.services.setdefault(emulator.service, emulator)
+        self._emulators.setdefault(emulator.service, []).append(emulator)
         return emulator
 
     def get(self, service: str) -> Any:
         return self.services[service]
+
+    def find(self, kind: type[T]) -> T:
+        """The emulator of class ``kind`` (KeyError if none was added)."""
+        for emulators in self._emulators.values():
+            for emulator in emulators:
+                if isinstance(emulator, kind):
+                    return emulator
+        raise KeyError(kind.__name__)
+
+    @property
+    def dataplane(self) -> Any:
+        """The run's real PostgreSQL servers (:class:`~pytest_drtest.dataplane.DataPlane`), started
+        on first use; raises ``DataPlaneUnavailable`` with what to install when PostgreSQL cannot run."""
+        if self._dataplane is None:
+            from pytest_drtest.dataplane import DataPlane
+
+            self._dataplane = DataPlane(self.clock)
+        return self._dataplane
 
     def register_endpoint(self, endpoint: Endpoint) -> None:
         """Make ``endpoint.host`` known to health checks and DNS answers (case-insensitive)."""
@@ -191,8 +217,11 @@ class Emulation:
         endpoint = self.endpoints.get(host.lower().rstrip("."))
         return endpoint is not None and endpoint.is_healthy(self.world)
 
+    def _all(self) -> list[ServiceEmulator]:
+        return [e for emulators in self._emulators.values() for e in emulators]
+
     def _world_changed(self, what: str, name: str) -> None:
-        for emulator in list(self.services.values()):
+        for emulator in self._all():
             emulator.on_world_change(what, name)
 
     # -- botocore wiring --------------------------------------------------------------------
@@ -220,8 +249,13 @@ class Emulation:
 
     def close(self) -> None:
         self.uninstall()
-        for emulator in self.services.values():
-            emulator.close()
+        try:
+            for emulator in self._all():
+                emulator.close()
+        finally:
+            if self._dataplane is not None:
+                self._dataplane.close()
+                self._dataplane = None
 
     def _stash_params(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         context["dr_params"] = copy.copy(params)
@@ -246,35 +280,38 @@ class Emulation:
             raise botocore.exceptions.EndpointConnectionError(
                 endpoint_url=f"https://{call.service}.{call.region}.amazonaws.com"
             )
-        emulator = self.services.get(call.service)
-        hook = getattr(emulator, f"before_{call.operation}", None) if emulator else None
-        if hook is None:
-            return None
-        try:
-            parsed = hook(call)
-        except AwsError as exc:
-            context["dr_answered"] = True
-            return error_response(exc.code, exc.message, exc.status)
-        if parsed is None:
-            return None
-        context["dr_answered"] = True
-        return ok_response(parsed)
+        for emulator in self._emulators.get(call.service, ()):
+            hook = getattr(emulator, f"before_{call.operation}", None)
+            if hook is None:
+                continue
+            try:
+                parsed = hook(call)
+            except AwsError as exc:
+                context["dr_answered"] = True
+                return error_response(exc.code, exc.message, exc.status)
+            if parsed is not None:
+                context["dr_answered"] = True
+                return ok_response(parsed)
+        return None
 
     def _after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         if context.get("dr_answered") or http_response is None or http_response.status_code >= 300:
             return
         call = self._call(model, context)
-        emulator = self.services.get(call.service)
-        hook = getattr(emulator, f"after_{call.operation}", None) if emulator else None
-        if hook is not None:
-            call.parsed = parsed
-            hook(call)
+        call.parsed = parsed
+        for emulator in self._emulators.get(call.service, ()):
+            hook = getattr(emulator, f"after_{call.operation}", None)
+            if hook is not None:
+                hook(call)
 
 
 def ok_response(parsed: dict[str, Any], status: int = 200) -> tuple[AWSResponse, dict[str, Any]]:
     """A parsed response answered by an emulator instead of the backend."""
     body = dict(parsed)
-    body.setdefault("ResponseMetadata", {"HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0})
+    body.setdefault(
+        "ResponseMetadata",
+        {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0},
+    )
     return AWSResponse("https://drtest.emulation", status, {}, _Raw()), body
 
 
