@@ -28,6 +28,7 @@ from pytest_drtest.dataplane.runtime import (
     Runtime,
     children_of,
     kill_tree,
+    release_sysv_segments,
     run,
 )
 
@@ -42,7 +43,10 @@ BASE_SETTINGS: dict[str, str] = {
     "unix_socket_directories": "",
     "max_connections": "40",
     "shared_buffers": "16MB",
-    "io_method": "sync",  # no io workers: fewer processes, less memory per idle instance
+    "io_method": "sync",
+    # DSM segments as files in the data folder (removed with it), not in /dev/shm where a killed
+    # server would leave them behind.
+    "dynamic_shared_memory_type": "mmap",  # no io workers: fewer processes, less memory per idle instance
     "wal_level": "replica",
     "max_wal_senders": "10",
     "max_replication_slots": "10",
@@ -127,7 +131,8 @@ class PostgresServer:
         self.base: Snapshot | None = None  # what PITR replays this server's archive onto
         self.backups: list[Snapshot] = []
         self._proc: subprocess.Popen[bytes] | None = None
-        self._key = f"{folder.name}"
+        self._key = f"{folder.parent.name}-{folder.name}"
+        self._key_recorded = False
 
     # -- folders and settings --------------------------------------------------------------------
     def prepare_folders(self) -> None:
@@ -193,6 +198,7 @@ class PostgresServer:
                     cwd="/", start_new_session=True, **self.runtime.user.popen_kwargs(),
                 )
             self.runtime.record_pid(self._key, self._proc.pid, self.data_dir)
+            self._key_recorded = True
             try:
                 self._wait_status({"ready", "standby"}, timeout)
                 return
@@ -225,14 +231,17 @@ class PostgresServer:
             delay = min(delay * 1.5, 0.05)
 
     def wait_exit(self, timeout: float) -> bool:
-        """Wait for the postmaster to exit; True when it did."""
+        """Wait for the postmaster to exit; True when it did (its IPC is then released)."""
         if self._proc is None:
             return True
         try:
             self._proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             return False
-        self.runtime.forget_pid(self._key)
+        if self._key_recorded:
+            release_sysv_segments(self._proc.pid)
+            self.runtime.forget_pid(self._key)
+            self._key_recorded = False
         return True
 
     def stop(self, mode: str = "fast", *, timeout: float = 30.0) -> None:
@@ -256,8 +265,7 @@ class PostgresServer:
             return
         if self._proc.poll() is None:
             kill_tree(self._proc.pid)
-        self._proc.wait()
-        self.runtime.forget_pid(self._key)
+        self.wait_exit(30)
 
     def remove(self) -> None:
         """Kill the server and delete its folder."""

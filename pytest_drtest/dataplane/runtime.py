@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import fcntl
+import functools
 import importlib.util
 import json
 import logging
@@ -196,6 +198,38 @@ def kill_tree(pid: int) -> None:
             os.kill(victim, signal.SIGKILL)
 
 
+def release_sysv_segments(pid: int, *, timeout: float = 2.0) -> int:
+    """Remove the System V shared memory a killed postmaster ``pid`` created; returns how many.
+
+    PostgreSQL removes its small interlock segment on any orderly exit (even ``immediate``), but
+    not when SIGKILLed; left behind, such segments exhaust the kernel's limit (``shmmni``). A
+    segment is removed only once nothing is attached to it.
+    """
+    deadline = time.monotonic() + timeout
+    removed = 0
+    while True:
+        pending = []
+        try:
+            rows = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+        except OSError:
+            return removed
+        for row in rows:
+            fields = row.split()  # key shmid perms size cpid lpid nattch ...
+            if len(fields) > 6 and int(fields[4]) == pid:
+                pending.append((int(fields[1]), int(fields[6])))
+        for shmid, attached in pending:
+            if attached == 0 and _libc().shmctl(shmid, 0, None) == 0:  # IPC_RMID
+                removed += 1
+        if all(attached == 0 for _, attached in pending) or time.monotonic() > deadline:
+            return removed
+        time.sleep(0.01)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def _is_postmaster_of(pid: int, data_dir: str) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -306,6 +340,7 @@ def reap_orphans(base: Path) -> list[Path]:
                     if _is_postmaster_of(int(entry["pid"]), entry["data_dir"]):
                         log.warning("reaping orphaned postgres %s (%s)", entry["pid"], entry["data_dir"])
                         kill_tree(int(entry["pid"]))
+                    release_sysv_segments(int(entry["pid"]))
             shutil.rmtree(run_dir, ignore_errors=True)
             removed.append(run_dir)
     return removed
@@ -378,5 +413,6 @@ class Runtime:
                     entry = json.loads(record.read_text())
                     if _is_postmaster_of(int(entry["pid"]), entry["data_dir"]):
                         kill_tree(int(entry["pid"]))
+                        release_sysv_segments(int(entry["pid"]))
             shutil.rmtree(self.root, ignore_errors=True)
             atexit.unregister(self.close)

@@ -27,6 +27,11 @@ def postgres_processes(needle: str) -> list[str]:
     return [line for line in out.splitlines() if "postgres" in line and needle in line]
 
 
+def sysv_segments_created_by(pids: list[int]) -> list[str]:
+    rows = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+    return [row for row in rows if int(row.split()[4]) in pids]
+
+
 def test_close_leaves_no_process_and_no_folder(available: None) -> None:
     clock = VirtualClock()
     plane = DataPlane(clock)
@@ -43,6 +48,7 @@ def test_close_leaves_no_process_and_no_folder(available: None) -> None:
     assert postgres_processes(str(plane.folder)) == []
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert sysv_segments_created_by(pids) == []  # a SIGKILLed postmaster leaves its segment behind
     assert replica.proxy.cut_report is None and endpoint.target_port is None
     plane.close()  # idempotent
 
@@ -66,6 +72,7 @@ def test_orphans_of_a_dead_process_are_reaped(available: None) -> None:
     removed = reap_orphans(default_base())
 
     assert root in removed and not root.exists()
+    assert sysv_segments_created_by([pid]) == []
     assert not Path(f"/proc/{pid}").exists() or b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
@@ -88,8 +95,10 @@ def test_servers_listen_on_loopback_only(available: None) -> None:
     with DataPlane() as plane:
         server = plane.create_server()
         settings = dict(server.query("SELECT name, setting FROM pg_settings WHERE name IN "
-                                     "('listen_addresses', 'unix_socket_directories', 'wal_level', 'archive_mode')"))
+                                     "('listen_addresses', 'unix_socket_directories', 'wal_level', 'archive_mode', "
+                                     "'dynamic_shared_memory_type')"))
         assert settings == {"listen_addresses": "127.0.0.1", "unix_socket_directories": "",
-                            "wal_level": "replica", "archive_mode": "on"}
+                            "wal_level": "replica", "archive_mode": "on",
+                            "dynamic_shared_memory_type": "mmap"}  # nothing left in /dev/shm by a kill
         if os.geteuid() == 0:
             assert server.data_dir.stat().st_uid != 0  # PostgreSQL runs unprivileged
