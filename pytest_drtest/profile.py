@@ -60,6 +60,7 @@ DEFAULTS: dict[str, Figure] = {
     "backup_copy_time": Figure(900, 2700, "AWS Backup developer guide: cross-Region copies take tens of minutes (no SLA)"),
     "backup_restore_time": Figure(900, 3600, "DynamoDB developer guide: 95% of restores finish in under 1 h"),
     # RDS / Aurora (relational tier)
+    "rds_create_time": Figure(300, 900, "RDS user guide, creating a DB instance: creating -> available in minutes"),
     "rds_multi_az_failover": Figure(60, 120, "RDS user guide, Multi-AZ failover: typically 60-120 s"),
     "rds_reboot_time": Figure(10, 30, "RDS user guide, rebooting a DB instance: a brief outage"),
     "rds_multi_az_cluster_failover": Figure(20, 35, "RDS user guide, Multi-AZ DB cluster failover: < 35 s"),
