@@ -97,6 +97,9 @@ class DataPlane:
         folder = self.folder / name
         folder.mkdir(mode=0o755)
         server = PostgresServer(self.runtime, name, folder, settings=settings)
+        # Archives outlive their servers (PITR after the instance is gone, or after a failover).
+        (self.folder / "archive").mkdir(mode=0o755, exist_ok=True)
+        server.archive_dir = self.folder / "archive" / name
         server.prepare_folders()
         self.servers[name] = server
         return server
@@ -115,8 +118,13 @@ class DataPlane:
     def add_sync_standby(self, primary: PostgresServer, name: str | None = None) -> PostgresServer:
         """A synchronous standby of ``primary`` (``synchronous_standby_names`` names it); started and in sync."""
         standby = self._new_server(name or self._derived_name(primary, "standby"), "standby")
+        # One instance, one backup lineage: the standby archives every segment it receives into the
+        # primary's archive (a segment the primary had no time to archive before dying is not lost),
+        # and it shares the primary's PITR bases, so PITR works across a failover.
+        standby.archive_dir = primary.archive_dir
+        standby.base, standby.backups = primary.base, primary.backups
         base_backup(primary, standby.data_dir)
-        start_standby(standby, upstream_port=primary.port)
+        start_standby(standby, upstream_port=primary.port, settings={"archive_mode": "always"})
         wait_until(lambda: replication_state(primary, standby.name)[0] == "streaming", timeout=30,
                    what=f"{standby.name} to stream from {primary.name}")
         primary.configure(synchronous_standby_names=f'"{standby.name}"')

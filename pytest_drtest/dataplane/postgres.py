@@ -129,6 +129,7 @@ class PostgresServer:
         self.settings.update(settings or {})
         self.created_wall = time.time()
         self.base: Snapshot | None = None  # what PITR replays this server's archive onto
+        # Snapshots PITR may start from; a Multi-AZ pair shares one list (and one archive).
         self.backups: list[Snapshot] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._key = f"{folder.parent.name}-{folder.name}"
@@ -141,8 +142,12 @@ class PostgresServer:
         self.runtime.user.own(self.archive_dir)
 
     def archive_command(self) -> str:
+        """Copy a finished segment into the archive, atomically (the archive may be shared with a
+        synchronous standby that archives the same, identical segments: ``$$`` keeps the
+        temporary names apart)."""
         target = self.archive_dir
-        return f'test ! -f "{target}/%f" && cp "%p" "{target}/%f.part" && mv "{target}/%f.part" "{target}/%f"'
+        part = f'"{target}/%f.$$.part"'
+        return f'test -f "{target}/%f" || {{ cp "%p" {part} && mv {part} "{target}/%f"; }}'
 
     def write_conf(self) -> None:
         """Write ``drtest.conf``: port, archive, name and this server's own settings."""

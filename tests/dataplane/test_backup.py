@@ -87,3 +87,19 @@ def test_snapshot_restores_into_a_new_server(plane: DataPlane) -> None:
     assert rows(source) == [(1, "in snapshot"), (2, "after snapshot")]
     with pytest.raises(ValueError):
         plane.restore_snapshot(snap, "prod-restored")  # names are unique
+
+
+def test_pitr_spans_a_multi_az_failover(plane: DataPlane, clock: VirtualClock) -> None:
+    pair = plane.multi_az("db")
+    pair.primary.query("CREATE TABLE t (id int PRIMARY KEY, note text)")
+    clock.sleep(5)
+    pair.primary.query("INSERT INTO t VALUES (1, 'before failover')")
+    clock.sleep(5)
+    pair.failover()  # t = 10: the old primary dies without archiving its last segment
+    pair.primary.query("INSERT INTO t VALUES (2, 'on the new primary')")
+    clock.sleep(5)
+    pair.primary.query("INSERT INTO t VALUES (3, 'later')")
+    pair.replace_standby()  # the old primary's folder goes; the instance's archive stays
+
+    assert rows(plane.restore_to_time(pair.primary, 7)) == [(1, "before failover")]
+    assert rows(plane.restore_to_time(pair.primary, 12)) == [(1, "before failover"), (2, "on the new primary")]
