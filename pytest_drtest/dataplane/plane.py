@@ -106,12 +106,12 @@ class DataPlane:
 
     def create_server(self, name: str | None = None, *, settings: dict[str, object] | None = None) -> PostgresServer:
         """A new empty primary (a clone of the template), started."""
-        ensure_template(self.runtime)
+        template = ensure_template(self.runtime)
         server = self._new_server(name, "pg", settings)
         clone_template(self.runtime, server)
         # The clone is its own PITR base: a cleanly shut down cluster plus this server's archive.
-        server.base = Snapshot(f"{server.name}-created", self.runtime.template_data, server.name,  # type: ignore[arg-type]
-                               wall_time=time.time(), clock_time=self.clock.now())
+        server.base = Snapshot(f"{server.name}-created", template, server.name, wall_time=time.time(),
+                               clock_time=self.clock.now())
         server.start()
         return server
 
@@ -189,6 +189,7 @@ class DataPlane:
         return snap
 
     def delete_snapshot(self, snapshot: Snapshot) -> None:
+        """Delete a snapshot's folder (PITR of servers restored from it can then no longer start from it)."""
         for server in self.servers.values():
             if snapshot in server.backups:
                 server.backups.remove(snapshot)
@@ -240,7 +241,7 @@ class DataPlane:
         except DataPlaneError as exc:
             if _TARGET_NOT_REACHED not in str(exc):
                 raise
-            log.info("%s: archive of %s ends before %s: restoring all of it", server.name, source.name, target)
+            log.warning("%s: archive of %s ends before %s: restoring all of it", server.name, source.name, target)
             recovery = {key: value for key, value in recovery.items() if key == "restore_command"}
             self._recover(server, base, recovery)
         for key in _RECOVERY_SETTINGS:
