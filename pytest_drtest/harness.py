@@ -171,7 +171,7 @@ class Harness:
         self._closed = True
         errors: list[str] = []
         for probe in self._probes:
-            probe.stop()
+            probe.close()
         ctx = FaultContext(self._topology, self.emulation.world if self.emulation else None) if self._topology else None
         for fault in reversed(self._faults):
             try:
@@ -227,7 +227,7 @@ class Harness:
 
     def build(self, faults: list[Fault] | None = None) -> Topology:
         """Validate ``faults`` against the plan, then build the topology and wait until it serves."""
-        from pytest_drtest.topology.build import build, seed
+        from pytest_drtest.topology.build import build, build_database, seed
 
         self.start()
         planned = self.plan()
@@ -235,6 +235,7 @@ class Harness:
             fault.validate(planned)
         self._topology = planned
         build(planned)
+        build_database(planned)
         self.wait_ready()
         seed(planned, self.ledger)
         return planned

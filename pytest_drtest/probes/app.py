@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 
 from pytest_drtest.errors import DrConfigError
+from pytest_drtest.probes.sql import SqlStore, SqlUnavailable
 
 if TYPE_CHECKING:
     from pytest_drtest.topology.model import Topology
@@ -37,6 +38,13 @@ class AppPath:
         self.client_region = client_region or topology.primary_region
         self.resolver = StubResolver(self.emulation.get("route53"), topology.clock, self.client_region)
         self.key_name = topology.blueprint.table(topology.probe_table).hash_key
+        self.sql: SqlStore | None = SqlStore(topology) if topology.blueprint.database else None
+
+    def _db(self, region: str) -> dict[str, Any]:
+        target = self.topology.app_config.get(region, {}).get("db")
+        if target is None:
+            raise AppUnavailable(f"HTTP 500: the application in {region} has no database configured")
+        return target
 
     def route(self) -> str:
         """The region whose ALB answers this request now, or :class:`AppUnavailable`."""
@@ -67,6 +75,11 @@ class AppPath:
             client.put_item(TableName=table, Item={self.key_name: {"S": key}, "payload": {"S": payload}})
         except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as exc:
             raise AppUnavailable(f"HTTP 500: {exc}") from None
+        if self.sql is not None:
+            try:
+                self.sql.write(self._db(region), key, payload, self.topology.clock.now())
+            except SqlUnavailable as exc:
+                raise AppUnavailable(f"HTTP 500: database: {exc}") from None
         return region
 
     def get(self, key: str) -> tuple[str, str | None]:
@@ -77,7 +90,15 @@ class AppPath:
             item = client.get_item(TableName=table, Key={self.key_name: {"S": key}}, ConsistentRead=True).get("Item")
         except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as exc:
             raise AppUnavailable(f"HTTP 500: {exc}") from None
-        return region, (item or {}).get("payload", {}).get("S")
+        value = (item or {}).get("payload", {}).get("S")
+        if self.sql is not None:
+            try:
+                in_db = self.sql.read(self._db(region), key)
+            except SqlUnavailable as exc:
+                raise AppUnavailable(f"HTTP 500: database: {exc}") from None
+            if in_db != value:
+                return region, None if value is None or in_db is None else f"mismatch: {value!r} vs {in_db!r}"
+        return region, value
 
     def read_all(self, keys: list[str]) -> tuple[str, dict[str, str | None]]:
         """Read many items in the serving region (batches of 100); missing keys map to None."""
@@ -93,4 +114,15 @@ class AppPath:
                 for item in response["Responses"].get(table, []):
                     found[item[self.key_name]["S"]] = item.get("payload", {}).get("S")
                 request = response.get("UnprocessedKeys") or {}
+        if self.sql is not None:
+            try:
+                rows = self.sql.read_all(self._db(region), keys)
+            except SqlUnavailable as exc:
+                raise AppUnavailable(f"HTTP 500: database: {exc}") from None
+            # an acknowledged write is kept only if both stores hold it
+            found = {k: (v if rows.get(k) == v else None) for k, v in found.items()}
         return region, found
+
+    def close(self) -> None:
+        if self.sql is not None:
+            self.sql.close()

@@ -71,6 +71,11 @@ class Probe:
             self._handle.cancel()
             self._handle = None
 
+    def close(self) -> None:
+        """Stop ticking and close the path's database connections."""
+        self.stop()
+        self.path.close()
+
     def tick(self) -> Sample:
         """One write of the next sequence number and one read, through the path."""
         self._seq += 1

@@ -26,6 +26,16 @@ class BucketSpec:
 
 
 @dataclass(frozen=True)
+class DatabaseSpec:
+    """The relational tier: an RDS PostgreSQL instance (Aurora PostgreSQL for active/active)."""
+
+    name: str = "appdb"
+    table: str = "ledger"
+    instance_class: str = "db.r6g.large"
+    snapshot_every: str = "4h"  # backup & restore: the team's snapshot-and-copy job
+
+
+@dataclass(frozen=True)
 class Blueprint:
     """What an application consists of, independent of the DR strategy."""
 
@@ -38,6 +48,7 @@ class Blueprint:
     tables: tuple[TableSpec, ...] = field(default_factory=tuple)
     buckets: tuple[BucketSpec, ...] = field(default_factory=tuple)
     backup_schedule: str = "cron(0 */4 ? * * *)"
+    database: DatabaseSpec | None = None
 
     @property
     def fqdn(self) -> str:
@@ -122,5 +133,33 @@ def parse_blueprint(data: dict, source: str) -> Blueprint:
     if not (schedule.startswith("cron(") and schedule.endswith(")")):
         raise DrConfigError(f"expected an AWS cron expression like 'cron(0 */4 ? * * *)', got {schedule!r}", source=source, field="backup.schedule")
     backup.reject_unknown()
+    database = None
+    if "database" in data:
+        db = top.table("database")
+        database = DatabaseSpec(
+            name=_identifier(db.get("name", str, "appdb"), db, "name"),
+            table=_identifier(db.get("table", str, "ledger"), db, "table"),
+            instance_class=db.get("instance_class", str, "db.r6g.large"),
+            snapshot_every=db.get("snapshot_every", str, "4h"),
+        )
+        from pytest_drtest.durations import parse_duration
+
+        try:
+            if parse_duration(database.snapshot_every) < 3600:
+                raise DrConfigError("expected at least 1h", source=source, field="database.snapshot_every")
+        except DrConfigError as exc:
+            if exc.field:
+                raise
+            raise DrConfigError(str(exc), source=source, field="database.snapshot_every") from None
+        db.reject_unknown()
     top.reject_unknown()
-    return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule)
+    return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule, database)
+
+
+def _identifier(value: str, fields: Fields, key: str) -> str:
+    if not re.match(r"^[a-z][a-z0-9_]{0,62}$", value):
+        raise DrConfigError(
+            f"expected a SQL identifier (lowercase letters, digits, underscores), got {value!r}",
+            source=fields.source, field=fields._name(key),
+        )
+    return value

@@ -323,8 +323,186 @@ def seed(topology: Topology, ledger: Any) -> None:
             ddb.put_item(TableName=physical, Item={spec.hash_key: {"S": key}, "payload": {"S": payload}})
             if spec.name == topology.probe_table:
                 ledger.record(key, payload, topology.clock.now())
+    database = topology.blueprint.database
+    target = topology.app_config.get(topology.primary_region, {}).get("db")
+    if database is not None and target is not None:
+        probe_spec = topology.blueprint.table(topology.probe_table)
+        rows = [(f"seed#{i:05d}", json.dumps({"seed": i, "table": probe_spec.name}), topology.clock.now())
+                for i in range(probe_spec.seed_items)]
+        with db_connect(topology, target) as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {database.table} (pk, payload, written_at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", rows
+            )
     s3 = topology.clients.client("s3", topology.primary_region)
     for spec in topology.blueprint.buckets:
         bucket = topology.primary.buckets[spec.name]
         for i in range(spec.seed_objects):
             s3.put_object(Bucket=bucket, Key=f"seed/{i:05d}.json", Body=json.dumps({"seed": i}).encode())
+
+
+# -- relational tier ------------------------------------------------------------------------------------
+DB_USER = "drtest"
+DB_PASSWORD = "drtest-secret"
+
+
+def db_target(topology: Topology, region: str, ident: str, kind: str, *, reader: bool = False) -> dict[str, Any]:
+    """What the application connects to: an RDS instance or an Aurora cluster endpoint."""
+    return {"kind": kind, "region": region, "id": ident, "reader": reader}
+
+
+def build_database(topology: Topology) -> None:
+    """RDS Multi-AZ PostgreSQL (+ a cross-region read replica when the strategy replicates), or an
+    Aurora PostgreSQL global database for active/active; the ledger table created through psycopg."""
+    spec = topology.blueprint.database
+    if spec is None:
+        return
+    primary, dr = topology.primary, topology.dr
+    ident = f"{topology.name}-db"
+    if topology.strategy.name == "active-active":
+        _build_aurora_global(topology, ident)
+    else:
+        rds = topology.clients.client("rds", primary.region)
+        rds.create_db_instance(
+            DBInstanceIdentifier=ident, Engine="postgres", DBInstanceClass=spec.instance_class, MultiAZ=True,
+            MasterUsername=DB_USER, MasterUserPassword=DB_PASSWORD, DBName=spec.name, AllocatedStorage=20,
+            BackupRetentionPeriod=7, Tags=_tags(topology, "primary"),
+        )
+        topology.cleanup.push(f"db {ident}", lambda: rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True))
+        rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
+        primary.database = ident
+        writer = db_target(topology, primary.region, ident, "instance")
+        topology.app_config.setdefault(primary.region, {})["db"] = writer
+        create_ledger_table(topology, writer)
+        topology.app_config.setdefault(dr.region, {})["db"] = writer  # the DR app writes across regions
+        if topology.strategy.continuous_replication:
+            replica = f"{topology.name}-db-replica"
+            rds_dr = topology.clients.client("rds", dr.region)
+            source_arn = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["DBInstanceArn"]
+            rds_dr.create_db_instance_read_replica(
+                DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=source_arn, DBInstanceClass=spec.instance_class,
+                SourceRegion=primary.region,
+            )
+            topology.cleanup.push(
+                f"db {replica}", lambda: rds_dr.delete_db_instance(DBInstanceIdentifier=replica, SkipFinalSnapshot=True)
+            )
+            rds_dr.get_waiter("db_instance_available").wait(DBInstanceIdentifier=replica, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
+            dr.database = replica
+        else:
+            start_snapshot_job(topology, ident)
+
+
+def _build_aurora_global(topology: Topology, ident: str) -> None:
+    spec = topology.blueprint.database
+    assert spec is not None
+    primary, dr = topology.primary, topology.dr
+    rds = topology.clients.client("rds", primary.region)
+    rds_dr = topology.clients.client("rds", dr.region)
+    global_id = f"{topology.name}-global"
+    rds.create_global_cluster(GlobalClusterIdentifier=global_id, Engine="aurora-postgresql", DatabaseName=spec.name)
+    topology.cleanup.push(f"global cluster {global_id}", lambda: rds.delete_global_cluster(GlobalClusterIdentifier=global_id))
+    secondary = f"{ident}-{dr.region}"
+    for client, stack, cluster, readers in ((rds, primary, ident, 1), (rds_dr, dr, secondary, 1)):
+        kwargs: dict[str, Any] = {
+            "DBClusterIdentifier": cluster, "Engine": "aurora-postgresql", "GlobalClusterIdentifier": global_id,
+            "EnableHttpEndpoint": True, "Tags": _tags(topology, stack.role),
+        }
+        if stack is primary:
+            kwargs.update(MasterUsername=DB_USER, MasterUserPassword=DB_PASSWORD, DatabaseName=spec.name)
+        client.create_db_cluster(**kwargs)
+        members = (["writer"] if stack is primary else []) + [f"reader{i + 1}" for i in range(readers)]
+        for member in members:
+            instance = f"{cluster}-{member}"
+            client.create_db_instance(
+                DBInstanceIdentifier=instance, DBClusterIdentifier=cluster, Engine="aurora-postgresql",
+                DBInstanceClass=spec.instance_class,
+            )
+            topology.cleanup.push(f"db {instance}", lambda c=client, i=instance: c.delete_db_instance(DBInstanceIdentifier=i, SkipFinalSnapshot=True))
+        topology.cleanup.push(f"cluster {cluster}", lambda c=client, cl=cluster: _delete_cluster(c, global_id, cl))
+        client.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
+        stack.database = cluster
+    writer = db_target(topology, primary.region, ident, "cluster")
+    create_ledger_table(topology, writer)
+    for stack in (primary, dr):
+        topology.app_config.setdefault(stack.region, {})["db"] = writer  # writes go to the primary's writer
+    topology.global_cluster = global_id
+
+
+def _delete_cluster(client: Any, global_id: str, cluster: str) -> None:
+    """Detach from the global cluster (a member cannot be deleted), then delete."""
+    arn = client.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]["DBClusterArn"]
+    try:
+        client.remove_from_global_cluster(GlobalClusterIdentifier=global_id, DbClusterIdentifier=arn)
+    except client.exceptions.ClientError:
+        pass  # already detached (e.g. by the runbook)
+    client.delete_db_cluster(DBClusterIdentifier=cluster, SkipFinalSnapshot=True)
+
+
+def start_snapshot_job(topology: Topology, ident: str) -> None:
+    """Backup & restore: the team's scheduled job — snapshot the instance, copy it to the DR region."""
+    from pytest_drtest.durations import parse_duration
+
+    spec = topology.blueprint.database
+    assert spec is not None
+    primary, dr = topology.primary, topology.dr
+    clock = topology.clock
+    counter = {"n": 0}
+
+    def take() -> None:
+        counter["n"] += 1
+        name = f"{ident}-{counter['n']:03d}"
+        rds = topology.clients.client("rds", primary.region)
+        try:
+            arn = rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=ident)["DBSnapshot"]["DBSnapshotArn"]
+        except Exception:  # noqa: BLE001 - the region may be gone: the job fails like a real one
+            topology.note("snapshot-job-failed", name)
+            return
+        clock.call_later(60, lambda: copy_when_ready(name, arn))
+
+    def copy_when_ready(name: str, arn: str) -> None:
+        try:
+            status = topology.clients.client("rds", primary.region).describe_db_snapshots(DBSnapshotIdentifier=name)["DBSnapshots"][0]["Status"]
+            if status != "available":
+                clock.call_later(60, lambda: copy_when_ready(name, arn))
+                return
+            topology.clients.client("rds", dr.region).copy_db_snapshot(
+                SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier=f"{name}-dr", SourceRegion=primary.region,
+            )
+        except Exception:  # noqa: BLE001
+            topology.note("snapshot-copy-failed", name)
+
+    handle = clock.every(parse_duration(spec.snapshot_every), take, name="snapshot-job")
+    topology.cleanup.push("snapshot job", handle.cancel)
+    topology.jobs.append(handle)
+
+
+def db_connect(topology: Topology, target: dict[str, Any], *, timeout: float = 5.0) -> Any:
+    """A psycopg connection to ``target`` (autocommit) through its emulated endpoint."""
+    import psycopg
+
+    info = db_connection_info(topology, target)
+    return psycopg.connect(
+        host=info["host"], port=info["port"], user=info["user"], password=info["password"], dbname=info["dbname"],
+        autocommit=True, connect_timeout=max(1, int(timeout)),
+    )
+
+
+def db_connection_info(topology: Topology, target: dict[str, Any]) -> dict[str, Any]:
+    emulation = topology.emulation
+    if emulation is None:
+        raise RuntimeError("database endpoints of real AWS are reached with your own connection settings")
+    if target["kind"] == "cluster":
+        from pytest_drtest.emulation.aurora import AuroraEmulator
+
+        return emulation.find(AuroraEmulator).connection_info(target["region"], target["id"], reader=target.get("reader", False))
+    from pytest_drtest.emulation.rds import RdsInstanceEmulator
+
+    return emulation.find(RdsInstanceEmulator).connection_info(target["region"], target["id"])
+
+
+def create_ledger_table(topology: Topology, target: dict[str, Any]) -> None:
+    spec = topology.blueprint.database
+    assert spec is not None
+    with db_connect(topology, target) as conn:
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {spec.table} (pk text PRIMARY KEY, payload text NOT NULL, written_at double precision)"
+        )

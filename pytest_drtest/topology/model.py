@@ -33,6 +33,7 @@ class RegionStack:
     tables: dict[str, str] = field(default_factory=dict)  # logical -> physical name
     buckets: dict[str, str] = field(default_factory=dict)
     vault: str | None = None
+    database: str | None = None  # RDS instance or Aurora cluster id in this region
 
     @property
     def has_compute(self) -> bool:
@@ -82,6 +83,8 @@ class Topology:
     cleanup: Cleanup = field(default_factory=Cleanup)
     faults: list[Any] = field(default_factory=list)  # injected faults, in order (runbooks read them)
     restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed
+    global_cluster: str | None = None
+    jobs: list[Any] = field(default_factory=list)  # scheduled jobs (e.g. snapshot-and-copy)
 
     # -- lookups -------------------------------------------------------------------------------
     def stack(self, which: str) -> RegionStack:
