@@ -162,6 +162,15 @@ class AsyncReplica:
     def lag(self, seconds: float) -> None:
         self.proxy.lag = float(seconds)
 
+    @property
+    def paused(self) -> bool:
+        """While True the link holds the whole stream (replication paused), whatever the lag."""
+        return self.proxy.paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self.proxy.paused = bool(value)
+
     def capture(self, *, timeout: float = 2.0) -> bool:
         """Make sure the WAL the source has flushed so far reached the proxy (and got today's tag).
 
