@@ -190,3 +190,19 @@ def test_advance_hooks_run_around_each_move_and_can_be_removed() -> None:
     remove()
     clock.sleep(1)
     assert seen == [("before", 0, 1, 0), ("after", 0, 1, 1), ("before", 1, 2, 1), ("after", 1, 2, 2)]
+
+
+def test_paused_link_holds_the_stream_until_resumed(peer: FakePeer) -> None:
+    proxy = LagProxy(peer.port, clock=VirtualClock(), lag=0.0)
+    replica = socket.create_connection(("127.0.0.1", proxy.port))
+    try:
+        proxy.paused = True
+        peer.send(message(b"W", b"\x00\x00\x00") + xlogdata(0, b"p"))
+        eventually(lambda: proxy.received_lsn == 1)
+        assert recv_available(replica, 0.1) == message(b"W", b"\x00\x00\x00")
+        proxy.paused = False
+        proxy.release_due()
+        assert recv_available(replica) == xlogdata(0, b"p")
+    finally:
+        replica.close()
+        proxy.close()
