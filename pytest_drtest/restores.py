@@ -79,13 +79,43 @@ def scan_items(client: Any, table: str, key_name: str) -> dict[str, str | None]:
     return items
 
 
+def sql_rows(topology: Topology, target: dict[str, Any]) -> dict[str, str | None]:
+    from pytest_drtest.topology.build import db_connect
+
+    assert topology.blueprint.database is not None
+    with db_connect(topology, target) as conn:
+        rows = conn.execute(f"SELECT pk, payload FROM {topology.blueprint.database.table}").fetchall()
+    return {pk: payload for pk, payload in rows}
+
+
+def source_exists(topology: Topology, record: dict[str, Any]) -> bool | None:
+    """Whether the restore's source still exists (None when its region is down: cannot look)."""
+    region = record.get("source_region", record["region"])
+    try:
+        if record.get("store") == "sql":
+            rds = topology.clients.client("rds", region)
+            if record["kind"] == "aurora-cluster-pitr":
+                rds.describe_db_clusters(DBClusterIdentifier=record["source"])
+            else:
+                rds.describe_db_instances(DBInstanceIdentifier=record["source"])
+        else:
+            topology.clients.client("dynamodb", region).describe_table(TableName=record["source"])
+        return True
+    except botocore.exceptions.ClientError:
+        return False
+    except botocore.exceptions.EndpointConnectionError:
+        return None
+
+
 def verify_restore(topology: Topology, ledger: Ledger, record: dict[str, Any], *, existing_before: set[str] | None = None) -> RestoreResult:
     """Compare the restored table with the ledger's state as of the restore time."""
     region = record["region"]
-    key_name = topology.blueprint.table(topology.probe_table).hash_key
-    client = topology.clients.client("dynamodb", region)
     expected = ledger.state_as_of(record["restore_time"])
-    actual = scan_items(client, record["target"], key_name)
+    if record.get("store") == "sql":
+        actual = sql_rows(topology, record["db"])
+    else:
+        key_name = topology.blueprint.table(topology.probe_table).hash_key
+        actual = scan_items(topology.clients.client("dynamodb", region), record["target"], key_name)
     # Once repointed, the application writes into the restored table: those keys are not part
     # of what the restore delivered.
     later = {w.key for w in ledger.writes if w.ack_t > record["completed"]}
@@ -94,15 +124,7 @@ def verify_restore(topology: Topology, ledger: Ledger, record: dict[str, Any], *
     matched = sum(1 for k, v in expected.items() if actual.get(k) == v)
     missing = sorted(k for k, v in expected.items() if actual.get(k) != v)
     unexpected = sum(1 for k in actual if k not in expected)
-    source_untouched: bool | None = None
-    source_client = topology.clients.client("dynamodb", record.get("source_region", region))
-    try:
-        source_client.describe_table(TableName=record["source"])
-        source_untouched = True
-    except botocore.exceptions.ClientError:
-        source_untouched = False
-    except botocore.exceptions.EndpointConnectionError:
-        source_untouched = None  # the source region is down: cannot look
+    source_untouched = source_exists(topology, record)
     new_resource = record["target"] != record["source"] and (existing_before is None or record["target"] not in existing_before)
     return RestoreResult(
         kind=record["kind"], region=region, source=record["source"], target=record["target"],

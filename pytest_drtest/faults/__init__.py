@@ -8,20 +8,24 @@ from __future__ import annotations
 from pytest_drtest.faults.base import FAULT_KINDS, Fault, FaultContext, fault_from_spec
 from pytest_drtest.faults.catalogue import (
     AzOutage,
+    CorruptDatabase,
     CorruptTable,
     DeleteObjects,
     PauseReplication,
+    RebootDatabase,
     RegionOutage,
 )
 
 __all__ = [
     "FAULT_KINDS",
     "AzOutage",
+    "CorruptDatabase",
     "CorruptTable",
     "DeleteObjects",
     "Fault",
     "FaultContext",
     "PauseReplication",
+    "RebootDatabase",
     "RegionOutage",
     "fault_from_spec",
 ]

@@ -246,3 +246,91 @@ class PauseReplication(_Args, Fault):
 
     def describe(self) -> str:
         return f"pause-replication({self.service}:{self.resource})"
+
+
+def _database(topology: Topology, region: str) -> tuple[str, str]:
+    """(kind, id) of the relational primary the application writes to in ``region``'s stack."""
+    if topology.blueprint.database is None:
+        raise DrConfigError("the blueprint has no [database]: there is no relational tier to fault")
+    target = topology.app_config.get(topology.region(region), {}).get("db")
+    if target is None:
+        return ("cluster" if topology.strategy.name == "active-active" else "instance"), ""
+    return target["kind"], target["id"]
+
+
+@register
+@dataclass
+class RebootDatabase(_Args, Fault):
+    """Reboot the primary DB instance (``failover=True``: ``ForceFailover`` on Multi-AZ; on Aurora,
+    ``failover_db_cluster``). The database heals by itself; the probes measure the outage."""
+
+    kind = "reboot-database"
+    failover: bool = True
+    region: str = "primary"
+
+    def validate(self, topology: Topology) -> None:
+        _region(topology, self.region)
+        _database(topology, self.region)
+        if not isinstance(self.failover, bool):
+            raise DrConfigError(f"failover must be true or false, got {self.failover!r}")
+
+    def inject(self, ctx: FaultContext) -> None:
+        topology = ctx.topology
+        kind, ident = _database(topology, self.region)
+        target = topology.app_config[topology.region(self.region)]["db"]
+        rds = topology.clients.client("rds", target["region"])
+        if kind == "cluster":
+            if self.failover:
+                rds.failover_db_cluster(DBClusterIdentifier=ident)
+            else:
+                cluster = rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
+                writer = next(m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"] if m["IsClusterWriter"])
+                rds.reboot_db_instance(DBInstanceIdentifier=writer)
+        else:
+            rds.reboot_db_instance(DBInstanceIdentifier=ident, ForceFailover=self.failover)
+        self.record.update(database=ident, failover=self.failover)
+
+    def describe(self) -> str:
+        return f"reboot-database({'failover' if self.failover else 'no failover'})"
+
+
+@register
+@dataclass
+class CorruptDatabase(_Args, Fault):
+    """A bad migration: ``mode="drop"`` drops the ledger table; ``mode="overwrite"`` overwrites a
+    fraction of its rows (chosen with a seeded RNG) through the application's connection."""
+
+    kind = "corrupt-database"
+    data_fault = True
+    mode: str = "overwrite"
+    fraction: float = 0.1
+    seed: int = 0
+
+    def validate(self, topology: Topology) -> None:
+        _database(topology, "primary")
+        if self.mode not in ("drop", "overwrite"):
+            raise DrConfigError(f"mode must be 'drop' or 'overwrite', got {self.mode!r}")
+        if not isinstance(self.fraction, (int, float)) or not 0 < self.fraction <= 1:
+            raise DrConfigError(f"fraction must be in (0, 1], got {self.fraction!r}")
+
+    def inject(self, ctx: FaultContext) -> None:
+        from pytest_drtest.topology.build import db_connect
+
+        topology = ctx.topology
+        spec = topology.blueprint.database
+        assert spec is not None
+        target = topology.app_config[topology.primary_region]["db"]
+        with db_connect(topology, target) as conn:
+            if self.mode == "drop":
+                conn.execute(f"DROP TABLE {spec.table}")
+                affected = -1
+            else:
+                keys = sorted(row[0] for row in conn.execute(f"SELECT pk FROM {spec.table}").fetchall())
+                rng = random.Random(f"{self.seed}:{target['id']}")
+                chosen = rng.sample(keys, max(1, round(len(keys) * self.fraction))) if keys else []
+                conn.execute(f"UPDATE {spec.table} SET payload = 'CORRUPTED' WHERE pk = ANY(%s)", (chosen,))
+                affected = len(chosen)
+        self.record.update(database=target["id"], kind=target["kind"], region=target["region"], mode=self.mode, rows=affected)
+
+    def describe(self) -> str:
+        return f"corrupt-database({self.mode}{'' if self.mode == 'drop' else f', {self.fraction:g}'})"

@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+import datetime as _dt
+
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -19,6 +21,12 @@ from typing import TYPE_CHECKING
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.recovery.steps import (
     RunbookFailed,
+    fail_over_global_database,
+    finish_promotion,
+    finish_snapshot_restore,
+    restore_database_to_time,
+    start_promotion,
+    start_snapshot_restore,
     new_table_name,
     point_dns_at,
     poll,
@@ -36,11 +44,15 @@ Runbook = Callable[["Topology", "Clock"], None]
 
 def dns_failover(topology: Topology, clock: Clock) -> None:
     wait_unhealthy(topology, topology.primary, clock)
+    replica = start_promotion(topology)
     scale(topology, topology.dr, topology.blueprint.capacity, clock)
+    if replica is not None:
+        finish_promotion(topology, replica, clock)
 
 
 def shift_traffic(topology: Topology, clock: Clock) -> None:
     wait_unhealthy(topology, topology.primary, clock)
+    fail_over_global_database(topology, clock)
     scale(topology, topology.dr, topology.blueprint.capacity * 2, clock)
 
 
@@ -73,6 +85,7 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
             raise RunbookFailed(f"restore job {job} {status['Status']}: {status.get('StatusMessage', '')}")
         return status if status["Status"] == "COMPLETED" else None
 
+    db_job = start_snapshot_restore(topology)
     poll(clock, finished, every=60, timeout=6 * 3600, what=f"restore job {job}")
     topology.note("table-restored", target)
     dr.tables[logical] = target
@@ -82,15 +95,28 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
     )
     build_compute(topology, dr, topology.blueprint.capacity)
     scale(topology, dr, topology.blueprint.capacity, clock)
-    topology.app_config[dr.region] = {"table": target}
+    topology.app_config.setdefault(dr.region, {})["table"] = target
+    if db_job is not None:
+        finish_snapshot_restore(topology, db_job, clock)
     point_dns_at(topology, dr, clock)
 
 
 def pitr_restore(topology: Topology, clock: Clock) -> None:
-    faults = [f for f in topology.faults if f.kind == "corrupt-table"]
+    faults = [f for f in topology.faults if f.kind in ("corrupt-table", "corrupt-database")]
     if not faults:
-        raise RunbookFailed("pitr-restore needs a corrupt-table fault to know the time of the corruption")
+        raise RunbookFailed("pitr-restore needs a corrupt-table or corrupt-database fault to know when the corruption happened")
     fault = faults[-1]
+    if fault.kind == "corrupt-database":
+        restore_at = clock.datetime(fault.injected_at - 1.0).replace(microsecond=0)
+        topology.note("detected", f"corruption of the database noticed ({fault.record.get('mode')})")
+        poll(clock, lambda: clock.datetime() - restore_at >= _dt.timedelta(seconds=topology.profile.value("rds_pitr_latest_lag")),
+             every=30, timeout=3600, what="restore time within the PITR window")
+        target = restore_database_to_time(topology, restore_at, clock)
+        for region in (topology.primary_region, topology.dr_region):
+            if topology.app_config.get(region, {}).get("db", {}).get("id") == fault.record["database"]:
+                topology.app_config[region]["db"] = target
+        topology.note("app-repointed", f"database -> {target['id']}")
+        return
     region = fault.record["region"]
     source = fault.record["table"]
     ddb = topology.clients.client("dynamodb", region)

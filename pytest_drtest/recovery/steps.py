@@ -86,3 +86,115 @@ def new_table_name(topology: Topology, logical: str, how: str) -> str:
 def record_restore(topology: Topology, **fields: Any) -> None:
     """Remember a restore for the harness's restore check (contents against the ledger)."""
     topology.restores.append(fields)
+
+
+# -- relational tier -----------------------------------------------------------------------------------
+def _wait_instance(topology: Topology, region: str, ident: str, clock: Clock, *, what: str, timeout: float = 7200) -> dict:
+    rds = topology.clients.client("rds", region)
+
+    def ready() -> dict | None:
+        instance = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+        return instance if instance["DBInstanceStatus"] == "available" else None
+
+    return poll(clock, ready, every=30, timeout=timeout, what=what)
+
+
+def start_promotion(topology: Topology) -> str | None:
+    """Promote the DR region's cross-region read replica (non-blocking); return its id."""
+    replica = topology.dr.database
+    if topology.blueprint.database is None or replica is None or topology.strategy.name == "active-active":
+        return None
+    topology.clients.client("rds", topology.dr_region).promote_read_replica(DBInstanceIdentifier=replica)
+    topology.note("db-promotion-started", replica)
+    return replica
+
+
+def finish_promotion(topology: Topology, replica: str, clock: Clock) -> None:
+    """Wait until the promoted replica is a standalone writable instance, then repoint the DR app."""
+    from pytest_drtest.topology.build import db_target
+
+    rds = topology.clients.client("rds", topology.dr_region)
+
+    def promoted() -> bool:
+        instance = rds.describe_db_instances(DBInstanceIdentifier=replica)["DBInstances"][0]
+        return instance["DBInstanceStatus"] == "available" and not instance.get("ReadReplicaSourceDBInstanceIdentifier")
+
+    poll(clock, promoted, every=15, timeout=3600, what=f"promotion of {replica}")
+    topology.app_config[topology.dr_region]["db"] = db_target(topology, topology.dr_region, replica, "instance")
+    topology.note("db-promoted", replica)
+
+
+def fail_over_global_database(topology: Topology, clock: Clock) -> None:
+    """Aurora global database: fail over to the DR region's cluster (AllowDataLoss), repoint writes."""
+    from pytest_drtest.topology.build import db_target
+
+    if topology.blueprint.database is None or topology.global_cluster is None:
+        return
+    secondary = topology.dr.database
+    rds = topology.clients.client("rds", topology.dr_region)
+    arn = rds.describe_db_clusters(DBClusterIdentifier=secondary)["DBClusters"][0]["DBClusterArn"]
+    rds.failover_global_cluster(GlobalClusterIdentifier=topology.global_cluster, TargetDbClusterIdentifier=arn, AllowDataLoss=True)
+    topology.note("db-failover-started", secondary)
+
+    def writer() -> bool:
+        cluster = rds.describe_global_clusters(GlobalClusterIdentifier=topology.global_cluster)["GlobalClusters"][0]
+        members = {m["DBClusterArn"]: m for m in cluster.get("GlobalClusterMembers", [])}
+        return cluster.get("Status") == "available" and members.get(arn, {}).get("IsWriter", False)
+
+    poll(clock, writer, every=10, timeout=1800, what=f"global failover to {secondary}")
+    topology.app_config[topology.dr_region]["db"] = db_target(topology, topology.dr_region, secondary, "cluster")
+    topology.note("db-promoted", secondary)
+
+
+def start_snapshot_restore(topology: Topology) -> dict | None:
+    """Backup & restore: restore the newest snapshot copied to the DR region into a NEW instance."""
+    if topology.blueprint.database is None or topology.primary.database is None:
+        return None
+    rds = topology.clients.client("rds", topology.dr_region)
+    snapshots = [s for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"] if s["Status"] == "available"]
+    if not snapshots:
+        raise RunbookFailed(f"no database snapshot reached {topology.dr_region}")
+    latest = max(snapshots, key=lambda s: s.get("OriginalSnapshotCreateTime") or s["SnapshotCreateTime"])
+    target = f"{topology.name}-db-restored-{next(_restore_counter)}"
+    rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=target, DBSnapshotIdentifier=latest["DBSnapshotIdentifier"])
+    topology.note("db-restore-started", f"{latest['DBSnapshotIdentifier']} -> {target}")
+    created = latest.get("OriginalSnapshotCreateTime") or latest["SnapshotCreateTime"]
+    return {"target": target, "snapshot": latest["DBSnapshotIdentifier"], "restore_time": topology.clock.seconds_at(created),
+            "started": topology.clock.now()}
+
+
+def finish_snapshot_restore(topology: Topology, job: dict, clock: Clock) -> None:
+    from pytest_drtest.topology.build import db_target
+
+    _wait_instance(topology, topology.dr_region, job["target"], clock, what=f"restore of {job['target']}")
+    target = db_target(topology, topology.dr_region, job["target"], "instance")
+    topology.app_config[topology.dr_region]["db"] = target
+    topology.note("db-restored", job["target"])
+    record_restore(topology, kind="rds-snapshot", region=topology.dr_region, source_region=topology.primary_region,
+                   source=topology.primary.database, target=job["target"], restore_time=job["restore_time"],
+                   started=job["started"], completed=clock.now(), store="sql", db=target)
+
+
+def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) -> dict:
+    """PITR of the primary database into a NEW instance/cluster; returns its target."""
+    from pytest_drtest.topology.build import db_target
+
+    current = topology.app_config[topology.primary_region]["db"]
+    rds = topology.clients.client("rds", current["region"])
+    started = clock.now()
+    if current["kind"] == "cluster":
+        new = f"{topology.name}-db-pitr-{next(_restore_counter)}"
+        rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier=new, SourceDBClusterIdentifier=current["id"], RestoreToTime=restore_at)
+        rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=new, WaiterConfig={"Delay": 30, "MaxAttempts": 240})
+        rds.create_db_instance(DBInstanceIdentifier=f"{new}-writer", DBClusterIdentifier=new, Engine="aurora-postgresql",
+                               DBInstanceClass=topology.blueprint.database.instance_class if topology.blueprint.database else "db.r6g.large")
+        _wait_instance(topology, current["region"], f"{new}-writer", clock, what=f"writer of {new}")
+        target, kind = db_target(topology, current["region"], new, "cluster"), "aurora-cluster-pitr"
+    else:
+        new = f"{topology.name}-db-pitr-{next(_restore_counter)}"
+        rds.restore_db_instance_to_point_in_time(SourceDBInstanceIdentifier=current["id"], TargetDBInstanceIdentifier=new, RestoreTime=restore_at)
+        _wait_instance(topology, current["region"], new, clock, what=f"PITR of {current['id']}")
+        target, kind = db_target(topology, current["region"], new, "instance"), "rds-pitr"
+    record_restore(topology, kind=kind, region=current["region"], source=current["id"], target=new,
+                   restore_time=clock.seconds_at(restore_at), started=started, completed=clock.now(), store="sql", db=target)
+    return target
