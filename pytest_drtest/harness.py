@@ -394,6 +394,32 @@ class Harness:
             ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
             record_restore(topology, kind=check.kind, region=region, source=source, target=target,
                            restore_time=self.clock.seconds_at(restore_at), started=started, completed=self.clock.now())
+        elif check.kind in ("rds-pitr", "aurora-cluster-pitr"):
+            from pytest_drtest.recovery.steps import restore_database_to_time
+
+            with self.probe():
+                self.clock.sleep(steady_state)
+            restore_at = self.clock.datetime(self.clock.now() - check.age).replace(microsecond=0)
+            restore_database_to_time(topology, restore_at, self.clock)
+        elif check.kind == "rds-snapshot":
+            from pytest_drtest.recovery.steps import _wait_instance
+            from pytest_drtest.topology.build import db_target
+
+            rds = self.client("rds", region)
+            source_db = topology.app_config[region]["db"]["id"]
+            with self.probe():
+                self.clock.sleep(max(steady_state - check.age, check.probe.interval))
+                snapshot_t = self.clock.now()
+                name = f"{source_db}-check"
+                rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=source_db)
+                self.clock.sleep(check.age)
+            rds.get_waiter("db_snapshot_available").wait(DBSnapshotIdentifier=name, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
+            target = f"{topology.name}-db-from-snapshot"
+            started = self.clock.now()
+            rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=target, DBSnapshotIdentifier=name)
+            _wait_instance(topology, region, target, self.clock, what=f"restore of {target}")
+            record_restore(topology, kind=check.kind, region=region, source=source_db, target=target, restore_time=snapshot_t,
+                           started=started, completed=self.clock.now(), store="sql", db=db_target(topology, region, target, "instance"))
         else:  # aws-backup: restore the newest recovery point of the primary vault
             with self.probe():
                 self.clock.sleep(steady_state)

@@ -17,7 +17,8 @@ from pytest_drtest.recovery import resolve_runbook
 from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, load_blueprint
 
-RESTORE_KINDS = ("dynamodb-pitr", "dynamodb-backup", "aws-backup")
+RESTORE_KINDS = ("dynamodb-pitr", "dynamodb-backup", "aws-backup", "rds-snapshot", "rds-pitr", "aurora-cluster-pitr")
+SQL_RESTORE_KINDS = ("rds-snapshot", "rds-pitr", "aurora-cluster-pitr")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -197,6 +198,15 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
         if kind == "aws-backup" and strategy.name != "backup-restore":
             raise DrConfigError(
                 "kind 'aws-backup' needs the backup-restore strategy (the only one with a backup plan)",
+                source=source, field=f"restore_checks[{i}].kind",
+            )
+        if kind in SQL_RESTORE_KINDS and blueprint.database is None:
+            raise DrConfigError(f"kind {kind!r} needs a blueprint with a [database]", source=source, field=f"restore_checks[{i}].kind")
+        engine = "aurora-cluster-pitr" if strategy.name == "active-active" else None
+        if kind in SQL_RESTORE_KINDS and (kind == "aurora-cluster-pitr") != (engine is not None):
+            raise DrConfigError(
+                f"kind {kind!r} does not match the {strategy.name} database "
+                f"({'an Aurora global cluster' if engine else 'an RDS instance'})",
                 source=source, field=f"restore_checks[{i}].kind",
             )
         table = check.get("table", str, blueprint.tables[0].name)
