@@ -29,6 +29,7 @@ password is stored on the role but not checked.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import logging
@@ -165,6 +166,14 @@ def create_master(server: PostgresServer, user: str, password: str | None, dbnam
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(user)))
 
 
+def not_available(ident: str, status: str) -> AwsError:
+    return AwsError("InvalidDBInstanceState", f"DB instance {ident} is not in available state (it is {status}).")
+
+
+def snapshot_not_available(ident: str, status: str) -> AwsError:
+    return AwsError("InvalidDBSnapshotState", f"Snapshot {ident} is not in available state (it is {status}).")
+
+
 def _resource_id(region: str, ident: str, serial: int) -> str:
     """A ``DbiResourceId`` of our own: moto 5.2 gives every instance the same one."""
     digest = hashlib.sha256(f"{region}/{ident}/{serial}".encode()).digest()
@@ -256,7 +265,8 @@ class RdsInstanceEmulator(ServiceEmulator):
             names: list[str] = []
             with contextlib.suppress(Exception):
                 zones = self.backdoor(region, "ec2").describe_availability_zones()["AvailabilityZones"]
-                names = sorted(z["ZoneName"] for z in zones if z.get("ZoneType", "availability-zone") == "availability-zone")
+                names = sorted(z["ZoneName"] for z in zones
+                               if z.get("ZoneType", "availability-zone") == "availability-zone")
             self._zones[region] = names or [f"{region}{suffix}" for suffix in "abc"]
         return self._zones[region]
 
@@ -521,7 +531,7 @@ class RdsInstanceEmulator(ServiceEmulator):
             return None
         status = self._reported_status(inst)
         if status != "available":
-            raise AwsError("InvalidDBInstanceState", f"DB instance {inst.ident} is not in available state (it is {status}).")
+            raise not_available(inst.ident, status)
         if call.params.get("ForceFailover"):
             if not inst.multi_az:
                 raise AwsError("InvalidParameterCombination", FORCE_FAILOVER_SINGLE_AZ)
@@ -611,9 +621,10 @@ class RdsInstanceEmulator(ServiceEmulator):
             return None  # moto answers DBInstanceNotFound (a cross-region source needs its ARN)
         status = self._reported_status(src)
         if status not in ("available", "backing-up"):
-            raise AwsError("InvalidDBInstanceState", f"DB instance {src.ident} is not in available state (it is {status}).")
+            raise not_available(src.ident, status)
         if src.replication == "error":
-            raise AwsError("InvalidDBInstanceState", f"DB instance {src.ident} is a read replica whose replication has stopped.")
+            raise AwsError("InvalidDBInstanceState",
+                           f"DB instance {src.ident} is a read replica whose replication has stopped.")
         moto_src = self._moto_instance(src.region, src.ident) or {}
         if src.source is None and not moto_src.get("BackupRetentionPeriod"):
             raise AwsError(
@@ -664,7 +675,7 @@ class RdsInstanceEmulator(ServiceEmulator):
             raise AwsError("InvalidDBInstanceState", "DB Instance is not a read replica.")
         status = self._reported_status(inst)
         if status != "available":
-            raise AwsError("InvalidDBInstanceState", f"DB instance {inst.ident} is not in available state (it is {status}).")
+            raise not_available(inst.ident, status)
         return None
 
     def after_PromoteReadReplica(self, call: Call) -> None:
@@ -841,7 +852,7 @@ class RdsInstanceEmulator(ServiceEmulator):
     def before_CopyDBSnapshot(self, call: Call) -> dict[str, Any] | None:
         rec = self._snapshots.get(self._copy_source(call))
         if rec is not None and rec.status != "available":
-            raise AwsError("InvalidDBSnapshotState", f"Snapshot {rec.ident} is not in available state (it is {rec.status}).")
+            raise snapshot_not_available(rec.ident, rec.status)
         return None
 
     def after_CopyDBSnapshot(self, call: Call) -> None:
@@ -917,7 +928,7 @@ class RdsInstanceEmulator(ServiceEmulator):
             raise AwsError("DBSnapshotNotFound", f"DBSnapshot {snap_id} not found.", 404)
         rec = self._snapshots.get((call.region, snap_id))
         if rec is not None and rec.status != "available":
-            raise AwsError("InvalidDBSnapshotState", f"Snapshot {snap_id} is not in available state (it is {rec.status}).")
+            raise snapshot_not_available(snap_id, rec.status)
         self._check_restore_engine(call)
         self.plane  # noqa: B018 - DataPlaneUnavailable before moto stores anything
         return None
@@ -927,21 +938,23 @@ class RdsInstanceEmulator(ServiceEmulator):
             return
         region = call.region
         entry = call.parsed["DBInstance"]
-        ident = entry["DBInstanceIdentifier"]
         _, snap_id = parse_rds_arn(str(call.params.get("DBSnapshotIdentifier", "")))
         rec = self._snapshots.get((region, snap_id))
         if rec is not None:
             user, password, dbname = rec.master_user, rec.master_password, rec.dbname
-        else:
+        else:  # moto's automated snapshot: the master settings of the instance it was taken of
             user = str(entry.get("MasterUsername") or "postgres")
-            source = self._mine(region, entry.get("DBInstanceIdentifier"))
             password, dbname = None, str(entry.get("DBName") or "postgres")
-            origin = next((i for i in self._instances.values() if i.ident == snap_id.split(":")[-1]), source)
-            if origin is not None:
-                password, dbname = origin.master_password, origin.dbname
-        self._restored_instance(call, entry, lambda name: self._server_from_snapshot(rec, name, user, password, dbname),
-                                user=user, password=password, dbname=dbname,
-                                event=("RDS-EVENT-0043", f"Restored from snapshot {snap_id}.", "restoration"))
+            with contextlib.suppress(Exception):
+                snap = self.backdoor(region).describe_db_snapshots(DBSnapshotIdentifier=snap_id)["DBSnapshots"][0]
+                origin = self._mine(region, snap.get("DBInstanceIdentifier"))
+                if origin is not None:
+                    password, dbname = origin.master_password, origin.dbname
+        self._restored_instance(
+            call, entry, lambda name: self._server_from_snapshot(rec, name, user, password, dbname),
+            user=user, password=password, dbname=dbname,
+            event=("RDS-EVENT-0043", f"Restored from snapshot {snap_id}.", "restoration"),
+        )
 
     def _server_from_snapshot(self, rec: DbSnapshotRecord | None, name: str, user: str, password: str | None,
                               dbname: str) -> PostgresServer:
@@ -1014,12 +1027,14 @@ class RdsInstanceEmulator(ServiceEmulator):
         has_time = params.get("RestoreTime") is not None
         use_latest = bool(params.get("UseLatestRestorableTime"))
         if has_time and use_latest:
-            raise AwsError("InvalidParameterCombination", "Cannot specify both RestoreTime and UseLatestRestorableTime.")
+            raise AwsError("InvalidParameterCombination",
+                           "Cannot specify both RestoreTime and UseLatestRestorableTime.")
         src = self._pitr_source(call)
         if src is None:
             return None  # a DB instance the emulation does not own (an Aurora member): not ours to answer
         if not has_time and not use_latest:
-            raise AwsError("InvalidParameterCombination", "Either RestoreTime or UseLatestRestorableTime must be specified.")
+            raise AwsError("InvalidParameterCombination",
+                           "Either RestoreTime or UseLatestRestorableTime must be specified.")
         target = str(params.get("TargetDBInstanceIdentifier", ""))
         if self._moto_instance(region, target) is not None:
             raise AwsError("DBInstanceAlreadyExists", "DB instance already exists")
@@ -1088,8 +1103,8 @@ class RdsInstanceEmulator(ServiceEmulator):
                 pair.lose_standby()
                 self._instance_event(inst, "RDS-EVENT-0052", "Multi-AZ instance recovery started.", "recovery")
                 # No profile key of its own: a new standby is built like a new instance.
-                self._later(inst, self.profile.sample("rds_create_time"), lambda i=inst: self._recover_standby(i),
-                            f"{inst.ident} standby recovery")
+                self._later(inst, self.profile.sample("rds_create_time"),
+                            functools.partial(self._recover_standby, inst), f"{inst.ident} standby recovery")
             self._refresh(inst)  # a Single-AZ instance in the lost AZ stays unreachable until it is back
 
     def _region_lost(self, region: str) -> None:

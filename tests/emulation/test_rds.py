@@ -61,7 +61,7 @@ def refuses(rds: RdsInstanceEmulator, ident: str, region: str = EAST) -> bool:
 
 def sql(rds: RdsInstanceEmulator, ident: str, statement: str, region: str = EAST) -> list[tuple[Any, ...]]:
     with connect(rds, ident, region) as conn:
-        cursor = conn.execute(statement)  # type: ignore[arg-type]
+        cursor = conn.execute(statement)
         return cursor.fetchall() if cursor.description else []
 
 
@@ -239,7 +239,7 @@ def test_read_replica_links_replication_and_promotion(emu_env: Any, rds: RdsInst
     start = emu_env.clock.now()
     assert client.promote_read_replica(DBInstanceIdentifier="rep")["DBInstance"]["DBInstanceStatus"] == "modifying"
 
-    seen = {}
+    seen: dict[str, float] = {}
     for _ in range(11):
         seen.setdefault(describe(emu_env, "rep")["DBInstanceStatus"], emu_env.clock.now() - start)
         emu_env.clock.sleep(10)
@@ -258,7 +258,8 @@ def test_a_region_loss_loses_the_writes_the_cross_region_lag_still_held(emu_env:
     source = create(emu_env, "db1", BackupRetentionPeriod=7)
     wait_available(emu_env, "db1")
     west = emu_env.client("rds", WEST)
-    west.create_db_instance_read_replica(DBInstanceIdentifier="db1-dr", SourceDBInstanceIdentifier=source["DBInstanceArn"])
+    west.create_db_instance_read_replica(DBInstanceIdentifier="db1-dr",
+                                         SourceDBInstanceIdentifier=source["DBInstanceArn"])
     wait_available(emu_env, "db1-dr", WEST)
     sql(rds, "db1", "CREATE TABLE t (id int PRIMARY KEY)")
     emu_env.clock.sleep(5)
@@ -331,11 +332,12 @@ def test_snapshot_copied_to_the_dr_region_restores_into_a_new_instance_there(
     east.get_waiter("db_snapshot_available").wait(DBSnapshotIdentifier="snap1")
     assert emu_env.clock.now() == 420
     with pytest.raises(ClientError) as excinfo:  # not copied to the DR region yet
-        west.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="db1-dr", DBSnapshotIdentifier=snap["DBSnapshotArn"])
+        west.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="db1-dr",
+                                                  DBSnapshotIdentifier=snap["DBSnapshotArn"])
     assert code(excinfo) == "DBSnapshotNotFound"
 
-    copy = west.copy_db_snapshot(SourceDBSnapshotIdentifier=snap["DBSnapshotArn"], TargetDBSnapshotIdentifier="snap1-dr",
-                                 SourceRegion=EAST)["DBSnapshot"]
+    copy = west.copy_db_snapshot(SourceDBSnapshotIdentifier=snap["DBSnapshotArn"],
+                                 TargetDBSnapshotIdentifier="snap1-dr", SourceRegion=EAST)["DBSnapshot"]
     assert copy["Status"] == "creating" and copy["SourceRegion"] == EAST
     assert copy["OriginalSnapshotCreateTime"] == emu_env.clock.datetime(300)
     west.get_waiter("db_snapshot_available").wait(DBSnapshotIdentifier="snap1-dr")
