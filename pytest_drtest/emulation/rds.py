@@ -511,11 +511,49 @@ class RdsInstanceEmulator(ServiceEmulator):
     def after_ModifyDBInstance(self, call: Call) -> None:
         self._rewrite_instances(call)
 
-    def after_StartDBInstance(self, call: Call) -> None:
-        self._rewrite_instances(call)
+    def before_StopDBInstance(self, call: Call) -> dict[str, Any] | None:
+        inst = self._mine(call.region, call.params.get("DBInstanceIdentifier"))
+        if inst is None:
+            return None
+        status = self._reported_status(inst)
+        if status != "available":
+            raise not_available(inst.ident, status)
+        if inst.source is not None or inst.replicas:
+            # RDS user guide, stopping a DB instance: not for read replicas nor their sources.
+            raise AwsError("InvalidDBInstanceState",
+                           f"DB instance {inst.ident} has read replicas or is one: it cannot be stopped.")
+        return None
 
     def after_StopDBInstance(self, call: Call) -> None:
-        self._rewrite_instances(call)
+        inst = self._mine(call.region, call.params.get("DBInstanceIdentifier"))
+        if inst is not None and call.parsed is not None:
+            self._transition(inst, "stopping", "stopped", "stop")
+            self._describe_into(inst, call.parsed["DBInstance"])
+
+    def before_StartDBInstance(self, call: Call) -> dict[str, Any] | None:
+        inst = self._mine(call.region, call.params.get("DBInstanceIdentifier"))
+        if inst is not None and inst.status != "stopped":
+            raise AwsError("InvalidDBInstanceState", f"DB instance {inst.ident} is not stopped (it is {inst.status}).")
+        return None
+
+    def after_StartDBInstance(self, call: Call) -> None:
+        inst = self._mine(call.region, call.params.get("DBInstanceIdentifier"))
+        if inst is not None and call.parsed is not None:
+            self._transition(inst, "starting", "available", "start")
+            self._describe_into(inst, call.parsed["DBInstance"])
+
+    def _transition(self, inst: DbInstance, during: str, after: str, what: str) -> None:
+        """``during`` for ``rds_reboot_time`` (the endpoint refuses), then ``after``."""
+        inst.op += 1
+        op = inst.op
+        self._set_status(inst, during)
+
+        def done() -> None:
+            if not inst.deleted and inst.op == op:
+                self._set_status(inst, after)
+
+        # No profile key of its own: stopping and starting are a shutdown and a boot, like a reboot.
+        self._later(inst, self.profile.sample("rds_reboot_time"), done, f"{inst.ident} {what}")
 
     def after_DescribeDBSnapshots(self, call: Call) -> None:
         self._rewrite_snapshots(call)
@@ -702,11 +740,17 @@ class RdsInstanceEmulator(ServiceEmulator):
     def _promotion_done(self, inst: DbInstance, op: int) -> None:
         if inst.deleted or inst.op != op:
             return
-        # A promoted replica starts its own backups: its first one opens its PITR window.
-        with contextlib.suppress(Exception):
-            self.plane.snapshot(inst.server, self._plane_snapshot_name(inst.region, f"{inst.ident}-promoted"))
-        inst.earliest_restorable = self.clock.now()
+        self._start_backups(inst)
         self._set_status(inst, "available")
+
+    def _start_backups(self, inst: DbInstance) -> None:
+        """A replica made standalone starts its own backups: the first one opens its PITR window."""
+        try:
+            self.plane.snapshot(inst.server, self._plane_snapshot_name(inst.region, f"{inst.ident}-first-backup"))
+        except Exception:
+            log.exception("%s: first backup failed", inst.ident)
+            return
+        inst.earliest_restorable = self.clock.now()
 
     def _detach(self, inst: DbInstance) -> None:
         """Stop replication and make the replica's server a standalone primary; unlink both sides."""
@@ -782,7 +826,7 @@ class RdsInstanceEmulator(ServiceEmulator):
                 with contextlib.suppress(Exception):
                     self.backdoor(replica.region).promote_read_replica(DBInstanceIdentifier=replica.ident)
                 if replica.earliest_restorable is None:
-                    replica.earliest_restorable = self.clock.now()
+                    self._start_backups(replica)
         if inst.source is not None:
             src = self._instances.get(inst.source)
             if src is not None and inst.key in src.replicas:
@@ -850,7 +894,11 @@ class RdsInstanceEmulator(ServiceEmulator):
         return region or call.region, ident
 
     def before_CopyDBSnapshot(self, call: Call) -> dict[str, Any] | None:
-        rec = self._snapshots.get(self._copy_source(call))
+        src_region, src_id = self._copy_source(call)
+        if not self.world.region_up(src_region):
+            # The destination reads the snapshot from its region: a lost region has nothing to give.
+            raise AwsError("DBSnapshotNotFound", f"DBSnapshot {src_id} not found: {src_region} is unreachable.", 404)
+        rec = self._snapshots.get((src_region, src_id))
         if rec is not None and rec.status != "available":
             raise snapshot_not_available(rec.ident, rec.status)
         return None

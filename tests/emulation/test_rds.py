@@ -208,6 +208,42 @@ def test_losing_an_az_fails_a_multi_az_primary_over_and_leaves_a_single_az_insta
     assert ids(rds, "single") == [1]
 
 
+def test_losing_the_standby_az_keeps_the_primary_writing_until_a_new_standby_is_built(
+        emu_env: Any, rds: RdsInstanceEmulator) -> None:
+    create(emu_env, "multi", MultiAZ=True, AvailabilityZone="us-east-1a")
+    wait_available(emu_env, "multi")
+    standby_az = describe(emu_env, "multi")["SecondaryAvailabilityZone"]
+
+    emu_env.emulation.world.lose_az(standby_az)  # t = 300
+
+    sql(rds, "multi", "SET statement_timeout = '5s'; CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
+    assert rds.standby(EAST, "multi") is None and describe(emu_env, "multi")["DBInstanceStatus"] == "available"
+    emu_env.clock.sleep(300)
+    assert describe(emu_env, "multi")["SecondaryAvailabilityZone"] not in (standby_az, "us-east-1a")
+    assert rds.server(EAST, "multi").query("SELECT sync_state FROM pg_stat_replication") == [("sync",)]
+    assert events(emu_env, "multi")[1:] == [("Multi-AZ instance recovery started.", 300),
+                                            ("Multi-AZ instance recovery completed.", 600)]
+
+
+def test_stop_and_start(emu_env: Any, rds: RdsInstanceEmulator) -> None:
+    client = emu_env.client("rds", EAST)
+    create(emu_env, "db1")
+    wait_available(emu_env, "db1")
+    sql(rds, "db1", "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)")
+    with pytest.raises(ClientError) as excinfo:
+        client.start_db_instance(DBInstanceIdentifier="db1")
+    assert code(excinfo) == "InvalidDBInstanceState"
+
+    assert client.stop_db_instance(DBInstanceIdentifier="db1")["DBInstance"]["DBInstanceStatus"] == "stopping"
+    emu_env.clock.sleep(20)
+    assert describe(emu_env, "db1")["DBInstanceStatus"] == "stopped" and refuses(rds, "db1")
+    assert client.start_db_instance(DBInstanceIdentifier="db1")["DBInstance"]["DBInstanceStatus"] == "starting"
+    emu_env.clock.sleep(19)
+    assert describe(emu_env, "db1")["DBInstanceStatus"] == "starting" and refuses(rds, "db1")
+    emu_env.clock.sleep(1)
+    assert describe(emu_env, "db1")["DBInstanceStatus"] == "available" and ids(rds, "db1") == [1]
+
+
 # -- read replicas ----------------------------------------------------------------------------------------
 def test_read_replica_links_replication_and_promotion(emu_env: Any, rds: RdsInstanceEmulator) -> None:
     client = emu_env.client("rds", EAST)
@@ -358,6 +394,16 @@ def test_snapshot_copied_to_the_dr_region_restores_into_a_new_instance_there(
         ("Started copy of snapshot snap1 from region us-east-1.", 420),
         ("Finished copy of snapshot snap1 in 15 minutes.", 1320)]
     assert events(emu_env, "db1-dr", WEST) == [("Restored from snapshot snap1-dr.", 1920)]
+    with pytest.raises(ClientError) as excinfo:
+        west.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="db1-dr", DBSnapshotIdentifier="snap1-dr")
+    assert code(excinfo) == "DBInstanceAlreadyExists"
+    emu_env.emulation.world.lose_region(EAST)
+    with pytest.raises(ClientError) as excinfo:  # a copy reads from the source region
+        west.copy_db_snapshot(SourceDBSnapshotIdentifier=snap["DBSnapshotArn"], TargetDBSnapshotIdentifier="late")
+    assert code(excinfo) == "DBSnapshotNotFound"
+    assert [s["DBSnapshotIdentifier"] for s in west.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]] == [
+        "snap1-dr"]
+    assert ids(rds, "db1-dr", WEST) == [1]  # the restored instance lives on in the DR region
 
 
 # -- point-in-time restore -------------------------------------------------------------------------------------
