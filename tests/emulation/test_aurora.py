@@ -1,0 +1,506 @@
+"""Aurora PostgreSQL and the RDS Data API on real PostgreSQL (AWS-SEMANTICS §0, §7).
+
+Every test drives moto through the hooked clients and checks data with psycopg through the
+cluster's endpoints; the clock is virtual, so modeled minutes cost nothing.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from pytest_drtest.dataplane import DataPlane, DataPlaneUnavailable
+from pytest_drtest.emulation.aurora import AuroraEmulator
+from pytest_drtest.emulation.rds_common import event_log
+from pytest_drtest.emulation.rds_data import RdsDataEmulator, to_psycopg
+
+psycopg = pytest.importorskip("psycopg")
+
+PRIMARY, DR = "us-east-1", "us-west-2"
+ENGINE = "aurora-postgresql"
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app"
+CREATE, FAILOVER, GLOBAL_LAG, GLOBAL_FAILOVER = 60.0, 30.0, 1.0, 60.0
+SNAPSHOT, RESTORE, PITR_LAG = 120.0, 600.0, 300.0
+
+
+@pytest.fixture
+def aurora(emu_env: Any) -> AuroraEmulator:
+    try:
+        DataPlane.check()
+    except DataPlaneUnavailable as exc:
+        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+    for key, value in {
+        "rds_create_time": CREATE, "aurora_failover": FAILOVER, "aurora_global_lag": GLOBAL_LAG,
+        "aurora_global_failover": GLOBAL_FAILOVER, "rds_snapshot_time": SNAPSHOT, "rds_restore_time": RESTORE,
+        "rds_pitr_latest_lag": PITR_LAG,
+    }.items():
+        emu_env.profile.override(key, value, origin="test")
+    emulator = AuroraEmulator(emu_env.emulation)
+    emu_env.emulation.add(emulator)
+    emu_env.emulation.add(RdsDataEmulator(emu_env.emulation))
+    return emulator
+
+
+def create_cluster(emu_env: Any, name: str, region: str = PRIMARY, *, instances: dict[str, int] | None = None,
+                   wait: bool = True, **extra: Any) -> dict[str, Any]:
+    """A cluster with ``instances`` {identifier: PromotionTier}; the first one is the writer."""
+    rds = emu_env.client("rds", region)
+    params: dict[str, Any] = {"DBClusterIdentifier": name, "Engine": ENGINE, **extra}
+    if "GlobalClusterIdentifier" not in extra:
+        params.update(MasterUsername="app", MasterUserPassword="secret123", DatabaseName="orders")
+    cluster = rds.create_db_cluster(**params)["DBCluster"]
+    for instance, tier in (instances if instances is not None else {f"{name}-1": 1}).items():
+        rds.create_db_instance(DBInstanceIdentifier=instance, DBClusterIdentifier=name, Engine=ENGINE,
+                               DBInstanceClass="db.r6g.large", PromotionTier=tier)
+    if wait:
+        emu_env.clock.sleep(CREATE)
+    return cluster
+
+
+def describe(emu_env: Any, name: str, region: str = PRIMARY) -> dict[str, Any]:
+    return emu_env.client("rds", region).describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][0]
+
+
+def writer_of(cluster: dict[str, Any]) -> str:
+    return next(m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"] if m["IsClusterWriter"])
+
+
+def sql(info: dict[str, Any], statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(**info, autocommit=True, connect_timeout=5) as conn:
+        cur = conn.execute(statement, params)
+        return cur.fetchall() if cur.description else []
+
+
+def ids(info: dict[str, Any]) -> list[int]:
+    return [row[0] for row in sql(info, "SELECT id FROM t ORDER BY id")]
+
+
+def refused(info: dict[str, Any]) -> bool:
+    try:
+        sql(info, "SELECT 1")
+    except psycopg.OperationalError:
+        return True
+    return False
+
+
+def error_code(exc: pytest.ExceptionInfo[Any]) -> tuple[str, int]:
+    response = exc.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+# -- clusters and endpoints (§7.1, §7.2) -----------------------------------------------------------
+def test_cluster_is_creating_then_available_with_members_spread_over_azs(emu_env: Any, aurora: AuroraEmulator) -> None:
+    rds = emu_env.client("rds")
+    created = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 0}, wait=False)
+    assert created["Status"] == "creating" and created["DBClusterMembers"] == []
+    assert describe(emu_env, "prod")["Status"] == "creating"
+    rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier="prod", WaiterConfig={"Delay": 5})
+    assert emu_env.clock.now() == CREATE
+
+    cluster = describe(emu_env, "prod")
+    assert cluster["DBClusterMembers"] == [
+        {"DBInstanceIdentifier": "prod-1", "IsClusterWriter": True, "DBClusterParameterGroupStatus": "in-sync", "PromotionTier": 1},
+        {"DBInstanceIdentifier": "prod-2", "IsClusterWriter": False, "DBClusterParameterGroupStatus": "in-sync", "PromotionTier": 0},
+    ]
+    assert cluster["MultiAZ"] is True and cluster["ClusterCreateTime"] == emu_env.clock.datetime(0)
+    instances = {i["DBInstanceIdentifier"]: i for i in rds.describe_db_instances()["DBInstances"]}
+    assert {k: (v["DBInstanceStatus"], v["AvailabilityZone"]) for k, v in instances.items()} == {
+        "prod-1": ("available", "us-east-1a"), "prod-2": ("available", "us-east-1b")}
+
+    writer, reader = aurora.connection_info(PRIMARY, "prod"), aurora.connection_info(PRIMARY, "prod", reader=True)
+    assert (writer["user"], writer["password"], writer["dbname"]) == ("app", "secret123", "orders")
+    sql(writer, "CREATE TABLE t (id int PRIMARY KEY)")
+    sql(writer, "INSERT INTO t VALUES (1)")
+    assert sql(writer, "SELECT current_user, current_database(), pg_is_in_recovery()") == [("app", "orders", False)]
+    # A reader is a synchronous (remote_apply) standby: it already shows the acknowledged row.
+    assert sql(reader, "SELECT pg_is_in_recovery()") == [(True,)] and ids(reader) == [1]
+    assert aurora.resolve(cluster["ReaderEndpoint"]) == ("127.0.0.1", reader["port"])
+    assert aurora.resolve(cluster["Endpoint"]) == ("127.0.0.1", writer["port"])
+    assert emu_env.emulation.endpoint_healthy(cluster["Endpoint"])
+
+
+def test_reader_endpoint_goes_to_the_writer_when_there_is_no_reader(emu_env: Any, aurora: AuroraEmulator) -> None:
+    create_cluster(emu_env, "solo")
+    reader = aurora.connection_info(PRIMARY, "solo", reader=True)
+    sql(reader, "CREATE TABLE t (id int)")  # writes work through it [AUR-UG:Aurora.Overview.Endpoints]
+    assert sql(reader, "SELECT pg_is_in_recovery()") == [(False,)]
+
+
+# -- failover (§7.1) --------------------------------------------------------------------------------
+def test_failover_loses_nothing_and_the_writer_endpoint_refuses_until_it_ends(emu_env: Any, aurora: AuroraEmulator) -> None:
+    rds = emu_env.client("rds")
+    create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 2, "prod-3": 0})
+    writer = aurora.connection_info(PRIMARY, "prod")
+    sql(writer, "CREATE TABLE t (id int PRIMARY KEY)")
+    for i in range(1, 51):
+        sql(writer, "INSERT INTO t VALUES (%s)", (i,))
+    started = emu_env.clock.now()
+
+    answer = rds.failover_db_cluster(DBClusterIdentifier="prod")["DBCluster"]
+    assert answer["Status"] == "failing-over"
+    assert refused(writer)
+    assert ids(aurora.connection_info(PRIMARY, "prod", reader=True)) == list(range(1, 51))  # readers keep serving
+    emu_env.clock.sleep(FAILOVER - 1)
+    assert describe(emu_env, "prod")["Status"] == "failing-over" and refused(writer)
+    emu_env.clock.sleep(1)
+
+    cluster = describe(emu_env, "prod")
+    assert cluster["Status"] == "available"
+    assert writer_of(cluster) == "prod-3"  # the best (lowest) PromotionTier
+    assert ids(writer) == list(range(1, 51))  # nothing acknowledged was lost
+    sql(writer, "INSERT INTO t VALUES (51)")
+    new_writer = aurora.instance_connection_info(PRIMARY, "prod-3")
+    assert sql(new_writer, "SELECT pg_is_in_recovery(), count(*) FROM t") == [(False, 51)]
+    old_writer = aurora.instance_connection_info(PRIMARY, "prod-1")  # back as a reader
+    assert sql(old_writer, "SELECT pg_is_in_recovery(), count(*) FROM t") == [(True, 51)]
+    events = [(e.event_id, e.t - started, e.message) for e in event_log(emu_env.emulation).events
+              if e.source_type == "db-cluster" and e.event_id in ("RDS-EVENT-0073", "RDS-EVENT-0071")]
+    assert events == [("RDS-EVENT-0073", 0.0, "Started cross AZ failover to DB instance: prod-3."),
+                      ("RDS-EVENT-0071", FAILOVER, "Completed failover to DB instance: prod-3.")]
+
+
+def test_failover_target_and_errors(emu_env: Any, aurora: AuroraEmulator) -> None:
+    rds = emu_env.client("rds")
+    create_cluster(emu_env, "solo")
+    with pytest.raises(botocore.exceptions.ClientError) as no_replica:
+        rds.failover_db_cluster(DBClusterIdentifier="solo")
+    assert error_code(no_replica) == ("InvalidDBClusterStateFault", 400)
+
+    create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 0, "prod-3": 15})
+    rds.failover_db_cluster(DBClusterIdentifier="prod", TargetDBInstanceIdentifier="prod-3")
+    with pytest.raises(botocore.exceptions.ClientError) as busy:
+        rds.failover_db_cluster(DBClusterIdentifier="prod")
+    assert error_code(busy) == ("InvalidDBClusterStateFault", 400)
+    emu_env.clock.sleep(FAILOVER)
+    assert writer_of(describe(emu_env, "prod")) == "prod-3"
+    with pytest.raises(botocore.exceptions.ClientError) as not_reader:
+        rds.failover_db_cluster(DBClusterIdentifier="prod", TargetDBInstanceIdentifier="prod-3")
+    assert error_code(not_reader) == ("InvalidDBInstanceState", 400)
+    with pytest.raises(botocore.exceptions.ClientError) as missing:
+        rds.failover_db_cluster(DBClusterIdentifier="nope")
+    assert error_code(missing) == ("DBClusterNotFoundFault", 404)
+
+
+def test_losing_the_writers_az_fails_over_automatically(emu_env: Any, aurora: AuroraEmulator) -> None:
+    create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1})
+    writer = aurora.connection_info(PRIMARY, "prod")
+    sql(writer, "CREATE TABLE t (id int PRIMARY KEY)")
+    sql(writer, "INSERT INTO t VALUES (1), (2)")
+
+    emu_env.emulation.world.lose_az("us-east-1a")  # prod-1's AZ
+    assert describe(emu_env, "prod")["Status"] == "failing-over" and refused(writer)
+    emu_env.clock.sleep(FAILOVER)
+    cluster = describe(emu_env, "prod")
+    assert (cluster["Status"], writer_of(cluster)) == ("available", "prod-2")
+    assert ids(writer) == [1, 2]
+    sql(writer, "INSERT INTO t VALUES (3)")  # commits do not wait for the lost standby
+    lost = emu_env.client("rds").describe_db_instances(DBInstanceIdentifier="prod-1")["DBInstances"][0]
+    assert lost["DBInstanceStatus"] == "rebooting"
+
+    emu_env.emulation.world.restore_az("us-east-1a")  # prod-1 comes back as a reader
+    reader = aurora.instance_connection_info(PRIMARY, "prod-1")
+    assert sql(reader, "SELECT pg_is_in_recovery()") == [(True,)] and ids(reader) == [1, 2, 3]
+
+
+# -- global database (§7.3) -----------------------------------------------------------------------
+def global_database(emu_env: Any, *, from_source: bool = True) -> tuple[str, str]:
+    """prod (us-east-1, writer + reader) as primary of global ``g``, dr (us-west-2, 1 instance) as secondary."""
+    prod = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1})
+    rds = emu_env.client("rds")
+    if from_source:
+        rds.create_global_cluster(GlobalClusterIdentifier="g", SourceDBClusterIdentifier=prod["DBClusterArn"])
+    dr = create_cluster(emu_env, "dr", DR, instances={"dr-1": 1}, GlobalClusterIdentifier="g")
+    return prod["DBClusterArn"], dr["DBClusterArn"]
+
+
+def members(emu_env: Any) -> dict[str, bool]:
+    gdb = emu_env.client("rds").describe_global_clusters(GlobalClusterIdentifier="g")["GlobalClusters"][0]
+    return {m["DBClusterArn"].split(":")[-1]: m["IsWriter"] for m in gdb["GlobalClusterMembers"]}
+
+
+def test_global_database_from_a_source_cluster_replicates_with_lag_to_a_read_only_secondary(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
+    prod_arn, dr_arn = global_database(emu_env)
+    gdb = emu_env.client("rds", DR).describe_global_clusters(GlobalClusterIdentifier="g")["GlobalClusters"][0]
+    writer_member = next(m for m in gdb["GlobalClusterMembers"] if m["IsWriter"])
+    assert writer_member["DBClusterArn"] == prod_arn and writer_member["Readers"] == [dr_arn]  # moto: IsWriter false
+    assert describe(emu_env, "dr", DR)["GlobalClusterIdentifier"] == "g"
+    assert writer_of(describe(emu_env, "prod")) == "prod-1"
+    assert all(not m["IsClusterWriter"] for m in describe(emu_env, "dr", DR)["DBClusterMembers"])
+
+    primary, secondary = aurora.connection_info(PRIMARY, "prod"), aurora.connection_info(DR, "dr")
+    assert secondary["user"] == "app" and secondary["dbname"] == "orders"
+    sql(primary, "CREATE TABLE t (id int PRIMARY KEY)")
+    sql(primary, "INSERT INTO t VALUES (1)")
+    emu_env.clock.sleep(0.5)
+    assert sql(secondary, "SELECT to_regclass('t') IS NULL") == [(True,)]  # still held by the lag
+    emu_env.clock.sleep(GLOBAL_LAG)
+    aurora.cluster(DR, "dr").replica.wait_applied()  # type: ignore[union-attr]
+    assert ids(secondary) == [1]
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        sql(secondary, "INSERT INTO t VALUES (2)")
+
+
+def test_region_loss_then_detach_and_promote_loses_exactly_the_lag(emu_env: Any, aurora: AuroraEmulator) -> None:
+    _, dr_arn = global_database(emu_env)
+    primary = aurora.connection_info(PRIMARY, "prod")
+    sql(primary, "CREATE TABLE t (id int PRIMARY KEY)")
+    emu_env.clock.sleep(5)
+    sql(primary, "INSERT INTO t VALUES (1)")  # acknowledged 2 s before the region loss
+    emu_env.clock.sleep(1.5)
+    sql(primary, "INSERT INTO t VALUES (2)")  # acknowledged 0.5 s before
+    emu_env.clock.sleep(0.5)
+
+    emu_env.emulation.world.lose_region(PRIMARY)
+    rds = emu_env.client("rds", DR)
+    answer = rds.remove_from_global_cluster(GlobalClusterIdentifier="g", DbClusterIdentifier=dr_arn)["GlobalCluster"]
+    assert [m["DBClusterArn"] for m in answer["GlobalClusterMembers"]] == [aurora.cluster(PRIMARY, "prod").arn]
+    cluster = describe(emu_env, "dr", DR)
+    assert "GlobalClusterIdentifier" not in cluster and writer_of(cluster) == "dr-1"
+    promoted = aurora.connection_info(DR, "dr")
+    assert ids(promoted) == [1]  # row 2 was still in the replication lag when the region died
+    sql(promoted, "INSERT INTO t VALUES (3)")  # standalone read/write
+    assert ids(promoted) == [1, 3]
+
+
+def test_switchover_loses_nothing_and_swaps_roles(emu_env: Any, aurora: AuroraEmulator) -> None:
+    prod_arn, dr_arn = global_database(emu_env)
+    old_primary = aurora.connection_info(PRIMARY, "prod")
+    sql(old_primary, "CREATE TABLE t (id int PRIMARY KEY)")
+    sql(old_primary, "INSERT INTO t SELECT generate_series(1, 100)")  # nothing replicated yet
+
+    rds = emu_env.client("rds", DR)
+    gdb = rds.switchover_global_cluster(GlobalClusterIdentifier="g", TargetDbClusterIdentifier=dr_arn)["GlobalCluster"]
+    assert gdb["Status"] == "switching-over"
+    assert gdb["FailoverState"] == {"Status": "pending", "FromDbClusterArn": prod_arn, "ToDbClusterArn": dr_arn,
+                                    "IsDataLossAllowed": False}
+    emu_env.clock.sleep(GLOBAL_FAILOVER)
+    gdb = rds.describe_global_clusters(GlobalClusterIdentifier="g")["GlobalClusters"][0]
+    assert gdb["Status"] == "available" and "FailoverState" not in gdb
+    assert members(emu_env) == {"dr": True, "prod": False}
+
+    new_primary = aurora.connection_info(DR, "dr")
+    assert ids(new_primary) == list(range(1, 101))  # every acknowledged write made it
+    sql(new_primary, "INSERT INTO t VALUES (101)")
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):  # the old primary is now a secondary
+        sql(old_primary, "INSERT INTO t VALUES (102)")
+    emu_env.clock.sleep(GLOBAL_LAG)
+    aurora.cluster(PRIMARY, "prod").replica.wait_applied()  # type: ignore[union-attr]
+    assert ids(old_primary)[-1] == 101
+    switch_events = [e.event_id for e in event_log(emu_env.emulation).events if e.categories == ("global failover",)]
+    assert switch_events == ["RDS-EVENT-0181", "RDS-EVENT-0182", "RDS-EVENT-0183", "RDS-EVENT-0184", "RDS-EVENT-0185"]
+
+
+def test_failover_global_cluster_states(emu_env: Any, aurora: AuroraEmulator) -> None:
+    prod_arn, dr_arn = global_database(emu_env)
+    rds = emu_env.client("rds", DR)
+    with pytest.raises(botocore.exceptions.ClientError) as same:
+        rds.failover_global_cluster(GlobalClusterIdentifier="g", TargetDbClusterIdentifier=prod_arn, AllowDataLoss=True)
+    assert error_code(same) == ("InvalidGlobalClusterStateFault", 400)
+
+    started = emu_env.clock.now()
+    gdb = rds.failover_global_cluster(GlobalClusterIdentifier="g", TargetDbClusterIdentifier=dr_arn,
+                                      AllowDataLoss=True)["GlobalCluster"]
+    assert gdb["Status"] == "failing-over"
+    assert gdb["FailoverState"] == {"Status": "pending", "FromDbClusterArn": prod_arn, "ToDbClusterArn": dr_arn,
+                                    "IsDataLossAllowed": True}
+    emu_env.clock.sleep(GLOBAL_FAILOVER * 0.1)
+    gdb = rds.describe_global_clusters(GlobalClusterIdentifier="g")["GlobalClusters"][0]
+    assert gdb["FailoverState"]["Status"] == "failing-over" and members(emu_env) == {"prod": True, "dr": False}
+    assert refused(aurora.connection_info(PRIMARY, "prod"))  # the old primary is shut down
+    with pytest.raises(botocore.exceptions.ClientError) as busy:
+        rds.switchover_global_cluster(GlobalClusterIdentifier="g", TargetDbClusterIdentifier=dr_arn)
+    assert error_code(busy) == ("InvalidGlobalClusterStateFault", 400)
+    emu_env.clock.sleep(GLOBAL_FAILOVER * 0.9)
+
+    gdb = rds.describe_global_clusters(GlobalClusterIdentifier="g")["GlobalClusters"][0]
+    assert gdb["Status"] == "available" and "FailoverState" not in gdb
+    assert members(emu_env) == {"dr": True, "prod": False}
+    sql(aurora.connection_info(DR, "dr"), "CREATE TABLE after_failover (id int)")
+    events = [(e.event_id, e.t - started) for e in event_log(emu_env.emulation).events if e.categories == ("global failover",)]
+    assert events == [("RDS-EVENT-0182", GLOBAL_FAILOVER * 0.1), ("RDS-EVENT-0184", GLOBAL_FAILOVER),
+                      ("RDS-EVENT-0238", GLOBAL_FAILOVER)]
+    with pytest.raises(botocore.exceptions.ClientError) as unknown:
+        rds.failover_global_cluster(GlobalClusterIdentifier="nope", TargetDbClusterIdentifier=dr_arn, AllowDataLoss=True)
+    assert error_code(unknown) == ("GlobalClusterNotFoundFault", 404)
+
+
+def test_an_empty_global_cluster_takes_its_first_member_as_primary(emu_env: Any, aurora: AuroraEmulator) -> None:
+    rds = emu_env.client("rds")
+    rds.create_global_cluster(GlobalClusterIdentifier="g", Engine=ENGINE)
+    create_cluster(emu_env, "prod", GlobalClusterIdentifier="g", MasterUsername="app", MasterUserPassword="secret123")
+    create_cluster(emu_env, "dr", DR, GlobalClusterIdentifier="g")
+    assert members(emu_env) == {"prod": True, "dr": False}
+    with pytest.raises(botocore.exceptions.ClientError) as not_empty:
+        rds.delete_global_cluster(GlobalClusterIdentifier="g")
+    assert error_code(not_empty) == ("InvalidGlobalClusterStateFault", 400)
+
+
+# -- PITR and snapshots (§7.4) ----------------------------------------------------------------------
+def test_cluster_pitr_holds_exactly_the_data_as_of_the_time(emu_env: Any, aurora: AuroraEmulator) -> None:
+    rds = emu_env.client("rds")
+    create_cluster(emu_env, "prod")
+    writer = aurora.connection_info(PRIMARY, "prod")
+    sql(writer, "CREATE TABLE t (id int PRIMARY KEY)")
+    sql(writer, "INSERT INTO t VALUES (1), (2)")
+    emu_env.clock.sleep(10)
+    target = emu_env.clock.now()
+    emu_env.clock.sleep(10)
+    sql(writer, "INSERT INTO t VALUES (3)")  # after T: absent from the restore
+    sql(writer, "DELETE FROM t WHERE id = 1")  # after T: present in the restore
+    emu_env.clock.sleep(PITR_LAG)
+    latest = describe(emu_env, "prod")["LatestRestorableTime"]
+    assert latest == emu_env.clock.datetime(emu_env.clock.now() - PITR_LAG)
+
+    restored = rds.restore_db_cluster_to_point_in_time(
+        DBClusterIdentifier="prod-pitr", SourceDBClusterIdentifier="prod",
+        RestoreToTime=emu_env.clock.datetime(target))["DBCluster"]
+    assert restored["Status"] == "creating" and restored["DBClusterMembers"] == []
+    assert "LatestRestorableTime" not in restored and "GlobalClusterIdentifier" not in restored
+    rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier="prod-pitr")
+    rds.create_db_instance(DBInstanceIdentifier="prod-pitr-1", DBClusterIdentifier="prod-pitr", Engine=ENGINE,
+                           DBInstanceClass="db.r6g.large")
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="prod-pitr-1")
+    assert writer_of(describe(emu_env, "prod-pitr")) == "prod-pitr-1"
+    assert ids(aurora.connection_info(PRIMARY, "prod-pitr")) == [1, 2]
+    assert ids(writer) == [2, 3]  # the source is untouched
+
+
+def test_cluster_pitr_errors(emu_env: Any, aurora: AuroraEmulator) -> None:
+    rds = emu_env.client("rds")
+    create_cluster(emu_env, "prod")
+    create_cluster(emu_env, "other", instances={})
+    emu_env.clock.sleep(PITR_LAG)
+    cases = {
+        ("InvalidRestoreFault", 400): {"DBClusterIdentifier": "new", "SourceDBClusterIdentifier": "prod",
+                                       "RestoreToTime": emu_env.clock.datetime(emu_env.clock.now() - 10)},
+        ("DBClusterAlreadyExistsFault", 400): {"DBClusterIdentifier": "other", "SourceDBClusterIdentifier": "prod",
+                                               "UseLatestRestorableTime": True},
+        ("DBClusterNotFoundFault", 404): {"DBClusterIdentifier": "new", "SourceDBClusterIdentifier": "nope",
+                                          "UseLatestRestorableTime": True},
+    }
+    for expected, params in cases.items():
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            rds.restore_db_cluster_to_point_in_time(**params)
+        assert error_code(exc) == expected
+    with pytest.raises(botocore.exceptions.ClientError) as before_creation:
+        rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier="new", SourceDBClusterIdentifier="prod",
+                                                RestoreToTime=emu_env.clock.datetime(0) - _dt.timedelta(seconds=1))
+    assert error_code(before_creation) == ("InvalidRestoreFault", 400)
+
+
+def test_cluster_snapshot_restores_into_a_new_cluster(emu_env: Any, aurora: AuroraEmulator) -> None:
+    rds = emu_env.client("rds")
+    create_cluster(emu_env, "prod")
+    writer = aurora.connection_info(PRIMARY, "prod")
+    sql(writer, "CREATE TABLE t (id int PRIMARY KEY)")
+    sql(writer, "INSERT INTO t VALUES (1)")
+    taken = emu_env.clock.now()
+    snapshot = rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier="s1", DBClusterIdentifier="prod")
+    assert snapshot["DBClusterSnapshot"]["Status"] == "creating"
+    sql(writer, "INSERT INTO t VALUES (2)")  # after the snapshot
+    with pytest.raises(botocore.exceptions.ClientError) as not_ready:
+        rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="copy", SnapshotIdentifier="s1", Engine=ENGINE)
+    assert error_code(not_ready) == ("InvalidDBClusterSnapshotStateFault", 400)
+    rds.get_waiter("db_cluster_snapshot_available").wait(DBClusterSnapshotIdentifier="s1", WaiterConfig={"Delay": 10})
+    assert emu_env.clock.now() == taken + SNAPSHOT
+    described = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="s1")["DBClusterSnapshots"][0]
+    assert (described["Status"], described["SnapshotCreateTime"]) == ("available", emu_env.clock.datetime(taken))
+
+    restored = rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="copy", SnapshotIdentifier="s1",
+                                                    Engine=ENGINE)["DBCluster"]
+    assert (restored["Status"], restored["DBClusterMembers"]) == ("creating", [])
+    with pytest.raises(botocore.exceptions.ClientError) as exists:
+        rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="copy", SnapshotIdentifier="s1", Engine=ENGINE)
+    assert error_code(exists) == ("DBClusterAlreadyExistsFault", 400)
+    emu_env.clock.sleep(RESTORE)
+    assert describe(emu_env, "copy")["Status"] == "available"
+    rds.create_db_instance(DBInstanceIdentifier="copy-1", DBClusterIdentifier="copy", Engine=ENGINE,
+                           DBInstanceClass="db.r6g.large")
+    emu_env.clock.sleep(CREATE)
+    copy = aurora.connection_info(PRIMARY, "copy")
+    assert copy["user"] == "app" and ids(copy) == [1]
+    assert ids(writer) == [1, 2]
+    messages = [e.message for e in event_log(emu_env.emulation).events if e.source_type == "db-cluster-snapshot"]
+    assert messages == ["Creating manual cluster snapshot.", "Manual cluster snapshot created."]
+
+
+# -- Data API (§7.5) --------------------------------------------------------------------------------
+def test_data_api_round_trip(emu_env: Any, aurora: AuroraEmulator) -> None:
+    arn = create_cluster(emu_env, "prod", EnableHttpEndpoint=True)["DBClusterArn"]
+    assert describe(emu_env, "prod")["HttpEndpointEnabled"] is True
+    data = emu_env.client("rds-data")
+
+    def run(statement: str, **extra: Any) -> dict[str, Any]:
+        return data.execute_statement(resourceArn=arn, secretArn=SECRET, database="orders", sql=statement, **extra)
+
+    run("CREATE TABLE items (id bigint PRIMARY KEY, name text, price numeric(8,2), ok boolean, blob bytea, "
+        "made date, score float8)")
+    inserted = run("INSERT INTO items VALUES (:id, :name, :price, :ok, :blob, :made, :score)", parameters=[
+        {"name": "id", "value": {"longValue": 7}}, {"name": "name", "value": {"stringValue": "50% off: 'x'"}},
+        {"name": "price", "value": {"stringValue": "9.99"}, "typeHint": "DECIMAL"},
+        {"name": "ok", "value": {"booleanValue": True}}, {"name": "blob", "value": {"blobValue": b"\x00\x01"}},
+        {"name": "made", "value": {"stringValue": "2026-01-05"}, "typeHint": "DATE"},
+        {"name": "score", "value": {"doubleValue": 0.5}}])
+    assert inserted["numberOfRecordsUpdated"] == 1 and "records" not in inserted
+    run("INSERT INTO items (id, name) VALUES (8, NULL)")
+
+    answer = run("SELECT id, name, price, ok, blob, made, score, id::text::int AS cast FROM items WHERE id = :id",
+                 parameters=[{"name": "id", "value": {"longValue": 7}}], includeResultMetadata=True)
+    assert answer["records"] == [[{"longValue": 7}, {"stringValue": "50% off: 'x'"}, {"stringValue": "9.99"},
+                                  {"booleanValue": True}, {"blobValue": b"\x00\x01"}, {"stringValue": "2026-01-05"},
+                                  {"doubleValue": 0.5}, {"longValue": 7}]]
+    assert answer["numberOfRecordsUpdated"] == 0
+    assert [(c["name"], c["typeName"], c["type"]) for c in answer["columnMetadata"]] == [
+        ("id", "int8", -5), ("name", "text", 12), ("price", "numeric", 2), ("ok", "bool", -7),
+        ("blob", "bytea", -2), ("made", "date", 91), ("score", "float8", 8), ("cast", "int4", 4)]
+    null_row = run("SELECT name FROM items WHERE id = 8")
+    assert null_row["records"] == [[{"isNull": True}]]
+    as_json = run("SELECT id, name FROM items ORDER BY id", formatRecordsAs="JSON")
+    assert "records" not in as_json and as_json["formattedRecords"] == '[{"id": 7, "name": "50% off: \'x\'"}, {"id": 8, "name": null}]'
+
+    tx = data.begin_transaction(resourceArn=arn, secretArn=SECRET, database="orders")["transactionId"]
+    run("DELETE FROM items WHERE id = 8", transactionId=tx)
+    assert data.rollback_transaction(resourceArn=arn, secretArn=SECRET, transactionId=tx)["transactionStatus"] == "Rollback Complete"
+    assert len(run("SELECT id FROM items")["records"]) == 2
+    with pytest.raises(botocore.exceptions.ClientError) as gone:
+        data.commit_transaction(resourceArn=arn, secretArn=SECRET, transactionId=tx)
+    assert error_code(gone) == ("TransactionNotFoundException", 404)
+    # the writer's data, seen by psycopg as the master user
+    assert sql(aurora.connection_info(PRIMARY, "prod"), "SELECT count(*) FROM items") == [(2,)]
+
+
+def test_data_api_errors(emu_env: Any, aurora: AuroraEmulator) -> None:
+    data = emu_env.client("rds-data")
+    no_http = create_cluster(emu_env, "plain")["DBClusterArn"]
+    empty = create_cluster(emu_env, "empty", instances={}, EnableHttpEndpoint=True)["DBClusterArn"]
+    prod = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1}, EnableHttpEndpoint=True)["DBClusterArn"]
+
+    def code(arn: str, statement: str = "SELECT 1", **extra: Any) -> tuple[str, int]:
+        with pytest.raises(botocore.exceptions.ClientError) as exc:
+            data.execute_statement(resourceArn=arn, secretArn=SECRET, sql=statement, **extra)
+        return error_code(exc)
+
+    assert code(no_http) == ("HttpEndpointNotEnabledException", 400)
+    assert code(empty) == ("DatabaseNotFoundException", 404)
+    assert code(prod, "SELEC 1") == ("DatabaseErrorException", 400)
+    assert code(prod, "SELECT * FROM missing") == ("DatabaseErrorException", 400)
+    assert code(prod, "SELECT :x") == ("BadRequestException", 400)
+    assert code(prod, "SELECT :x", parameters=[{"name": "x", "value": {"arrayValue": {"longValues": [1]}}}]) == \
+        ("BadRequestException", 400)
+    assert code(aurora.cluster(PRIMARY, "prod").arn.replace("prod", "nope")) == ("BadRequestException", 400)
+
+    emu_env.client("rds").failover_db_cluster(DBClusterIdentifier="prod")
+    assert code(prod) == ("DatabaseUnavailableException", 504)
+    emu_env.clock.sleep(FAILOVER)
+    assert data.execute_statement(resourceArn=prod, secretArn=SECRET, sql="SELECT 1")["records"] == [[{"longValue": 1}]]
+
+
+def test_named_parameters_skip_literals_comments_and_casts() -> None:
+    query, values = to_psycopg(
+        "SELECT :a::int, ':b', \"c:d\", $$:e$$ -- :f\n, 5 % 2 /* :g */ WHERE x = :a",
+        [{"name": "a", "value": {"longValue": 1}}])
+    assert query == "SELECT %(a)s::int, ':b', \"c:d\", $$:e$$ -- :f\n, 5 %% 2 /* :g */ WHERE x = %(a)s"
+    assert values == {"a": 1}
