@@ -420,9 +420,11 @@ class RdsInstanceEmulator(ServiceEmulator):
                 entry["InstanceCreateTime"] = self.clock.datetime(inst.created_at)
 
     # -- creating ---------------------------------------------------------------------------------
-    def _register(self, region: str, ident: str, *, server: PostgresServer | None, pair: MultiAZ | None,
+    def _register(self, entry: dict[str, Any], region: str, *, server: PostgresServer | None, pair: MultiAZ | None,
                   base_name: str, endpoint: EndpointProxy, master_user: str, master_password: str | None,
                   dbname: str, az: str, multi_az: bool) -> DbInstance:
+        """Remember a new instance (``entry``: moto's ``DBInstance``)."""
+        ident = entry["DBInstanceIdentifier"]
         inst = DbInstance(
             region=region, ident=ident, created_at=self.clock.now(), endpoint=endpoint, standalone=server, pair=pair,
             master_user=master_user, master_password=master_password, dbname=dbname, az=az, base_name=base_name,
@@ -496,7 +498,7 @@ class RdsInstanceEmulator(ServiceEmulator):
             self._undo_moto_create(region, ident)
             raise
         az = str(params.get("AvailabilityZone") or entry.get("AvailabilityZone") or self._zones_of(region)[0])
-        inst = self._register(region, ident, server=None if pair else server, pair=pair, base_name=name,
+        inst = self._register(entry, region, server=None if pair else server, pair=pair, base_name=name,
                               endpoint=endpoint, master_user=user, master_password=password, dbname=dbname, az=az,
                               multi_az=multi_az)
         # RDS user guide, creating a DB instance: creating -> available in minutes; event RDS-EVENT-0005.
@@ -693,7 +695,7 @@ class RdsInstanceEmulator(ServiceEmulator):
             self._undo_moto_create(region, ident)
             raise
         az = call.params.get("AvailabilityZone") or self._pick_az(region, {src.az} if region == src.region else set())
-        inst = self._register(region, ident, server=replica.server, pair=None, base_name=name, endpoint=endpoint,
+        inst = self._register(entry, region, server=replica.server, pair=None, base_name=name, endpoint=endpoint,
                               master_user=src.master_user, master_password=src.master_password, dbname=src.dbname,
                               az=str(az), multi_az=False)
         inst.replica, inst.source, inst.replication = replica, src.key, "replicating"
@@ -1039,7 +1041,7 @@ class RdsInstanceEmulator(ServiceEmulator):
             self._undo_moto_create(region, ident)
             raise
         az = str(call.params.get("AvailabilityZone") or self._zones_of(region)[0])
-        inst = self._register(region, ident, server=None if pair else server, pair=pair, base_name=name,
+        inst = self._register(entry, region, server=None if pair else server, pair=pair, base_name=name,
                               endpoint=endpoint, master_user=user, master_password=password, dbname=dbname, az=az,
                               multi_az=multi_az)
         # RDS user guide, restoring to a new instance: tens of minutes.
