@@ -246,7 +246,8 @@ class AuroraEmulator(ServiceEmulator):
         return self._credentials(instance.cluster, instance.endpoint.port)
 
     def resolve(self, host: str) -> tuple[str, int] | None:
-        """The local ``(127.0.0.1, port)`` behind an Aurora endpoint host name, or None."""
+        """The local ``(127.0.0.1, port)`` behind an Aurora endpoint's AWS-shaped host name (the
+        ``ReaderEndpoint`` of a response, or :attr:`AuroraCluster.host`), or None."""
         wanted = host.lower().rstrip(".")
         for cluster in self.clusters.values():
             if cluster.deleted:
@@ -328,6 +329,14 @@ class AuroraEmulator(ServiceEmulator):
     def _event(self, region: str, source_id: str, source_type: str, event_id: str, message: str,
                category: str) -> None:
         self.events.record(region, source_id, source_type, event_id, message, (category,))
+
+    def _cluster_event(self, cluster: AuroraCluster, event_id: str, message: str, category: str) -> None:
+        self._event(cluster.region, cluster.id, "db-cluster", event_id, message, category)
+
+    @staticmethod
+    def _not_available(cluster: AuroraCluster, why: str | None = None) -> AwsError:
+        return AwsError("InvalidDBClusterStateFault",
+                        f"DB cluster {cluster.id} {why or f'is {cluster.status}, not available'}", 400)
 
     def _sample(self, key: str, stream: str) -> float:
         return self.profile.sample(key, stream=stream)
@@ -429,7 +438,8 @@ class AuroraEmulator(ServiceEmulator):
         for instance in cluster.members():
             if instance.endpoint is None:
                 continue
-            serving = up and self._serving(instance) and not (instance is writer and (cluster.fenced or cluster.status == FAILING_OVER))
+            stopped_writer = instance is writer and (cluster.fenced or cluster.status == FAILING_OVER)
+            serving = up and self._serving(instance) and not stopped_writer
             _switch(instance.endpoint, instance.server.port if serving else None)  # type: ignore[union-attr]
 
     # == responses ===============================================================================
@@ -437,7 +447,11 @@ class AuroraEmulator(ServiceEmulator):
         """Rewrite a moto ``DBCluster`` dict in place from the model."""
         clock = self.clock
         item["Status"] = cluster.status
-        item["Endpoint"] = cluster.host
+        if cluster.writer_proxy is not None:  # directly connectable, as rds.py reports instances
+            item["Endpoint"], item["Port"] = LOCALHOST, cluster.writer_proxy.port
+        else:
+            item["Endpoint"], item["Port"] = cluster.host, cluster.port
+        # The API has no reader port: an AWS-shaped name that resolve() and connection_info() map.
         item["ReaderEndpoint"] = cluster.reader_host
         item["HttpEndpointEnabled"] = cluster.http_endpoint
         item["ClusterCreateTime"] = clock.datetime(cluster.created)
@@ -469,8 +483,12 @@ class AuroraEmulator(ServiceEmulator):
         item["InstanceCreateTime"] = self.clock.datetime(instance.created)
         item["MultiAZ"] = False
         endpoint = dict(item.get("Endpoint") or {})
-        endpoint.update({"Address": instance.host, "Port": instance.cluster.port})
+        if instance.endpoint is not None:
+            endpoint.update({"Address": LOCALHOST, "Port": instance.endpoint.port})
+        else:
+            endpoint.update({"Address": instance.host, "Port": instance.cluster.port})
         item["Endpoint"] = endpoint
+        item["DbInstancePort"] = endpoint["Port"]
 
     def _rewrite_clusters(self, region: str, items: Iterable[dict[str, Any]]) -> None:
         for item in items:
@@ -599,7 +617,7 @@ class AuroraEmulator(ServiceEmulator):
                 return
             cluster.status = AVAILABLE
             if created_event:
-                self._event(cluster.region, cluster.id, "db-cluster", "RDS-EVENT-0170", "DB cluster created.", "creation")
+                self._cluster_event(cluster, "RDS-EVENT-0170", "DB cluster created.", "creation")
             if then is not None:
                 then()
             self._route(cluster)
@@ -662,7 +680,7 @@ class AuroraEmulator(ServiceEmulator):
             with contextlib.suppress(Exception):
                 cluster.replica.close()
         self._retire(cluster, cluster.head)
-        self._event(cluster.region, cluster.id, "db-cluster", "RDS-EVENT-0171", "DB cluster deleted.", "deletion")
+        self._cluster_event(cluster, "RDS-EVENT-0171", "DB cluster deleted.", "deletion")
 
     # == instances ===============================================================================
     def before_CreateDBInstance(self, call: Call) -> dict[str, Any] | None:
@@ -688,7 +706,8 @@ class AuroraEmulator(ServiceEmulator):
             id=item["DBInstanceIdentifier"].lower(), region=call.region, cluster=cluster,
             az=call.params.get("AvailabilityZone") or self._place(cluster),
             promotion_tier=int(call.params.get("PromotionTier", 1)),
-            host=(item.get("Endpoint") or {}).get("Address") or f"{item['DBInstanceIdentifier']}.local.{call.region}.rds.amazonaws.com",
+            host=(item.get("Endpoint") or {}).get("Address")
+            or f"{item['DBInstanceIdentifier']}.local.{call.region}.rds.amazonaws.com",
             created=self.clock.now(),
         )
         cluster.instances[instance.id] = instance
@@ -767,9 +786,9 @@ class AuroraEmulator(ServiceEmulator):
         if cluster is None or cluster.deleted:
             return None
         if cluster.status != AVAILABLE or cluster.fenced:
-            raise AwsError("InvalidDBClusterStateFault", f"DB cluster {cluster.id} is {cluster.status}, not available", 400)
+            raise self._not_available(cluster)
         if cluster.replica is not None or cluster.writer_instance() is None:
-            raise AwsError("InvalidDBClusterStateFault", f"DB cluster {cluster.id} has no writer instance to fail over", 400)
+            raise self._not_available(cluster, "has no writer instance to fail over")
         readers = [i for i in cluster.readers() if self._serving(i)]
         target_id = call.params.get("TargetDBInstanceIdentifier")
         if target_id:
@@ -778,7 +797,8 @@ class AuroraEmulator(ServiceEmulator):
                 raise AwsError("InvalidDBInstanceState",
                                f"{target_id} is not a reader instance of DB cluster {cluster.id}", 400)
             if target not in readers:
-                raise AwsError("InvalidDBInstanceState", f"Instance {target_id} should be in valid state for failover.", 400)
+                raise AwsError("InvalidDBInstanceState",
+                               f"Instance {target_id} should be in valid state for failover.", 400)
         elif not readers:
             # The API refuses a cluster without a replica (moto too); AWS rebuilds such a writer in
             # place only on a failure, which this emulator models for AZ loss.
@@ -796,11 +816,11 @@ class AuroraEmulator(ServiceEmulator):
         cluster.status = FAILING_OVER
         old_az = old_writer.az if old_writer is not None else None
         if old_az is not None and old_az == target.az:
-            self._event(cluster.region, cluster.id, "db-cluster", "RDS-EVENT-0072",
-                        f"Started same AZ failover to DB instance: {target.id}.", "failover")
+            self._cluster_event(cluster, "RDS-EVENT-0072",
+                                f"Started same AZ failover to DB instance: {target.id}.", "failover")
         else:
-            self._event(cluster.region, cluster.id, "db-cluster", "RDS-EVENT-0073",
-                        f"Started cross AZ failover to DB instance: {target.id}.", "failover")
+            self._cluster_event(cluster, "RDS-EVENT-0073",
+                                f"Started cross AZ failover to DB instance: {target.id}.", "failover")
         old_head = cluster.head
         if old_head is not None and old_head.running:
             with contextlib.suppress(Exception):
@@ -813,7 +833,8 @@ class AuroraEmulator(ServiceEmulator):
         cluster.failover_handle = self._later(
             duration, lambda: self._finish_failover(cluster, target, old_writer), f"failover:{cluster.id}")
 
-    def _finish_failover(self, cluster: AuroraCluster, target: AuroraInstance, old_writer: AuroraInstance | None) -> None:
+    def _finish_failover(self, cluster: AuroraCluster, target: AuroraInstance,
+                         old_writer: AuroraInstance | None) -> None:
         cluster.failover_handle = None
         if cluster.deleted:
             return
@@ -822,8 +843,10 @@ class AuroraEmulator(ServiceEmulator):
             others = [i for i in cluster.readers() if i is not target and self._serving(i)]
             if not others:
                 cluster.status = AVAILABLE
-                self._event(cluster.region, cluster.id, "db-cluster", "RDS-EVENT-0069",
-                            "Cluster failover failed, check the health of your cluster instances and try again.", "failover")
+                self._cluster_event(cluster, "RDS-EVENT-0069",
+                                    "Cluster failover failed, check the health of your cluster instances "
+                                    "and try again.",
+                                    "failover")
                 self._route(cluster)
                 return
             target = self._best(others)
@@ -849,8 +872,8 @@ class AuroraEmulator(ServiceEmulator):
             self._configure_volume(cluster)
         cluster.writer = target.id
         cluster.status = AVAILABLE
-        self._event(cluster.region, cluster.id, "db-cluster", "RDS-EVENT-0071",
-                    f"Completed failover to DB instance: {target.id}.", "failover")
+        self._cluster_event(cluster, "RDS-EVENT-0071",
+                            f"Completed failover to DB instance: {target.id}.", "failover")
         with contextlib.suppress(Exception):  # keep moto's writer flag in step (it answers other tools)
             self.backdoor(cluster.region).failover_db_cluster(
                 DBClusterIdentifier=cluster.id, TargetDBInstanceIdentifier=target.id)
@@ -861,7 +884,8 @@ class AuroraEmulator(ServiceEmulator):
         return instance.server is not None and instance.server.running
 
     def _rebuild_in_place(self, cluster: AuroraCluster, writer: AuroraInstance) -> None:
-        """No replica: the writer comes back on the same volume in an AZ that is up ([AUR-UG:Concepts.AuroraHighAvailability])."""
+        """No replica: the writer comes back on the same volume in an AZ that is up
+        ([AUR-UG:Concepts.AuroraHighAvailability])."""
         cluster.status = FAILING_OVER
         writer.status = RECOVERING
         self._route(cluster)
@@ -882,8 +906,8 @@ class AuroraEmulator(ServiceEmulator):
             writer.status = AVAILABLE
             cluster.status = AVAILABLE
             self._configure_volume(cluster)
-            self._event(cluster.region, cluster.id, "db-cluster", "RDS-EVENT-0071",
-                        f"Completed failover to DB instance: {writer.id}.", "failover")
+            self._cluster_event(cluster, "RDS-EVENT-0071",
+                                f"Completed failover to DB instance: {writer.id}.", "failover")
             self._route(cluster)
 
         cluster.failover_handle = self._later(delay, rebuilt, f"rebuild:{cluster.id}")
@@ -921,7 +945,7 @@ class AuroraEmulator(ServiceEmulator):
                                "When creating global cluster from existing db cluster, value for engineName should "
                                "not be specified since it will be inherited from source cluster", 400)
             if source.global_id is not None:
-                raise AwsError("InvalidDBClusterStateFault", f"DB cluster {source.id} is already in a global cluster", 400)
+                raise self._not_available(source, "is already in a global cluster")
         elif params.get("Engine") != ENGINE:
             return None
         identifier = params["GlobalClusterIdentifier"].lower()
@@ -961,7 +985,8 @@ class AuroraEmulator(ServiceEmulator):
     def after_DescribeGlobalClusters(self, call: Call) -> None:
         if call.parsed is None:
             return
-        theirs = [g for g in call.parsed.get("GlobalClusters", []) if g.get("GlobalClusterIdentifier") not in self.globals]
+        theirs = [g for g in call.parsed.get("GlobalClusters", [])
+                  if g.get("GlobalClusterIdentifier") not in self.globals]
         call.parsed["GlobalClusters"] = theirs + [self._global_view(g) for g in self.globals.values()]
 
     def before_DeleteGlobalCluster(self, call: Call) -> dict[str, Any] | None:
@@ -997,7 +1022,8 @@ class AuroraEmulator(ServiceEmulator):
         plane = self._plane()
         if primary is None or plane is None or primary.head is None:
             return
-        if not (self.world.region_up(primary.region) and self.world.region_up(cluster.region)) or not primary.head.running:
+        both_up = self.world.region_up(primary.region) and self.world.region_up(cluster.region)
+        if not both_up or not primary.head.running:
             cluster.sync_status = "pending-resync"
             return
         if cluster.replica is not None:
@@ -1033,7 +1059,8 @@ class AuroraEmulator(ServiceEmulator):
                     plane.snapshot(cluster.head)  # a PITR base for the new lineage
         cluster.restorable_from = self.clock.now()
         cluster.sync_status = "connected"
-        candidates = [i for i in cluster.members() if i.status == AVAILABLE and self.world.az_up(i.az)] or cluster.members()
+        members = cluster.members()
+        candidates = [i for i in members if i.status == AVAILABLE and self.world.az_up(i.az)] or members
         if candidates:
             writer = self._best(candidates)
             cluster.writer = writer.id
@@ -1120,17 +1147,21 @@ class AuroraEmulator(ServiceEmulator):
         gdb.failover_state = {"Status": "pending", "FromDbClusterArn": source.arn, "ToDbClusterArn": target.arn,
                               "IsDataLossAllowed": allow_data_loss}
         if not allow_data_loss:
-            self._event(target.region, target.id, "db-cluster", "RDS-EVENT-0181",
-                        f"Global switchover to DB cluster {target.id} in Region {target.region} started.", "global failover")
+            self._cluster_event(target, "RDS-EVENT-0181",
+                                f"Global switchover to DB cluster {target.id} in Region {target.region} started.",
+                                "global failover")
         duration = self._sample("aurora_global_failover", f"aurora_global_failover:{gdb.id}")
         verify = duration * GLOBAL_VERIFY_SHARE
         gdb.handles = [
-            self._later(verify, lambda: self._global_fence(gdb, source, target, allow_data_loss), f"global-fence:{gdb.id}"),
-            self._later(duration, lambda: self._global_promote(gdb, source, target, allow_data_loss), f"global-promote:{gdb.id}"),
+            self._later(verify, lambda: self._global_fence(gdb, source, target, allow_data_loss),
+                        f"global-fence:{gdb.id}"),
+            self._later(duration, lambda: self._global_promote(gdb, source, target, allow_data_loss),
+                        f"global-promote:{gdb.id}"),
         ]
         return {"GlobalCluster": self._global_view(gdb)}
 
-    def _global_fence(self, gdb: GlobalDatabase, source: AuroraCluster, target: AuroraCluster, allow_data_loss: bool) -> None:
+    def _global_fence(self, gdb: GlobalDatabase, source: AuroraCluster, target: AuroraCluster,
+                      allow_data_loss: bool) -> None:
         """Stop writes on the old primary; a switchover then drains the lag, a failover cuts it."""
         if gdb.failover_state is not None:
             gdb.failover_state["Status"] = FAILING_OVER if allow_data_loss else SWITCHING_OVER
@@ -1138,9 +1169,9 @@ class AuroraEmulator(ServiceEmulator):
         source.fenced = True
         self._route(source)
         if reachable:
-            self._event(source.region, source.id, "db-cluster", "RDS-EVENT-0182",
-                        f"Old primary DB cluster {source.id} in Region {source.region} successfully shut down.",
-                        "global failover")
+            self._cluster_event(source, "RDS-EVENT-0182",
+                                f"Old primary DB cluster {source.id} in Region {source.region} successfully shut down.",
+                                "global failover")
         replica = target.replica
         if replica is None:
             return
@@ -1149,23 +1180,24 @@ class AuroraEmulator(ServiceEmulator):
                 replica.cut()  # what the lag still holds is lost [BC:rds] FailoverGlobalCluster
             return
         held = replica.proxy.held()[0]
-        self._event(target.region, target.id, "db-cluster", "RDS-EVENT-0183",
-                    "Waiting for data synchronization across global cluster members. Current lags behind primary "
-                    f"DB cluster: {replica.lag if held else 0:g} s.", "global failover")
+        self._cluster_event(target, "RDS-EVENT-0183",
+                            "Waiting for data synchronization across global cluster members. Current lags "
+                            f"behind primary DB cluster: {replica.lag if held else 0:g} s.", "global failover")
         replica.capture()
         replica.proxy.paused = False
         replica.lag = 0.0
         replica.wait_applied()  # every acknowledged write reaches the secondary: no loss
 
-    def _global_promote(self, gdb: GlobalDatabase, source: AuroraCluster, target: AuroraCluster, allow_data_loss: bool) -> None:
+    def _global_promote(self, gdb: GlobalDatabase, source: AuroraCluster, target: AuroraCluster,
+                        allow_data_loss: bool) -> None:
         gdb.handles = []
         self._promote_volume(target)
         gdb.primary = target
         gdb.members.remove(target)
         gdb.members.insert(0, target)
-        self._event(target.region, target.id, "db-cluster", "RDS-EVENT-0184",
-                    f"New primary DB cluster {target.id} in Region {target.region} was successfully promoted.",
-                    "global failover")
+        self._cluster_event(target, "RDS-EVENT-0184",
+                            f"New primary DB cluster {target.id} in Region {target.region} was successfully promoted.",
+                            "global failover")
         for other in gdb.members:
             if other is not target and other is not source:
                 self._resync(gdb, other)  # other secondaries follow the new primary
@@ -1173,11 +1205,13 @@ class AuroraEmulator(ServiceEmulator):
         gdb.status = AVAILABLE
         gdb.failover_state = None
         if allow_data_loss:
-            self._event(target.region, target.id, "db-cluster", "RDS-EVENT-0238",
-                        f"Global failover to DB cluster {target.id} in Region {target.region} completed.", "global failover")
+            self._cluster_event(target, "RDS-EVENT-0238",
+                                f"Global failover to DB cluster {target.id} in Region {target.region} completed.",
+                                "global failover")
         else:
-            self._event(target.region, target.id, "db-cluster", "RDS-EVENT-0185",
-                        f"Global switchover to DB cluster {target.id} in Region {target.region} finished.", "global failover")
+            self._cluster_event(target, "RDS-EVENT-0185",
+                                f"Global switchover to DB cluster {target.id} in Region {target.region} finished.",
+                                "global failover")
         self._route(target)
 
     # == PITR and snapshots (§7.4) ===============================================================
@@ -1194,9 +1228,11 @@ class AuroraEmulator(ServiceEmulator):
         latest = bool(params.get("UseLatestRestorableTime"))
         copy_on_write = params.get("RestoreType") == "copy-on-write"
         if restore_time is not None and latest:
-            raise AwsError("InvalidParameterCombination", "Cannot specify both RestoreToTime and UseLatestRestorableTime", 400)
+            raise AwsError("InvalidParameterCombination",
+                           "Cannot specify both RestoreToTime and UseLatestRestorableTime", 400)
         if restore_time is not None and copy_on_write:
-            raise AwsError("InvalidParameterCombination", "RestoreToTime cannot be specified when RestoreType is copy-on-write", 400)
+            raise AwsError("InvalidParameterCombination",
+                           "RestoreToTime cannot be specified when RestoreType is copy-on-write", 400)
         window = self._restore_window(source)
         if window is None:
             raise AwsError("InvalidDBClusterStateFault", f"DB cluster {source.id} is still being restored", 400)
@@ -1239,7 +1275,7 @@ class AuroraEmulator(ServiceEmulator):
 
         def done() -> None:
             cluster.restorable_from = self.clock.now()
-            self._event(cluster.region, cluster.id, "db-cluster", "RDS-EVENT-0170", "DB cluster created.", "creation")
+            self._cluster_event(cluster, "RDS-EVENT-0170", "DB cluster created.", "creation")
             log.debug(message)
 
         self._schedule_available(cluster, "rds_restore_time", created_event=False, then=done)
@@ -1252,7 +1288,7 @@ class AuroraEmulator(ServiceEmulator):
         if cluster is None or cluster.deleted:
             return None
         if cluster.status != AVAILABLE:
-            raise AwsError("InvalidDBClusterStateFault", f"DB cluster {cluster.id} is {cluster.status}, not available", 400)
+            raise self._not_available(cluster)
         key = _cluster_key(call.region, call.params["DBClusterSnapshotIdentifier"])
         if key in self.snapshots:
             raise AwsError("DBClusterSnapshotAlreadyExistsFault", f"Cannot create the snapshot because a snapshot with "
@@ -1273,11 +1309,13 @@ class AuroraEmulator(ServiceEmulator):
         if plane is not None and cluster.head is not None:
             snap.data = plane.snapshot(cluster.head, f"csnap{next(self._names)}")
         self.snapshots[_cluster_key(call.region, snap.id)] = snap
-        self._event(call.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0074", "Creating manual cluster snapshot.", "backup")
+        self._event(call.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0074",
+                    "Creating manual cluster snapshot.", "backup")
 
         def available() -> None:
             snap.status = AVAILABLE
-            self._event(call.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0075", "Manual cluster snapshot created.", "backup")
+            self._event(call.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0075",
+                        "Manual cluster snapshot created.", "backup")
 
         self._later(self._sample("rds_snapshot_time", f"rds_snapshot_time:{call.region}:{snap.id}"), available,
                     f"snapshot:{snap.id}")

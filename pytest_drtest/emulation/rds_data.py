@@ -24,6 +24,7 @@ The secret (``secretArn``) is accepted as given: statements run as the cluster's
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as _dt
 import decimal
 import json
@@ -198,7 +199,8 @@ class RdsDataEmulator(ServiceEmulator):
                         [_field(v, t, options) for v, t in zip(row, types, strict=True)] for row in rows
                     ]
                     if params.get("includeResultMetadata"):
-                        response["columnMetadata"] = [_column(c, t) for c, t in zip(cur.description, types, strict=True)]
+                        response["columnMetadata"] = [
+                            _column(c, t) for c, t in zip(cur.description, types, strict=True)]
             elif params.get("includeResultMetadata") and not as_json:
                 response["columnMetadata"] = []
         return response
@@ -230,8 +232,6 @@ class RdsDataEmulator(ServiceEmulator):
 
     def _statement_connection(self, cluster: AuroraCluster, call: Call) -> Any:
         """A context manager yielding the connection to run on (the transaction's, or a new one)."""
-        import contextlib
-
         if call.params.get("transactionId"):
             tx = self._transaction(call)
             aurora = self._aurora()
@@ -243,10 +243,8 @@ class RdsDataEmulator(ServiceEmulator):
     def close(self) -> None:
         for tx in list(self._transactions.values()):
             self._transactions.pop(tx.id, None)
-            try:
+            with contextlib.suppress(Exception):  # the server may be gone already
                 tx.conn.close()
-            except Exception:  # noqa: BLE001 - the server may be gone already
-                pass
 
 
 # -- SQL and values ------------------------------------------------------------------------------
@@ -378,9 +376,10 @@ def _array(values: list[Any], type_name: str, options: dict[str, Any]) -> dict[s
 def _text(value: Any) -> str:
     """Dates and times as the Data API prints them (``YYYY-MM-DD HH:MM:SS[.ffffff]``, UTC)."""
     if isinstance(value, _dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        return value.isoformat(sep=" ")
+        moment: _dt.datetime = value
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(_dt.UTC).replace(tzinfo=None)
+        return moment.isoformat(sep=" ")
     if isinstance(value, (_dt.date, _dt.time)):
         return value.isoformat()
     return str(value)
@@ -418,7 +417,8 @@ def _column(column: Any, type_name: str) -> dict[str, Any]:
     """``ColumnMetadata`` ([BC:rds-data]) from a psycopg column description."""
     base = type_name.lstrip("_")
     return {
-        "name": column.name, "label": column.name, "type": 2003 if type_name.startswith("_") else JDBC_TYPES.get(type_name, 1111),
+        "name": column.name, "label": column.name,
+        "type": 2003 if type_name.startswith("_") else JDBC_TYPES.get(type_name, 1111),  # 2003: ARRAY
         "typeName": type_name, "schemaName": "", "tableName": "", "isAutoIncrement": False,
         "isSigned": base in _NUMERIC, "isCurrency": base == "money", "isCaseSensitive": base in _CASE_SENSITIVE,
         "nullable": 2,  # columnNullableUnknown: a result column does not say

@@ -50,7 +50,7 @@ def create_cluster(emu_env: Any, name: str, region: str = PRIMARY, *, instances:
     params: dict[str, Any] = {"DBClusterIdentifier": name, "Engine": ENGINE, **extra}
     if "GlobalClusterIdentifier" not in extra:
         params.update(MasterUsername="app", MasterUserPassword="secret123", DatabaseName="orders")
-    cluster = rds.create_db_cluster(**params)["DBCluster"]
+    cluster: dict[str, Any] = rds.create_db_cluster(**params)["DBCluster"]
     for instance, tier in (instances if instances is not None else {f"{name}-1": 1}).items():
         rds.create_db_instance(DBInstanceIdentifier=instance, DBClusterIdentifier=name, Engine=ENGINE,
                                DBInstanceClass="db.r6g.large", PromotionTier=tier)
@@ -60,11 +60,13 @@ def create_cluster(emu_env: Any, name: str, region: str = PRIMARY, *, instances:
 
 
 def describe(emu_env: Any, name: str, region: str = PRIMARY) -> dict[str, Any]:
-    return emu_env.client("rds", region).describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][0]
+    rds = emu_env.client("rds", region)
+    found: list[dict[str, Any]] = rds.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"]
+    return found[0]
 
 
 def writer_of(cluster: dict[str, Any]) -> str:
-    return next(m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"] if m["IsClusterWriter"])
+    return str(next(m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"] if m["IsClusterWriter"]))
 
 
 def sql(info: dict[str, Any], statement: str, params: Any = None) -> list[tuple[Any, ...]]:
@@ -100,9 +102,10 @@ def test_cluster_is_creating_then_available_with_members_spread_over_azs(emu_env
     assert emu_env.clock.now() == CREATE
 
     cluster = describe(emu_env, "prod")
+    in_sync = {"DBClusterParameterGroupStatus": "in-sync"}
     assert cluster["DBClusterMembers"] == [
-        {"DBInstanceIdentifier": "prod-1", "IsClusterWriter": True, "DBClusterParameterGroupStatus": "in-sync", "PromotionTier": 1},
-        {"DBInstanceIdentifier": "prod-2", "IsClusterWriter": False, "DBClusterParameterGroupStatus": "in-sync", "PromotionTier": 0},
+        {"DBInstanceIdentifier": "prod-1", "IsClusterWriter": True, **in_sync, "PromotionTier": 1},
+        {"DBInstanceIdentifier": "prod-2", "IsClusterWriter": False, **in_sync, "PromotionTier": 0},
     ]
     assert cluster["MultiAZ"] is True and cluster["ClusterCreateTime"] == emu_env.clock.datetime(0)
     instances = {i["DBInstanceIdentifier"]: i for i in rds.describe_db_instances()["DBInstances"]}
@@ -116,9 +119,14 @@ def test_cluster_is_creating_then_available_with_members_spread_over_azs(emu_env
     assert sql(writer, "SELECT current_user, current_database(), pg_is_in_recovery()") == [("app", "orders", False)]
     # A reader is a synchronous (remote_apply) standby: it already shows the acknowledged row.
     assert sql(reader, "SELECT pg_is_in_recovery()") == [(True,)] and ids(reader) == [1]
+    # Endpoint/Port are the writer's proxy (as rds.py reports instances); the reader endpoint is a
+    # name (the API has no reader port) that resolve() maps.
+    assert (cluster["Endpoint"], cluster["Port"]) == ("127.0.0.1", writer["port"])
     assert aurora.resolve(cluster["ReaderEndpoint"]) == ("127.0.0.1", reader["port"])
-    assert aurora.resolve(cluster["Endpoint"]) == ("127.0.0.1", writer["port"])
-    assert emu_env.emulation.endpoint_healthy(cluster["Endpoint"])
+    assert instances["prod-2"]["Endpoint"]["Address"] == "127.0.0.1"
+    assert sql({**writer, "port": instances["prod-2"]["Endpoint"]["Port"]}, "SELECT pg_is_in_recovery()") == [(True,)]
+    assert emu_env.emulation.endpoint_healthy(cluster["ReaderEndpoint"])
+    assert emu_env.emulation.endpoint_healthy(aurora.cluster(PRIMARY, "prod").host)
 
 
 def test_reader_endpoint_goes_to_the_writer_when_there_is_no_reader(emu_env: Any, aurora: AuroraEmulator) -> None:
@@ -129,7 +137,8 @@ def test_reader_endpoint_goes_to_the_writer_when_there_is_no_reader(emu_env: Any
 
 
 # -- failover (§7.1) --------------------------------------------------------------------------------
-def test_failover_loses_nothing_and_the_writer_endpoint_refuses_until_it_ends(emu_env: Any, aurora: AuroraEmulator) -> None:
+def test_failover_loses_nothing_and_the_writer_endpoint_refuses_until_it_ends(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
     rds = emu_env.client("rds")
     create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 2, "prod-3": 0})
     writer = aurora.connection_info(PRIMARY, "prod")
@@ -319,11 +328,13 @@ def test_failover_global_cluster_states(emu_env: Any, aurora: AuroraEmulator) ->
     assert gdb["Status"] == "available" and "FailoverState" not in gdb
     assert members(emu_env) == {"dr": True, "prod": False}
     sql(aurora.connection_info(DR, "dr"), "CREATE TABLE after_failover (id int)")
-    events = [(e.event_id, e.t - started) for e in event_log(emu_env.emulation).events if e.categories == ("global failover",)]
+    events = [(e.event_id, e.t - started) for e in event_log(emu_env.emulation).events
+              if e.categories == ("global failover",)]
     assert events == [("RDS-EVENT-0182", GLOBAL_FAILOVER * 0.1), ("RDS-EVENT-0184", GLOBAL_FAILOVER),
                       ("RDS-EVENT-0238", GLOBAL_FAILOVER)]
     with pytest.raises(botocore.exceptions.ClientError) as unknown:
-        rds.failover_global_cluster(GlobalClusterIdentifier="nope", TargetDbClusterIdentifier=dr_arn, AllowDataLoss=True)
+        rds.failover_global_cluster(GlobalClusterIdentifier="nope", TargetDbClusterIdentifier=dr_arn,
+                                    AllowDataLoss=True)
     assert error_code(unknown) == ("GlobalClusterNotFoundFault", 404)
 
 
@@ -434,7 +445,9 @@ def test_data_api_round_trip(emu_env: Any, aurora: AuroraEmulator) -> None:
     data = emu_env.client("rds-data")
 
     def run(statement: str, **extra: Any) -> dict[str, Any]:
-        return data.execute_statement(resourceArn=arn, secretArn=SECRET, database="orders", sql=statement, **extra)
+        answer: dict[str, Any] = data.execute_statement(resourceArn=arn, secretArn=SECRET, database="orders",
+                                                        sql=statement, **extra)
+        return answer
 
     run("CREATE TABLE items (id bigint PRIMARY KEY, name text, price numeric(8,2), ok boolean, blob bytea, "
         "made date, score float8)")
@@ -459,11 +472,13 @@ def test_data_api_round_trip(emu_env: Any, aurora: AuroraEmulator) -> None:
     null_row = run("SELECT name FROM items WHERE id = 8")
     assert null_row["records"] == [[{"isNull": True}]]
     as_json = run("SELECT id, name FROM items ORDER BY id", formatRecordsAs="JSON")
-    assert "records" not in as_json and as_json["formattedRecords"] == '[{"id": 7, "name": "50% off: \'x\'"}, {"id": 8, "name": null}]'
+    assert "records" not in as_json
+    assert as_json["formattedRecords"] == '[{"id": 7, "name": "50% off: \'x\'"}, {"id": 8, "name": null}]'
 
     tx = data.begin_transaction(resourceArn=arn, secretArn=SECRET, database="orders")["transactionId"]
     run("DELETE FROM items WHERE id = 8", transactionId=tx)
-    assert data.rollback_transaction(resourceArn=arn, secretArn=SECRET, transactionId=tx)["transactionStatus"] == "Rollback Complete"
+    rolled_back = data.rollback_transaction(resourceArn=arn, secretArn=SECRET, transactionId=tx)
+    assert rolled_back["transactionStatus"] == "Rollback Complete"
     assert len(run("SELECT id FROM items")["records"]) == 2
     with pytest.raises(botocore.exceptions.ClientError) as gone:
         data.commit_transaction(resourceArn=arn, secretArn=SECRET, transactionId=tx)
@@ -476,7 +491,8 @@ def test_data_api_errors(emu_env: Any, aurora: AuroraEmulator) -> None:
     data = emu_env.client("rds-data")
     no_http = create_cluster(emu_env, "plain")["DBClusterArn"]
     empty = create_cluster(emu_env, "empty", instances={}, EnableHttpEndpoint=True)["DBClusterArn"]
-    prod = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1}, EnableHttpEndpoint=True)["DBClusterArn"]
+    prod = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1},
+                          EnableHttpEndpoint=True)["DBClusterArn"]
 
     def code(arn: str, statement: str = "SELECT 1", **extra: Any) -> tuple[str, int]:
         with pytest.raises(botocore.exceptions.ClientError) as exc:
