@@ -656,8 +656,12 @@ class AuroraEmulator(ServiceEmulator):
         cluster = self.clusters.get(_cluster_key(call.region, call.params.get("DBClusterIdentifier", "")))
         if cluster is None or cluster.deleted:
             return None
-        if cluster.global_id is not None and cluster.status != AVAILABLE:
-            raise AwsError("InvalidDBClusterStateFault", f"DB cluster {cluster.id} is {cluster.status}", 400)
+        if cluster.global_id is not None:  # detach first [AUR-UG:aurora-global-database-managing]
+            raise self._not_available(
+                cluster, "is a part of a global cluster, please remove it from globalcluster first")
+        final = call.params.get("FinalDBSnapshotIdentifier")
+        if final and not call.params.get("SkipFinalSnapshot") and _cluster_key(call.region, final) in self.snapshots:
+            raise AwsError("DBClusterSnapshotAlreadyExistsFault", f"Cluster snapshot {final} already exists", 400)
         return None
 
     def after_DeleteDBCluster(self, call: Call) -> None:
@@ -667,9 +671,9 @@ class AuroraEmulator(ServiceEmulator):
         if call.parsed is not None:
             self._cluster_fields(cluster, call.parsed["DBCluster"])
             call.parsed["DBCluster"]["Status"] = "deleting"
-        gdb = self.globals.get(cluster.global_id or "")
-        if gdb is not None:
-            self._detach(gdb, cluster, promote=False)
+        final = call.params.get("FinalDBSnapshotIdentifier")
+        if final and not call.params.get("SkipFinalSnapshot"):
+            self._take_snapshot(cluster, str(final))
         cluster.deleted = True
         if cluster.failover_handle is not None:
             cluster.failover_handle.cancel()
@@ -1032,7 +1036,7 @@ class AuroraEmulator(ServiceEmulator):
         old = cluster.head
         lag = self._sample("aurora_global_lag", f"aurora_global_lag:{gdb.id}:{cluster.region}:{cluster.id}")
         cluster.replica = plane.add_replica(primary.head, self._server_name(cluster, "replica"), lag=lag)
-        cluster.replica.proxy.paused = self._paused(gdb, cluster)
+        cluster.replica.paused = self._paused(gdb, cluster)
         cluster.head = cluster.replica.server
         cluster.writer = None
         for instance in cluster.members():
@@ -1184,7 +1188,7 @@ class AuroraEmulator(ServiceEmulator):
                             "Waiting for data synchronization across global cluster members. Current lags "
                             f"behind primary DB cluster: {replica.lag if held else 0:g} s.", "global failover")
         replica.capture()
-        replica.proxy.paused = False
+        replica.paused = False
         replica.lag = 0.0
         replica.wait_applied()  # every acknowledged write reaches the secondary: no loss
 
@@ -1299,27 +1303,31 @@ class AuroraEmulator(ServiceEmulator):
         cluster = self.clusters.get(_cluster_key(call.region, call.params.get("DBClusterIdentifier", "")))
         if cluster is None or cluster.deleted or call.parsed is None:
             return
-        item = call.parsed["DBClusterSnapshot"]
+        snap = self._take_snapshot(cluster, call.parsed["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"])
+        self._snapshot_fields(snap, call.parsed["DBClusterSnapshot"])
+
+    def _take_snapshot(self, cluster: AuroraCluster, identifier: str) -> ClusterSnapshot:
+        """A base backup of the volume now; ``creating`` -> ``available`` after ``rds_snapshot_time``."""
         snap = ClusterSnapshot(
-            id=item["DBClusterSnapshotIdentifier"].lower(), region=call.region, cluster_id=cluster.id,
+            id=identifier.lower(), region=cluster.region, cluster_id=cluster.id,
             created=self.clock.now(), master_user=cluster.master_user, master_password=cluster.master_password,
             database_name=cluster.database_name, port=cluster.port,
         )
         plane = self._plane()
-        if plane is not None and cluster.head is not None:
+        if plane is not None and cluster.head is not None and cluster.head.running:
             snap.data = plane.snapshot(cluster.head, f"csnap{next(self._names)}")
-        self.snapshots[_cluster_key(call.region, snap.id)] = snap
-        self._event(call.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0074",
+        self.snapshots[_cluster_key(cluster.region, snap.id)] = snap
+        self._event(cluster.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0074",
                     "Creating manual cluster snapshot.", "backup")
 
         def available() -> None:
             snap.status = AVAILABLE
-            self._event(call.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0075",
+            self._event(cluster.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0075",
                         "Manual cluster snapshot created.", "backup")
 
-        self._later(self._sample("rds_snapshot_time", f"rds_snapshot_time:{call.region}:{snap.id}"), available,
+        self._later(self._sample("rds_snapshot_time", f"rds_snapshot_time:{cluster.region}:{snap.id}"), available,
                     f"snapshot:{snap.id}")
-        self._snapshot_fields(snap, item)
+        return snap
 
     def _snapshot_fields(self, snap: ClusterSnapshot, item: dict[str, Any]) -> None:
         item["Status"] = snap.status
@@ -1466,7 +1474,7 @@ class AuroraEmulator(ServiceEmulator):
             for cluster in gdb.members:
                 if cluster.replica is None or resource not in ("*", gdb.id, cluster.id):
                     continue
-                cluster.replica.proxy.paused = paused
+                cluster.replica.paused = paused
                 if not paused:
                     cluster.replica.proxy.release_due()
 

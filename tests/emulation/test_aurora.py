@@ -251,6 +251,14 @@ def test_global_database_from_a_source_cluster_replicates_with_lag_to_a_read_onl
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         sql(secondary, "INSERT INTO t VALUES (2)")
 
+    emu_env.emulation.world.pause("rds", "g")  # replication paused: the stream is held, whatever the lag
+    sql(primary, "INSERT INTO t VALUES (3)")
+    emu_env.clock.sleep(10 * GLOBAL_LAG)
+    assert ids(secondary) == [1]
+    emu_env.emulation.world.resume("rds", "g")
+    aurora.cluster(DR, "dr").replica.wait_applied()  # type: ignore[union-attr]
+    assert ids(secondary) == [1, 3]
+
 
 def test_region_loss_then_detach_and_promote_loses_exactly_the_lag(emu_env: Any, aurora: AuroraEmulator) -> None:
     _, dr_arn = global_database(emu_env)
@@ -347,6 +355,39 @@ def test_an_empty_global_cluster_takes_its_first_member_as_primary(emu_env: Any,
     with pytest.raises(botocore.exceptions.ClientError) as not_empty:
         rds.delete_global_cluster(GlobalClusterIdentifier="g")
     assert error_code(not_empty) == ("InvalidGlobalClusterStateFault", 400)
+    with pytest.raises(botocore.exceptions.ClientError) as member:
+        rds.delete_db_cluster(DBClusterIdentifier="prod", SkipFinalSnapshot=True)
+    assert error_code(member) == ("InvalidDBClusterStateFault", 400)
+
+
+def test_after_a_region_loss_and_a_global_failover_the_old_primary_comes_back_as_a_secondary(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
+    prod_arn, dr_arn = global_database(emu_env)
+    old_primary = aurora.connection_info(PRIMARY, "prod")
+    sql(old_primary, "CREATE TABLE t (id int PRIMARY KEY)")
+    sql(old_primary, "INSERT INTO t VALUES (1)")
+    emu_env.clock.sleep(5)
+    emu_env.emulation.world.lose_region(PRIMARY)
+
+    rds = emu_env.client("rds", DR)
+    rds.failover_global_cluster(GlobalClusterIdentifier="g", TargetDbClusterIdentifier=dr_arn, AllowDataLoss=True)
+    emu_env.clock.sleep(GLOBAL_FAILOVER)
+    gdb = rds.describe_global_clusters(GlobalClusterIdentifier="g")["GlobalClusters"][0]
+    roles = {m["DBClusterArn"]: (m["IsWriter"], m.get("SynchronizationStatus")) for m in gdb["GlobalClusterMembers"]}
+    assert roles == {dr_arn: (True, None), prod_arn: (False, "pending-resync")}
+    new_primary = aurora.connection_info(DR, "dr")
+    sql(new_primary, "INSERT INTO t VALUES (2)")
+
+    emu_env.emulation.world.restore_region(PRIMARY)  # rebuilt from the new primary, not split-brained
+    gdb = rds.describe_global_clusters(GlobalClusterIdentifier="g")["GlobalClusters"][0]
+    assert next(m for m in gdb["GlobalClusterMembers"] if not m["IsWriter"])["SynchronizationStatus"] == "connected"
+    assert ids(old_primary) == [1, 2]  # the base copy holds everything up to now
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        sql(old_primary, "INSERT INTO t VALUES (3)")
+    sql(new_primary, "INSERT INTO t VALUES (4)")
+    emu_env.clock.sleep(GLOBAL_LAG)
+    aurora.cluster(PRIMARY, "prod").replica.wait_applied()  # type: ignore[union-attr]
+    assert ids(old_primary) == [1, 2, 4]
 
 
 # -- PITR and snapshots (§7.4) ----------------------------------------------------------------------
@@ -436,6 +477,15 @@ def test_cluster_snapshot_restores_into_a_new_cluster(emu_env: Any, aurora: Auro
     assert ids(writer) == [1, 2]
     messages = [e.message for e in event_log(emu_env.emulation).events if e.source_type == "db-cluster-snapshot"]
     assert messages == ["Creating manual cluster snapshot.", "Manual cluster snapshot created."]
+
+    rds.delete_db_instance(DBInstanceIdentifier="prod-1", SkipFinalSnapshot=True)
+    rds.delete_db_cluster(DBClusterIdentifier="prod", FinalDBSnapshotIdentifier="final")
+    rds.get_waiter("db_cluster_snapshot_available").wait(DBClusterSnapshotIdentifier="final")
+    rds.restore_db_cluster_from_snapshot(DBClusterIdentifier="last", SnapshotIdentifier="final", Engine=ENGINE)
+    rds.create_db_instance(DBInstanceIdentifier="last-1", DBClusterIdentifier="last", Engine=ENGINE,
+                           DBInstanceClass="db.r6g.large")
+    emu_env.clock.sleep(RESTORE)
+    assert ids(aurora.connection_info(PRIMARY, "last")) == [1, 2]
 
 
 # -- Data API (§7.5) --------------------------------------------------------------------------------
