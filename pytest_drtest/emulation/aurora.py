@@ -701,8 +701,6 @@ class AuroraEmulator(ServiceEmulator):
         cluster = self.clusters.get(_cluster_key(call.region, cluster_id))
         if cluster is None or cluster.deleted:
             return None  # not Aurora PostgreSQL's (or missing: moto answers DBClusterNotFoundFault)
-        if cluster.status == "deleting":
-            raise AwsError("InvalidDBClusterStateFault", f"DB cluster {cluster.id} is being deleted", 400)
         return None
 
     def after_CreateDBInstance(self, call: Call) -> None:
@@ -777,9 +775,8 @@ class AuroraEmulator(ServiceEmulator):
             candidates = [i for i in cluster.readers() if self._serving(i)]
             if candidates and cluster.replica is None:
                 # Deleting the writer promotes a reader: a failover ([AUR-UG:Concepts.AuroraHighAvailability]).
-                self._start_failover(cluster, self._best(candidates), old_writer=instance, automatic=True)
-            elif instance.server is not None and instance.server is cluster.head:
-                pass  # the volume stays: a later CreateDBInstance gives the cluster a writer again
+                self._start_failover(cluster, self._best(candidates), old_writer=instance)
+            # else the volume stays: a later CreateDBInstance gives the cluster a writer again
         elif instance.server is not None and instance.server is not cluster.head:
             self._retire(cluster, instance.server)
             self._configure_volume(cluster)
@@ -818,11 +815,11 @@ class AuroraEmulator(ServiceEmulator):
                            "states or a valid target instance for failover.", 400)
         else:
             target = self._best(readers)
-        self._start_failover(cluster, target, old_writer=cluster.writer_instance(), automatic=False)
+        self._start_failover(cluster, target, old_writer=cluster.writer_instance())
         return {"DBCluster": self._cluster_view(cluster)}
 
     def _start_failover(self, cluster: AuroraCluster, target: AuroraInstance, *, old_writer: AuroraInstance | None,
-                        automatic: bool, lost: bool = False) -> None:
+                        lost: bool = False) -> None:
         """``failing-over`` for ``aurora_failover``: the old writer stops now, ``target`` is promoted at the end."""
         cluster.status = FAILING_OVER
         old_az = old_writer.az if old_writer is not None else None
@@ -842,10 +839,9 @@ class AuroraEmulator(ServiceEmulator):
         self._route(cluster)
         duration = self._sample("aurora_failover", f"aurora_failover:{cluster.region}:{cluster.id}")
         cluster.failover_handle = self._later(
-            duration, lambda: self._finish_failover(cluster, target, old_writer), f"failover:{cluster.id}")
+            duration, lambda: self._finish_failover(cluster, target), f"failover:{cluster.id}")
 
-    def _finish_failover(self, cluster: AuroraCluster, target: AuroraInstance,
-                         old_writer: AuroraInstance | None) -> None:
+    def _finish_failover(self, cluster: AuroraCluster, target: AuroraInstance) -> None:
         cluster.failover_handle = None
         if cluster.deleted:
             return
@@ -1054,6 +1050,7 @@ class AuroraEmulator(ServiceEmulator):
             instance.server = cluster.head
         self._retire(cluster, old)
         cluster.sync_status = "connected"
+        cluster.fenced = False
         self._route(cluster)
 
     def _paused(self, gdb: GlobalDatabase, cluster: AuroraCluster) -> bool:
@@ -1086,19 +1083,13 @@ class AuroraEmulator(ServiceEmulator):
         self._configure_volume(cluster)
 
     def _demote(self, gdb: GlobalDatabase, cluster: AuroraCluster) -> None:
-        """The old primary becomes a secondary: fenced now, rebuilt from the new primary when reachable."""
+        """The old primary becomes a secondary: fenced (no writes, its volume kept) until it is rebuilt
+        from the new primary, at once or when its region comes back."""
         if cluster.failover_handle is not None:
             cluster.failover_handle.cancel()
             cluster.failover_handle = None
             cluster.status = AVAILABLE
-        for instance in cluster.members():
-            if instance.server is not cluster.head:
-                self._retire(cluster, instance.server)
-            instance.server = None
-        self._retire(cluster, cluster.head)
-        cluster.head = None
-        cluster.writer = None
-        cluster.fenced = False
+        cluster.fenced = True
         cluster.sync_status = "pending-resync"
         self._route(cluster)
         self._resync(gdb, cluster)
@@ -1107,6 +1098,7 @@ class AuroraEmulator(ServiceEmulator):
         if cluster in gdb.members:
             gdb.members.remove(cluster)
         cluster.global_id = None
+        cluster.fenced = False  # a demoted primary not yet rebuilt keeps its own data, standalone
         if gdb.primary is cluster:
             gdb.primary = None
         if promote and cluster.replica is not None:
@@ -1434,7 +1426,7 @@ class AuroraEmulator(ServiceEmulator):
                 return
             candidates = [i for i in cluster.readers() if self._serving(i)]
             if candidates:
-                self._start_failover(cluster, self._best(candidates), old_writer=writer, automatic=True, lost=True)
+                self._start_failover(cluster, self._best(candidates), old_writer=writer, lost=True)
             else:
                 if cluster.head is not None:
                     with contextlib.suppress(Exception):

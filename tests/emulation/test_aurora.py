@@ -390,6 +390,28 @@ def test_after_a_region_loss_and_a_global_failover_the_old_primary_comes_back_as
     assert ids(old_primary) == [1, 2, 4]
 
 
+def test_a_demoted_primary_detached_before_its_region_returns_keeps_its_own_data(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
+    prod_arn, dr_arn = global_database(emu_env)
+    old_primary = aurora.connection_info(PRIMARY, "prod")
+    sql(old_primary, "CREATE TABLE t (id int PRIMARY KEY)")
+    sql(old_primary, "INSERT INTO t VALUES (1)")
+    emu_env.clock.sleep(2 * GLOBAL_LAG)
+    sql(old_primary, "INSERT INTO t VALUES (2)")  # never replicated: the region dies first
+    emu_env.clock.sleep(GLOBAL_LAG / 2)
+    emu_env.emulation.world.lose_region(PRIMARY)
+    rds = emu_env.client("rds", DR)
+    rds.failover_global_cluster(GlobalClusterIdentifier="g", TargetDbClusterIdentifier=dr_arn, AllowDataLoss=True)
+    emu_env.clock.sleep(GLOBAL_FAILOVER)
+    assert ids(aurora.connection_info(DR, "dr")) == [1]
+
+    rds.remove_from_global_cluster(GlobalClusterIdentifier="g", DbClusterIdentifier=prod_arn)
+    emu_env.emulation.world.restore_region(PRIMARY)
+    assert writer_of(describe(emu_env, "prod")) == "prod-1"
+    assert ids(old_primary) == [1, 2]  # standalone, with what it had: two diverged clusters, as on AWS
+    sql(old_primary, "INSERT INTO t VALUES (3)")
+
+
 # -- PITR and snapshots (§7.4) ----------------------------------------------------------------------
 def test_cluster_pitr_holds_exactly_the_data_as_of_the_time(emu_env: Any, aurora: AuroraEmulator) -> None:
     rds = emu_env.client("rds")
