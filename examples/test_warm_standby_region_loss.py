@@ -10,7 +10,8 @@ from pytest_drtest import faults
 
 
 def fail_over_orders(topology, clock) -> None:
-    """The team's runbook: wait for Route 53 to see the primary failing, then scale up the DR region."""
+    """The team's runbook: wait for Route 53 to see the primary failing, promote the cross-region
+    read replica, scale up the DR region, point the DR application at the promoted database."""
     route53 = topology.client("route53", "us-east-1")
     while True:
         status = route53.get_health_check_status(HealthCheckId=topology.primary.health_check_id)
@@ -18,6 +19,8 @@ def fail_over_orders(topology, clock) -> None:
             break
         clock.sleep("10s")
     topology.note("detected", "primary health check failing")
+    rds = topology.client("rds", "dr")
+    rds.promote_read_replica(DBInstanceIdentifier=topology.dr.database)
     autoscaling = topology.client("autoscaling", "dr")
     autoscaling.set_desired_capacity(AutoScalingGroupName=topology.dr.asg_name, DesiredCapacity=3)
     while True:
@@ -26,6 +29,12 @@ def fail_over_orders(topology, clock) -> None:
             break
         clock.sleep("15s")
     topology.note("dr-scaled", "3 instances InService")
+    while True:
+        db = rds.describe_db_instances(DBInstanceIdentifier=topology.dr.database)["DBInstances"][0]
+        if db["DBInstanceStatus"] == "available" and "ReadReplicaSourceDBInstanceIdentifier" not in db:
+            break
+        clock.sleep("15s")
+    topology.point_app_at_database("dr", topology.dr.database)
 
 
 @pytest.mark.dr(strategy="warm-standby", rto="5m", rpo="5s")

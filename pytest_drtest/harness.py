@@ -37,7 +37,10 @@ if TYPE_CHECKING:
 
 def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFactory) -> Emulation:
     """The emulation hub with every service emulator."""
+    from pytest_drtest.emulation.aurora import AuroraEmulator
     from pytest_drtest.emulation.backup import BackupEmulator
+    from pytest_drtest.emulation.rds import RdsInstanceEmulator
+    from pytest_drtest.emulation.rds_data import RdsDataEmulator
     from pytest_drtest.emulation.compute import install_compute
     from pytest_drtest.emulation.core import Emulation
     from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
@@ -50,6 +53,9 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     emulation.add(Route53Emulator(emulation))
     emulation.add(BackupEmulator(emulation))
     install_compute(emulation)
+    emulation.add(RdsInstanceEmulator(emulation))
+    emulation.add(AuroraEmulator(emulation))
+    emulation.add(RdsDataEmulator(emulation))
     return emulation
 
 
@@ -362,83 +368,8 @@ class Harness:
             raise AssertionError("restore check failed: " + "; ".join(r.story() for r in bad))
         return record
 
-    def run_restore_check(self, check: RestoreCheck) -> RestoreResult:
-        """Probe through steady state, restore as of ``age`` ago into a NEW table, compare with the ledger."""
-        from pytest_drtest.recovery.steps import new_table_name, poll, record_restore
+    def run_restore_checks(self, checks: list[RestoreCheck]) -> list[RestoreResult]:
+        """Run a scenario's restore checks on one topology (see :func:`restores.run_restore_checks`)."""
+        from pytest_drtest.restores import run_restore_checks
 
-        self._probe_settings = check.probe
-        steady_state = check.steady_state
-        topology = self.build()
-        region = topology.primary_region
-        source = topology.table_name(check.table)
-        ddb = self.client("dynamodb", region)
-        if check.kind == "dynamodb-backup":
-            with self.probe():
-                self.clock.sleep(max(steady_state - check.age, check.probe.interval))
-                backup_t = self.clock.now()
-                arn = ddb.create_backup(TableName=source, BackupName=f"{source}-check")["BackupDetails"]["BackupArn"]
-                self.clock.sleep(check.age)
-            target = new_table_name(topology, check.table, "from-backup")
-            started = self.clock.now()
-            ddb.restore_table_from_backup(TargetTableName=target, BackupArn=arn)
-            ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
-            record_restore(topology, kind=check.kind, region=region, source=source, target=target,
-                           restore_time=backup_t, started=started, completed=self.clock.now())
-        elif check.kind == "dynamodb-pitr":
-            with self.probe():
-                self.clock.sleep(steady_state)
-            restore_at = self.clock.datetime(self.clock.now() - check.age).replace(microsecond=0)
-            target = new_table_name(topology, check.table, "pitr")
-            started = self.clock.now()
-            ddb.restore_table_to_point_in_time(SourceTableName=source, TargetTableName=target, RestoreDateTime=restore_at)
-            ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
-            record_restore(topology, kind=check.kind, region=region, source=source, target=target,
-                           restore_time=self.clock.seconds_at(restore_at), started=started, completed=self.clock.now())
-        elif check.kind in ("rds-pitr", "aurora-cluster-pitr"):
-            from pytest_drtest.recovery.steps import restore_database_to_time
-
-            with self.probe():
-                self.clock.sleep(steady_state)
-            restore_at = self.clock.datetime(self.clock.now() - check.age).replace(microsecond=0)
-            restore_database_to_time(topology, restore_at, self.clock)
-        elif check.kind == "rds-snapshot":
-            from pytest_drtest.recovery.steps import _wait_instance
-            from pytest_drtest.topology.build import db_target
-
-            rds = self.client("rds", region)
-            source_db = topology.app_config[region]["db"]["id"]
-            with self.probe():
-                self.clock.sleep(max(steady_state - check.age, check.probe.interval))
-                snapshot_t = self.clock.now()
-                name = f"{source_db}-check"
-                rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=source_db)
-                self.clock.sleep(check.age)
-            rds.get_waiter("db_snapshot_available").wait(DBSnapshotIdentifier=name, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
-            target = f"{topology.name}-db-from-snapshot"
-            started = self.clock.now()
-            rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=target, DBSnapshotIdentifier=name)
-            _wait_instance(topology, region, target, self.clock, what=f"restore of {target}")
-            record_restore(topology, kind=check.kind, region=region, source=source_db, target=target, restore_time=snapshot_t,
-                           started=started, completed=self.clock.now(), store="sql", db=db_target(topology, region, target, "instance"))
-        else:  # aws-backup: restore the newest recovery point of the primary vault
-            with self.probe():
-                self.clock.sleep(steady_state)
-            backup = self.client("backup", region)
-            vault = topology.primary.vault
-            points = [p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]
-                      if p.get("Status") in ("AVAILABLE", "COMPLETED")]
-            if not points:
-                raise DrConfigError(f"no recovery point in {vault} after the steady state; lengthen steady_state beyond the backup schedule")
-            latest = max(points, key=lambda p: p["CreationDate"])
-            target = new_table_name(topology, check.table, "from-vault")
-            started = self.clock.now()
-            job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], Metadata={"targetTableName": target},
-                                           IamRoleArn="arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole")["RestoreJobId"]
-            poll(self.clock, lambda: backup.describe_restore_job(RestoreJobId=job)["Status"] in ("COMPLETED", "FAILED") or None,
-                 every=60, timeout=6 * 3600, what=f"restore job {job}")
-            record_restore(topology, kind=check.kind, region=region, source=source, target=target,
-                           restore_time=self.clock.seconds_at(latest["CreationDate"]), started=started, completed=self.clock.now())
-        result = self.verify_restores()[-1]
-        if not result.passed:
-            raise AssertionError("restore check failed: " + result.story())
-        return result
+        return run_restore_checks(self, checks)

@@ -19,18 +19,18 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         for experiment in self.scenario.experiments:
-            yield ScenarioItem.from_parent(self, name=experiment.name, experiment=experiment, check=None)
-        for check in self.scenario.restore_checks:
-            yield ScenarioItem.from_parent(self, name=f"restore-{check.name}", experiment=None, check=check)
+            yield ScenarioItem.from_parent(self, name=experiment.name, experiment=experiment)
+        if self.scenario.restore_checks:
+            yield ScenarioItem.from_parent(self, name="restore-checks", experiment=None, checks=self.scenario.restore_checks)
 
 
 class ScenarioItem(pytest.Item):
     """One game-day experiment (or restore check) of a scenario."""
 
-    def __init__(self, *, experiment: Experiment | None, check: RestoreCheck | None, **kwargs: Any) -> None:
+    def __init__(self, *, experiment: Experiment | None, checks: list[RestoreCheck] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.experiment = experiment
-        self.check = check
+        self.checks = checks or []
         self.scenario: Scenario = self.parent.scenario  # type: ignore[union-attr]
 
     def runtest(self) -> None:
@@ -41,8 +41,7 @@ class ScenarioItem(pytest.Item):
             if self.experiment is not None:
                 harness.run_experiment(self.experiment)
             else:
-                assert self.check is not None
-                harness.run_restore_check(self.check)
+                harness.run_restore_checks(self.checks)
         finally:
             try:
                 report = config.stash.get(REPORT_KEY, None)
@@ -62,5 +61,5 @@ class ScenarioItem(pytest.Item):
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        what = self.experiment.fault.describe() if self.experiment else f"restore check {self.check.kind}"  # type: ignore[union-attr]
+        what = self.experiment.fault.describe() if self.experiment else "restore checks " + ", ".join(c.kind for c in self.checks)
         return self.path, None, f"{self.scenario.name}: {what}"

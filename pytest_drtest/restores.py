@@ -133,3 +133,96 @@ def verify_restore(topology: Topology, ledger: Ledger, record: dict[str, Any], *
         items_matched=matched, unexpected_items=unexpected, duration_s=record["completed"] - record["started"],
         modeled=topology.clock.modeled, missing_keys=missing[:20],
     )
+
+
+def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
+    """Restore checks of one scenario on ONE topology.
+
+    Probes run for the longest steady state (at the shortest interval); an on-demand backup or
+    snapshot check takes its backup ``age`` before the end; then every check restores — as of
+    ``age`` before the end (PITR kinds), from its backup, or from the newest recovery point of the
+    primary vault (``aws-backup``) — into a NEW table/instance/cluster, compared with the ledger.
+    """
+    from pytest_drtest.errors import DrConfigError
+    from pytest_drtest.recovery.steps import _wait_instance, new_table_name, poll, record_restore, restore_database_to_time
+    from pytest_drtest.topology.build import db_target
+
+    steady = max(c.steady_state for c in checks)
+    interval = min(c.probe.interval for c in checks)
+    dr._probe_settings = checks[0].probe.__class__(interval, checks[0].probe.consecutive, checks[0].probe.timeout)
+    topology = dr.build()
+    clock = dr.clock
+    region = topology.primary_region
+    ddb = dr.client("dynamodb", region)
+    rds = dr.client("rds", region)
+    start = clock.now()
+    taken: dict[int, dict[str, Any]] = {}
+
+    def take(index: int, check: Any) -> None:
+        if check.kind == "dynamodb-backup":
+            source = topology.table_name(check.table)
+            arn = ddb.create_backup(TableName=source, BackupName=f"{source}-check-{index}")["BackupDetails"]["BackupArn"]
+            taken[index] = {"t": clock.now(), "arn": arn, "source": source}
+        else:  # rds-snapshot
+            source = topology.app_config[region]["db"]["id"]
+            name = f"{source}-check-{index}"
+            rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=source)
+            taken[index] = {"t": clock.now(), "name": name, "source": source}
+
+    for index, check in enumerate(checks):
+        if check.kind in ("dynamodb-backup", "rds-snapshot"):
+            at = start + max(steady - check.age, interval)
+            clock.call_at(at + 0.5, lambda i=index, c=check: take(i, c), name=f"restore-check-{check.kind}")
+    with dr.probe():
+        clock.sleep(steady)
+    end = clock.now()
+    for index, check in enumerate(checks):
+        started = clock.now()
+        if check.kind == "dynamodb-pitr":
+            source = topology.table_name(check.table)
+            restore_at = clock.datetime(end - check.age).replace(microsecond=0)
+            target = new_table_name(topology, check.table, "pitr")
+            ddb.restore_table_to_point_in_time(SourceTableName=source, TargetTableName=target, RestoreDateTime=restore_at)
+            ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
+            record_restore(topology, kind=check.kind, region=region, source=source, target=target,
+                           restore_time=clock.seconds_at(restore_at), started=started, completed=clock.now())
+        elif check.kind == "dynamodb-backup":
+            backup = taken[index]
+            target = new_table_name(topology, check.table, "from-backup")
+            ddb.restore_table_from_backup(TargetTableName=target, BackupArn=backup["arn"])
+            ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
+            record_restore(topology, kind=check.kind, region=region, source=backup["source"], target=target,
+                           restore_time=backup["t"], started=started, completed=clock.now())
+        elif check.kind in ("rds-pitr", "aurora-cluster-pitr"):
+            restore_database_to_time(topology, clock.datetime(end - check.age).replace(microsecond=0), clock)
+        elif check.kind == "rds-snapshot":
+            snap = taken[index]
+            rds.get_waiter("db_snapshot_available").wait(DBSnapshotIdentifier=snap["name"], WaiterConfig={"Delay": 30, "MaxAttempts": 120})
+            target = f"{topology.name}-db-from-snapshot-{index}"
+            started = clock.now()
+            rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=target, DBSnapshotIdentifier=snap["name"])
+            _wait_instance(topology, region, target, clock, what=f"restore of {target}")
+            record_restore(topology, kind=check.kind, region=region, source=snap["source"], target=target,
+                           restore_time=snap["t"], started=started, completed=clock.now(), store="sql",
+                           db=db_target(topology, region, target, "instance"))
+        else:  # aws-backup: the newest recovery point of the primary vault
+            backup = dr.client("backup", region)
+            vault = topology.primary.vault
+            points = [p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]
+                      if p.get("Status") in ("AVAILABLE", "COMPLETED")]
+            if not points:
+                raise DrConfigError(f"no recovery point in {vault} after the steady state; lengthen steady_state beyond the backup schedule")
+            latest = max(points, key=lambda p: p["CreationDate"])
+            source = topology.table_name(check.table)
+            target = new_table_name(topology, check.table, "from-vault")
+            job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], Metadata={"targetTableName": target},
+                                           IamRoleArn="arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole")["RestoreJobId"]
+            poll(clock, lambda j=job: backup.describe_restore_job(RestoreJobId=j)["Status"] in ("COMPLETED", "FAILED") or None,
+                 every=60, timeout=6 * 3600, what=f"restore job {job}")
+            record_restore(topology, kind=check.kind, region=region, source=source, target=target,
+                           restore_time=clock.seconds_at(latest["CreationDate"]), started=started, completed=clock.now())
+    results = dr.verify_restores()
+    bad = [r for r in results if not r.passed]
+    if bad:
+        raise AssertionError("restore check failed: " + "; ".join(r.story() for r in bad))
+    return results

@@ -68,13 +68,20 @@ class RegionOutage(_Args, Fault):
 class AzOutage(_Args, Fault):
     """Instances and targets in the AZ stop serving; the ASG replaces them in the other AZs.
 
-    ``az`` is a full AZ name (``us-east-1b``) or ``<region-role>:<letter>`` (``primary:b``).
+    ``az`` is a full AZ name (``us-east-1b``), ``<region-role>:<letter>`` (``primary:b``), or
+    ``<region-role>:database``: the AZ of that region's primary DB instance (resolved at injection).
     """
 
     kind = "az-outage"
     az: str = "primary:a"
 
-    def resolve(self, topology: Topology) -> str:
+    def resolve(self, topology: Topology, *, at_injection: bool = False) -> str:
+        if self.az.endswith(":database"):
+            region = _region(topology, self.az.split(":", 1)[0])
+            _database(topology, region)
+            if not at_injection:
+                return f"{region}:database"
+            return self._database_az(topology, region)
         if ":" in self.az:
             which, letter = self.az.split(":", 1)
             region = _region(topology, which)
@@ -93,9 +100,21 @@ class AzOutage(_Args, Fault):
     def validate(self, topology: Topology) -> None:
         self.resolve(topology)
 
+    @staticmethod
+    def _database_az(topology: Topology, region: str) -> str:
+        target = topology.app_config.get(region, {}).get("db")
+        if target is None:
+            raise DrConfigError(f"there is no database in {region}")
+        rds = topology.clients.client("rds", target["region"])
+        if target["kind"] == "cluster":
+            cluster = rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]
+            writer = next(m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"] if m["IsClusterWriter"])
+            return rds.describe_db_instances(DBInstanceIdentifier=writer)["DBInstances"][0]["AvailabilityZone"]
+        return rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]["AvailabilityZone"]
+
     def inject(self, ctx: FaultContext) -> None:
         world = ctx.require_world(self)
-        self.record["az"] = self.resolve(ctx.topology)
+        self.record["az"] = self.resolve(ctx.topology, at_injection=True)
         world.lose_az(self.record["az"])
 
     def revert(self, ctx: FaultContext) -> None:

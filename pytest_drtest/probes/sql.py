@@ -39,12 +39,12 @@ class SqlStore:
             cursor = conn.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
         except Exception as exc:  # noqa: BLE001
-            key = (target["region"], target["id"], bool(target.get("reader")))
-            self._connections.pop(key, None)
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001, S110
-                pass
+            if conn.closed or conn.broken:  # connection-level failure: reconnect next time
+                self._connections.pop((target["region"], target["id"], bool(target.get("reader"))), None)
+                try:
+                    conn.close()
+                except Exception:  # noqa: BLE001, S110
+                    pass
             raise SqlUnavailable(f"{target['id']}: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}") from None
 
     def write(self, target: dict[str, Any], key: str, payload: str, t: float) -> None:

@@ -47,7 +47,7 @@ def build(topology: Topology) -> Topology:
         build_backup(topology)
     for region, stack in topology.regions.items():
         if stack.tables:
-            topology.app_config[region] = {"table": stack.tables[topology.probe_table]}
+            topology.app_config.setdefault(region, {})["table"] = stack.tables[topology.probe_table]
     topology.note("topology-built", topology.name)
     return topology
 

@@ -125,6 +125,19 @@ class Topology:
     def client(self, service: str, region: str = "primary") -> Any:
         return self.clients.client(service, self.region(region))
 
+    def point_app_at_database(self, region: str, ident: str, *, kind: str = "instance") -> None:
+        """Reconfigure the application in ``region`` to use the RDS instance (or Aurora cluster,
+        ``kind="cluster"``) ``ident`` of that region — what a runbook does after a promotion."""
+        region = self.region(region)
+        self.app_config.setdefault(region, {})["db"] = {"kind": kind, "region": region, "id": ident, "reader": False}
+        self.note("app-repointed", f"database in {region} -> {ident}")
+
+    def point_app_at_table(self, region: str, table: str) -> None:
+        """Reconfigure the application in ``region`` to use ``table`` (e.g. a restored one)."""
+        region = self.region(region)
+        self.app_config.setdefault(region, {})["table"] = table
+        self.note("app-repointed", f"table in {region} -> {table}")
+
     def note(self, kind: str, detail: str = "") -> None:
         """Record a milestone (runbooks call this: ``detected``, ``restored``, ``dns-switched``...)."""
         self.timeline.add(self.clock.now(), kind, detail)

@@ -30,7 +30,7 @@ def test_shipped_game_day_in_an_empty_folder(pytester: pytest.Pytester):
         "*drtest summary*",
         "scenario*strategy*fault*RTO obj*RTO*RPO obj*RPO*lost*verdict*figures",
         "warm-standby*warm-standby*region-outage(primary)*15m00s*PASS*modeled",
-        "warm-standby*warm-standby*az-outage(primary:a)*PASS*modeled",
+        "warm-standby*warm-standby*az-outage(primary:database)*PASS*modeled",
         "*2 passed*",
     ])
     report = json.loads((pytester.path / "out" / "report.json").read_text())
