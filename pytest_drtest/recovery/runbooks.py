@@ -140,7 +140,7 @@ def pitr_restore(topology: Topology, clock: Clock) -> None:
         topology, kind="dynamodb-pitr", region=region, source=source, target=target,
         restore_time=clock.seconds_at(restore_at), started=started, completed=clock.now(),
     )
-    topology.app_config[region] = {"table": target}
+    topology.app_config.setdefault(region, {})["table"] = target
     topology.note("app-repointed", f"{region} -> {target}")
 
 
