@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import heapq
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,48 @@ class Clock:
         self._queue: list[Scheduled] = []
         self._seq = itertools.count()
         self._depth = 0
+        self._before: list[Callable[[float, float], None]] = []
+        self._after: list[Callable[[float, float], None]] = []
+
+    # -- listeners ----------------------------------------------------------------------------
+    def add_advance_listener(
+        self,
+        before: Callable[[float, float], None] | None = None,
+        after: Callable[[float, float], None] | None = None,
+    ) -> Callable[[], None]:
+        """Call ``before(old, new)`` just before the clock moves forward and ``after(old, new)``
+        just after (e.g. the data plane tags replication traffic with clock times). Exceptions in
+        listeners are logged, never raised into the clock. Returns a function removing both."""
+        if before is not None:
+            self._before.append(before)
+        if after is not None:
+            self._after.append(after)
+
+        def remove() -> None:
+            for hooks, hook in ((self._before, before), (self._after, after)):
+                if hook is not None and hook in hooks:
+                    hooks.remove(hook)
+
+        return remove
+
+    def _notify(self, hooks: list[Callable[[float, float], None]], old: float, new: float) -> None:
+        for hook in list(hooks):
+            try:
+                hook(old, new)
+            except Exception:  # noqa: BLE001 - a listener's hiccup must not break the run's clock
+                logging.getLogger("pytest_drtest.clock").exception("clock listener %r failed", hook)
+
+    def _advance_to(self, t: Seconds) -> None:
+        old = self.now()
+        if t <= old or not (self._before or self._after):
+            self._set_now(t)
+            return
+        self._notify(self._before, old, t)
+        self._set_now(t)
+        self._notify(self._after, old, t)
+
+    def _set_now(self, t: Seconds) -> None:
+        raise NotImplementedError
 
     # -- time -------------------------------------------------------------------------------
     def now(self) -> Seconds:
@@ -106,9 +149,6 @@ class Clock:
         finally:
             self._depth -= 1
 
-    def _advance_to(self, t: Seconds) -> None:
-        raise NotImplementedError
-
     def sleep(self, seconds: Seconds | str) -> None:
         """Let ``seconds`` pass, running every callback that falls due meanwhile."""
         delta = parse_duration(seconds, what="sleep")
@@ -140,7 +180,7 @@ class VirtualClock(Clock):
     def now(self) -> Seconds:
         return self._now
 
-    def _advance_to(self, t: Seconds) -> None:
+    def _set_now(self, t: Seconds) -> None:
         if t > self._now:
             self._now = t
 
@@ -158,7 +198,7 @@ class RealClock(Clock):
     def now(self) -> Seconds:
         return time.monotonic() - self._start
 
-    def _advance_to(self, t: Seconds) -> None:
+    def _set_now(self, t: Seconds) -> None:
         remaining = t - self.now()
         if remaining > 0:
             time.sleep(remaining)

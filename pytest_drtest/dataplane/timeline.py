@@ -7,8 +7,7 @@ acknowledged while the clock read ``T`` therefore carries a wall timestamp befor
 clock left ``T``, and one made later carries a later timestamp: :meth:`ClockTimeline.wall_time_of`
 gives that moment, the exact PITR target for "everything committed at or before clock time T".
 
-The clock offers no listener API yet, so :func:`on_advance` wraps the clock instance's
-``_advance_to`` (once per clock; hooks are a list on the instance, removed by the returned handle).
+:func:`on_advance` registers with the clock's listener API (``Clock.add_advance_listener``).
 """
 from __future__ import annotations
 
@@ -23,7 +22,6 @@ from pytest_drtest.clock import Clock
 log = logging.getLogger("pytest_drtest.dataplane")
 
 AdvanceHook = Callable[[float, float], None]  # (old clock time, new clock time)
-_HOOKS_ATTR = "_drtest_advance_hooks"
 
 
 def on_advance(
@@ -32,43 +30,9 @@ def on_advance(
     """Call ``before(old, new)`` just before the clock moves forward and ``after(old, new)`` just after.
 
     Hooks run in the thread that moves the clock; an exception in a hook is logged, never raised
-    into the clock. Returns a function that removes both hooks.
+    into the clock. Returns a function that removes both hooks (see ``Clock.add_advance_listener``).
     """
-    hooks: dict[str, list[AdvanceHook]] | None = clock.__dict__.get(_HOOKS_ATTR)
-    if hooks is None:
-        hooks = {"before": [], "after": []}
-        setattr(clock, _HOOKS_ATTR, hooks)
-        original = clock._advance_to  # bound method of the class
-
-        def advance_to(t: float) -> None:
-            old = clock.now()
-            moving = t > old
-            if moving:
-                _call_all(hooks["before"], old, t)
-            original(t)
-            if moving:
-                _call_all(hooks["after"], old, t)
-
-        clock._advance_to = advance_to  # type: ignore[method-assign]
-    if before is not None:
-        hooks["before"].append(before)
-    if after is not None:
-        hooks["after"].append(after)
-
-    def remove() -> None:
-        for kind, hook in (("before", before), ("after", after)):
-            if hook is not None and hook in hooks[kind]:
-                hooks[kind].remove(hook)
-
-    return remove
-
-
-def _call_all(hooks: list[AdvanceHook], old: float, new: float) -> None:
-    for hook in list(hooks):
-        try:
-            hook(old, new)
-        except Exception:  # a data-plane hiccup must not break the run's clock
-            log.exception("clock advance hook %r failed", hook)
+    return clock.add_advance_listener(before, after)
 
 
 class ClockTimeline:
