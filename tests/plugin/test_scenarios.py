@@ -112,3 +112,12 @@ def test_same_seed_same_figures_other_seed_may_differ(pytester: pytest.Pytester)
         figures.append(json.loads((pytester.path / f"r{len(figures)}.json").read_text())["experiments"][0]["measured"])
     assert figures[0] == figures[1]
     assert figures[0] != figures[2]
+
+
+def test_missing_postgres_binaries_give_one_clear_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DRTEST_PG_BIN", str(pytester.path / "no-postgres-here"))
+    result = pytester.runpytest_subprocess("--dr-scenario=warm-standby", "-k", "reboot", "-p", "no:cacheprovider", timeout=120)
+    assert result.ret == 1
+    out = result.stdout.str()
+    assert "warm-standby / reboot-with-failover:" in out and "pip install" in out, out
+    assert "Traceback" not in out
