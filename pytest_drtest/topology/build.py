@@ -409,6 +409,8 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
         if stack is primary:
             kwargs.update(MasterUsername=DB_USER, MasterUserPassword=DB_PASSWORD, DatabaseName=spec.name)
         client.create_db_cluster(**kwargs)
+        # pushed before the instances: teardown runs newest first, and a cluster goes after its instances
+        topology.cleanup.push(f"cluster {cluster}", lambda c=client, cl=cluster: _delete_cluster(c, global_id, cl))
         members = (["writer"] if stack is primary else []) + [f"reader{i + 1}" for i in range(readers)]
         for member in members:
             instance = f"{cluster}-{member}"
@@ -417,7 +419,6 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
                 DBInstanceClass=spec.instance_class,
             )
             topology.cleanup.push(f"db {instance}", lambda c=client, i=instance: c.delete_db_instance(DBInstanceIdentifier=i, SkipFinalSnapshot=True))
-        topology.cleanup.push(f"cluster {cluster}", lambda c=client, cl=cluster: _delete_cluster(c, global_id, cl))
         client.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
         stack.database = cluster
     writer = db_target(topology, primary.region, ident, "cluster")
