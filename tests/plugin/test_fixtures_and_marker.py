@@ -47,6 +47,13 @@ def test_bad_marker_is_a_usage_error_at_collection(pytester: pytest.Pytester, ma
     assert message in result.stderr.str()
 
 
+def _postgres_processes() -> set[int]:
+    import subprocess
+
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    return {int(line.split()[0]) for line in out.splitlines() if "drtest-pg" in line and "postgres" in line}
+
+
 def test_faults_are_reverted_when_the_test_fails_or_is_interrupted(pytester: pytest.Pytester):
     log = pytester.path / "world.log"
     pytester.makepyfile(
@@ -69,8 +76,10 @@ def test_faults_are_reverted_when_the_test_fails_or_is_interrupted(pytester: pyt
             raise KeyboardInterrupt
         """
     )
+    before = _postgres_processes()
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert _postgres_processes() <= before  # the relational data plane left no server behind
     events = log.read_text().split()
     assert events[:4] == ["region-lost", "az-lost", "az-restored", "region-restored"]
     assert events[4:] == ["replication-paused", "replication-resumed"]
