@@ -30,6 +30,11 @@ What this module adds (AWS-SEMANTICS §0, §7), on the run's clock and on real P
   the call (``InvalidDBClusterStateFault``, as moto and the API reference say). Losing the writer's
   AZ fails over automatically; with no reader the writer is rebuilt in place in an AZ that is up
   (the UG's "typically under 10 minutes": modeled with ``rds_create_time``, the closest key).
+- **Reboot** (§6.2) of a member instance: ``rebooting`` for ``rds_reboot_time``, then ``available``
+  on the same server (no data lost, no failover) and RDS-EVENT-0006. Its endpoints refuse meanwhile:
+  the writer's instance and cluster endpoints, or a reader's instance endpoint. On Aurora PostgreSQL
+  versions without "read availability" (moto's default 12.7) the readers reboot with the writer.
+  ``ForceFailover`` is refused: an Aurora instance is not Multi-AZ (FailoverDBCluster fails over).
 - **Global database** (§7.3). A secondary cluster is an async replica of the primary's volume whose
   lag (``aurora_global_lag``) is held on the clock; it has no writer (writes fail read-only).
   ``switchover_global_cluster`` lets the secondary catch up before promoting it (no loss);
@@ -72,6 +77,18 @@ FAILING_OVER = "failing-over"
 SWITCHING_OVER = "switching-over"
 #: An instance whose AZ (or host) is gone; RDS keeps trying to recover it, so waiters keep polling.
 RECOVERING = "rebooting"
+REBOOTING = "rebooting"
+
+#: Aurora PostgreSQL versions without "read availability", where rebooting the writer reboots every
+#: reader too, unavailable until the writer is back: major -> highest such minor (11 and lower: all;
+#: 15 and higher: none) [AUR-UG:aurora-reboot-cluster]; [AUR-UG:aurora-mysql-survivable-replicas].
+READERS_REBOOT_WITH_WRITER = {12: 13, 13: 9, 14: 6}
+#: AWS-SEMANTICS §6.2: the answer to ForceFailover on an instance that is not Multi-AZ (an Aurora
+#: member instance never is); the code is the likely one (unverified).
+FORCE_FAILOVER_AURORA = (
+    "ForceFailover cannot be specified since the instance is not configured for either MultiAZ or High Availability. "
+    "To fail over an Aurora DB cluster, use FailoverDBCluster."
+)
 
 #: Share of ``aurora_global_failover`` spent verifying the clusters (``FailoverState.Status``
 #: ``pending``) before the old primary is fenced; a modeling choice, AWS gives no figure.
@@ -94,6 +111,7 @@ class AuroraInstance:
     status: str = CREATING
     server: PostgresServer | None = None  # the writer's: the volume; a reader's: its sync standby
     endpoint: EndpointProxy | None = None
+    reboot: Scheduled | None = None  # the end of a reboot in progress
     deleted: bool = False
 
     @property
@@ -193,6 +211,15 @@ class GlobalDatabase:
 
 def _cluster_key(region: str, identifier: str) -> tuple[str, str]:
     return region, identifier.lower()
+
+
+def readers_reboot_with_writer(engine_version: str) -> bool:
+    """Whether rebooting the writer of an Aurora PostgreSQL ``engine_version`` reboots the readers."""
+    try:
+        major, minor = (int(part) for part in (engine_version.split(".") + ["0"])[:2])
+    except ValueError:
+        return True  # unknown: moto's default (12.7) has no read availability
+    return major <= 11 or minor <= READERS_REBOOT_WITH_WRITER.get(major, -1)
 
 
 # -- the emulator -------------------------------------------------------------------------------
@@ -782,6 +809,59 @@ class AuroraEmulator(ServiceEmulator):
             self._configure_volume(cluster)
         self._event(call.region, instance.id, "db-instance", "RDS-EVENT-0003", "DB instance deleted.", "deletion")
         self._route(cluster)
+
+    # == reboot (§6.2) ===========================================================================
+    def _called_member(self, call: Call) -> AuroraInstance | None:
+        """The live cluster member a call's ``DBInstanceIdentifier`` names, or None (rds.py's or unknown)."""
+        instance = self.instances.get(_cluster_key(call.region, call.params.get("DBInstanceIdentifier") or ""))
+        return None if instance is None or instance.deleted else instance
+
+    def before_RebootDBInstance(self, call: Call) -> dict[str, Any] | None:
+        instance = self._called_member(call)
+        if instance is None:
+            return None  # not a cluster member: rds.py's (or moto's DBInstanceNotFound)
+        # "You can only reboot each DB instance in your cluster when it's in the available state"
+        # [AUR-UG:USER_RebootCluster].
+        if instance.status != AVAILABLE:
+            raise AwsError("InvalidDBInstanceState",
+                           f"DB instance {instance.id} is not in available state (it is {instance.status}).", 400)
+        if instance.cluster.status != AVAILABLE:
+            raise AwsError("InvalidDBInstanceState", f"DB instance {instance.id} cannot be rebooted while its "
+                           f"DB cluster {instance.cluster.id} is {instance.cluster.status}.", 400)
+        if call.params.get("ForceFailover"):
+            raise AwsError("InvalidParameterCombination", FORCE_FAILOVER_AURORA, 400)
+        return None
+
+    def after_RebootDBInstance(self, call: Call) -> None:
+        instance = self._called_member(call)
+        if instance is None or call.parsed is None:
+            return
+        cluster = instance.cluster
+        rebooting = [instance]
+        if instance.id == cluster.writer and readers_reboot_with_writer(
+                str(self._cluster_view(cluster).get("EngineVersion") or "")):
+            rebooting += [i for i in cluster.readers() if i.status == AVAILABLE]
+        # The readers stay unavailable until the writer is back [AUR-UG:aurora-reboot-cluster]: one delay.
+        delay = self._sample("rds_reboot_time", f"rds_reboot_time:{call.region}:{instance.id}")
+        for member in rebooting:
+            self._reboot(member, delay)
+        self._route(cluster)
+        self._instance_fields(instance, call.parsed["DBInstance"])
+
+    def _reboot(self, instance: AuroraInstance, delay: float) -> None:
+        """``rebooting`` for ``delay`` (its endpoints refuse; the server and its data stay), then ``available``."""
+        instance.status = REBOOTING
+
+        def restarted() -> None:
+            instance.reboot = None
+            if instance.deleted:
+                return
+            instance.status = AVAILABLE
+            self._event(instance.region, instance.id, "db-instance", "RDS-EVENT-0006", "DB instance restarted.",
+                        "availability")
+            self._route(instance.cluster)
+
+        instance.reboot = self._later(delay, restarted, f"reboot:{instance.id}")
 
     # == in-region failover (§7.1) ===============================================================
     @staticmethod
@@ -1415,6 +1495,9 @@ class AuroraEmulator(ServiceEmulator):
         for instance in cluster.members():
             if instance.az != az:
                 continue
+            if instance.reboot is not None:  # the AZ's recovery decides when it is back
+                instance.reboot.cancel()
+                instance.reboot = None
             instance.status = RECOVERING
             if instance is not writer and instance.server is not None and instance.server is not cluster.head:
                 self._retire(cluster, instance.server)  # the host is gone

@@ -23,6 +23,7 @@ ENGINE = "aurora-postgresql"
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app"
 CREATE, FAILOVER, GLOBAL_LAG, GLOBAL_FAILOVER = 60.0, 30.0, 1.0, 60.0
 SNAPSHOT, RESTORE, PITR_LAG = 120.0, 600.0, 300.0
+REBOOT = 20.0
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def aurora(emu_env: Any) -> AuroraEmulator:
     for key, value in {
         "rds_create_time": CREATE, "aurora_failover": FAILOVER, "aurora_global_lag": GLOBAL_LAG,
         "aurora_global_failover": GLOBAL_FAILOVER, "rds_snapshot_time": SNAPSHOT, "rds_restore_time": RESTORE,
-        "rds_pitr_latest_lag": PITR_LAG,
+        "rds_pitr_latest_lag": PITR_LAG, "rds_reboot_time": REBOOT,
     }.items():
         emu_env.profile.override(key, value, origin="test")
     emulator = AuroraEmulator(emu_env.emulation)
@@ -211,6 +212,103 @@ def test_losing_the_writers_az_fails_over_automatically(emu_env: Any, aurora: Au
     emu_env.emulation.world.restore_az("us-east-1a")  # prod-1 comes back as a reader
     reader = aurora.instance_connection_info(PRIMARY, "prod-1")
     assert sql(reader, "SELECT pg_is_in_recovery()") == [(True,)] and ids(reader) == [1, 2, 3]
+
+
+# -- reboot (§6.2) ---------------------------------------------------------------------------------
+def restarted_events(emu_env: Any, since: float) -> list[tuple[str, float, str]]:
+    return [(e.source_id, e.t - since, e.message) for e in event_log(emu_env.emulation).events
+            if e.event_id == "RDS-EVENT-0006"]
+
+
+def test_rebooting_the_writer_refuses_its_endpoints_for_the_reboot_time_and_keeps_the_data(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
+    rds = emu_env.client("rds")
+    create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1})  # moto's default 12.7
+    writer = aurora.connection_info(PRIMARY, "prod")
+    reader = aurora.connection_info(PRIMARY, "prod", reader=True)
+    own = {i: aurora.instance_connection_info(PRIMARY, i) for i in ("prod-1", "prod-2")}
+    sql(writer, "CREATE TABLE t (id int PRIMARY KEY)")
+    sql(writer, "INSERT INTO t VALUES (1), (2)")
+    started = emu_env.clock.now()
+
+    answer = rds.reboot_db_instance(DBInstanceIdentifier="prod-1")["DBInstance"]
+    assert answer["DBInstanceStatus"] == "rebooting"
+    # Without read availability (Aurora PostgreSQL 12.13 and lower) the readers reboot with the writer.
+    statuses = {i["DBInstanceIdentifier"]: i["DBInstanceStatus"] for i in rds.describe_db_instances()["DBInstances"]}
+    assert statuses == {"prod-1": "rebooting", "prod-2": "rebooting"}
+    cluster = describe(emu_env, "prod")
+    assert (cluster["Status"], writer_of(cluster)) == ("available", "prod-1")  # no failover
+    emu_env.clock.sleep(REBOOT - 1)
+    assert all(refused(info) for info in (writer, reader, own["prod-1"], own["prod-2"]))
+
+    rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="prod-1", WaiterConfig={"Delay": 1})
+    assert emu_env.clock.now() - started == REBOOT
+    assert writer_of(describe(emu_env, "prod")) == "prod-1"
+    assert ids(writer) == [1, 2]  # the same server: nothing lost
+    sql(writer, "INSERT INTO t VALUES (3)")
+    assert sql(own["prod-1"], "SELECT pg_is_in_recovery()") == [(False,)]
+    assert ids(reader) == [1, 2, 3] and ids(own["prod-2"]) == [1, 2, 3]
+    assert restarted_events(emu_env, started) == [("prod-1", REBOOT, "DB instance restarted."),
+                                                  ("prod-2", REBOOT, "DB instance restarted.")]
+
+
+def test_rebooting_a_reader_leaves_the_writer_serving(emu_env: Any, aurora: AuroraEmulator) -> None:
+    rds = emu_env.client("rds")
+    create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1})
+    writer = aurora.connection_info(PRIMARY, "prod")
+    rebooting = aurora.instance_connection_info(PRIMARY, "prod-2")
+    sql(writer, "CREATE TABLE t (id int PRIMARY KEY)")
+    started = emu_env.clock.now()
+
+    assert rds.reboot_db_instance(DBInstanceIdentifier="prod-2")["DBInstance"]["DBInstanceStatus"] == "rebooting"
+    sql(writer, "INSERT INTO t VALUES (1)")
+    assert refused(rebooting) and ids(aurora.instance_connection_info(PRIMARY, "prod-1")) == [1]
+    emu_env.clock.sleep(REBOOT - 1)
+    assert refused(rebooting)
+    emu_env.clock.sleep(1)
+    assert rds.describe_db_instances(DBInstanceIdentifier="prod-2")["DBInstances"][0]["DBInstanceStatus"] == "available"
+    assert ids(rebooting) == [1] and writer_of(describe(emu_env, "prod")) == "prod-1"
+    assert restarted_events(emu_env, started) == [("prod-2", REBOOT, "DB instance restarted.")]
+
+
+def test_with_read_availability_the_readers_keep_serving_while_the_writer_reboots(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
+    create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1}, EngineVersion="15.4")
+    writer = aurora.connection_info(PRIMARY, "prod")
+    reader = aurora.connection_info(PRIMARY, "prod", reader=True)
+    sql(writer, "CREATE TABLE t (id int PRIMARY KEY)")
+    sql(writer, "INSERT INTO t VALUES (1)")
+
+    emu_env.client("rds").reboot_db_instance(DBInstanceIdentifier="prod-1")
+    assert refused(writer) and ids(reader) == [1]
+    emu_env.clock.sleep(REBOOT)
+    assert ids(writer) == [1]
+
+
+def test_reboot_errors(emu_env: Any, aurora: AuroraEmulator) -> None:
+    rds = emu_env.client("rds")
+    create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1}, wait=False)
+    with pytest.raises(botocore.exceptions.ClientError) as creating:
+        rds.reboot_db_instance(DBInstanceIdentifier="prod-1")
+    assert error_code(creating) == ("InvalidDBInstanceState", 400)
+    emu_env.clock.sleep(CREATE)
+
+    with pytest.raises(botocore.exceptions.ClientError) as force_failover:
+        rds.reboot_db_instance(DBInstanceIdentifier="prod-1", ForceFailover=True)
+    assert error_code(force_failover) == ("InvalidParameterCombination", 400)  # Aurora: FailoverDBCluster
+    rds.reboot_db_instance(DBInstanceIdentifier="prod-2")
+    with pytest.raises(botocore.exceptions.ClientError) as rebooting:
+        rds.reboot_db_instance(DBInstanceIdentifier="prod-2")
+    assert error_code(rebooting) == ("InvalidDBInstanceState", 400)
+    emu_env.clock.sleep(REBOOT)
+
+    rds.failover_db_cluster(DBClusterIdentifier="prod")
+    with pytest.raises(botocore.exceptions.ClientError) as failing_over:
+        rds.reboot_db_instance(DBInstanceIdentifier="prod-2")
+    assert error_code(failing_over) == ("InvalidDBInstanceState", 400)
+    with pytest.raises(botocore.exceptions.ClientError) as missing:
+        rds.reboot_db_instance(DBInstanceIdentifier="nope")  # not a member: moto (or rds.py) answers
+    assert error_code(missing) == ("DBInstanceNotFound", 404)
 
 
 # -- global database (§7.3) -----------------------------------------------------------------------
