@@ -114,7 +114,9 @@ class Harness:
             blueprint = load_blueprint(blueprint)
         self.blueprint: Blueprint = blueprint or (scenario.blueprint if scenario else load_blueprint("web-app"))
         band = Objectives.parse(self.strategy.band_rto, self.strategy.band_rpo, source=f"{self.strategy.name} band")
-        self.objectives = band.merged(objectives) if objectives else (scenario.objectives if scenario else band)
+        # the marker's (or caller's) values, else the scenario's, else the strategy's band
+        base = scenario.objectives if scenario is not None else band
+        self.objectives = base.merged(objectives) if objectives is not None else base
         self.profile = settings.build_profile(scenario.latency if scenario else None, scenario.source if scenario else "")
         self.backend: Backend = make_backend(settings.backend, {"endpoint": settings.endpoint, "aws_accounts": settings.aws_accounts})
         self.ledger = Ledger()
@@ -163,8 +165,10 @@ class Harness:
                 self.emulation.install_session(self.session)
                 boto3.DEFAULT_SESSION = self.backend.new_session()
                 self.emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
-                self._saved_waiter_time = botocore.waiter.time
-                botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment]
+            # botocore waiters sleep on the run's clock: virtual time on emulators; on aws real
+            # time, during which the clock's scheduled work (probe ticks) keeps running
+            self._saved_waiter_time = botocore.waiter.time
+            botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment]
         except BaseException:
             self.close()
             raise
@@ -236,6 +240,11 @@ class Harness:
         from pytest_drtest.topology.build import build, build_database, seed
 
         self.start()
+        if not self.backend.emulated:
+            raise DrConfigError(
+                "the shipped topologies are built on emulated backends only; on aws, test your own "
+                "infrastructure: dr.client(...), dr.clock, your runbooks, and dr.probe(path=YourAppPath())"
+            )
         planned = self.plan()
         for fault in faults or []:
             fault.validate(planned)
@@ -279,19 +288,36 @@ class Harness:
         topology.note("fault", fault.describe())
         return fault
 
-    def probe(self, *, interval: float | str | None = None, consecutive: int | None = None, client_region: str | None = None) -> Probe:
-        """A probe through the application's path (use as a context manager)."""
+    def probe(
+        self,
+        *,
+        interval: float | str | None = None,
+        consecutive: int | None = None,
+        client_region: str | None = None,
+        path: Any = None,
+    ) -> Probe:
+        """A probe through the application's path (use as a context manager).
+
+        ``path`` replaces the built-in path (DNS -> ALB -> table -> database) with your own
+        object of the same protocol: ``put(key, payload) -> region``, ``get(key) -> (region,
+        payload)``, ``read_all(keys) -> (region, {key: payload})``, ``close()``; raise
+        :class:`~pytest_drtest.probes.AppUnavailable` when a request fails.
+        """
         from pytest_drtest.probes.app import AppPath
 
+        if path is not None and self._topology is None:
+            return self._probe_with(path, interval, consecutive, None)
         topology = self.topology
+        return self._probe_with(path or AppPath(topology, client_region), interval, consecutive, topology)
+
+    def _probe_with(self, path: Any, interval: Any, consecutive: Any, topology: Topology | None) -> Probe:
         settings = self._probe_settings
-        if interval is None:
-            interval = settings.interval if settings else 1.0
-        if consecutive is None:
-            consecutive = settings.consecutive if settings else 3
         probe = Probe(
-            topology, self.ledger, self.timeline, interval=interval, consecutive=consecutive,
-            fault_time=lambda: self.fault_t, path=AppPath(topology, client_region), modeled=self.clock.modeled,
+            self.clock, self.ledger, self.timeline, path=path, topology=topology,
+            interval=interval if interval is not None else (settings.interval if settings else 1.0),
+            consecutive=consecutive if consecutive is not None else (settings.consecutive if settings else 3),
+            fault_time=lambda: self.fault_t, faults=lambda: list(self._faults), modeled=self.clock.modeled,
+            prefix="probe" if not self._probes else f"probe{len(self._probes) + 1}",
         )
         self._probes.append(probe)
         return probe
@@ -301,18 +327,6 @@ class Harness:
         objectives = self.objectives.merged(Objectives.parse(rto, rpo, source="assert_objectives"))
         self._record(result, objectives)
         assert_objectives(result, objectives)
-
-    def _recovered_by_runbook(self, result: Result) -> None:
-        """Probes cannot see corrupted data: a data fault is recovered when the runbook repointed
-        the application to the restored copy (its ``app-repointed``/``dns-switched`` milestone)."""
-        marks = [m for m in self.timeline.events if m.kind in ("app-repointed", "dns-switched") and m.t >= result.fault_t]
-        if not marks:
-            result.rto_s = None
-            return
-        done = marks[-1].t - result.fault_t
-        result.phases.failover = done
-        result.rto_s = max(result.rto_s or 0.0, done)
-        result.phases.recovered = result.rto_s
 
     def _record(self, result: Result, objectives: Objectives) -> ExperimentRecord:
         from pytest_drtest.objectives import failures
@@ -357,8 +371,6 @@ class Harness:
             runbook(topology, self.clock)
             probe.wait_recovered(within=experiment.probe.timeout)
             result = probe.result()
-        if fault.data_fault:
-            self._recovered_by_runbook(result)
         restores = self.verify_restores()
         record = self._record(result, experiment.objectives)
         bad = [r for r in restores if not r.passed]

@@ -146,7 +146,7 @@ class Result:
             if value is not None:
                 parts.append(f"{label} +{value:.1f} s")
         for m in self.milestones:
-            if m.t >= self.fault_t and m.kind not in ("fault",):
+            if m.t >= self.fault_t and m.kind not in ("fault", "detected"):  # detection is a phase above
                 parts.append(f"{m.kind} +{m.t - self.fault_t:.1f} s")
         if self.rto_s is None:
             parts.append("never recovered")

@@ -42,7 +42,6 @@ DEFAULTS: dict[str, Figure] = {
     "dynamodb_replication_lag": Figure(0.5, 2.5, "DynamoDB developer guide, global tables how it works: usually < 1 s, 0.5-2.5 s common"),
     "dynamodb_pitr_latest_lag": Figure(300, 300, "DynamoDB developer guide, PITR: LatestRestorableDateTime is typically now - 5 min"),
     "dynamodb_restore_time": Figure(900, 3600, "DynamoDB developer guide, restores: 95% finish in under 1 h, not proportional to size"),
-    "dynamodb_backup_time": Figure(5, 60, "DynamoDB developer guide, on-demand backup: CREATING -> AVAILABLE within minutes, no size impact"),
     # S3
     "s3_replication_lag": Figure(1, 15, "S3 user guide, Replication Time Control: most objects in seconds, 99.99% within 15 min"),
     # Route 53
@@ -63,7 +62,6 @@ DEFAULTS: dict[str, Figure] = {
     "rds_create_time": Figure(300, 900, "RDS user guide, creating a DB instance: creating -> available in minutes"),
     "rds_multi_az_failover": Figure(60, 120, "RDS user guide, Multi-AZ failover: typically 60-120 s"),
     "rds_reboot_time": Figure(10, 30, "RDS user guide, rebooting a DB instance: a brief outage"),
-    "rds_multi_az_cluster_failover": Figure(20, 35, "RDS user guide, Multi-AZ DB cluster failover: < 35 s"),
     "aurora_failover": Figure(20, 35, "Aurora FAQ / API reference: typically < 30-35 s"),
     "aurora_global_lag": Figure(0.2, 1.0, "Aurora user guide, global database: replication lag < 1 s"),
     "aurora_global_failover": Figure(30, 60, "Aurora user guide, global database: managed failover < 1 min"),

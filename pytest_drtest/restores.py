@@ -11,8 +11,21 @@ from pytest_drtest.measure import Ledger
 if TYPE_CHECKING:
     from pytest_drtest.topology.model import Topology
 
-#: Settings AWS does not carry over to a restored table (DynamoDB developer guide, restores).
-NOT_RESTORED = ("point-in-time recovery", "TTL", "streams", "tags", "auto scaling policies", "alarms")
+#: What AWS does not carry over to the restored resource, by restore kind (the user guides).
+NOT_RESTORED: dict[str, tuple[str, ...]] = {
+    "dynamodb": ("point-in-time recovery", "TTL", "streams", "tags", "auto scaling policies", "IAM policies", "alarms"),
+    "rds": ("DB parameter group (default)", "option group (default)", "VPC security groups (default)", "alarms"),
+    "aurora": ("DB instances (create a writer)", "cluster parameter group (default)", "VPC security groups (default)",
+               "alarms"),
+}
+
+
+def not_restored(kind: str) -> tuple[str, ...]:
+    if kind.startswith("aurora"):
+        return NOT_RESTORED["aurora"]
+    if kind.startswith("rds"):
+        return NOT_RESTORED["rds"]
+    return NOT_RESTORED["dynamodb"]
 
 
 @dataclass
@@ -31,7 +44,7 @@ class RestoreResult:
     duration_s: float
     modeled: bool
     missing_keys: list[str] = field(default_factory=list)
-    not_restored: tuple[str, ...] = NOT_RESTORED
+    not_restored: tuple[str, ...] = ()
     test: str = ""
 
     @property
@@ -131,7 +144,7 @@ def verify_restore(topology: Topology, ledger: Ledger, record: dict[str, Any], *
         restore_time=topology.clock.datetime(record["restore_time"]).isoformat(), restore_t=record["restore_time"],
         new_resource=new_resource, source_untouched=source_untouched, items_expected=len(expected),
         items_matched=matched, unexpected_items=unexpected, duration_s=record["completed"] - record["started"],
-        modeled=topology.clock.modeled, missing_keys=missing[:20],
+        modeled=topology.clock.modeled, missing_keys=missing[:20], not_restored=not_restored(record["kind"]),
     )
 
 

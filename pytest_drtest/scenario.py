@@ -105,6 +105,7 @@ def _objectives(fields: Fields, source: str, base: Objectives) -> Objectives:
         fields._seen.add("objectives")
         return base
     table = fields.table("objectives")
+    table._seen.update({"rto", "rpo"})
     parsed = Objectives(
         _duration(table, "rto", "0s") if "rto" in table.data else None,
         _duration(table, "rpo", "0s") if "rpo" in table.data else None,
@@ -126,12 +127,31 @@ def paper_topology(blueprint: Blueprint, strategy: Strategy, primary: str, dr: s
     )
 
 
+def _check_latency(latency: dict[str, Any], source: str) -> None:
+    """Validate a scenario's ``[latency]`` table now, not when each item runs."""
+    from pytest_drtest.profile import LatencyProfile
+
+    profile = LatencyProfile()
+    for key, value in latency.items():
+        try:
+            profile.override(key, value, origin=f"{source} [latency]")
+        except DrConfigError as exc:
+            raise DrConfigError(str(exc).split(": ", 1)[-1], source=source, field=f"latency.{key}") from None
+    interval = profile.value("route53_health_check_interval")
+    if interval not in (10, 30):
+        raise DrConfigError(
+            f"Route 53 RequestInterval is 10s or 30s, got {interval:g}s", source=source,
+            field="latency.route53_health_check_interval",
+        )
+
+
 def _probe(fields: Fields, base: ProbeSettings) -> ProbeSettings:
     """A ``probe = { interval, recovered_after, timeout }`` table over ``base``."""
     if "probe" not in fields.data:
         fields._seen.add("probe")
         return base
     table = fields.table("probe")
+    table._seen.update({"interval", "recovered_after", "timeout"})
     interval = _duration(table, "interval", "1s") if "interval" in table.data else base.interval
     if interval <= 0:
         raise DrConfigError("expected a positive duration", source=fields.source, field=table._name("interval"))
@@ -170,6 +190,7 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
     probe = _probe(top, ProbeSettings())
     steady_state = _duration(top, "steady_state", "5m")
     latency = top.get("latency", dict, {})
+    _check_latency(latency, source)
     scenario = Scenario(
         name=name, source=source, strategy=strategy, blueprint=blueprint, primary_region=primary, dr_region=dr,
         objectives=objectives, steady_state=steady_state, probe=probe, latency=latency,
@@ -183,7 +204,11 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
             fault.validate(paper_topology(blueprint, strategy, primary, dr))
         except DrConfigError as exc:
             raise DrConfigError(str(exc), source=source, field=f"{field_name}.fault") from None
+        exp._seen.add("steady_state")
         exp_name = exp.get("name", str, str(fault_spec.get("kind")))
+        if exp_name == "restore-checks":
+            raise DrConfigError("'restore-checks' is the name of the restore checks' item; choose another",
+                                source=source, field=f"{field_name}.name")
         runbook = exp.get("runbook", str, strategy.default_runbook)
         resolve_runbook(runbook, source=source, field=f"{field_name}.runbook")
         scenario.experiments.append(
@@ -209,11 +234,17 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
                 f"({'an Aurora global cluster' if engine else 'an RDS instance'})",
                 source=source, field=f"restore_checks[{i}].kind",
             )
+        check._seen.add("steady_state")
         table = check.get("table", str, blueprint.tables[0].name)
         try:
             blueprint.table(table)
         except DrConfigError as exc:
             raise DrConfigError(str(exc), source=source, field=f"restore_checks[{i}].table") from None
+        if table != blueprint.tables[0].name:
+            raise DrConfigError(
+                f"restore checks compare with the probes' ledger, kept for the first table "
+                f"({blueprint.tables[0].name!r}); got {table!r}", source=source, field=f"restore_checks[{i}].table",
+            )
         age = _duration(check, "age", "10m")
         check_steady = _duration(check, "steady_state", "0s") if "steady_state" in check.data else steady_state
         if kind != "aws-backup" and check_steady <= age:

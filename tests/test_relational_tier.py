@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_drtest import faults
+from pytest_drtest.emulation.rds import RdsInstanceEmulator
 from pytest_drtest.harness import Harness
 from pytest_drtest.recovery import RUNBOOKS
 from pytest_drtest.settings import Settings
@@ -40,3 +41,23 @@ def test_multi_az_failover_through_the_app_loses_nothing_and_takes_the_modeled_t
     assert result.lost_writes == [] and result.rpo_s == 0
     assert 90 <= result.rto_s <= 92  # the endpoint refused for the modeled 90 s
     assert instance["AvailabilityZone"] != instance["SecondaryAvailabilityZone"]
+
+
+def test_pause_replication_holds_the_cross_region_replica_until_reverted():
+    from pytest_drtest.topology.build import db_connect, db_target
+
+    with Harness(Settings(), strategy="warm-standby") as dr:
+        topology = dr.topology
+        primary = topology.app_config[topology.primary_region]["db"]
+        replica = db_target(topology, topology.dr_region, topology.dr.database, "instance")
+        fault = dr.inject(faults.PauseReplication("rds", "database"))
+        with db_connect(topology, primary) as conn:
+            conn.execute("INSERT INTO ledger (pk, payload) VALUES ('held', 'x')")
+        dr.clock.sleep("1m")
+        with db_connect(topology, replica) as conn:
+            assert conn.execute("SELECT count(*) FROM ledger WHERE pk = 'held'").fetchone()[0] == 0
+        fault.revert(faults.FaultContext(topology, dr.emulation.world))
+        dr.clock.sleep("10s")
+        dr.emulation.find(RdsInstanceEmulator).replica(topology.dr_region, topology.dr.database).wait_applied()
+        with db_connect(topology, replica) as conn:
+            assert conn.execute("SELECT payload FROM ledger WHERE pk = 'held'").fetchone()[0] == "x"

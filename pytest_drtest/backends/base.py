@@ -73,6 +73,16 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+def check_loopback(url: str, backend: str) -> str:
+    """``url`` without a trailing slash, if it names 127.0.0.1 or localhost; else a clear error."""
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname or ""
+    if not (host == "localhost" or host.startswith("127.")):
+        raise DrConfigError(f"--dr-endpoint {url!r}: the {backend} backend must listen on 127.0.0.1 or localhost")
+    return url.rstrip("/")
+
+
 class Backend:
     """What answers the AWS calls of one test.
 
@@ -91,10 +101,7 @@ class Backend:
 
     def new_session(self) -> boto3.Session:
         """A fresh boto3 session for this backend (users' and the backdoor's are distinct)."""
-        session = new_boto3_session(**EMULATOR_CREDENTIALS) if self.emulated else new_boto3_session()
-        if self.endpoint_url:
-            session._session.set_config_variable("endpoint_url", self.endpoint_url)  # noqa: SLF001
-        return session
+        return new_boto3_session(**EMULATOR_CREDENTIALS) if self.emulated else new_boto3_session()
 
     def factory(self, session: boto3.Session) -> ClientFactory:
         return ClientFactory(session, self.endpoint_url)

@@ -5,7 +5,9 @@ import os
 
 import requests
 
-from pytest_drtest.backends.base import Backend
+from typing import Any
+
+from pytest_drtest.backends.base import Backend, check_loopback, patched_environ
 from pytest_drtest.errors import DrConfigError
 
 
@@ -14,8 +16,9 @@ class LocalStackBackend(Backend):
 
     LocalStack has no state reset: the harness deletes what it created at teardown. LocalStack
     community answers DynamoDB, S3, Route 53 and EC2, but ELBv2, Auto Scaling, RDS and AWS Backup
-    are Pro-only there, so the shipped topologies (which need an ALB and an ASG) do not build on
-    it; users' own tests of the data tier (tables, buckets, records, faults) run.
+    are Pro-only there, so the shipped topologies (which need an ALB, an ASG and RDS) do not build
+    on it. Users' own tests that use ``dr.client``, ``dr.clock`` and the emulation of DynamoDB, S3
+    and Route 53 (replication, PITR, health checks) without ``dr.topology`` do run.
     """
 
     name = "localstack"
@@ -23,11 +26,8 @@ class LocalStackBackend(Backend):
 
     def __init__(self, endpoint: str | None = None) -> None:
         host = os.environ.get("LOCALSTACK_HOST", "127.0.0.1:4566")
-        self.endpoint_url = (endpoint or f"http://{host}").rstrip("/")
-        if not self.endpoint_url.startswith(("http://127.", "http://localhost", "https://127.", "https://localhost")):
-            raise DrConfigError(
-                f"--dr-endpoint {self.endpoint_url!r}: LocalStack must listen on 127.0.0.1 or localhost"
-            )
+        self.endpoint_url = check_loopback(endpoint or f"http://{host}", "localstack")
+        self._env: Any = None
 
     def start(self) -> None:
         try:
@@ -39,8 +39,16 @@ class LocalStackBackend(Backend):
                 "start it first (docs/backends.md) or pass --dr-endpoint"
             ) from None
 
+        # plain boto3.client(...) calls in users' code go to LocalStack too (botocore >= 1.31)
+        self._env = patched_environ({"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": "test",
+                                     "AWS_SECRET_ACCESS_KEY": "test"})
+        self._env.__enter__()
+
     def stop(self) -> None:
         """Resources are deleted by the topology's teardown; the server keeps running."""
+        if self._env is not None:
+            self._env.__exit__(None, None, None)
+            self._env = None
 
     def describe(self) -> str:
         return f"localstack ({self.endpoint_url})"

@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from pytest_drtest.backends.base import Backend, patched_environ
+from pytest_drtest.backends.base import Backend, check_loopback, patched_environ
 
 _ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -59,7 +59,7 @@ class MotoServerBackend(Backend):
         stack = ExitStack()
         stack.enter_context(patched_environ(_ENV))
         if self._given:
-            self.endpoint_url = self._given.rstrip("/")
+            self.endpoint_url = check_loopback(self._given, "moto-server")
         else:
             import logging
 
@@ -70,6 +70,8 @@ class MotoServerBackend(Backend):
             self._server.start()
             host, port = self._server.get_host_and_port()
             self.endpoint_url = f"http://{host}:{port}"
+        # plain boto3.client(...) calls in users' code go to the server too (botocore >= 1.31)
+        stack.enter_context(patched_environ({"AWS_ENDPOINT_URL": self.endpoint_url}))
         self._env = stack
         self._reset()
 

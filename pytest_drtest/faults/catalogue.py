@@ -230,7 +230,9 @@ class DeleteObjects(_Args, Fault):
 @register
 @dataclass
 class PauseReplication(_Args, Fault):
-    """Hold DynamoDB global-table or S3 replication of one resource (``"*"``: all) until reverted."""
+    """Hold replication of one resource (``"*"``: all of the service) until reverted: DynamoDB
+    global tables (``resource`` = a blueprint table), S3 CRR (a blueprint bucket), or RDS/Aurora
+    cross-region replication (``service="rds"``, ``resource="database"`` or ``"*"``)."""
 
     kind = "pause-replication"
     service: str = "dynamodb"
@@ -239,6 +241,8 @@ class PauseReplication(_Args, Fault):
     def _physical(self, topology: Topology) -> str:
         if self.resource == "*":
             return "*"
+        if self.service == "rds":
+            return topology.dr.database or "*"
         if self.service == "dynamodb":
             topology.blueprint.table(self.resource)
             return topology.table_name(self.resource)
@@ -246,9 +250,14 @@ class PauseReplication(_Args, Fault):
         return topology.bucket_name(self.resource)
 
     def validate(self, topology: Topology) -> None:
-        if self.service not in ("dynamodb", "s3"):
-            raise DrConfigError(f"service must be 'dynamodb' or 's3', got {self.service!r}")
-        if self.resource != "*":
+        if self.service not in ("dynamodb", "s3", "rds"):
+            raise DrConfigError(f"service must be 'dynamodb', 's3' or 'rds', got {self.service!r}")
+        if self.service == "rds":
+            if topology.blueprint.database is None:
+                raise DrConfigError("the blueprint has no [database]: there is no RDS replication to pause")
+            if self.resource not in ("*", "database"):
+                raise DrConfigError(f"resource must be 'database' or '*' for rds, got {self.resource!r}")
+        elif self.resource != "*":
             if self.service == "dynamodb":
                 topology.blueprint.table(self.resource)
             else:

@@ -29,7 +29,7 @@ class AppPath:
         if topology.emulation is None:
             raise DrConfigError(
                 "the built-in application path needs an emulated backend; on aws pass your own "
-                "probe target: dr.probe(target=callable)"
+                "path: dr.probe(path=YourAppPath()) (put/get/read_all/close, see docs/probes.md)"
             )
         from pytest_drtest.emulation.route53 import StubResolver
 

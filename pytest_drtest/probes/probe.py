@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.durations import parse_duration
 from pytest_drtest.measure import Ledger, Result, Sample, Timeline, compute_rpo, compute_rto
-from pytest_drtest.probes.app import AppPath, AppUnavailable
+from pytest_drtest.probes.app import AppUnavailable
 
 if TYPE_CHECKING:
     from pytest_drtest.clock import Clock, Scheduled
@@ -23,18 +23,21 @@ class Probe:
 
     def __init__(
         self,
-        topology: Topology,
+        clock: Clock,
         ledger: Ledger,
         timeline: Timeline,
         *,
+        path: Any,
+        topology: Topology | None = None,
         interval: float | str = 1.0,
         consecutive: int = 3,
         fault_time: Callable[[], float | None] = lambda: None,
-        path: AppPath | None = None,
+        faults: Callable[[], list[Any]] = list,
         modeled: bool = True,
+        prefix: str = "probe",
     ) -> None:
+        self.clock = clock
         self.topology = topology
-        self.clock: Clock = topology.clock
         self.ledger = ledger
         self.timeline = timeline
         self.interval = parse_duration(interval, what="probe interval")
@@ -43,13 +46,15 @@ class Probe:
         if consecutive < 1:
             raise ValueError("consecutive must be at least 1")
         self.consecutive = consecutive
-        self.path = path or AppPath(topology)
+        self.path = path
         self.samples: list[Sample] = []
         self._fault_time = fault_time
+        self._faults = faults
         self._handle: Scheduled | None = None
         self._seq = 0
         self._last_key: str | None = None
         self.modeled = modeled
+        self.prefix = prefix
 
     # -- running ---------------------------------------------------------------------------------
     def __enter__(self) -> Probe:
@@ -74,13 +79,15 @@ class Probe:
     def close(self) -> None:
         """Stop ticking and close the path's database connections."""
         self.stop()
-        self.path.close()
+        close = getattr(self.path, "close", None)
+        if close is not None:
+            close()
 
     def tick(self) -> Sample:
         """One write of the next sequence number and one read, through the path."""
         self._seq += 1
         now = self.clock.now()
-        key = f"probe#{self._seq:07d}"
+        key = f"{self.prefix}#{self._seq:07d}"
         payload = f"{self._seq}@{now:.3f}"
         region = None
         error = None
@@ -141,13 +148,31 @@ class Probe:
             if s.ok and s.region:
                 served[s.region] = served.get(s.region, 0) + 1
         milestones = [m for m in self.timeline.events if m.t >= fault_t]
-        return Result(
+        result = Result(
             fault_t=fault_t, rto_s=rto, rpo_s=rpo, lost_writes=lost, phases=phases, modeled=self.modeled,
             samples=len(self.samples), failed_samples=sum(1 for s in self.samples if not s.ok),
             milestones=milestones, served_by=served,
         )
+        if any(getattr(f, "data_fault", False) for f in self._faults()):
+            self._recovered_by_runbook(result)
+        return result
+
+    def _recovered_by_runbook(self, result: Result) -> None:
+        """Probes cannot see corrupted data: after a data fault the service counts as recovered
+        when the runbook repointed the application to the restored copy (its last
+        ``app-repointed``/``dns-switched`` milestone); without one it never recovered."""
+        marks = [m for m in self.timeline.events if m.kind in ("app-repointed", "dns-switched") and m.t >= result.fault_t]
+        if not marks:
+            result.rto_s = None
+            return
+        done = marks[-1].t - result.fault_t
+        result.phases.failover = done
+        result.rto_s = max(result.rto_s or 0.0, done)
+        result.phases.recovered = result.rto_s
 
     def _health_check_unhealthy(self, fault_t: float) -> float | None:
+        if self.topology is None:
+            return None
         emulation = self.topology.emulation
         check = self.topology.primary.health_check_id
         if emulation is None or check is None or "route53" not in emulation.services:

@@ -109,8 +109,8 @@ def pitr_restore(topology: Topology, clock: Clock) -> None:
     if fault.kind == "corrupt-database":
         restore_at = clock.datetime(fault.injected_at - 1.0).replace(microsecond=0)
         topology.note("detected", f"corruption of the database noticed ({fault.record.get('mode')})")
-        poll(clock, lambda: clock.datetime() - restore_at >= _dt.timedelta(seconds=topology.profile.value("rds_pitr_latest_lag")),
-             every=30, timeout=3600, what="restore time within the PITR window")
+        poll(clock, lambda: latest_restorable_time(topology) >= restore_at, every=30, timeout=3600,
+             what="restore time within the PITR window")
         target = restore_database_to_time(topology, restore_at, clock)
         for region in (topology.primary_region, topology.dr_region):
             if topology.app_config.get(region, {}).get("db", {}).get("id") == fault.record["database"]:
@@ -142,6 +142,15 @@ def pitr_restore(topology: Topology, clock: Clock) -> None:
     )
     topology.app_config.setdefault(region, {})["table"] = target
     topology.note("app-repointed", f"{region} -> {target}")
+
+
+def latest_restorable_time(topology: Topology) -> _dt.datetime:
+    """``LatestRestorableTime`` of the application's database, as RDS reports it."""
+    target = topology.app_config[topology.primary_region]["db"]
+    rds = topology.clients.client("rds", target["region"])
+    if target["kind"] == "cluster":
+        return rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]["LatestRestorableTime"]
+    return rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]["LatestRestorableTime"]
 
 
 def no_runbook(topology: Topology, clock: Clock) -> None:
