@@ -288,6 +288,15 @@ class Harness:
         topology.note("fault", fault.describe())
         return fault
 
+    def mark_fault(self, what: str) -> float:
+        """Record that a fault injected outside the harness (AWS FIS, your own tooling) happens now;
+        the probes measure RTO and RPO from this time. Returns the clock time."""
+        now = self.clock.now()
+        if self.fault_t is None:
+            self.fault_t = now
+        self.timeline.add(now, "fault", what)
+        return now
+
     def probe(
         self,
         *,

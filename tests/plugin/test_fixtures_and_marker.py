@@ -139,3 +139,54 @@ def test_scenario_selects_the_strategy_of_the_users_tests(pytester: pytest.Pytes
     )
     result = pytester.runpytest("--dr-scenario=pilot-light", "-k", "test_strategy", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_marker_overrides_only_what_it_sets_over_the_scenario(pytester: pytest.Pytester):
+    pytester.makefile(".toml", mine='name = "mine"\nstrategy = "warm-standby"\nobjectives = { rto = "7m", rpo = "7s" }\n'
+                      '[[experiments]]\nfault = { kind = "region-outage" }\n')
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.dr(rto="1m")
+        def test_b(dr_objectives):
+            assert (dr_objectives.rto, dr_objectives.rpo) == (60.0, 7.0)
+
+        def test_c(dr_objectives):
+            assert (dr_objectives.rto, dr_objectives.rpo) == (420.0, 7.0)
+        """
+    )
+    pytester.runpytest("--dr-scenario=mine.toml", "-k", "test_", "-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_own_application_path_without_a_topology(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        from pytest_drtest.probes import AppUnavailable
+
+        class Store:
+            def __init__(self, clock):
+                self.clock, self.data, self.down_until = clock, {}, None
+            def _check(self):
+                if self.down_until is not None and self.clock.now() < self.down_until:
+                    raise AppUnavailable("HTTP 503")
+            def put(self, key, payload):
+                self._check(); self.data[key] = payload; return "us-east-1"
+            def get(self, key):
+                self._check(); return "us-east-1", self.data.get(key)
+            def read_all(self, keys):
+                return "us-east-1", {k: self.data.get(k) for k in keys}
+
+        def test_outage_of_my_own_app(dr):
+            store = Store(dr.clock)
+            with dr.probe(path=store, interval="1s") as probe:
+                dr.clock.sleep("10s")
+                dr.mark_fault("our own tooling took the app down")
+                store.down_until = dr.clock.now() + 30
+                assert probe.wait_recovered(within="5m")
+                result = probe.result()
+            assert 30 <= result.rto_s <= 32 and result.rpo_s == 0
+            assert dr._topology is None  # nothing was built
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
