@@ -131,7 +131,7 @@ def by_hand(database: bool) -> float:
         checks = [r53.create_health_check(CallerReference=r, HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": albs[r], "RequestInterval": 30, "FailureThreshold": 3})["HealthCheck"]["Id"] for r in albs]
         r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
             {"Action": "CREATE", "ResourceRecordSet": {"Name": "www.drtest.example", "Type": "CNAME", "TTL": 60, "SetIdentifier": r, "Failover": f, "HealthCheckId": h, "ResourceRecords": [{"Value": albs[r]}]}}
-            for r, f, h in zip(albs, ("PRIMARY", "SECONDARY"), checks)]})
+            for r, f, h in zip(albs, ("PRIMARY", "SECONDARY"), checks, strict=True)]})
         if database:
             rds, rds_dr = c("rds", "us-east-1"), c("rds", "us-west-2")
             rds.create_db_instance(DBInstanceIdentifier="db", Engine="postgres", DBInstanceClass="db.r6g.large", MultiAZ=True,
@@ -179,7 +179,7 @@ def main() -> None:
                      f"{modeled / wall:,.0f} modeled s per s"))
     rows.append((f"harness: build + {PROBE_TICKS} probe ticks, no database (median)", f"{harness:.2f} s",
                  f"by hand {hand:.2f} s", f"{harness / hand:.2f}x (aim <= 1.5x)"))
-    rows.append((f"  the same with the RDS tier (real PostgreSQL behind it)", f"{harness_db:.2f} s",
+    rows.append(("  the same with the RDS tier (real PostgreSQL behind it)", f"{harness_db:.2f} s",
                  f"by hand {hand_db:.2f} s (moto metadata only)", f"{harness_db / hand_db:.2f}x"))
     rows.append(("same --dr-seed twice: identical figures", str(same), "must be True", "-"))
     rows.append(("--dr-seed 1 vs 2: figures differ", str(differs), "may be True", "-"))

