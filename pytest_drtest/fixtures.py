@@ -83,20 +83,23 @@ def dr(request: pytest.FixtureRequest) -> Iterator[Harness]:
         yield harness
     finally:
         try:
-            report = config.stash.get(REPORT_KEY, None)
-            if report is not None:
-                report.experiments.extend(harness.records)
-                report.restores.extend(harness.restore_results)
-            for record in harness.records:
-                add_properties(request.node, record.result.as_dict())
+            report_results(request.node, harness)
         finally:
             harness.close()
 
 
-def add_properties(node: pytest.Item, measured: dict[str, Any]) -> None:
-    """JUnit XML properties of a measured experiment."""
-    for key in ("rto_s", "rpo_s", "lost_writes", "modeled"):
-        node.user_properties.append((key, measured[key]))
+def report_results(node: pytest.Item, harness: Harness) -> None:
+    """Hand what a test measured to the session's report and to JUnit XML properties."""
+    report = node.config.stash.get(REPORT_KEY, None)
+    if report is not None:
+        report.experiments.extend(harness.records)
+        report.restores.extend(harness.restore_results)
+    for record in harness.records:
+        measured = record.result.as_dict()
+        for key in ("rto_s", "rpo_s", "lost_writes", "modeled"):
+            node.user_properties.append((key, measured[key]))
+    for restore in harness.restore_results:
+        node.user_properties.append(("restore_items_matched", f"{restore.items_matched}/{restore.items_expected}"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pytest_drtest.errors import DrError
-from pytest_drtest.fixtures import REPORT_KEY, SETTINGS_KEY, add_properties
+from pytest_drtest.fixtures import SETTINGS_KEY, report_results
 from pytest_drtest.harness import Harness
 from pytest_drtest.scenario import Experiment, RestoreCheck, Scenario
 
@@ -44,14 +44,7 @@ class ScenarioItem(pytest.Item):
                 harness.run_restore_checks(self.checks)
         finally:
             try:
-                report = config.stash.get(REPORT_KEY, None)
-                if report is not None:
-                    report.experiments.extend(harness.records)
-                    report.restores.extend(harness.restore_results)
-                for record in harness.records:
-                    add_properties(self, record.result.as_dict())
-                for restore in harness.restore_results:
-                    self.user_properties.append(("restore_items_matched", f"{restore.items_matched}/{restore.items_expected}"))
+                report_results(self, harness)
             finally:
                 harness.close()
 

@@ -11,7 +11,6 @@ from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered fro
     REPORT_KEY,
     SCENARIOS_KEY,
     SETTINGS_KEY,
-    add_properties,
     dr,
     dr_clock,
     dr_objectives,
