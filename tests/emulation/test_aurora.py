@@ -491,6 +491,64 @@ def test_after_a_region_loss_and_a_global_failover_the_old_primary_comes_back_as
     assert ids(old_primary) == [1, 2, 4]
 
 
+def poll_until_writer(emu_env: Any, cluster: str, every: float = 1.0) -> float:
+    """Poll DescribeGlobalClusters as a runbook does; the clock time ``cluster`` is first reported writer."""
+    rds = emu_env.client("rds", DR)
+    while True:
+        gdb = rds.describe_global_clusters(GlobalClusterIdentifier="g")["GlobalClusters"][0]
+        writers = [m["DBClusterArn"].split(":")[-1] for m in gdb["GlobalClusterMembers"] if m["IsWriter"]]
+        if gdb["Status"] == "available" and writers == [cluster]:
+            return float(emu_env.clock.now())
+        emu_env.clock.sleep(every)
+
+
+def test_after_a_region_loss_the_promoted_writer_endpoint_takes_writes_as_soon_as_it_is_reported_writer(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
+    _, dr_arn = global_database(emu_env)
+    sql(aurora.connection_info(PRIMARY, "prod"), "CREATE TABLE t (id int PRIMARY KEY)")
+    emu_env.clock.sleep(2 * GLOBAL_LAG)
+    emu_env.emulation.world.lose_region(PRIMARY)
+    started = emu_env.clock.now()
+    emu_env.client("rds", DR).failover_global_cluster(GlobalClusterIdentifier="g", TargetDbClusterIdentifier=dr_arn,
+                                                      AllowDataLoss=True)
+    writer = aurora.connection_info(DR, "dr")  # the cluster's Port: the same endpoint before and after
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        sql(writer, "INSERT INTO t VALUES (1)")  # still a secondary
+
+    assert poll_until_writer(emu_env, "dr") == started + GLOBAL_FAILOVER
+    sql(writer, "INSERT INTO t VALUES (2)")  # at once: no clock move after the promotion
+    assert ids(writer) == [2]
+
+
+def test_a_promoted_cluster_whose_only_instance_is_still_creating_serves_once_the_instance_is_available(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
+    """The cluster's writer endpoint is its writer instance's: an instance still ``creating`` serves
+    nothing, promoted or not (the ``db_cluster_available`` waiter does not wait for members, §0)."""
+    prod = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1})
+    rds = emu_env.client("rds", DR)
+    emu_env.client("rds").create_global_cluster(GlobalClusterIdentifier="g",
+                                                SourceDBClusterIdentifier=prod["DBClusterArn"])
+    dr_arn = create_cluster(emu_env, "dr", DR, instances={}, GlobalClusterIdentifier="g")["DBClusterArn"]
+    sql(aurora.connection_info(PRIMARY, "prod"), "CREATE TABLE t (id int PRIMARY KEY)")
+    emu_env.profile.override("rds_create_time", 5 * CREATE, origin="test")
+    created = emu_env.clock.now()
+    rds.create_db_instance(DBInstanceIdentifier="dr-1", DBClusterIdentifier="dr", Engine=ENGINE,
+                           DBInstanceClass="db.r6g.large")
+    emu_env.clock.sleep(2 * GLOBAL_LAG)
+    emu_env.emulation.world.lose_region(PRIMARY)
+    rds.failover_global_cluster(GlobalClusterIdentifier="g", TargetDbClusterIdentifier=dr_arn, AllowDataLoss=True)
+
+    poll_until_writer(emu_env, "dr")
+    assert writer_of(describe(emu_env, "dr", DR)) == "dr-1"
+    assert rds.describe_db_instances(DBInstanceIdentifier="dr-1")["DBInstances"][0]["DBInstanceStatus"] == "creating"
+    writer = aurora.connection_info(DR, "dr")
+    assert refused(writer)
+    emu_env.clock.sleep(created + 5 * CREATE - emu_env.clock.now())
+    assert rds.describe_db_instances(DBInstanceIdentifier="dr-1")["DBInstances"][0]["DBInstanceStatus"] == "available"
+    sql(writer, "INSERT INTO t VALUES (1)")
+    assert ids(writer) == [1]
+
+
 def test_a_demoted_primary_detached_before_its_region_returns_keeps_its_own_data(
         emu_env: Any, aurora: AuroraEmulator) -> None:
     prod_arn, dr_arn = global_database(emu_env)
