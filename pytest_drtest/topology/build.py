@@ -420,6 +420,10 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
             )
             topology.cleanup.push(f"db {instance}", lambda c=client, i=instance: c.delete_db_instance(DBInstanceIdentifier=i, SkipFinalSnapshot=True))
         client.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
+        for member in members:  # the cluster's status says nothing of its instances'
+            client.get_waiter("db_instance_available").wait(
+                DBInstanceIdentifier=f"{cluster}-{member}", WaiterConfig={"Delay": 30, "MaxAttempts": 120}
+            )
         stack.database = cluster
     writer = db_target(topology, primary.region, ident, "cluster")
     create_ledger_table(topology, writer)
