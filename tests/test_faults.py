@@ -85,7 +85,7 @@ def test_az_outage_resolves_role_letters(ws):
         (faults.CorruptTable(table="orders", fraction=1.5), "fraction must be in (0, 1]"),
         (faults.CorruptTable(table="orders", mode="shred"), "mode must be 'overwrite' or 'delete'"),
         (faults.DeleteObjects(bucket="logs"), "unknown bucket 'logs'"),
-        (faults.PauseReplication("sqs"), "service must be 'dynamodb' or 's3'"),
+        (faults.PauseReplication("sqs"), "service must be 'dynamodb', 's3' or 'rds'"),
         (faults.AzOutage("primary:f"), "AZ 'us-east-1f' is not used by the topology"),
         (faults.RegionOutage("eu-west-1"), "region 'eu-west-1' is not part of the topology"),
     ],
