@@ -34,8 +34,7 @@ class ScenarioItem(pytest.Item):
         self.scenario: Scenario = self.parent.scenario  # type: ignore[union-attr]
 
     def runtest(self) -> None:
-        config = self.config
-        harness = Harness(config.stash[SETTINGS_KEY], test=self.nodeid, scenario=self.scenario)
+        harness = Harness(self.config.stash[SETTINGS_KEY], test=self.nodeid, scenario=self.scenario)
         try:
             harness.start()
             if self.experiment is not None:

@@ -157,12 +157,14 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
     primary vault (``aws-backup``) — into a NEW table/instance/cluster, compared with the ledger.
     """
     from pytest_drtest.errors import DrConfigError
-    from pytest_drtest.recovery.steps import _wait_instance, new_table_name, poll, record_restore, restore_database_to_time
+    from pytest_drtest.recovery.steps import new_table_name, poll, record_restore, restore_database_to_time, wait_instance
+    from pytest_drtest.scenario import ProbeSettings
     from pytest_drtest.topology.build import db_target
 
     steady = max(c.steady_state for c in checks)
     interval = min(c.probe.interval for c in checks)
-    dr._probe_settings = checks[0].probe.__class__(interval, checks[0].probe.consecutive, checks[0].probe.timeout)
+    first = checks[0].probe
+    dr._probe_settings = ProbeSettings(interval, first.consecutive, first.timeout)
     topology = dr.build()
     clock = dr.clock
     region = topology.primary_region
@@ -214,7 +216,7 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             target = f"{topology.name}-db-from-snapshot-{index}"
             started = clock.now()
             rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=target, DBSnapshotIdentifier=snap["name"])
-            _wait_instance(topology, region, target, clock, what=f"restore of {target}")
+            wait_instance(topology, region, target, clock, what=f"restore of {target}")
             record_restore(topology, kind=check.kind, region=region, source=snap["source"], target=target,
                            restore_time=snap["t"], started=started, completed=clock.now(), store="sql",
                            db=db_target(topology, region, target, "instance"))

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -24,14 +23,14 @@ from pytest_drtest.recovery.steps import (
     fail_over_global_database,
     finish_promotion,
     finish_snapshot_restore,
-    restore_database_to_time,
-    start_promotion,
-    start_snapshot_restore,
     new_table_name,
     point_dns_at,
     poll,
     record_restore,
+    restore_database_to_time,
     scale,
+    start_promotion,
+    start_snapshot_restore,
     wait_unhealthy,
 )
 

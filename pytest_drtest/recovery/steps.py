@@ -89,7 +89,7 @@ def record_restore(topology: Topology, **fields: Any) -> None:
 
 
 # -- relational tier -----------------------------------------------------------------------------------
-def _wait_instance(topology: Topology, region: str, ident: str, clock: Clock, *, what: str, timeout: float = 7200) -> dict:
+def wait_instance(topology: Topology, region: str, ident: str, clock: Clock, *, what: str, timeout: float = 7200) -> dict:
     rds = topology.clients.client("rds", region)
 
     def ready() -> dict | None:
@@ -166,7 +166,7 @@ def start_snapshot_restore(topology: Topology) -> dict | None:
 def finish_snapshot_restore(topology: Topology, job: dict, clock: Clock) -> None:
     from pytest_drtest.topology.build import db_target
 
-    _wait_instance(topology, topology.dr_region, job["target"], clock, what=f"restore of {job['target']}")
+    wait_instance(topology, topology.dr_region, job["target"], clock, what=f"restore of {job['target']}")
     target = db_target(topology, topology.dr_region, job["target"], "instance")
     topology.app_config[topology.dr_region]["db"] = target
     topology.note("db-restored", job["target"])
@@ -188,12 +188,12 @@ def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) 
         rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=new, WaiterConfig={"Delay": 30, "MaxAttempts": 240})
         rds.create_db_instance(DBInstanceIdentifier=f"{new}-writer", DBClusterIdentifier=new, Engine="aurora-postgresql",
                                DBInstanceClass=topology.blueprint.database.instance_class if topology.blueprint.database else "db.r6g.large")
-        _wait_instance(topology, current["region"], f"{new}-writer", clock, what=f"writer of {new}")
+        wait_instance(topology, current["region"], f"{new}-writer", clock, what=f"writer of {new}")
         target, kind = db_target(topology, current["region"], new, "cluster"), "aurora-cluster-pitr"
     else:
         new = f"{topology.name}-db-pitr-{next(_restore_counter)}"
         rds.restore_db_instance_to_point_in_time(SourceDBInstanceIdentifier=current["id"], TargetDBInstanceIdentifier=new, RestoreTime=restore_at)
-        _wait_instance(topology, current["region"], new, clock, what=f"PITR of {current['id']}")
+        wait_instance(topology, current["region"], new, clock, what=f"PITR of {current['id']}")
         target, kind = db_target(topology, current["region"], new, "instance"), "rds-pitr"
     record_restore(topology, kind=kind, region=current["region"], source=current["id"], target=new,
                    restore_time=clock.seconds_at(restore_at), started=started, completed=clock.now(), store="sql", db=target)
