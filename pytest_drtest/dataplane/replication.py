@@ -153,6 +153,7 @@ class AsyncReplica:
         self.proxy = proxy
         self.promoted = False
         self._source_conn: psycopg.Connection[Any] | None = None
+        self._primed = False  # whether the stream (since it last (re)connected) has carried WAL
 
     @property
     def lag(self) -> float:
@@ -185,6 +186,13 @@ class AsyncReplica:
             if self._source_conn is None or self._source_conn.closed:
                 self._source_conn = self.source.connect(connect_timeout=2)
             flushed = parse_lsn(self._source_conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0])  # type: ignore[index]
+            if not self._primed and self.proxy.received_lsn < flushed:
+                # A stream that has just (re)started has nothing to send until the source writes, and
+                # the wait below would idle out on every clock move: one commit (as RDS and Aurora's
+                # own heartbeat writes) makes the walsender send, and received_lsn follows from then on.
+                self._source_conn.execute("SELECT pg_current_xact_id()")
+                flushed = parse_lsn(self._source_conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0])  # type: ignore[index]
+                self._primed = True
         except Exception:
             self._drop_source_conn()
             return False
@@ -224,6 +232,7 @@ class AsyncReplica:
         """Replicate from a new source (e.g. after the source's Multi-AZ failover)."""
         self._drop_source_conn()
         self.source = source
+        self._primed = False
         self.proxy.retarget(source.port)
 
     def promote(self) -> float:

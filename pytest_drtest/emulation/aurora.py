@@ -413,13 +413,6 @@ class AuroraEmulator(ServiceEmulator):
         instance.server = plane.add_sync_standby(cluster.head, self._server_name(cluster, instance.id[:12]))
         self._configure_volume(cluster)
 
-    @staticmethod
-    def _heartbeat(server: PostgresServer) -> None:
-        """One commit on a replication source, as Aurora's own heartbeat writes would make: the link
-        sees WAL at once, so the data plane's capture before each clock move finds what it waits for."""
-        with contextlib.suppress(Exception):
-            server.query("SELECT pg_current_xact_id()")
-
     def _retire(self, cluster: AuroraCluster, server: PostgresServer | None) -> None:
         """Kill a server that no longer serves the cluster (its folder goes with the data plane)."""
         if server is None:
@@ -946,7 +939,6 @@ class AuroraEmulator(ServiceEmulator):
             plane = self._plane()
             if plane is not None and any(r.source is old_head and not r.promoted for r in plane.replicas):
                 plane.retarget_replicas(old_head, new_head)  # global secondaries follow the new writer
-                self._heartbeat(new_head)
             for reader in cluster.members():
                 if reader is target or reader.deleted:
                     continue
@@ -1121,7 +1113,6 @@ class AuroraEmulator(ServiceEmulator):
         lag = self._sample("aurora_global_lag", f"aurora_global_lag:{gdb.id}:{cluster.region}:{cluster.id}")
         cluster.replica = plane.add_replica(primary.head, self._server_name(cluster, "replica"), lag=lag)
         cluster.replica.paused = self._paused(gdb, cluster)
-        self._heartbeat(primary.head)
         cluster.head = cluster.replica.server
         cluster.writer = None
         for instance in cluster.members():

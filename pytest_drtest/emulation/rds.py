@@ -701,10 +701,6 @@ class RdsInstanceEmulator(ServiceEmulator):
         inst.replica, inst.source, inst.replication = replica, src.key, "replicating"
         src.replicas.append(inst.key)
         replica.paused = self._replication_paused(inst)
-        # One commit on the source, as RDS's own heartbeat writes would make: the link sees WAL at once,
-        # so the data plane's capture before each clock move does not wait for WAL that never comes.
-        with contextlib.suppress(Exception):
-            src.server.query("SELECT pg_current_xact_id()")
         if not self.world.region_up(src.region):
             self._cut(inst)
         # No profile key of its own: a replica is created like an instance (from a backup of the source).
