@@ -15,6 +15,7 @@ from pytest_drtest.regions import zones
 from pytest_drtest.topology.model import RegionStack, Topology
 
 ACCOUNT = "123456789012"
+BACKUP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole"
 HEALTH_INTERVALS = (10, 30)
 
 
@@ -302,7 +303,7 @@ def build_backup(topology: Topology) -> None:
         BackupPlanId=plan["BackupPlanId"],
         BackupSelection={
             "SelectionName": f"{topology.name}-tables",
-            "IamRoleArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole",
+            "IamRoleArn": BACKUP_ROLE,
             "Resources": resources,
         },
     )
