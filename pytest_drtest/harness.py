@@ -15,7 +15,7 @@ import boto3
 import botocore.waiter
 
 from pytest_drtest.backends.base import Backend, ClientFactory, make_backend
-from pytest_drtest.clock import Clock, RealClock, VirtualClock, WaiterTime
+from pytest_drtest.clock import Clock, PacedClock, RealClock, VirtualClock, WaiterTime
 from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.faults.base import Fault, FaultContext
@@ -32,6 +32,8 @@ from pytest_drtest.topology.model import RegionStack, Topology
 
 if TYPE_CHECKING:
     from pytest_drtest.emulation.core import Emulation
+    from pytest_drtest.gateway.addresses import AddressPlan
+    from pytest_drtest.gateway.world import NetworkWorld
     from pytest_drtest.scenario import Experiment, ProbeSettings, RestoreCheck, Scenario
 
 
@@ -126,6 +128,8 @@ class Harness:
         self.fault_t: float | None = None
         self.clock: Clock
         self.emulation: Emulation | None = None
+        self.addresses: AddressPlan | None = None
+        self.network: NetworkWorld | None = None
         self.session: boto3.Session | None = None
         self.clients: ClientFactory | None = None
         self._topology: Topology | None = None
@@ -153,18 +157,29 @@ class Harness:
         self._wall_start = time.perf_counter()
         self.backend.start()
         try:
-            if self.backend.emulated:
-                self.clock = VirtualClock(self.settings.clock_start)
-            else:
+            if not self.backend.emulated:
                 self.clock = RealClock()
+            elif self.settings.clock_mode == "paced":
+                self.clock = PacedClock(self.settings.clock_speed, self.settings.clock_start)
+            else:
+                self.clock = VirtualClock(self.settings.clock_start)
             self.session = self.backend.new_session()
             self.clients = self.backend.factory(self.session)
             if self.backend.emulated:
+                from pytest_drtest.gateway.addresses import AddressPlan, run_slot
+
                 backdoor = self.backend.factory(self.backend.new_session())
                 self.emulation = assemble_emulation(self.clock, self.profile, backdoor)
+                self.addresses = AddressPlan(self.regions, run_slot())
+                self.emulation.addresses = self.addresses
                 self.emulation.install_session(self.session)
                 boto3.DEFAULT_SESSION = self.backend.new_session()
                 self.emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
+                if self.backend.serves_network:
+                    from pytest_drtest.gateway.world import NetworkWorld
+
+                    self.network = NetworkWorld(self.addresses, self.clients, self.emulation, primary=self.regions[0])
+                    self.network.start()
             # botocore waiters sleep on the run's clock: virtual time on emulators; on aws real
             # time, during which the clock's scheduled work (probe ticks) keeps running
             self._saved_waiter_time = botocore.waiter.time
@@ -194,7 +209,15 @@ class Harness:
                 self.emulation.world.restore_region(region)
             for az in list(self.emulation.world.lost_azs):
                 self.emulation.world.restore_az(az)
-        if self._topology is not None and self.settings.backend != "moto":
+        if self.network is not None:
+            try:
+                self.network.stop()
+                self.network.raise_errors()
+            except Exception as exc:  # noqa: BLE001
+                errors.append(str(exc))
+        with contextlib.suppress(Exception):
+            self.clock.close()
+        if self._topology is not None and self.settings.backend not in ("moto", "moto-server"):
             errors.extend(self._topology.cleanup.run())
         if self._saved_waiter_time is not None:
             botocore.waiter.time = self._saved_waiter_time  # type: ignore[assignment]
@@ -213,6 +236,26 @@ class Harness:
         if region in ("primary", "dr"):
             region = self.regions[0] if region == "primary" else self.regions[1]
         return self.clients.client(service, region)
+
+    def env(self, region: str = "primary") -> dict[str, str]:
+        """Environment variables that point a child process at ``region`` ("primary", "dr" or a
+        region name) of the emulated world: an AWS SDK and the AWS CLI (endpoints, region,
+        credentials), psycopg (``PG*``), and ``DRTEST_*`` (the region's table, bucket and database,
+        the DNS server). Needs ``--dr-backend=moto-server``; see docs/backends.md."""
+        from pytest_drtest.gateway.service import topology_env
+
+        if self.network is None:
+            raise DrConfigError(
+                "dr.env(): the emulated world is served to other processes only with --dr-backend=moto-server "
+                f"(this run uses {self.settings.backend})"
+            )
+        name = self.regions[0] if region == "primary" else self.regions[1] if region == "dr" else region
+        if name not in self.regions:
+            raise DrConfigError(f"dr.env(): unknown region {region!r}; expected primary, dr, {', '.join(self.regions)}")
+        env = self.network.aws_env(name)
+        if self._topology is not None:
+            env.update(topology_env(self._topology, name))
+        return env
 
     # -- topology ------------------------------------------------------------------------------
     def plan(self) -> Topology:
@@ -253,6 +296,8 @@ class Harness:
         build_database(planned)
         self.wait_ready()
         seed(planned, self.ledger)
+        if isinstance(self.clock, PacedClock):
+            self.clock.pace()  # building took no wall time; from here modeled time passes with it
         return planned
 
     def wait_ready(self, timeout: float | str = "30m") -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from pytest_drtest.clock import parse_clock_mode
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered from the plugin module
     REPORT_KEY,
@@ -32,6 +33,8 @@ OPTIONS: list[tuple[str, str, str, str | None]] = [
     ("--dr-endpoint", "dr_endpoint", "endpoint URL of moto-server/localstack (127.0.0.1 only)", None),
     ("--dr-aws-accounts", "dr_aws_accounts", "comma-separated account ids the aws backend may touch (required for aws)", None),
     ("--dr-clock-start", "dr_clock_start", "ISO 8601 UTC start of the virtual clock", "2026-01-05T00:00:00Z"),
+    ("--dr-clock", "dr_clock", "virtual (time stands still while the test waits on a process) or paced:SPEED "
+     "(modeled seconds per real second, e.g. paced:60)", "virtual"),
 ]
 
 
@@ -82,6 +85,9 @@ def build_settings(config: pytest.Config) -> Settings:
         start = _value(config, "dr_clock_start", origins)
         if start:
             settings.clock_start = parse_clock_start(start)
+        clock = _value(config, "dr_clock", origins)
+        if clock is not None:
+            settings.clock_mode, settings.clock_speed = parse_clock_mode(clock)
         settings.scenario = _value(config, "dr_scenario", origins)
         settings.validate()
     except DrConfigError as exc:
@@ -129,6 +135,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"backend={settings.backend} ({o.get('dr_backend', 'default')})",
         f"seed={settings.seed} ({o.get('dr_seed', 'default')})",
         f"regions={','.join(settings.regions)} ({o.get('dr_regions', 'default')})",
+        f"clock={settings.clock_mode}{f':{settings.clock_speed:g}' if settings.clock_mode == 'paced' else ''} ({o.get('dr_clock', 'default')})",
     ]
     if settings.scenario:
         parts.append(f"scenario={settings.scenario}")

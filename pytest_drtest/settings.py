@@ -29,6 +29,8 @@ class Settings:
     endpoint: str | None = None
     aws_accounts: tuple[str, ...] = ()
     clock_start: _dt.datetime = DEFAULT_EPOCH
+    clock_mode: str = "virtual"  # "virtual" or "paced"
+    clock_speed: float = 0.0  # paced: modeled seconds per real second
     origins: dict[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:

@@ -91,6 +91,7 @@ class Backend:
 
     name: str = ""
     emulated: bool = True
+    serves_network: bool = False  # the harness serves the emulated world on 127.0.0.0/8
     endpoint_url: str | None = None
 
     def start(self) -> None:
@@ -119,7 +120,12 @@ def make_backend(name: str, options: Mapping[str, Any]) -> Backend:
     if name == "moto-server":
         from pytest_drtest.backends.moto import MotoServerBackend
 
-        return MotoServerBackend(options.get("endpoint"))
+        if options.get("endpoint"):
+            raise DrConfigError(
+                "--dr-endpoint does not apply to moto-server: the emulated world is served by the run itself, "
+                "a gateway per region on 127.0.0.0/8 (see docs/backends.md); --dr-endpoint is for localstack"
+            )
+        return MotoServerBackend()
     if name == "localstack":
         from pytest_drtest.backends.localstack import LocalStackBackend
 

@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Any
 
-import requests
-
-from pytest_drtest.backends.base import Backend, check_loopback, patched_environ
+from pytest_drtest.backends.base import Backend, patched_environ
 
 _ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -44,51 +41,16 @@ class MotoBackend(Backend):
             stack.close()
 
 
-class MotoServerBackend(Backend):
-    """A moto server over HTTP: started here on 127.0.0.1 (or an endpoint given), reset per test."""
+class MotoServerBackend(MotoBackend):
+    """The emulated world served on 127.0.0.0/8: moto in this process behind a gateway per region.
+
+    Any process (the AWS CLI, a Node.js SDK, the team's service) reaches a region of the world at
+    its own loopback address; requests meet the same emulation as in-process calls (see
+    :mod:`pytest_drtest.gateway`). Calls made inside the test keep going in-process.
+    """
 
     name = "moto-server"
-    emulated = True
-
-    def __init__(self, endpoint: str | None = None) -> None:
-        self._given = endpoint
-        self._server: Any = None
-        self._env: ExitStack | None = None
-
-    def start(self) -> None:
-        stack = ExitStack()
-        stack.enter_context(patched_environ(_ENV))
-        if self._given:
-            self.endpoint_url = check_loopback(self._given, "moto-server")
-        else:
-            import logging
-
-            from moto.server import ThreadedMotoServer
-
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-            self._server.start()
-            host, port = self._server.get_host_and_port()
-            self.endpoint_url = f"http://{host}:{port}"
-        # plain boto3.client(...) calls in users' code go to the server too (botocore >= 1.31)
-        stack.enter_context(patched_environ({"AWS_ENDPOINT_URL": self.endpoint_url}))
-        self._env = stack
-        self._reset()
-
-    def _reset(self) -> None:
-        requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=30).raise_for_status()
-
-    def stop(self) -> None:
-        try:
-            if self.endpoint_url:
-                self._reset()
-        finally:
-            if self._server is not None:
-                self._server.stop()
-                self._server = None
-            if self._env is not None:
-                self._env.close()
-                self._env = None
+    serves_network = True
 
     def describe(self) -> str:
-        return f"moto-server ({self.endpoint_url or self._given or 'not started'})"
+        return "moto-server (the emulated world on 127.0.0.0/8)"

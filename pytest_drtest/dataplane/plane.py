@@ -156,9 +156,12 @@ class DataPlane:
             if replica.source is old and not replica.promoted:
                 replica.follow(new)
 
-    def endpoint(self, target: PostgresServer | None = None, *, name: str = "endpoint") -> EndpointProxy:
-        """A stable 127.0.0.1 port forwarding to ``target``; ``switch(server.port)`` moves it."""
-        proxy = EndpointProxy(target.port if target is not None else None, name=name)
+    def endpoint(
+        self, target: PostgresServer | None = None, *, name: str = "endpoint", host: str = "127.0.0.1", port: int = 0
+    ) -> EndpointProxy:
+        """A stable loopback address forwarding to ``target`` (``host:port``, default 127.0.0.1 and
+        a free port); ``switch(server.port)`` moves it."""
+        proxy = EndpointProxy(target.port if target is not None else None, name=name, host=host, port=port)
         self.endpoints.append(proxy)
         return proxy
 

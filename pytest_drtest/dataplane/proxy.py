@@ -53,10 +53,16 @@ class _Held:
     wal_end: int  # end of the WAL the message carries (0 when none)
 
 
-def _listen() -> socket.socket:
+def _listen(host: str = HOST, port: int = 0) -> socket.socket:
+    from pytest_drtest.errors import DrError
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise DrError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (is another run using this address?)") from None
     sock.listen(16)
     return sock
 
@@ -77,11 +83,12 @@ def _readable(sock: socket.socket, timeout: float) -> bool:
 
 
 class _Acceptor:
-    """Accepts connections on a 127.0.0.1 port in a daemon thread and hands them to ``handle``."""
+    """Accepts connections on a loopback port in a daemon thread and hands them to ``handle``."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, host: str = HOST, port: int = 0) -> None:
         self.name = name
-        self._listener = _listen()
+        self._listener = _listen(host, port)
+        self.host = host
         self.port = int(self._listener.getsockname()[1])
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._accept_loop, name=f"{name}-accept", daemon=True)
@@ -384,14 +391,15 @@ class LagProxy(_Acceptor):
 
 
 class EndpointProxy(_Acceptor):
-    """A stable 127.0.0.1 port forwarding to whichever server is current (an instance endpoint).
+    """A stable loopback address forwarding to whichever server is current (an instance endpoint).
 
     :meth:`switch` changes the target and closes open connections, as a DNS/endpoint flip does;
-    with no target, connections are accepted and closed at once.
+    with no target, connections are accepted and closed at once. ``host``/``port`` default to
+    127.0.0.1 and a free port; the emulation gives each endpoint its own address and port 5432.
     """
 
-    def __init__(self, target_port: int | None, *, name: str = "endpoint") -> None:
-        super().__init__(name)
+    def __init__(self, target_port: int | None, *, name: str = "endpoint", host: str = HOST, port: int = 0) -> None:
+        super().__init__(name, host, port)
         self.target_port = target_port
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
@@ -448,4 +456,4 @@ class EndpointProxy(_Acceptor):
         self.switch(None)
 
     def __repr__(self) -> str:
-        return f"EndpointProxy({self.name!r}, port={self.port}, target={self.target_port})"
+        return f"EndpointProxy({self.name!r}, {self.host}:{self.port}, target={self.target_port})"

@@ -123,6 +123,7 @@ class Endpoint:
     region: str
     healthy: Callable[[], bool]
     kind: str = "custom"
+    address: str | None = None  # its loopback address, when something listens there (DNS answers it)
 
     def is_healthy(self, world: World) -> bool:
         return world.region_up(self.region) and bool(self.healthy())
@@ -176,8 +177,13 @@ class Emulation:
         self._emulators: dict[str, list[ServiceEmulator]] = {}  # every emulator, in the order added
         self._dataplane: Any = None
         self.endpoints: dict[str, Endpoint] = {}
+        self.addresses: Any = None  # the run's AddressPlan (pytest_drtest.gateway.addresses): endpoint addresses
         self._installed: list[tuple[Any, str, Callable[..., Any]]] = []
         self.calls = 0
+        self.lock = clock.lock  # the world lock: every call into the world takes it
+        self._locked_class = _locked_client_mixin(self.lock)
+        self._installed_lock: list[Any] = []
+        self.install_lock(backdoor.session.events)
 
     # -- composition ------------------------------------------------------------------------
     def add(self, emulator: ServiceEmulator) -> ServiceEmulator:
@@ -225,8 +231,21 @@ class Emulation:
             emulator.on_world_change(what, name)
 
     # -- botocore wiring --------------------------------------------------------------------
+    def install_lock(self, events: Any) -> None:
+        """Clients a session creates from now on make each API call under the world lock
+        (calls reach the world from the test's thread and the gateway's at once)."""
+
+        def add_mixin(base_classes: list[type], **_: Any) -> None:
+            if self._locked_class not in base_classes:
+                base_classes.insert(0, self._locked_class)
+
+        unique_id = f"drtest-lock-{id(self)}"
+        events.register("creating-client-class", add_mixin, unique_id=unique_id)
+        self._installed_lock.append(events)
+
     def install(self, events: Any) -> None:
         """Register the handlers on a session's (or client's) event system."""
+        self.install_lock(events)
         handlers: list[tuple[str, Callable[..., Any], bool]] = [
             ("before-parameter-build", self._stash_params, False),
             ("before-call", self._before_call, True),
@@ -246,6 +265,9 @@ class Emulation:
         for events, event, _handler in self._installed:
             events.unregister(event, unique_id=f"drtest-{event}-{id(self)}")
         self._installed.clear()
+        for events in self._installed_lock:
+            events.unregister("creating-client-class", unique_id=f"drtest-lock-{id(self)}")
+        self._installed_lock.clear()
 
     def close(self) -> None:
         self.uninstall()
@@ -303,6 +325,17 @@ class Emulation:
             hook = getattr(emulator, f"after_{call.operation}", None)
             if hook is not None:
                 hook(call)
+
+
+def _locked_client_mixin(lock: Any) -> type:
+    """A base class for botocore clients that makes every API call under ``lock``."""
+
+    class WorldLockedClient:
+        def _make_api_call(self, operation_name: str, api_params: dict[str, Any]) -> Any:
+            with lock:
+                return super()._make_api_call(operation_name, api_params)  # type: ignore[misc]
+
+    return WorldLockedClient
 
 
 def ok_response(parsed: dict[str, Any], status: int = 200) -> tuple[AWSResponse, dict[str, Any]]:

@@ -52,10 +52,12 @@ def test_localstack_backend_only_on_loopback_and_says_when_it_is_not_running():
         LocalStackBackend("http://127.0.0.1:9").start()
 
 
-def test_moto_server_backend_runs_a_region_loss_on_127_0_0_1():
+def test_moto_server_backend_runs_a_region_loss_behind_its_gateways():
     settings = Settings(backend="moto-server")
     with Harness(settings, strategy="warm-standby") as dr:
-        assert dr.backend.endpoint_url.startswith("http://127.0.0.1:")
+        assert dr.network is not None
+        assert dr.env("primary")["AWS_ENDPOINT_URL"].startswith("http://127.0.1.1")
+        assert dr.env("dr")["AWS_ENDPOINT_URL"].startswith("http://127.0.2.1")
         with dr.probe() as probe:
             dr.clock.sleep("1m")
             dr.inject(faults.RegionOutage("primary"))

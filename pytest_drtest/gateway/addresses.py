@@ -1,0 +1,128 @@
+"""Where the emulated world listens: one loopback block per region, documented and stable.
+
+Every address is in 127.0.0.0/8 (any of them binds on Linux without configuration)::
+
+    127.S.R.1        the AWS endpoint (gateway) of region R of the run (R = 1 primary, 2 DR)
+    127.S.250.1      the gateway of the global services (Route 53, IAM, STS, CloudFront)
+    127.S.250.53     the DNS server
+    127.S.R.10-249   the region's endpoints, given out in creation order: load balancers (the
+                     web tier), database instance, cluster and reader endpoints (port 5432), the
+                     team's service processes
+
+``S`` is the run's slot: 0, or the pytest-xdist worker number (``gw3`` -> 3), or
+``DRTEST_ADDRESS_SLOT``. Privileged ports (53, 80) are used where this process may bind them
+(root, or ``net.ipv4.ip_unprivileged_port_start``), else the same port + 8000 (8053, 8080).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_drtest.errors import DrConfigError
+
+GLOBAL_BLOCK = 250
+FIRST_HOST = 10
+LAST_HOST = 249
+DB_PORT = 5432
+SERVICE_PORT = 8000  # the port a team's service listens on, behind its load balancer
+
+
+def _unprivileged_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text().strip())
+    except (OSError, ValueError):
+        return 1024
+
+
+def service_port(port: int) -> int:
+    """``port`` if this process may bind it, else ``port + 8000`` (privileged ports need root)."""
+    if port >= _unprivileged_start() or (hasattr(os, "geteuid") and os.geteuid() == 0):
+        return port
+    return port + 8000
+
+
+def run_slot(environ: dict[str, str] | None = None) -> int:
+    """The run's slot ``S``: ``DRTEST_ADDRESS_SLOT``, else the xdist worker number, else 0."""
+    env = os.environ if environ is None else environ
+    given = env.get("DRTEST_ADDRESS_SLOT")
+    if given:
+        try:
+            slot = int(given)
+        except ValueError:
+            slot = -1
+        if not 0 <= slot <= 255:
+            raise DrConfigError(f"DRTEST_ADDRESS_SLOT: expected an integer 0-255, got {given!r}")
+        return slot
+    worker = env.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        return int(worker[2:]) % 256
+    return 0
+
+
+@dataclass
+class AddressPlan:
+    """The addresses of one run's emulated world (see the module docstring)."""
+
+    regions: Sequence[str]
+    slot: int = 0
+    _blocks: dict[str, int] = field(default_factory=dict)
+    _given: dict[tuple[str, str], str] = field(default_factory=dict)
+    _next: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for region in self.regions:
+            self.block(region)
+
+    def block(self, region: str) -> int:
+        """The third octet of ``region``: 1, 2 in the run's order, then the next free numbers."""
+        if region not in self._blocks:
+            number = len(self._blocks) + 1
+            if number >= GLOBAL_BLOCK:
+                raise DrConfigError(f"too many regions for the address plan (at {region!r})")
+            self._blocks[region] = number
+        return self._blocks[region]
+
+    def _address(self, block: int, host: int) -> str:
+        return f"127.{self.slot}.{block}.{host}"
+
+    def gateway(self, region: str) -> str:
+        """The AWS endpoint address of ``region``."""
+        return self._address(self.block(region), 1)
+
+    @property
+    def global_gateway(self) -> str:
+        return self._address(GLOBAL_BLOCK, 1)
+
+    @property
+    def dns(self) -> str:
+        return self._address(GLOBAL_BLOCK, 53)
+
+    def allocate(self, region: str, name: str) -> str:
+        """The address of endpoint ``name`` in ``region`` (the same name gets the same address)."""
+        key = (region, name.lower().rstrip("."))
+        if key not in self._given:
+            host = self._next.get(region, FIRST_HOST)
+            if host > LAST_HOST:
+                raise DrConfigError(f"{region}: more than {LAST_HOST - FIRST_HOST + 1} endpoints in one region")
+            self._next[region] = host + 1
+            self._given[key] = self._address(self.block(region), host)
+        return self._given[key]
+
+    def region_of(self, address: str) -> str | None:
+        """The region whose block holds ``address`` (None for the global block or a foreign one)."""
+        parts = address.split(".")
+        if len(parts) != 4 or parts[0] != "127" or parts[1] != str(self.slot):
+            return None
+        for region, block in self._blocks.items():
+            if parts[2] == str(block):
+                return region
+        return None
+
+    def describe(self) -> list[tuple[str, str]]:
+        """``(what, address)`` rows of the map, for docs and reports."""
+        rows = [("global services", self.global_gateway), ("DNS", self.dns)]
+        rows += [(f"{region} gateway", self.gateway(region)) for region in self._blocks]
+        rows += [(f"{name} ({region})", address) for (region, name), address in self._given.items()]
+        return rows

@@ -1,0 +1,47 @@
+"""What a child process of the world needs to know of the topology: ``DRTEST_*`` and ``PG*``."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import EndpointConnectionError
+
+if TYPE_CHECKING:
+    from pytest_drtest.topology.model import Topology
+
+
+def database_endpoint(topology: Topology, target: dict[str, Any]) -> tuple[str, int]:
+    """``(address, port)`` of a database target as RDS describes it (instance or cluster endpoint)."""
+    rds = topology.client("rds", target["region"])
+    if target["kind"] == "cluster":
+        cluster = rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]
+        host = cluster["ReaderEndpoint"] if target.get("reader") else cluster["Endpoint"]
+        return str(host), int(cluster["Port"])
+    endpoint = rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]["Endpoint"]
+    return str(endpoint["Address"]), int(endpoint["Port"])
+
+
+def topology_env(topology: Topology, region: str) -> dict[str, str]:
+    """``DRTEST_TABLE``, ``DRTEST_BUCKET``, ``DRTEST_DB_*`` and libpq's ``PG*`` of ``region``'s app."""
+    from pytest_drtest.topology.build import DB_PASSWORD, DB_USER
+
+    env: dict[str, str] = {"DRTEST_REGION_ROLE": topology.stack(region).role, "DRTEST_FQDN": topology.fqdn}
+    config = topology.app_config.get(region, {})
+    if config.get("table"):
+        env["DRTEST_TABLE"] = str(config["table"])
+    stack = topology.stack(region)
+    if topology.blueprint.buckets and stack.buckets:
+        env["DRTEST_BUCKET"] = stack.buckets[topology.blueprint.buckets[0].name]
+    database = topology.blueprint.database
+    target = config.get("db")
+    if database is not None and target is not None:
+        try:
+            host, port = database_endpoint(topology, target)
+        except EndpointConnectionError:
+            return env  # the database's region is lost: there is no endpoint to give
+        env.update({
+            "DRTEST_DB_HOST": host, "DRTEST_DB_PORT": str(port), "DRTEST_DB_NAME": database.name,
+            "DRTEST_DB_USER": DB_USER, "DRTEST_DB_PASSWORD": DB_PASSWORD, "DRTEST_DB_TABLE": database.table,
+            "PGHOST": host, "PGPORT": str(port), "PGDATABASE": database.name, "PGUSER": DB_USER,
+            "PGPASSWORD": DB_PASSWORD, "PGSSLMODE": "disable", "PGCONNECT_TIMEOUT": "5",
+        })
+    return env
