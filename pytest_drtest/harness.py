@@ -27,12 +27,13 @@ from pytest_drtest.regions import check_region_pair
 from pytest_drtest.restores import RestoreResult, verify_restore
 from pytest_drtest.settings import Settings
 from pytest_drtest.strategies import Strategy, get_strategy
-from pytest_drtest.topology.blueprint import Blueprint, load_blueprint
+from pytest_drtest.topology.blueprint import Blueprint, WebSpec, load_blueprint
 from pytest_drtest.topology.model import RegionStack, Topology
 
 if TYPE_CHECKING:
     from pytest_drtest.emulation.core import Emulation
     from pytest_drtest.gateway.addresses import AddressPlan
+    from pytest_drtest.gateway.web import WebTier
     from pytest_drtest.gateway.world import NetworkWorld
     from pytest_drtest.scenario import Experiment, ProbeSettings, RestoreCheck, Scenario
 
@@ -104,6 +105,7 @@ class Harness:
         scenario: Scenario | None = None,
         blueprint: str | Blueprint | None = None,
         regions: tuple[str, str] | None = None,
+        web: WebSpec | None = None,
     ) -> None:
         self.settings = settings
         self.test = test
@@ -115,6 +117,8 @@ class Harness:
         if isinstance(blueprint, str):
             blueprint = load_blueprint(blueprint)
         self.blueprint: Blueprint = blueprint or (scenario.blueprint if scenario else load_blueprint("web-app"))
+        self.web_spec: WebSpec | None = web or self.blueprint.web
+        self.web: WebTier | None = None
         band = Objectives.parse(self.strategy.band_rto, self.strategy.band_rpo, source=f"{self.strategy.name} band")
         # the marker's (or caller's) values, else the scenario's, else the strategy's band
         base = scenario.objectives if scenario is not None else band
@@ -257,6 +261,10 @@ class Harness:
             env.update(topology_env(self._topology, name))
         return env
 
+    def service_outputs(self) -> dict[str, str]:
+        """The last lines printed by the team's service in each region (empty without ``[web]``)."""
+        return self.web.outputs() if self.web is not None else {}
+
     # -- topology ------------------------------------------------------------------------------
     def plan(self) -> Topology:
         """The topology before anything is created (for validating faults)."""
@@ -291,11 +299,26 @@ class Harness:
         planned = self.plan()
         for fault in faults or []:
             fault.validate(planned)
+        if self.web_spec is not None and self.network is None:
+            raise DrConfigError(
+                f"{self.web_spec.source or '@pytest.mark.dr'}: [web] runs your service as the web tier of the emulated "
+                "world on the network: use --dr-backend=moto-server"
+            )
         self._topology = planned
+        if self.network is not None:
+            from pytest_drtest.gateway.web import WebTier
+
+            self.web = WebTier(self.network, planned, self.web_spec, self.env, self.network.folder).start()
+            self.network.on_stop(self.web.stop)
         build(planned)
         build_database(planned)
         self.wait_ready()
-        seed(planned, self.ledger)
+        put = None
+        if self.web is not None and self.web_spec is not None:
+            self.web.start_services()
+            path = self._app_path(planned, None)
+            put = path.put
+        seed(planned, self.ledger, put)
         if isinstance(self.clock, PacedClock):
             self.clock.pace()  # building took no wall time; from here modeled time passes with it
         return planned
@@ -357,12 +380,27 @@ class Harness:
         payload)``, ``read_all(keys) -> (region, {key: payload})``, ``close()``; raise
         :class:`~pytest_drtest.probes.AppUnavailable` when a request fails.
         """
-        from pytest_drtest.probes.app import AppPath
-
         if path is not None and self._topology is None:
             return self._probe_with(path, interval, consecutive, None)
         topology = self.topology
-        return self._probe_with(path or AppPath(topology, client_region), interval, consecutive, topology)
+        return self._probe_with(path or self._app_path(topology, client_region), interval, consecutive, topology)
+
+    def _reach(self) -> Any:
+        from pytest_drtest.gateway.inprocess import InProcessReach
+
+        return InProcessReach(self.emulation) if self.emulation is not None else None
+
+    def _app_path(self, topology: Topology, client_region: str | None) -> Any:
+        """The built-in application path: over the network when the world is served, else in-process."""
+        if self.network is not None:
+            from pytest_drtest.probes.http import HttpAppPath
+
+            return HttpAppPath(topology, self.network.dns_address, client_region=client_region,
+                               region_of=self.network.plan.region_of, lock=self.clock.lock,
+                               web_port=self.web.port if self.web is not None else 80, subnet_of=self.network.plan.gateway)
+        from pytest_drtest.probes.app import AppPath
+
+        return AppPath(topology, self._reach(), client_region)
 
     def _probe_with(self, path: Any, interval: Any, consecutive: Any, topology: Topology | None) -> Probe:
         settings = self._probe_settings
@@ -372,7 +410,10 @@ class Harness:
             consecutive=consecutive if consecutive is not None else (settings.consecutive if settings else 3),
             fault_time=lambda: self.fault_t, faults=lambda: list(self._faults), modeled=self.clock.modeled,
             prefix="probe" if not self._probes else f"probe{len(self._probes) + 1}",
+            health_transitions=self._reach().health_transitions if self.emulation is not None else None,
         )
+        if isinstance(self.clock, PacedClock):
+            self.clock.pace()
         self._probes.append(probe)
         return probe
 

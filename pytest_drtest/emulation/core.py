@@ -177,6 +177,7 @@ class Emulation:
         self._emulators: dict[str, list[ServiceEmulator]] = {}  # every emulator, in the order added
         self._dataplane: Any = None
         self.endpoints: dict[str, Endpoint] = {}
+        self.endpoint_listeners: list[Callable[[Endpoint], None]] = []  # told of each new endpoint
         self.addresses: Any = None  # the run's AddressPlan (pytest_drtest.gateway.addresses): endpoint addresses
         self._installed: list[tuple[Any, str, Callable[..., Any]]] = []
         self.calls = 0
@@ -217,6 +218,8 @@ class Emulation:
     def register_endpoint(self, endpoint: Endpoint) -> None:
         """Make ``endpoint.host`` known to health checks and DNS answers (case-insensitive)."""
         self.endpoints[endpoint.host.lower().rstrip(".")] = endpoint
+        for listener in list(self.endpoint_listeners):
+            listener(endpoint)
 
     def endpoint_healthy(self, host: str) -> bool:
         """Health of a host as the emulation sees it; unknown hosts do not answer (unhealthy)."""

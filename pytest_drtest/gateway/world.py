@@ -158,6 +158,15 @@ class NetworkWorld:
         return self.gateways[region].url if region in self.gateways else self._listener_url(self.plan.gateway(region))
 
     @property
+    def dns_address(self) -> tuple[str, int]:
+        return self.plan.dns, self.dns_port
+
+    @property
+    def folder(self) -> Path:
+        assert self._folder is not None, "the emulated world is not started"
+        return self._folder
+
+    @property
     def global_url(self) -> str:
         return self.global_gateway.url
 

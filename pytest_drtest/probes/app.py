@@ -1,13 +1,18 @@
-"""The application's request path as the emulation sees it.
+"""The application's request path.
 
-A request resolves the topology's DNS name through Route 53 (a stub resolver that caches each
-answer for its TTL), reaches the ALB the answer names — which answers only if its region is up
-and it has a healthy target — and the application behind it reads or writes the table that its
-region's configuration names (``topology.app_config[region]["table"]``; runbooks repoint it).
+A request resolves the topology's DNS name (each answer cached for its TTL on the clock), reaches
+the load balancer the answer names — which answers only if its region is up and it has a healthy
+target — and the application of that region reads or writes its store: the table that its
+region's configuration names (``topology.app_config[region]["table"]``; runbooks repoint it) and,
+when the blueprint has a database, the ledger table behind the region's database endpoint.
+
+Two paths share this: :class:`AppPath` (the embedded backend: DNS and the load balancer as the
+emulation answers them, in this process) and :class:`~pytest_drtest.probes.http.HttpAppPath` (the
+emulated world on the network: DNS over UDP, HTTP to the web tier).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import botocore.exceptions
 
@@ -22,107 +27,152 @@ class AppUnavailable(Exception):
     """The request failed on the way: no DNS answer, the endpoint refused, or the store failed."""
 
 
-class AppPath:
-    """Reads and writes through DNS -> ALB -> the serving region's table."""
+class Reach(Protocol):
+    """How a client in this process sees the network of the emulated world (the harness gives it)."""
 
-    def __init__(self, topology: Topology, client_region: str | None = None) -> None:
-        if topology.emulation is None:
-            raise DrConfigError(
-                "the built-in application path needs an emulated backend; on aws pass your own "
-                "path: dr.probe(path=YourAppPath()) (put/get/read_all/close, see docs/probes.md)"
-            )
-        from pytest_drtest.emulation.route53 import StubResolver
+    def resolve(self, name: str, rtype: str, client_region: str) -> tuple[list[str], float]:
+        """The values of ``name`` and the TTL of the answer."""
 
+    def reach(self, host: str) -> str:
+        """The region of the load balancer ``host``; :class:`AppUnavailable` if it does not serve."""
+
+
+class RegionApp:
+    """The application of one region: its table and, with a database, its ledger table."""
+
+    def __init__(self, topology: Topology, region: str, sql: SqlStore | None = None) -> None:
         self.topology = topology
-        self.emulation = topology.emulation
-        self.client_region = client_region or topology.primary_region
-        self.resolver = StubResolver(self.emulation.get("route53"), topology.clock, self.client_region)
+        self.region = region
         self.key_name = topology.blueprint.table(topology.probe_table).hash_key
-        self.sql: SqlStore | None = SqlStore(topology) if topology.blueprint.database else None
+        self.sql = sql if sql is not None else (SqlStore(topology) if topology.blueprint.database else None)
 
-    def _db(self, region: str) -> dict[str, Any]:
-        target = self.topology.app_config.get(region, {}).get("db")
+    def _db(self) -> dict[str, Any]:
+        target = self.topology.app_config.get(self.region, {}).get("db")
         if target is None:
-            raise AppUnavailable(f"HTTP 500: the application in {region} has no database configured")
-        return target
+            raise AppUnavailable(f"HTTP 500: the application in {self.region} has no database configured")
+        return dict(target)
 
-    def route(self) -> str:
-        """The region whose ALB answers this request now, or :class:`AppUnavailable`."""
-        values = self.resolver.lookup(self.topology.fqdn, "CNAME")
-        if not values:
-            raise AppUnavailable(f"DNS: no answer for {self.topology.fqdn}")
-        host = values[0].lower().rstrip(".")
-        endpoint = self.emulation.endpoints.get(host)
-        if endpoint is None:
-            raise AppUnavailable(f"{host}: connection timed out (unknown endpoint)")
-        if not self.emulation.world.region_up(endpoint.region):
-            raise AppUnavailable(f"{host}: connection timed out (region {endpoint.region} is down)")
-        if not endpoint.is_healthy(self.emulation.world):
-            raise AppUnavailable(f"{host}: HTTP 503 (no healthy targets)")
-        return endpoint.region
-
-    def _table(self, region: str) -> tuple[Any, str]:
-        table = self.topology.app_config.get(region, {}).get("table")
+    def _table(self) -> tuple[Any, str]:
+        table = self.topology.app_config.get(self.region, {}).get("table")
         if not table:
-            raise AppUnavailable(f"HTTP 500: the application in {region} has no table configured")
-        return self.topology.clients.client("dynamodb", region), table
+            raise AppUnavailable(f"HTTP 500: the application in {self.region} has no table configured")
+        return self.topology.clients.client("dynamodb", self.region), str(table)
 
-    def put(self, key: str, payload: str) -> str:
-        """Write one item; return the region that took it."""
-        region = self.route()
-        client, table = self._table(region)
+    def put(self, key: str, payload: str) -> None:
+        client, table = self._table()
         try:
             client.put_item(TableName=table, Item={self.key_name: {"S": key}, "payload": {"S": payload}})
         except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as exc:
             raise AppUnavailable(f"HTTP 500: {exc}") from None
         if self.sql is not None:
             try:
-                self.sql.write(self._db(region), key, payload, self.topology.clock.now())
+                self.sql.write(self._db(), key, payload, self.topology.clock.now())
             except SqlUnavailable as exc:
                 raise AppUnavailable(f"HTTP 500: database: {exc}") from None
-        return region
 
-    def get(self, key: str) -> tuple[str, str | None]:
-        """Read one item (strongly consistent in the serving region); return (region, payload)."""
-        region = self.route()
-        client, table = self._table(region)
+    def get(self, key: str) -> str | None:
+        """The item's payload (strongly consistent read), None when absent from either store."""
+        client, table = self._table()
         try:
             item = client.get_item(TableName=table, Key={self.key_name: {"S": key}}, ConsistentRead=True).get("Item")
         except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as exc:
             raise AppUnavailable(f"HTTP 500: {exc}") from None
-        value = (item or {}).get("payload", {}).get("S")
+        value: str | None = (item or {}).get("payload", {}).get("S")
         if self.sql is not None:
             try:
-                in_db = self.sql.read(self._db(region), key)
+                in_db = self.sql.read(self._db(), key)
             except SqlUnavailable as exc:
                 raise AppUnavailable(f"HTTP 500: database: {exc}") from None
             if in_db != value:
-                return region, None if value is None or in_db is None else f"mismatch: {value!r} vs {in_db!r}"
-        return region, value
+                return None if value is None or in_db is None else f"mismatch: {value!r} vs {in_db!r}"
+        return value
 
-    def read_all(self, keys: list[str]) -> tuple[str, dict[str, str | None]]:
-        """Read many items in the serving region (batches of 100); missing keys map to None."""
-        region = self.route()
-        client, table = self._table(region)
+    def read_all(self, keys: list[str]) -> dict[str, str | None]:
+        """Many items (batches of 100); missing keys map to None; a write counts only if both
+        stores hold it."""
+        client, table = self._table()
         found: dict[str, str | None] = dict.fromkeys(keys)
-        for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {
-                table: {"Keys": [{self.key_name: {"S": k}} for k in keys[start : start + 100]], "ConsistentRead": True}
-            }
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(table, []):
-                    found[item[self.key_name]["S"]] = item.get("payload", {}).get("S")
-                request = response.get("UnprocessedKeys") or {}
+        try:
+            for start in range(0, len(keys), 100):
+                request: dict[str, Any] = {
+                    table: {"Keys": [{self.key_name: {"S": k}} for k in keys[start : start + 100]], "ConsistentRead": True}
+                }
+                while request:
+                    response = client.batch_get_item(RequestItems=request)
+                    for item in response["Responses"].get(table, []):
+                        found[item[self.key_name]["S"]] = item.get("payload", {}).get("S")
+                    request = response.get("UnprocessedKeys") or {}
+        except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as exc:
+            raise AppUnavailable(f"HTTP 500: {exc}") from None
         if self.sql is not None:
             try:
-                rows = self.sql.read_all(self._db(region), keys)
+                rows = self.sql.read_all(self._db(), keys)
             except SqlUnavailable as exc:
                 raise AppUnavailable(f"HTTP 500: database: {exc}") from None
-            # an acknowledged write is kept only if both stores hold it
             found = {k: (v if rows.get(k) == v else None) for k, v in found.items()}
-        return region, found
+        return found
 
     def close(self) -> None:
         if self.sql is not None:
             self.sql.close()
+
+
+class AppPath:
+    """Reads and writes through DNS -> load balancer -> the serving region's application."""
+
+    network = False  # the probe may run it under the world lock
+
+    def __init__(self, topology: Topology, reach: Reach | None, client_region: str | None = None) -> None:
+        if reach is None:
+            raise DrConfigError(
+                "the built-in application path needs an emulated backend; on aws pass your own "
+                "path: dr.probe(path=YourAppPath()) (put/get/read_all/close, see docs/probes.md)"
+            )
+        self.topology = topology
+        self.reach = reach
+        self.client_region = client_region or topology.primary_region
+        self._cache: dict[str, tuple[list[str], float]] = {}
+        self._sql = SqlStore(topology) if topology.blueprint.database else None
+        self._apps: dict[str, RegionApp] = {}
+
+    def route(self) -> str:
+        """The region whose load balancer answers this request now, or :class:`AppUnavailable`."""
+        name = self.topology.fqdn
+        now = self.topology.clock.now()
+        cached = self._cache.get(name)
+        if cached is not None and now < cached[1]:
+            values = cached[0]
+        else:
+            values, ttl = self.reach.resolve(name, "CNAME", self.client_region)
+            if ttl > 0:
+                self._cache[name] = (values, now + ttl)
+            else:
+                self._cache.pop(name, None)
+        if not values:
+            raise AppUnavailable(f"DNS: no answer for {name}")
+        return self.reach.reach(values[0].lower().rstrip("."))
+
+    def _app(self, region: str) -> RegionApp:
+        if region not in self._apps:
+            self._apps[region] = RegionApp(self.topology, region, self._sql)
+        return self._apps[region]
+
+    def put(self, key: str, payload: str) -> str:
+        """Write one item; return the region that took it."""
+        region = self.route()
+        self._app(region).put(key, payload)
+        return region
+
+    def get(self, key: str) -> tuple[str, str | None]:
+        """Read one item in the serving region; return (region, payload)."""
+        region = self.route()
+        return region, self._app(region).get(key)
+
+    def read_all(self, keys: list[str]) -> tuple[str, dict[str, str | None]]:
+        """Read many items in the serving region; missing keys map to None."""
+        region = self.route()
+        return region, self._app(region).read_all(keys)
+
+    def close(self) -> None:
+        if self._sql is not None:
+            self._sql.close()

@@ -35,6 +35,7 @@ class Probe:
         faults: Callable[[], list[Any]] = list,
         modeled: bool = True,
         prefix: str = "probe",
+        health_transitions: Callable[[str], list[tuple[float, bool]]] | None = None,
     ) -> None:
         self.clock = clock
         self.topology = topology
@@ -55,6 +56,7 @@ class Probe:
         self._last_key: str | None = None
         self.modeled = modeled
         self.prefix = prefix
+        self._health_transitions = health_transitions
 
     # -- running ---------------------------------------------------------------------------------
     def __enter__(self) -> Probe:
@@ -69,7 +71,9 @@ class Probe:
             # A quarter-second phase: probe writes never coincide with the whole-second restore
             # points and the on-the-hour backups they are compared with.
             first = self.clock.now() + self.interval - min(0.25, self.interval / 4)
-            self._handle = self.clock.every(self.interval, self.tick, start=first, name="probe")
+            # a path over the network waits on the world's own threads: it must not hold the world lock
+            unlocked = bool(getattr(self.path, "network", False))
+            self._handle = self.clock.every(self.interval, self.tick, start=first, name="probe", unlocked=unlocked)
 
     def stop(self) -> None:
         if self._handle is not None:
@@ -171,13 +175,12 @@ class Probe:
         result.phases.recovered = result.rto_s
 
     def _health_check_unhealthy(self, fault_t: float) -> float | None:
-        if self.topology is None:
+        if self.topology is None or self._health_transitions is None:
             return None
-        emulation = self.topology.emulation
         check = self.topology.primary.health_check_id
-        if emulation is None or check is None or "route53" not in emulation.services:
+        if check is None:
             return None
-        for t, healthy in emulation.get("route53").transitions(check):
+        for t, healthy in self._health_transitions(check):
             if t >= fault_t and not healthy:
                 return t - fault_t
         return None

@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pytest_drtest.config import Fields, load_toml
 from pytest_drtest.errors import DrConfigError
@@ -36,6 +37,52 @@ class DatabaseSpec:
 
 
 @dataclass(frozen=True)
+class WebSpec:
+    """The team's own service as the web tier: a WSGI callable or any command, one process per region.
+
+    ``command`` may hold ``{host}`` and ``{port}``, substituted with where the process must listen;
+    it runs in ``cwd`` (the folder of the file that names it) with the test's environment plus
+    ``dr.env(region)``.
+    """
+
+    app: str | None = None
+    command: tuple[str, ...] | None = None
+    cwd: str = "."
+    start_timeout: float = 30.0
+    source: str = ""
+
+
+def parse_web(data: Any, *, source: str, cwd: str, field: str = "web") -> WebSpec:
+    """A ``[web]`` table (or a marker's ``web=``: a table, ``"module:callable"`` or a command list)."""
+    from pytest_drtest.durations import parse_duration
+
+    if isinstance(data, str):
+        data = {"app": data}
+    elif isinstance(data, (list, tuple)):
+        data = {"command": list(data)}
+    if not isinstance(data, dict):
+        raise DrConfigError(f"expected a table with app or command, got {data!r}", source=source, field=field)
+    unknown = sorted(set(data) - {"app", "command", "start_timeout"})
+    if unknown:
+        raise DrConfigError(f"unknown key {unknown[0]!r}; expected app, command, start_timeout", source=source, field=field)
+    app, command = data.get("app"), data.get("command")
+    if (app is None) == (command is None):
+        raise DrConfigError(
+            "expected exactly one of app (a WSGI callable 'module:callable') or command (a list: "
+            "['node', 'server.js', '--port', '{port}'])" + (", got both" if app is not None else ", got neither"),
+            source=source, field=field)
+    if app is not None and (not isinstance(app, str) or not re.match(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", app)):
+        raise DrConfigError(f"expected 'module:callable' like 'orders.service:app', got {app!r}", source=source, field=f"{field}.app")
+    if command is not None and (not isinstance(command, list) or not command or not all(isinstance(c, str) and c for c in command)):
+        raise DrConfigError(f"expected a non-empty list of strings, got {command!r}", source=source, field=f"{field}.command")
+    try:
+        timeout = parse_duration(data.get("start_timeout", "30s"), what="start_timeout")
+    except DrConfigError as exc:
+        raise DrConfigError(str(exc), source=source, field=f"{field}.start_timeout") from None
+    return WebSpec(app=app, command=tuple(command) if command is not None else None, cwd=cwd, start_timeout=timeout, source=source)
+
+
+@dataclass(frozen=True)
 class Blueprint:
     """What an application consists of, independent of the DR strategy."""
 
@@ -49,6 +96,7 @@ class Blueprint:
     buckets: tuple[BucketSpec, ...] = field(default_factory=tuple)
     backup_schedule: str = "cron(0 */4 ? * * *)"
     database: DatabaseSpec | None = None
+    web: WebSpec | None = None
 
     @property
     def fqdn(self) -> str:
@@ -152,8 +200,11 @@ def parse_blueprint(data: dict, source: str) -> Blueprint:
                 raise
             raise DrConfigError(str(exc), source=source, field="database.snapshot_every") from None
         db.reject_unknown()
+    web = None
+    if "web" in data:
+        web = parse_web(top.get("web", dict), source=source, cwd=str(Path(source).resolve().parent))
     top.reject_unknown()
-    return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule, database)
+    return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule, database, web)
 
 
 def _identifier(value: str, fields: Fields, key: str) -> str:

@@ -313,20 +313,26 @@ def build_backup(topology: Topology) -> None:
     )
 
 
-def seed(topology: Topology, ledger: Any) -> None:
-    """Write the blueprint's seed items and objects; items enter the ledger with their ack time."""
+def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
+    """Write the blueprint's seed items and objects; items enter the ledger with their ack time.
+
+    ``put(key, payload)``: write the probe table's seed items through the application (the team's
+    service), so that nothing the service never saw counts as lost; its database is its own."""
     ddb = topology.clients.client("dynamodb", topology.primary_region)
     for spec in topology.blueprint.tables:
         physical = topology.primary.tables[spec.name]
         for i in range(spec.seed_items):
             key = f"seed#{i:05d}"
             payload = json.dumps({"seed": i, "table": spec.name})
-            ddb.put_item(TableName=physical, Item={spec.hash_key: {"S": key}, "payload": {"S": payload}})
+            if put is not None and spec.name == topology.probe_table:
+                put(key, payload)
+            else:
+                ddb.put_item(TableName=physical, Item={spec.hash_key: {"S": key}, "payload": {"S": payload}})
             if spec.name == topology.probe_table:
                 ledger.record(key, payload, topology.clock.now())
     database = topology.blueprint.database
     target = topology.app_config.get(topology.primary_region, {}).get("db")
-    if database is not None and target is not None:
+    if database is not None and target is not None and put is None:
         probe_spec = topology.blueprint.table(topology.probe_table)
         rows = [(f"seed#{i:05d}", json.dumps({"seed": i, "table": probe_spec.name}), topology.clock.now())
                 for i in range(probe_spec.seed_items)]

@@ -1,0 +1,123 @@
+"""The application's request path over the network: DNS over UDP, then HTTP to the web tier.
+
+Used when the emulated world is served on 127.0.0.0/8 (``--dr-backend=moto-server``): the probe
+is a client like any other. It asks the world's DNS server for the topology's name (with the EDNS
+client-subnet of its region, RFC 7871, so latency records answer for that region), keeps the
+answer for its TTL on the clock, and speaks the probe protocol to the address it got:
+
+- ``PUT /drtest/items/{key}`` with the payload as body: a 2xx answer is an acknowledged write;
+- ``GET /drtest/items/{key}``: 200 with the payload, 404 when absent.
+
+The region that answered is the one whose address block holds the address.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import requests
+from dnslib import QTYPE, DNSRecord
+
+from pytest_drtest.probes.app import AppUnavailable
+
+if TYPE_CHECKING:
+    from pytest_drtest.topology.model import Topology
+
+DNS_TIMEOUT = 2.0
+HTTP_TIMEOUT = (2.0, 30.0)  # connect, read (seconds of wall time)
+
+
+def dns_lookup(name: str, server: tuple[str, int], *, client_subnet: str | None = None) -> tuple[list[str], float]:
+    """The A addresses of ``name`` from ``server`` and the smallest TTL of the answer chain."""
+    from pytest_drtest.gateway.dns import ecs_option
+
+    query = DNSRecord.question(name, "A")
+    if client_subnet:
+        query.add_ar(ecs_option(client_subnet))
+    try:
+        reply = DNSRecord.parse(query.send(server[0], server[1], timeout=DNS_TIMEOUT))
+    except OSError as exc:
+        raise AppUnavailable(f"DNS: {server[0]}:{server[1]} did not answer for {name}: {exc}") from None
+    addresses = [str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A]
+    ttls = [rr.ttl for rr in reply.rr]
+    return addresses, float(min(ttls)) if ttls else 0.0
+
+
+class HttpAppPath:
+    """Reads and writes through the world's DNS and the web tier, like any client would."""
+
+    network = True  # waits on the world's own threads: never run under the world lock
+
+    def __init__(
+        self,
+        topology: Topology,
+        dns: tuple[str, int],
+        *,
+        client_region: str | None = None,
+        region_of: Callable[[str], str | None],
+        lock: Any = None,
+        web_port: int = 80,
+        subnet_of: Callable[[str], str] | None = None,
+    ) -> None:
+        self.topology = topology
+        self.dns = dns
+        self.client_region = client_region or topology.primary_region
+        self.region_of = region_of
+        self.lock = lock
+        self.web_port = web_port
+        self.subnet = subnet_of(self.client_region) if subnet_of is not None else None
+        self.session = requests.Session()
+        self._cache: tuple[list[str], float] | None = None
+
+    def _released(self) -> Any:
+        from contextlib import nullcontext
+
+        return self.lock.released() if self.lock is not None else nullcontext()
+
+    def _address(self) -> str:
+        now = self.topology.clock.now()
+        if self._cache is not None and now < self._cache[1]:
+            addresses = self._cache[0]
+        else:
+            with self._released():
+                addresses, ttl = dns_lookup(self.topology.fqdn, self.dns, client_subnet=self.subnet)
+            self._cache = (addresses, now + ttl) if ttl > 0 else None
+        if not addresses:
+            raise AppUnavailable(f"DNS: no address for {self.topology.fqdn}")
+        return addresses[0]
+
+    def _request(self, method: str, key: str, body: str | None = None) -> tuple[str, requests.Response]:
+        address = self._address()
+        port = "" if self.web_port == 80 else f":{self.web_port}"
+        url = f"http://{address}{port}/drtest/items/{requests.utils.quote(key, safe='')}"
+        try:
+            with self._released():
+                response = self.session.request(method, url, data=body, timeout=HTTP_TIMEOUT)
+        except requests.RequestException as exc:
+            raise AppUnavailable(f"{address}: {type(exc).__name__}: connection failed") from None
+        region = self.region_of(address) or address
+        return region, response
+
+    def put(self, key: str, payload: str) -> str:
+        region, response = self._request("PUT", key, payload)
+        if not 200 <= response.status_code < 300:
+            raise AppUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
+        return region
+
+    def get(self, key: str) -> tuple[str, str | None]:
+        region, response = self._request("GET", key)
+        if response.status_code == 404:
+            return region, None
+        if response.status_code != 200:
+            raise AppUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
+        return region, response.text
+
+    def read_all(self, keys: list[str]) -> tuple[str, dict[str, str | None]]:
+        found: dict[str, str | None] = {}
+        region = ""
+        for key in keys:
+            region, found[key] = self.get(key)
+        return region, found
+
+    def close(self) -> None:
+        self.session.close()
