@@ -33,15 +33,18 @@ def topology_env(topology: Topology, region: str) -> dict[str, str]:
         env["DRTEST_BUCKET"] = stack.buckets[topology.blueprint.buckets[0].name]
     database = topology.blueprint.database
     target = config.get("db")
-    if database is not None and target is not None:
-        try:
-            host, port = database_endpoint(topology, target)
-        except EndpointConnectionError:
-            return env  # the database's region is lost: there is no endpoint to give
-        env.update({
-            "DRTEST_DB_HOST": host, "DRTEST_DB_PORT": str(port), "DRTEST_DB_NAME": database.name,
-            "DRTEST_DB_USER": DB_USER, "DRTEST_DB_PASSWORD": DB_PASSWORD, "DRTEST_DB_TABLE": database.table,
-            "PGHOST": host, "PGPORT": str(port), "PGDATABASE": database.name, "PGUSER": DB_USER,
-            "PGPASSWORD": DB_PASSWORD, "PGSSLMODE": "disable", "PGCONNECT_TIMEOUT": "5",
-        })
+    if database is None:
+        return env
+    env.update({
+        "DRTEST_DB_NAME": database.name, "DRTEST_DB_USER": DB_USER, "DRTEST_DB_PASSWORD": DB_PASSWORD,
+        "DRTEST_DB_TABLE": database.table, "PGDATABASE": database.name, "PGUSER": DB_USER, "PGPASSWORD": DB_PASSWORD,
+        "PGSSLMODE": "disable", "PGCONNECT_TIMEOUT": "5",
+    })
+    if target is None:
+        return env
+    try:
+        host, port = database_endpoint(topology, target)
+    except EndpointConnectionError:
+        return env  # the database's region is lost: there is no endpoint to give
+    env.update({"DRTEST_DB_HOST": host, "DRTEST_DB_PORT": str(port), "PGHOST": host, "PGPORT": str(port)})
     return env

@@ -9,6 +9,7 @@ operation by :func:`moto.core.routing.get_service_router`; its parameters are re
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,7 +180,9 @@ def write_result(wire: WireRequest, result: dict[str, Any]) -> tuple[int, dict[s
 def write_error(wire: WireRequest, code: str, message: str, status: int) -> tuple[int, dict[str, str], bytes]:
     """Serialize an AWS error (code, message, HTTP status) in the request's protocol."""
     serializer = get_serializer_class(wire.service, wire.protocol)(wire.operation)
-    out = serializer.serialize(ModeledError(code, message, status))
+    with warnings.catch_warnings():  # codes the emulation answers that a model lists nowhere (moto warns)
+        warnings.simplefilter("ignore", UserWarning)
+        out = serializer.serialize(ModeledError(code, message, status))
     return status, dict(out["headers"]), _bytes(out["body"])
 
 
