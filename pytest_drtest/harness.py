@@ -274,7 +274,6 @@ class Harness:
         return Topology(
             name=name, blueprint=self.blueprint, strategy=self.strategy, primary_region=primary, dr_region=dr,
             clients=self.clients, clock=self.clock, profile=self.profile, timeline=self.timeline,
-            emulation=self.emulation,
             regions={primary: RegionStack(primary, "primary"), dr: RegionStack(dr, "dr")},
         )
 

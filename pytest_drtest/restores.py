@@ -159,7 +159,7 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
     from pytest_drtest.errors import DrConfigError
     from pytest_drtest.recovery.steps import new_table_name, poll, record_restore, restore_database_to_time, wait_instance
     from pytest_drtest.scenario import ProbeSettings
-    from pytest_drtest.topology.build import BACKUP_ROLE, db_target
+    from pytest_drtest.topology.build import backup_role, db_target
 
     steady = max(c.steady_state for c in checks)
     interval = min(c.probe.interval for c in checks)
@@ -231,7 +231,7 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             source = topology.table_name(check.table)
             target = new_table_name(topology, check.table, "from-vault")
             job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], Metadata={"targetTableName": target},
-                                           IamRoleArn=BACKUP_ROLE)["RestoreJobId"]
+                                           IamRoleArn=backup_role(topology))["RestoreJobId"]
             poll(clock, lambda j=job, b=backup: b.describe_restore_job(RestoreJobId=j)["Status"] in ("COMPLETED", "FAILED") or None,
                  every=60, timeout=6 * 3600, what=f"restore job {job}")
             record_restore(topology, kind=check.kind, region=region, source=source, target=target,

@@ -1,7 +1,7 @@
 """What a child process of the world needs to know of the topology: ``DRTEST_*`` and ``PG*``."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import EndpointConnectionError
 
@@ -9,20 +9,9 @@ if TYPE_CHECKING:
     from pytest_drtest.topology.model import Topology
 
 
-def database_endpoint(topology: Topology, target: dict[str, Any]) -> tuple[str, int]:
-    """``(address, port)`` of a database target as RDS describes it (instance or cluster endpoint)."""
-    rds = topology.client("rds", target["region"])
-    if target["kind"] == "cluster":
-        cluster = rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]
-        host = cluster["ReaderEndpoint"] if target.get("reader") else cluster["Endpoint"]
-        return str(host), int(cluster["Port"])
-    endpoint = rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]["Endpoint"]
-    return str(endpoint["Address"]), int(endpoint["Port"])
-
-
 def topology_env(topology: Topology, region: str) -> dict[str, str]:
     """``DRTEST_TABLE``, ``DRTEST_BUCKET``, ``DRTEST_DB_*`` and libpq's ``PG*`` of ``region``'s app."""
-    from pytest_drtest.topology.build import DB_PASSWORD, DB_USER
+    from pytest_drtest.topology.build import DB_PASSWORD, DB_USER, database_endpoint
 
     env: dict[str, str] = {"DRTEST_REGION_ROLE": topology.stack(region).role, "DRTEST_FQDN": topology.fqdn}
     config = topology.app_config.get(region, {})

@@ -56,7 +56,7 @@ def shift_traffic(topology: Topology, clock: Clock) -> None:
 
 
 def restore_from_backup(topology: Topology, clock: Clock) -> None:
-    from pytest_drtest.topology.build import BACKUP_ROLE, build_compute
+    from pytest_drtest.topology.build import backup_role, build_compute
 
     primary, dr = topology.primary, topology.dr
     wait_unhealthy(topology, primary, clock)
@@ -75,7 +75,7 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
     started = clock.now()
     job = backup.start_restore_job(
         RecoveryPointArn=latest["RecoveryPointArn"], Metadata={"targetTableName": target},
-        IamRoleArn=BACKUP_ROLE, ResourceType="DynamoDB",
+        IamRoleArn=backup_role(topology), ResourceType="DynamoDB",
     )["RestoreJobId"]
 
     def finished() -> dict | None:

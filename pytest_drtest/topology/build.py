@@ -14,9 +14,33 @@ from typing import Any
 from pytest_drtest.regions import zones
 from pytest_drtest.topology.model import RegionStack, Topology
 
-ACCOUNT = "123456789012"
-BACKUP_ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/AWSBackupDefaultServiceRole"
 HEALTH_INTERVALS = (10, 30)
+#: The image the web tier runs: the newest Amazon Linux 2023 AMI (EC2 user guide, "Find an AMI").
+IMAGE_NAME = "al2023-ami-2023.*-x86_64"
+EMULATED_IMAGE = "al2023-ami-2023.6.20250101.0-kernel-6.1-x86_64"
+
+
+def account_of(topology: Topology) -> str:
+    """The account the topology lives in, as STS says (``GetCallerIdentity``)."""
+    if not topology.account:
+        topology.account = topology.client("sts", "primary").get_caller_identity()["Account"]
+    return topology.account
+
+
+def backup_role(topology: Topology) -> str:
+    """The AWS Backup default service role of the account (AWS Backup developer guide, "IAM service roles")."""
+    return f"arn:aws:iam::{account_of(topology)}:role/service-role/AWSBackupDefaultServiceRole"
+
+
+def image_id(topology: Topology, region: str) -> str:
+    """The newest image named like :data:`IMAGE_NAME` in ``region`` (``DescribeImages``); an emulator
+    that holds no image gets one registered, as a team's image pipeline would have."""
+    ec2 = topology.client("ec2", region)
+    images = ec2.describe_images(Owners=["amazon", "self"], Filters=[{"Name": "name", "Values": [IMAGE_NAME]}])["Images"]
+    if images:
+        return str(max(images, key=lambda i: i.get("CreationDate", ""))["ImageId"])
+    return str(ec2.register_image(Name=EMULATED_IMAGE, Architecture="x86_64", RootDeviceName="/dev/xvda",
+                                  VirtualizationType="hvm")["ImageId"])
 
 
 def _tags(topology: Topology, role: str) -> list[dict[str, str]]:
@@ -86,7 +110,7 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
     template = f"{name}-lt"
     ec2.create_launch_template(
         LaunchTemplateName=template,
-        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": topology.blueprint.instance_type},
+        LaunchTemplateData={"ImageId": image_id(topology, region), "InstanceType": topology.blueprint.instance_type},
     )
     topology.cleanup.push(f"launch template {template}", lambda: ec2.delete_launch_template(LaunchTemplateName=template))
     stack.asg_name = f"{name}-asg"
@@ -151,7 +175,7 @@ def build_buckets(topology: Topology) -> None:
         s3.put_bucket_replication(
             Bucket=source,
             ReplicationConfiguration={
-                "Role": f"arn:aws:iam::{ACCOUNT}:role/{topology.name}-replication",
+                "Role": f"arn:aws:iam::{account_of(topology)}:role/{topology.name}-replication",
                 "Rules": [{
                     "ID": "to-dr", "Priority": 1, "Status": "Enabled", "Filter": {"Prefix": ""},
                     "DeleteMarkerReplication": {"Status": "Enabled"},
@@ -281,7 +305,7 @@ def build_backup(topology: Topology) -> None:
             f"vault {stack.vault} in {stack.region}", lambda b=backup, v=stack.vault: b.delete_backup_vault(BackupVaultName=v)
         )
     backup = topology.clients.client("backup", primary.region)
-    dr_vault_arn = f"arn:aws:backup:{dr.region}:{ACCOUNT}:backup-vault:{dr.vault}"
+    dr_vault_arn = f"arn:aws:backup:{dr.region}:{account_of(topology)}:backup-vault:{dr.vault}"
     plan = backup.create_backup_plan(BackupPlan={
         "BackupPlanName": f"{topology.name}-plan",
         "Rules": [{
@@ -297,13 +321,13 @@ def build_backup(topology: Topology) -> None:
     topology.backup_plan_id = plan["BackupPlanId"]
     topology.cleanup.push("backup plan", lambda: backup.delete_backup_plan(BackupPlanId=plan["BackupPlanId"]))
     resources = [
-        f"arn:aws:dynamodb:{primary.region}:{ACCOUNT}:table/{physical}" for physical in primary.tables.values()
+        f"arn:aws:dynamodb:{primary.region}:{account_of(topology)}:table/{physical}" for physical in primary.tables.values()
     ]
     selection = backup.create_backup_selection(
         BackupPlanId=plan["BackupPlanId"],
         BackupSelection={
             "SelectionName": f"{topology.name}-tables",
-            "IamRoleArn": BACKUP_ROLE,
+            "IamRoleArn": backup_role(topology),
             "Resources": resources,
         },
     )
@@ -498,17 +522,24 @@ def db_connect(topology: Topology, target: dict[str, Any], *, timeout: float = 5
     )
 
 
-def db_connection_info(topology: Topology, target: dict[str, Any]) -> dict[str, Any]:
-    emulation = topology.emulation
-    if emulation is None:
-        raise RuntimeError("database endpoints of real AWS are reached with your own connection settings")
+def database_endpoint(topology: Topology, target: dict[str, Any]) -> tuple[str, int]:
+    """``(address, port)`` of a database target as RDS describes it (instance, or cluster writer or
+    reader endpoint): what any client connects to."""
+    rds = topology.client("rds", target["region"])
     if target["kind"] == "cluster":
-        from pytest_drtest.emulation.aurora import AuroraEmulator
+        cluster = rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]
+        host = cluster["ReaderEndpoint"] if target.get("reader") else cluster["Endpoint"]
+        return str(host), int(cluster["Port"])
+    endpoint = rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]["Endpoint"]
+    return str(endpoint["Address"]), int(endpoint["Port"])
 
-        return emulation.find(AuroraEmulator).connection_info(target["region"], target["id"], reader=target.get("reader", False))
-    from pytest_drtest.emulation.rds import RdsInstanceEmulator
 
-    return emulation.find(RdsInstanceEmulator).connection_info(target["region"], target["id"])
+def db_connection_info(topology: Topology, target: dict[str, Any]) -> dict[str, Any]:
+    """psycopg keyword arguments of a database target: its endpoint from ``Describe*`` and the master
+    credentials the topology created it with (restores keep the source's, as RDS restores do)."""
+    spec = topology.blueprint.database
+    host, port = database_endpoint(topology, target)
+    return {"host": host, "port": port, "user": DB_USER, "password": DB_PASSWORD, "dbname": spec.name if spec else "postgres"}
 
 
 def create_ledger_table(topology: Topology, target: dict[str, Any]) -> None:

@@ -11,7 +11,6 @@ from pytest_drtest.topology.blueprint import Blueprint
 if TYPE_CHECKING:
     from pytest_drtest.backends.base import ClientFactory
     from pytest_drtest.clock import Clock
-    from pytest_drtest.emulation.core import Emulation
     from pytest_drtest.measure import Timeline
     from pytest_drtest.profile import LatencyProfile
 
@@ -74,7 +73,6 @@ class Topology:
     clock: Clock
     profile: LatencyProfile
     timeline: Timeline
-    emulation: Emulation | None = None
     regions: dict[str, RegionStack] = field(default_factory=dict)
     zone_id: str | None = None
     fqdn: str = ""
@@ -84,6 +82,7 @@ class Topology:
     faults: list[Any] = field(default_factory=list)  # injected faults, in order (runbooks read them)
     restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed
     global_cluster: str | None = None
+    account: str = ""  # from STS, on first use (build.account_of)
     jobs: list[Any] = field(default_factory=list)  # scheduled jobs (e.g. snapshot-and-copy)
 
     # -- lookups -------------------------------------------------------------------------------
