@@ -14,7 +14,7 @@ from pytest_drtest.regions import check_region_pair
 from pytest_drtest.report import RunReport
 from pytest_drtest.settings import Settings
 from pytest_drtest.strategies import get_strategy
-from pytest_drtest.topology.blueprint import load_blueprint
+from pytest_drtest.topology.blueprint import load_blueprint, parse_web
 from pytest_drtest.topology.model import Topology
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -28,6 +28,7 @@ def dr_marker_args(
     rpo: Any = None,
     regions: Any = None,
     blueprint: str | None = None,
+    web: Any = None,
 ) -> dict[str, Any]:
     """The signature of ``@pytest.mark.dr(...)``; validates every argument."""
     args: dict[str, Any] = {}
@@ -42,6 +43,8 @@ def dr_marker_args(
         args["regions"] = check_region_pair(regions[0], regions[1], source="@pytest.mark.dr")
     if blueprint is not None:
         args["blueprint"] = load_blueprint(blueprint)
+    if web is not None:
+        args["web"] = web  # parsed by marker_args, which knows the test file's folder
     return args
 
 
@@ -50,9 +53,12 @@ def marker_args(node: pytest.Item) -> dict[str, Any]:
     if marker is None:
         return {}
     try:
-        return dr_marker_args(*marker.args, **marker.kwargs)
+        args = dr_marker_args(*marker.args, **marker.kwargs)
     except TypeError as exc:
-        raise DrConfigError(f"@pytest.mark.dr: {exc}; expected strategy=, rto=, rpo=, regions=, blueprint=") from None
+        raise DrConfigError(f"@pytest.mark.dr: {exc}; expected strategy=, rto=, rpo=, regions=, blueprint=, web=") from None
+    if "web" in args:
+        args["web"] = parse_web(args["web"], source="@pytest.mark.dr", cwd=str(node.path.parent), field="web")
+    return args
 
 
 @pytest.fixture
@@ -77,6 +83,7 @@ def dr(request: pytest.FixtureRequest) -> Iterator[Harness]:
         scenario=scenario,
         blueprint=args.get("blueprint"),
         regions=args.get("regions") or (None if scenario else settings.regions),
+        web=args.get("web"),
     )
     harness.start()
     try:
@@ -84,6 +91,8 @@ def dr(request: pytest.FixtureRequest) -> Iterator[Harness]:
     finally:
         try:
             report_results(request.node, harness)
+            for region, output in harness.service_outputs().items():
+                request.node.add_report_section("teardown", f"drtest service {region}", output)
         finally:
             harness.close()
 

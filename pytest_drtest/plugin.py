@@ -111,7 +111,7 @@ def load_scenarios(settings: Settings) -> list[Any]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "dr(strategy=None, rto=None, rpo=None, regions=None, blueprint=None): the DR strategy, recovery "
+        "dr(strategy=None, rto=None, rpo=None, regions=None, blueprint=None, web=None): the DR strategy, recovery "
         "objectives, (primary, dr) regions and blueprint of a test using the dr fixture",
     )
     settings = build_settings(config)

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote
 
 import requests
 
@@ -66,7 +66,7 @@ class BuiltInApp:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(ITEMS):
             return _answer(start_response, 404, "not found", "Not Found")
-        key = unquote(path[len(ITEMS):])
+        key = path[len(ITEMS):]  # PATH_INFO is already percent-decoded
         method = environ.get("REQUEST_METHOD", "GET")
         try:
             if method == "PUT":
@@ -168,9 +168,9 @@ class ServiceProxy:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else None
-        url = f"http://{self.service.host}:{self.service.port}{environ.get('PATH_INFO', '/')}"
-        if environ.get("QUERY_STRING"):
-            url += "?" + environ["QUERY_STRING"]
+        # the path as it arrived (still percent-encoded: a key may hold '#' or '?')
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(environ.get("PATH_INFO", "/"))
+        url = f"http://{self.service.host}:{self.service.port}{raw}"
         try:
             response = self.session.request(environ.get("REQUEST_METHOD", "GET"), url, data=body, timeout=(2, 30),
                                             headers={"Content-Type": environ.get("CONTENT_TYPE", "text/plain")})

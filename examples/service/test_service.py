@@ -1,0 +1,44 @@
+"""Example: the team's own service (``orders/service.py``, Flask + boto3 + psycopg) as the web tier.
+
+Each region runs the service in a process of its own behind its load balancer; the probes reach it
+over HTTP through the Route 53 name, so RTO and RPO are the service's own. Needs the world on the
+network: ``pytest --dr-backend=moto-server examples/service``.
+"""
+from __future__ import annotations
+
+import pytest
+
+from pytest_drtest import faults
+from pytest_drtest.errors import ObjectiveMissed
+
+pytestmark = pytest.mark.usefixtures("needs_the_network")
+
+
+@pytest.fixture
+def needs_the_network(dr_settings):
+    if dr_settings.backend != "moto-server":
+        pytest.skip("the team's service runs only in the emulated world on the network: --dr-backend=moto-server")
+
+
+def _multi_az_failover(dr):
+    """Reboot the primary database with failover (as `aws rds reboot-db-instance --force-failover`)."""
+    with dr.probe(interval="2s") as probe:
+        dr.clock.sleep("1m")
+        dr.inject(faults.RebootDatabase(failover=True))
+        probe.wait_recovered(within="10m")
+        return probe.result()
+
+
+@pytest.mark.dr(strategy="warm-standby", blueprint="blueprint.toml", web="orders.service:app", rto="5m", rpo="0s")
+def test_a_service_that_reconnects_survives_a_multi_az_failover(dr):
+    result = _multi_az_failover(dr)
+    assert result.rto_s is not None and result.rto_s > 0  # the failover dropped its connection for a while
+    dr.assert_objectives(result)
+
+
+@pytest.mark.dr(strategy="warm-standby", blueprint="blueprint.toml", web="orders.service:sticky_app", rto="5m")
+def test_a_service_that_keeps_its_dead_connection_never_recovers(dr):
+    result = _multi_az_failover(dr)
+    assert not result.recovered
+    with pytest.raises(ObjectiveMissed, match="did not recover"):
+        dr.assert_objectives(result)
