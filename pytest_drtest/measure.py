@@ -207,22 +207,23 @@ class Result:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Result:
-        """A result from :meth:`as_dict` (times relative to the fault, which is at 0)."""
+        """A result from :meth:`as_dict` (its times are relative to the fault at ``timeline.fault_clock_s``)."""
         timeline = data.get("timeline") or {}
+        fault_t = float(timeline.get("fault_clock_s", 0.0))
         by_seq = {int(w["seq"]): w for w in timeline.get("lost", [])}
         lost = []
         for seq in data.get("lost_sequence_numbers", []):
             entry = by_seq.get(int(seq), {})
-            lost.append(Write(str(entry.get("key", f"#{seq}")), None, float(entry.get("t", 0.0)), int(seq)))
+            lost.append(Write(str(entry.get("key", f"#{seq}")), None, fault_t + float(entry.get("t", 0.0)), int(seq)))
         phases = Phases(**{k: v for k, v in (data.get("phases") or {}).items() if k in Phases.__dataclass_fields__})
         samples: list[Sample] = []
         for seg in timeline.get("segments", []):
-            samples.extend(Segment.from_dict(seg).expand())
+            samples.extend(Segment.from_dict(seg).expand(fault_t))
         return cls(
-            fault_t=0.0, rto_s=data.get("rto_s"), rpo_s=float(data.get("rpo_s", 0.0)), lost_writes=lost, phases=phases,
+            fault_t=fault_t, rto_s=data.get("rto_s"), rpo_s=float(data.get("rpo_s", 0.0)), lost_writes=lost, phases=phases,
             modeled=bool(data.get("modeled", True)), samples=int(data.get("samples", 0)),
             failed_samples=int(data.get("failed_samples", 0)),
-            milestones=[Milestone(float(m["t"]), str(m["kind"]), str(m.get("detail", ""))) for m in data.get("milestones", [])],
+            milestones=[Milestone(fault_t + float(m["t"]), str(m["kind"]), str(m.get("detail", ""))) for m in data.get("milestones", [])],
             served_by={str(k): int(v) for k, v in (data.get("served_by") or {}).items()},
             probe_samples=samples,
         )
@@ -312,12 +313,12 @@ class Segment:
             data.get("region"), data.get("error"),
         )
 
-    def expand(self) -> list[Sample]:
-        """Evenly spaced samples standing for the segment's ticks."""
+    def expand(self, origin: float = 0.0) -> list[Sample]:
+        """Evenly spaced samples standing for the segment's ticks (shifted by ``origin``)."""
         if self.n <= 1:
-            return [Sample(self.t0, self.write_ok, self.read_ok, self.region, self.error)]
+            return [Sample(origin + self.t0, self.write_ok, self.read_ok, self.region, self.error)]
         step = (self.t1 - self.t0) / (self.n - 1)
-        return [Sample(self.t0 + i * step, self.write_ok, self.read_ok, self.region, self.error) for i in range(self.n)]
+        return [Sample(origin + self.t0 + i * step, self.write_ok, self.read_ok, self.region, self.error) for i in range(self.n)]
 
 
 def segments(samples: list[Sample]) -> list[Segment]:
