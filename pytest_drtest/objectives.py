@@ -34,7 +34,7 @@ def parse_availability(value: Any, *, what: str = "availability") -> float:
         raise DrConfigError(f"{what}: expected a percentage like '99.9%', got {value!r}")
     if not 0.0 < percent <= 100.0:
         raise DrConfigError(f"{what}: expected a percentage in (0%, 100%], got {value!r}")
-    return percent / 100.0
+    return round(percent / 100.0, 12)
 
 
 def describe_availability(ratio: float) -> str:
