@@ -280,8 +280,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     report = config.stash.get(REPORT_KEY, None)
     settings = config.stash.get(SETTINGS_KEY, None)
     gate = config.stash.get(GATE_KEY, None)
-    if report is None or settings is None:
-        return
+    if report is None or settings is None or config.option.collectonly:
+        return  # --collect-only measures nothing: keep the files of the last real run
     data = report.as_dict()
     if gate is not None and gate.baseline is not None:
         gate.lines = comparison_lines(data, gate.baseline, str(gate.baseline_path))
