@@ -12,7 +12,7 @@ from pytest_drtest import faults
 def fail_over_orders(topology, clock) -> None:
     """The team's runbook: wait for Route 53 to see the primary failing, promote the cross-region
     read replica, scale up the DR region, point the DR application at the promoted database."""
-    route53 = topology.client("route53", "us-east-1")
+    route53 = topology.client("route53")  # Route 53 is global: the client of any region reaches it
     while True:
         status = route53.get_health_check_status(HealthCheckId=topology.primary.health_check_id)
         if all(o["StatusReport"]["Status"].startswith("Failure") for o in status["HealthCheckObservations"]):

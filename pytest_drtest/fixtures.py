@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,17 +10,17 @@ import pytest
 from pytest_drtest.clock import Clock
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.harness import Harness
-from pytest_drtest.objectives import Objectives
+from pytest_drtest.objectives import MARKER, Objectives
 from pytest_drtest.regions import check_region_pair
 from pytest_drtest.report import RunReport
 from pytest_drtest.settings import Settings
 from pytest_drtest.strategies import get_strategy
-from pytest_drtest.topology.blueprint import load_blueprint, parse_web
+from pytest_drtest.topology.blueprint import Blueprint, load_blueprint, parse_web, shipped_blueprints
 from pytest_drtest.topology.model import Topology
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 REPORT_KEY = pytest.StashKey[RunReport]()
-SCENARIOS_KEY = pytest.StashKey[list]()
+SCENARIOS_KEY = pytest.StashKey[list[Any]]()
 
 
 def dr_marker_args(
@@ -28,37 +29,63 @@ def dr_marker_args(
     rpo: Any = None,
     regions: Any = None,
     blueprint: str | None = None,
+    availability: Any = None,
     web: Any = None,
+    *,
+    relative_to: Path | None = None,
 ) -> dict[str, Any]:
-    """The signature of ``@pytest.mark.dr(...)``; validates every argument."""
+    """The signature of ``@pytest.mark.dr(...)``; validates every argument.
+
+    A ``blueprint`` that is not a shipped name is a ``.toml`` path relative to ``relative_to``
+    (the test file's folder), as a scenario file's blueprint is relative to the scenario.
+    """
     args: dict[str, Any] = {}
     if strategy is not None:
-        args["strategy"] = get_strategy(strategy, source="@pytest.mark.dr").name
-    args["objectives"] = Objectives.parse(rto, rpo, source="@pytest.mark.dr")
+        args["strategy"] = get_strategy(strategy, source=MARKER).name
+    args["objectives"] = Objectives.parse(rto, rpo, availability, source=MARKER, level="marker")
     if regions is not None:
         if isinstance(regions, str):
             regions = [r.strip() for r in regions.split(",")]
         if not isinstance(regions, (list, tuple)) or len(regions) != 2:
-            raise DrConfigError(f"@pytest.mark.dr: regions expects (primary, dr), got {regions!r}")
-        args["regions"] = check_region_pair(regions[0], regions[1], source="@pytest.mark.dr")
+            raise DrConfigError(f"{MARKER}: regions expects (primary, dr), got {regions!r}")
+        args["regions"] = check_region_pair(regions[0], regions[1], source=MARKER)
     if blueprint is not None:
-        args["blueprint"] = load_blueprint(blueprint)
+        args["blueprint"] = _marker_blueprint(blueprint, relative_to)
     if web is not None:
-        args["web"] = web  # parsed by marker_args, which knows the test file's folder
+        args["web"] = parse_web(web, source=MARKER, cwd=str(relative_to or Path.cwd()), field="web")
     return args
+
+
+def _marker_blueprint(ref: Any, relative_to: Path | None) -> Blueprint:
+    if not isinstance(ref, (str, Path)):
+        raise DrConfigError(f"{MARKER}: blueprint expects a shipped name or a .toml path, got {ref!r}")
+    text = str(ref)
+    if text in shipped_blueprints():
+        return load_blueprint(text)
+    path = Path(text)
+    if relative_to is not None and not path.is_absolute():
+        path = relative_to / path
+    if path.suffix != ".toml":
+        raise DrConfigError(
+            f"{MARKER}: unknown blueprint {text!r}; expected a shipped name ({', '.join(sorted(shipped_blueprints()))}) "
+            "or a .toml file relative to the test file"
+        )
+    if not path.is_file():
+        raise DrConfigError(f"{MARKER}: blueprint file {text!r} not found (tried {path})")
+    return load_blueprint(str(path))
 
 
 def marker_args(node: pytest.Item) -> dict[str, Any]:
     marker = node.get_closest_marker("dr")
     if marker is None:
         return {}
+    path = getattr(node, "path", None)
     try:
-        args = dr_marker_args(*marker.args, **marker.kwargs)
+        return dr_marker_args(*marker.args, **marker.kwargs, relative_to=path.parent if path is not None else None)
     except TypeError as exc:
-        raise DrConfigError(f"@pytest.mark.dr: {exc}; expected strategy=, rto=, rpo=, regions=, blueprint=, web=") from None
-    if "web" in args:
-        args["web"] = parse_web(args["web"], source="@pytest.mark.dr", cwd=str(node.path.parent), field="web")
-    return args
+        raise DrConfigError(
+            f"{MARKER}: {exc}; expected strategy=, rto=, rpo=, availability=, regions=, blueprint=, web="
+        ) from None
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from pytest_drtest.clock import Clock, PacedClock, RealClock, VirtualClock, Wait
 from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.faults.base import Fault, FaultContext
-from pytest_drtest.measure import Ledger, Result, Timeline
+from pytest_drtest.assessment import TopologyAssessment, assess_topology
+from pytest_drtest.measure import Ledger, Result, Sample, Timeline
 from pytest_drtest.objectives import Objectives, assert_objectives
 from pytest_drtest.probes.probe import Probe
 from pytest_drtest.profile import LatencyProfile
@@ -64,7 +65,8 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
 
 @dataclass
 class ExperimentRecord:
-    """One measured experiment, as reports show it."""
+    """One measured experiment, as reports show it; :meth:`as_dict` / :meth:`from_dict` round-trip
+    it through the JSON report (reports, pictures and gates work from that data alone)."""
 
     test: str
     scenario: str
@@ -76,24 +78,68 @@ class ExperimentRecord:
     failures: list[str] = field(default_factory=list)
     clock_s: float = 0.0  # modeled (or real) seconds the experiment spanned
     wall_s: float = 0.0  # real seconds it took
+    name: str = ""  # the experiment's name, or the test's name within its file
+    id: str = ""  # stable across runs: "<scenario>::<experiment>", or the test's node id
+    regions: tuple[str, str] | None = None  # (primary, dr) actually used
+    fault_kinds: list[str] = field(default_factory=list)
+    disruption: str | None = None  # Resilience Hub disruption type: Software, Hardware, AZ, Region
+    policy: str | None = None  # name of the resiliency policy whose entry judged it
+    policy_entry: str | None = None  # the entry used (a disruption type), None when none applied
+    topology: TopologyAssessment | None = None  # what the built topology implements (scenario items)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "id": self.id or self.test or self.name,
             "test": self.test,
+            "name": self.name,
             "clock_s": round(self.clock_s, 3),
             "wall_s": round(self.wall_s, 3),
             "scenario": self.scenario,
             "strategy": self.strategy,
+            "regions": None if self.regions is None else {"primary": self.regions[0], "dr": self.regions[1]},
             "fault": self.fault,
+            "fault_kinds": list(self.fault_kinds),
+            "disruption": self.disruption,
+            "policy": self.policy,
+            "policy_entry": self.policy_entry,
             "objectives": self.objectives.as_dict(),
             "measured": self.result.as_dict(),
             "passed": self.passed,
             "failures": self.failures,
+            "topology": None if self.topology is None else self.topology.as_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentRecord:
+        regions = data.get("regions")
+        topology = data.get("topology")
+        return cls(
+            test=str(data.get("test", "")), scenario=str(data.get("scenario", "")), strategy=str(data.get("strategy", "")),
+            fault=str(data.get("fault", "-")), objectives=Objectives.from_dict(data.get("objectives") or {}),
+            result=Result.from_dict(data.get("measured") or {}), passed=bool(data.get("passed")),
+            failures=list(data.get("failures", [])), clock_s=float(data.get("clock_s", 0.0)),
+            wall_s=float(data.get("wall_s", 0.0)), name=str(data.get("name", "")), id=str(data.get("id", "")),
+            regions=None if not regions else (str(regions["primary"]), str(regions["dr"])),
+            fault_kinds=list(data.get("fault_kinds", [])), disruption=data.get("disruption"), policy=data.get("policy"),
+            policy_entry=data.get("policy_entry"),
+            topology=None if not topology else TopologyAssessment.from_dict(topology),
+        )
+
+
+def stable_id(scenario: str, experiment: str) -> str:
+    """The id of a scenario's experiment in every run, whatever the folder pytest runs in."""
+    return f"{scenario}::{experiment}"
+
+
+def test_name(nodeid: str) -> str:
+    """``tests/test_x.py::TestA::test_b[1]`` -> ``TestA::test_b[1]``."""
+    return nodeid.split("::", 1)[1] if "::" in nodeid else nodeid
 
 
 class Harness:
     """Everything one DR test works with (the ``dr`` fixture)."""
+
+    _assessment: TopologyAssessment | None = None  # set by run_experiment once the topology is built
 
     def __init__(
         self,
@@ -416,24 +462,81 @@ class Harness:
         self._probes.append(probe)
         return probe
 
-    def assert_objectives(self, result: Result, *, rto: str | float | None = None, rpo: str | float | None = None) -> None:
-        """Fail with a readable story if ``result`` misses the objectives (marker/scenario/band or given)."""
-        objectives = self.objectives.merged(Objectives.parse(rto, rpo, source="assert_objectives"))
-        self._record(result, objectives)
-        assert_objectives(result, objectives)
+    def assert_objectives(
+        self,
+        result: Result,
+        *,
+        rto: str | float | None = None,
+        rpo: str | float | None = None,
+        availability: str | float | None = None,
+        disruption: str | None = None,
+    ) -> None:
+        """Fail with a readable story if ``result`` misses the objectives in force.
 
-    def _record(self, result: Result, objectives: Objectives) -> ExperimentRecord:
+        Those are the marker's, else the ``--dr-policy`` entry for the faults' disruption type
+        (``disruption=``: Software, Hardware, AZ or Region, for faults marked with
+        :meth:`mark_fault`), else the scenario's, else the strategy's band; ``rto``/``rpo``/
+        ``availability`` given here override them all.
+        """
+        from pytest_drtest.policy import DISRUPTION_TYPES
+
+        if disruption is not None and disruption not in DISRUPTION_TYPES:
+            raise DrConfigError(
+                f"assert_objectives: unknown disruption {disruption!r}; expected one of: {', '.join(DISRUPTION_TYPES)}"
+            )
+        call = Objectives.parse(rto, rpo, availability, source="assert_objectives", level="call")
+        record = self._record(result, self.objectives, call=call, disruption=disruption)
+        assert_objectives(result, record.objectives)
+
+    def _record(
+        self,
+        result: Result,
+        objectives: Objectives,
+        *,
+        call: Objectives | None = None,
+        disruption: str | None = None,
+        name: str | None = None,
+    ) -> ExperimentRecord:
+        """Apply the policy to ``objectives`` (then ``call`` over them), judge ``result`` and keep the record."""
         from pytest_drtest.objectives import failures
+        from pytest_drtest.policy import disruption_of
 
+        kinds = [f.kind for f in self._faults]
+        disruption = disruption or disruption_of(kinds)
+        policy = self.settings.policy
+        entry = None
+        if policy is not None:
+            objectives, entry = policy.apply(objectives, disruption)
+        if call is not None:
+            objectives = objectives.merged(call)
+        if not result.probe_samples:
+            result.probe_samples = self._samples_of(result)
         missed = failures(result, objectives)
+        scenario = self.scenario.name if self.scenario else ""
+        record_name = name or test_name(self.test)
         record = ExperimentRecord(
-            test=self.test, scenario=self.scenario.name if self.scenario else "",
+            test=self.test, scenario=scenario,
             strategy=self.strategy.name, fault=", ".join(f.describe() for f in self._faults) or "-",
             objectives=objectives, result=result, passed=not missed, failures=missed,
             clock_s=self.clock.now(), wall_s=time.perf_counter() - self._wall_start,
+            name=record_name, regions=self.regions, fault_kinds=kinds, disruption=disruption,
+            policy=policy.name if entry is not None and policy is not None else None,
+            policy_entry=entry.disruption if entry is not None else None, topology=self._assessment,
         )
-        self.records = [r for r in self.records if r.result is not result] + [record]
+        record.id = stable_id(scenario, name) if name and scenario else self.test
+        others = [r for r in self.records if r.result is not result]
+        if any(r.id == record.id for r in others):
+            record.id = f"{record.id}#{len(others) + 1}"
+        self.records = others + [record]
         return record
+
+    def _samples_of(self, result: Result) -> list[Sample]:
+        """The ticks of the probe that produced ``result`` (the first ``result.samples`` of it)."""
+        for probe in reversed(self._probes):
+            ticks = probe.samples[: result.samples]
+            if len(ticks) == result.samples and sum(1 for s in ticks if not s.ok) == result.failed_samples:
+                return list(ticks)
+        return []
 
     def verify_restores(self) -> list[RestoreResult]:
         """Check every restore a runbook performed against the ledger."""
@@ -458,6 +561,7 @@ class Harness:
         fault = copy.deepcopy(experiment.fault)
         self._probe_settings = experiment.probe
         topology = self.build([fault])
+        self._assessment = assess_topology(topology)  # as built, before the fault
         runbook = resolve_runbook(experiment.runbook)
         with self.probe() as probe:
             self.clock.sleep(experiment.steady_state)
@@ -466,10 +570,10 @@ class Harness:
             probe.wait_recovered(within=experiment.probe.timeout)
             result = probe.result()
         restores = self.verify_restores()
-        record = self._record(result, experiment.objectives)
+        record = self._record(result, experiment.objectives, name=experiment.name)
         bad = [r for r in restores if not r.passed]
         if not record.passed:
-            assert_objectives(result, experiment.objectives)
+            assert_objectives(result, record.objectives)
         if bad:
             raise AssertionError("restore check failed: " + "; ".join(r.story() for r in bad))
         return record

@@ -12,6 +12,19 @@ from pytest_drtest.harness import Harness
 from pytest_drtest.scenario import Experiment, RestoreCheck, Scenario
 
 
+def scenario_nodeid(config: pytest.Config, name: str) -> str:
+    """``drtest:<name>``, placed under the folder pytest runs in so that progress lines and failure
+    summaries print ``drtest:<name>::<item>`` rather than ``../drtest:...`` (pytest shows node ids
+    relative to the invocation folder). Reports identify experiments by ``<scenario>::<item>``."""
+    here = config.invocation_params.dir
+    try:
+        relative = here.relative_to(config.rootpath)
+    except ValueError:
+        return f"drtest:{name}"
+    prefix = relative.as_posix()
+    return f"drtest:{name}" if prefix in ("", ".") else f"{prefix}/drtest:{name}"
+
+
 class ScenarioFile(pytest.File):
     """A scenario file (shipped or the user's)."""
 
@@ -47,7 +60,7 @@ class ScenarioItem(pytest.Item):
             finally:
                 harness.close()
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, (AssertionError, DrError)):
             return f"{self.scenario.name} / {self.name}: {excinfo.value}"
         return str(super().repr_failure(excinfo))

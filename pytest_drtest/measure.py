@@ -9,6 +9,7 @@ Definitions (DESIGN.md):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +124,7 @@ class Result:
     failed_samples: int
     milestones: list[Milestone] = field(default_factory=list)
     served_by: dict[str, int] = field(default_factory=dict)
+    probe_samples: list[Sample] = field(default_factory=list)  # the ticks behind ``samples``, for pictures
 
     @property
     def recovered(self) -> bool:
@@ -132,43 +134,207 @@ class Result:
     def lost_sequence_numbers(self) -> list[int]:
         return [w.seq for w in self.lost_writes]
 
-    def story(self) -> str:
-        """``fault at 0 s, detected +30 s, DNS failed over +150 s, first good write +212 s``."""
-        parts = ["fault at 0 s"]
+    @property
+    def availability(self) -> Availability:
+        """Successful probe ticks over all ticks (steady state included)."""
+        return Availability(self.samples - self.failed_samples, self.samples)
+
+    def events(self) -> list[tuple[float, str, str]]:
+        """Phases and milestones as ``(seconds after the fault, label, detail)``, in time order; at
+        the same time, causes (detection, runbook milestones) before effects (failover, good probes)."""
         p = self.phases
-        for label, value in (
-            ("detected", p.detected),
-            ("health check unhealthy", p.health_check_unhealthy),
-            ("failed over", p.failover),
-            ("first good read", p.first_good_read),
-            ("first good write", p.first_good_write),
+        fault_detail = next((m.detail for m in self.milestones if m.kind == "fault" and m.t == self.fault_t), "")
+        entries: list[tuple[float, int, str, str]] = [(0.0, 0, "fault", fault_detail)]
+        for rank, label, value, detail in (
+            (1, "detected", None if p.detected == p.health_check_unhealthy else p.detected, "first failed probe"),
+            (2, "health check unhealthy", p.health_check_unhealthy, "Route 53"),
+            (4, "failed over", p.failover, "probes served by another region or the restored copy"),
+            (5, "first good read", p.first_good_read, "probes"),
+            (6, "first good write", p.first_good_write, "probes"),
+            (7, "recovered", p.recovered, "probes"),
         ):
             if value is not None:
-                parts.append(f"{label} +{value:.1f} s")
+                entries.append((value, rank, label, detail))
         for m in self.milestones:
-            if m.t >= self.fault_t and m.kind not in ("fault", "detected"):  # detection is a phase above
-                parts.append(f"{m.kind} +{m.t - self.fault_t:.1f} s")
+            if m.t >= self.fault_t and m.kind != "fault":
+                label = "runbook detected" if m.kind == "detected" else m.kind.replace("-", " ")
+                entries.append((m.t - self.fault_t, 3, label, m.detail))
+        entries.sort(key=lambda e: (e[0], e[1]))
+        seen: set[tuple[float, str]] = set()
+        ordered = []
+        for t, _, label, detail in entries:
+            if (round(t, 3), label) not in seen:
+                seen.add((round(t, 3), label))
+                ordered.append((t, label, detail))
+        return ordered
+
+    def story(self) -> str:
+        """``fault at 0 s, detected +30.0 s, ..., first good write +212.0 s``: time order, seconds."""
+        parts = []
+        for t, label, _ in self.events():
+            parts.append("fault at 0 s" if label == "fault" and t == 0 else f"{label} +{t:.1f} s")
         if self.rto_s is None:
             parts.append("never recovered")
-        return ", ".join(dict.fromkeys(parts))
+        return ", ".join(parts)
 
     def summary(self) -> str:
         rto = "not recovered" if self.rto_s is None else format_duration(self.rto_s)
         return f"RTO {rto}, RPO {format_duration(self.rpo_s)}, {len(self.lost_writes)} lost writes"
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-able; times in seconds after the fault. :meth:`from_dict` reads it back."""
         return {
             "rto_s": None if self.rto_s is None else round(self.rto_s, 3),
             "rpo_s": round(self.rpo_s, 3),
             "lost_writes": len(self.lost_writes),
-            "lost_sequence_numbers": self.lost_sequence_numbers[:1000],
+            "lost_sequence_numbers": self.lost_sequence_numbers[:MAX_LOST_IN_REPORT],
             "modeled": self.modeled,
             "phases": self.phases.as_dict(),
             "samples": self.samples,
             "failed_samples": self.failed_samples,
+            "availability": self.availability.as_dict(),
             "milestones": [{"t": round(m.t - self.fault_t, 3), "kind": m.kind, "detail": m.detail} for m in self.milestones],
             "served_by": dict(self.served_by),
+            "timeline": {
+                "fault_clock_s": round(self.fault_t, 3),
+                "segments": [s.as_dict(self.fault_t) for s in segments(self.probe_samples)],
+                "lost": [
+                    {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
+                    for w in self.lost_writes[:MAX_LOST_IN_REPORT]
+                ],
+            },
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        """A result from :meth:`as_dict` (its times are relative to the fault at ``timeline.fault_clock_s``)."""
+        timeline = data.get("timeline") or {}
+        fault_t = float(timeline.get("fault_clock_s", 0.0))
+        by_seq = {int(w["seq"]): w for w in timeline.get("lost", [])}
+        lost = []
+        for seq in data.get("lost_sequence_numbers", []):
+            entry = by_seq.get(int(seq), {})
+            lost.append(Write(str(entry.get("key", f"#{seq}")), None, fault_t + float(entry.get("t", 0.0)), int(seq)))
+        phases = Phases(**{k: v for k, v in (data.get("phases") or {}).items() if k in Phases.__dataclass_fields__})
+        samples: list[Sample] = []
+        for seg in timeline.get("segments", []):
+            samples.extend(Segment.from_dict(seg).expand(fault_t))
+        return cls(
+            fault_t=fault_t, rto_s=data.get("rto_s"), rpo_s=float(data.get("rpo_s", 0.0)), lost_writes=lost, phases=phases,
+            modeled=bool(data.get("modeled", True)), samples=int(data.get("samples", 0)),
+            failed_samples=int(data.get("failed_samples", 0)),
+            milestones=[Milestone(fault_t + float(m["t"]), str(m["kind"]), str(m.get("detail", ""))) for m in data.get("milestones", [])],
+            served_by={str(k): int(v) for k, v in (data.get("served_by") or {}).items()},
+            probe_samples=samples,
+        )
+
+
+MAX_LOST_IN_REPORT = 1000
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Successful probe ticks out of all: ``99.95% (3.3 nines)``."""
+
+    ok: int
+    total: int
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.total == 0 else self.ok / self.total
+
+    @property
+    def nines(self) -> float | None:
+        """``-log10(1 - ratio)``; None when nothing failed (infinitely many) or nothing was probed."""
+        ratio = self.ratio
+        if ratio is None or ratio >= 1.0:
+            return None
+        return -math.log10(1.0 - ratio)
+
+    def __add__(self, other: Availability) -> Availability:
+        return Availability(self.ok + other.ok, self.total + other.total)
+
+    def describe(self) -> str:
+        ratio = self.ratio
+        if ratio is None:
+            return "-"
+        if ratio >= 1.0:
+            return f"100% ({self.total} of {self.total} ok)"
+        return f"{format_percent(ratio)} ({self.nines:.1f} nines)"
+
+    def as_dict(self) -> dict[str, Any]:
+        ratio = self.ratio
+        return {"ok": self.ok, "total": self.total, "ratio": None if ratio is None else round(ratio, 6)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Availability:
+        return cls(int((data or {}).get("ok", 0)), int((data or {}).get("total", 0)))
+
+
+def format_percent(ratio: float) -> str:
+    """``0.9995`` -> ``99.95%``; as many decimals as it takes not to round a failure up to 100%."""
+    percent = ratio * 100.0
+    decimals = 2
+    while decimals < 6 and percent < 100.0 and round(percent, decimals) >= 100.0:
+        decimals += 1
+    return f"{percent:.{decimals}f}%"
+
+
+def nines_of(ratio: float) -> float | None:
+    return None if ratio >= 1.0 else -math.log10(1.0 - ratio)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Consecutive probe ticks with the same outcome and serving region (run-length encoded samples)."""
+
+    t0: float
+    t1: float
+    n: int
+    write_ok: bool
+    read_ok: bool
+    region: str | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.write_ok and self.read_ok
+
+    def as_dict(self, origin: float = 0.0) -> dict[str, Any]:
+        return {
+            "t0": round(self.t0 - origin, 3), "t1": round(self.t1 - origin, 3), "n": self.n,
+            "write_ok": self.write_ok, "read_ok": self.read_ok, "region": self.region, "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
+        return cls(
+            float(data["t0"]), float(data["t1"]), int(data["n"]), bool(data["write_ok"]), bool(data["read_ok"]),
+            data.get("region"), data.get("error"),
+        )
+
+    def expand(self, origin: float = 0.0) -> list[Sample]:
+        """Evenly spaced samples standing for the segment's ticks (shifted by ``origin``)."""
+        if self.n <= 1:
+            return [Sample(origin + self.t0, self.write_ok, self.read_ok, self.region, self.error)]
+        step = (self.t1 - self.t0) / (self.n - 1)
+        return [Sample(origin + self.t0 + i * step, self.write_ok, self.read_ok, self.region, self.error) for i in range(self.n)]
+
+
+def segments(samples: list[Sample]) -> list[Segment]:
+    """Run-length encode ``samples`` by (write ok, read ok, region); keeps each run's first error."""
+    out: list[Segment] = []
+    for s in samples:
+        last = out[-1] if out else None
+        if last is not None and (last.write_ok, last.read_ok, last.region) == (s.write_ok, s.read_ok, s.region):
+            out[-1] = Segment(last.t0, s.t, last.n + 1, last.write_ok, last.read_ok, last.region, last.error or _short(s.error))
+        else:
+            out.append(Segment(s.t, s.t, 1, s.write_ok, s.read_ok, s.region, _short(s.error)))
+    return out
+
+
+def _short(error: str | None) -> str | None:
+    return None if error is None else error[:120]
 
 
 def compute_rto(samples: list[Sample], fault_t: float, consecutive: int) -> tuple[float | None, Phases]:

@@ -1,40 +1,144 @@
-"""Recovery objectives and the assertion that fails with a readable story."""
+"""Recovery objectives, where each value came from, and the assertion that fails with a readable story.
+
+Precedence, lowest first (each level overrides only the values it sets): the strategy's band, the
+scenario file, the experiment, the resiliency policy's entry for the fault's disruption type
+(``--dr-policy``), the ``@pytest.mark.dr`` marker, the ``assert_objectives(...)`` call.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_drtest.durations import parse_duration
-from pytest_drtest.errors import ObjectiveMissed
-from pytest_drtest.measure import Result
+from pytest_drtest.errors import DrConfigError, ObjectiveMissed
+from pytest_drtest.measure import Result, format_percent, nines_of
+
+FIGURES = ("rto", "rpo", "availability")
+#: Levels a test's author states for that very test: a policy does not override them.
+EXPLICIT_LEVELS = frozenset({"marker", "call"})
+MARKER = "@pytest.mark.dr"
+CALL = "assert_objectives"
+
+
+def parse_availability(value: Any, *, what: str = "availability") -> float:
+    """``"99.9%"`` (or a number of percent, ``99.9``) -> ``0.999``; anything else is a :class:`DrConfigError`."""
+    percent: float | None = None
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            percent = float(value.strip()[:-1].strip())
+        except ValueError:
+            percent = None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        percent = float(value)
+    if percent is None:
+        raise DrConfigError(f"{what}: expected a percentage like '99.9%', got {value!r}")
+    if not 0.0 < percent <= 100.0:
+        raise DrConfigError(f"{what}: expected a percentage in (0%, 100%], got {value!r}")
+    return round(percent / 100.0, 12)
+
+
+def describe_availability(ratio: float) -> str:
+    """``0.999`` -> ``99.90% (3.0 nines)``."""
+    nines = nines_of(ratio)
+    return format_percent(ratio) + ("" if nines is None else f" ({nines:.1f} nines)")
+
+
+def _level_of(source: str) -> str:
+    if source == MARKER:
+        return "marker"
+    if source == CALL:
+        return "call"
+    if source.endswith(" band"):
+        return "band"
+    return "scenario"
 
 
 @dataclass(frozen=True)
 class Objectives:
-    """RTO and RPO in seconds (None: not asserted) and where they came from."""
+    """RTO and RPO in seconds and availability as a fraction (None: not asserted), and their origins.
+
+    ``level`` says where the values of this object were set (``band``, ``scenario``,
+    ``experiment``, ``policy:<Type>``, ``marker``, ``call``); after :meth:`merged` each value keeps
+    its own origin in ``origins``.
+    """
 
     rto: float | None = None
     rpo: float | None = None
     source: str = ""
+    availability: float | None = None
+    level: str = ""
+    origins: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def parse(cls, rto: Any = None, rpo: Any = None, *, source: str = "") -> Objectives:
+    def parse(
+        cls, rto: Any = None, rpo: Any = None, availability: Any = None, *, source: str = "", level: str = ""
+    ) -> Objectives:
+        what = source or "objectives"
         return cls(
-            None if rto is None else parse_duration(rto, what=f"{source or 'objectives'}: rto"),
-            None if rpo is None else parse_duration(rpo, what=f"{source or 'objectives'}: rpo"),
+            None if rto is None else parse_duration(rto, what=f"{what}: rto"),
+            None if rpo is None else parse_duration(rpo, what=f"{what}: rpo"),
             source,
+            None if availability is None else parse_availability(availability, what=f"{what}: availability"),
+            level,
         )
+
+    def origin(self, figure: str) -> str | None:
+        """Where the value of ``figure`` (``rto``, ``rpo``, ``availability``) came from; None if unset."""
+        if getattr(self, figure) is None:
+            return None
+        for name, origin in self.origins:
+            if name == figure:
+                return origin
+        return self.level or _level_of(self.source)
 
     def merged(self, other: Objectives) -> Objectives:
-        """``other``'s values where set, else ours."""
+        """``other``'s values where set, else ours (each value keeps its origin)."""
+        values: dict[str, float | None] = {}
+        origins: list[tuple[str, str]] = []
+        for figure in FIGURES:
+            mine, theirs = getattr(self, figure), getattr(other, figure)
+            chosen = other if theirs is not None else self
+            values[figure] = theirs if theirs is not None else mine
+            origin = chosen.origin(figure)
+            if origin is not None:
+                origins.append((figure, origin))
         return Objectives(
-            other.rto if other.rto is not None else self.rto,
-            other.rpo if other.rpo is not None else self.rpo,
-            other.source or self.source,
+            values["rto"], values["rpo"], other.source or self.source, values["availability"],
+            other.level or self.level, tuple(origins),
         )
 
-    def as_dict(self) -> dict[str, float | None]:
-        return {"rto_s": self.rto, "rpo_s": self.rpo}
+    def under_policy(self, rto: float | None, rpo: float | None, level: str, source: str) -> Objectives:
+        """The policy's RTO/RPO over every value not set explicitly (marker or call)."""
+        values: dict[str, float | None] = {"rto": self.rto, "rpo": self.rpo, "availability": self.availability}
+        origins = {f: o for f in FIGURES if (o := self.origin(f)) is not None}
+        for figure, value in (("rto", rto), ("rpo", rpo)):
+            if value is not None and origins.get(figure) not in EXPLICIT_LEVELS:
+                values[figure] = value
+                origins[figure] = level
+        return Objectives(values["rto"], values["rpo"], source or self.source, values["availability"], self.level,
+                          tuple(origins.items()))
+
+    def levels(self) -> str:
+        """Short origin of the values for tables: ``experiment``, or ``policy:Region/band`` when RTO and RPO differ."""
+        found = [o for f in ("rto", "rpo") if (o := self.origin(f)) is not None]
+        unique = list(dict.fromkeys(found))
+        return "/".join(unique) if unique else "-"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rto_s": self.rto,
+            "rpo_s": self.rpo,
+            "availability": self.availability,
+            "sources": {f: self.origin(f) for f in FIGURES if getattr(self, f) is not None},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Objectives:
+        sources = data.get("sources") or {}
+        return cls(
+            data.get("rto_s"), data.get("rpo_s"), "", data.get("availability"), "",
+            tuple((str(f), str(o)) for f, o in sources.items()),
+        )
 
 
 def _s(seconds: float) -> str:
@@ -42,7 +146,7 @@ def _s(seconds: float) -> str:
 
 
 def failures(result: Result, objectives: Objectives) -> list[str]:
-    """The objectives ``result`` misses, each as a sentence with its story."""
+    """The objectives ``result`` misses, each as a sentence with its story (every time in seconds)."""
     missed = []
     if objectives.rto is not None:
         if result.rto_s is None:
@@ -56,6 +160,12 @@ def failures(result: Result, objectives: Objectives) -> list[str]:
         missed.append(
             f"RPO {result.rpo_s:.1f} s exceeds objective {_s(objectives.rpo)} ({len(lost)} lost writes, "
             f"sequence numbers {shown}; earliest acknowledged at {earliest:+.1f} s from the fault)"
+        )
+    availability = result.availability
+    if objectives.availability is not None and availability.ratio is not None and availability.ratio < objectives.availability:
+        missed.append(
+            f"availability {availability.describe()} below objective {describe_availability(objectives.availability)} "
+            f"({availability.total - availability.ok} of {availability.total} probe ticks failed)"
         )
     return missed
 

@@ -1,12 +1,14 @@
 """pytest-drtest's pytest plugin: options, ini twins, the ``dr`` marker, scenario items, reports."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_drtest.clock import parse_clock_mode
+from pytest_drtest.compare import GateRule, comparison_lines, load_baseline, parse_rules, regressions
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered from the plugin module
     REPORT_KEY,
@@ -33,9 +35,17 @@ OPTIONS: list[tuple[str, str, str, str | None]] = [
     ("--dr-endpoint", "dr_endpoint", "endpoint URL of moto-server/localstack (127.0.0.1 only)", None),
     ("--dr-aws-accounts", "dr_aws_accounts", "comma-separated account ids the aws backend may touch (required for aws)", None),
     ("--dr-clock-start", "dr_clock_start", "ISO 8601 UTC start of the virtual clock", "2026-01-05T00:00:00Z"),
+    ("--dr-html", "dr_html", "write the HTML report (a timeline picture per experiment) to this path", None),
+    ("--dr-compare", "dr_compare", "compare RTO, RPO and lost writes with a previous --dr-report JSON file", None),
+    ("--dr-policy", "dr_policy", "AWS Resilience Hub resiliency policy file (JSON or YAML; API or CloudFormation) "
+     "whose RTO/RPO per disruption type judge the experiments", None),
     ("--dr-clock", "dr_clock", "virtual (time stands still while the test waits on a process) or paced:SPEED "
      "(modeled seconds per real second, e.g. paced:60)", "virtual"),
 ]
+GATE_HELP = (
+    "fail the session when a figure regresses against --dr-compare beyond RULE: rto:10%, rto:30s, rpo:0, "
+    "lost_writes:0, availability:0.1% (repeatable; ini dr_gate: one or more per line)"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option, ini, text, default in OPTIONS:
         group.addoption(option, dest=ini, default=None, metavar="VALUE", help=text + (f" [default: {default}]" if default else ""))
         parser.addini(ini, text, default=None)
+    group.addoption("--dr-gate", dest="dr_gate", action="append", default=None, metavar="RULE", help=GATE_HELP.replace("%", "%%"))
+    parser.addini("dr_gate", GATE_HELP, type="linelist", default=[])
     parser.addini("dr_latency", "latency profile overrides, one 'key = value' per line (e.g. 'ec2_launch_time = 60s..90s')", type="linelist", default=[])
 
 
@@ -89,10 +101,58 @@ def build_settings(config: pytest.Config) -> Settings:
         if clock is not None:
             settings.clock_mode, settings.clock_speed = parse_clock_mode(clock)
         settings.scenario = _value(config, "dr_scenario", origins)
+        html = _value(config, "dr_html", origins)
+        settings.html = Path(html) if html else None
         settings.validate()
     except DrConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if settings.backend == "aws" and settings.scenario:
+        raise pytest.UsageError(
+            f"--dr-scenario={settings.scenario}: game days build pytest-drtest's own topologies, which exist only on "
+            "emulated backends (moto, moto-server, localstack); with --dr-backend=aws run your own dr tests "
+            "against your account"
+        )
+    policy = _value(config, "dr_policy", origins)
+    if policy:
+        from pytest_drtest.policy import load_policy
+
+        try:
+            settings.policy = load_policy(policy)
+        except DrConfigError as exc:
+            raise pytest.UsageError(f"--dr-policy: {exc}") from None
     return settings
+
+
+@dataclass
+class GateSettings:
+    """``--dr-compare`` and ``--dr-gate``: the previous report and the rules."""
+
+    baseline_path: str | None = None
+    baseline: dict[str, Any] | None = None
+    rules: list[GateRule] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # what the terminal summary prints
+    regressions: list[str] = field(default_factory=list)
+
+
+GATE_KEY = pytest.StashKey[GateSettings]()
+
+
+def build_gate(config: pytest.Config) -> GateSettings:
+    """Load the previous report and parse the rules now: bad input is a usage error before anything runs."""
+    gate = GateSettings()
+    origins: dict[str, str] = {}
+    path = _value(config, "dr_compare", origins)
+    raw: list[str] = list(config.getoption("dr_gate") or []) or list(config.getini("dr_gate") or [])
+    try:
+        gate.rules = parse_rules(raw)
+        if path:
+            gate.baseline_path = path
+            gate.baseline = load_baseline(path)
+    except DrConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if gate.rules and gate.baseline is None:
+        raise pytest.UsageError(f"--dr-gate {' '.join(raw)!r}: needs --dr-compare=PREVIOUS.json (the run to compare with)")
+    return gate
 
 
 def load_scenarios(settings: Settings) -> list[Any]:
@@ -111,19 +171,39 @@ def load_scenarios(settings: Settings) -> list[Any]:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "dr(strategy=None, rto=None, rpo=None, regions=None, blueprint=None, web=None): the DR strategy, recovery "
-        "objectives, (primary, dr) regions and blueprint of a test using the dr fixture",
+        "dr(strategy=None, rto=None, rpo=None, availability=None, regions=None, blueprint=None, web=None): the DR "
+        "strategy, recovery objectives, (primary, dr) regions, blueprint (a shipped name, or a .toml path relative to "
+        "the test file) and web tier (your service: 'module:app' or a command list) of a test using the dr fixture",
     )
     settings = build_settings(config)
+    gate = build_gate(config)
+    scenarios = load_scenarios(settings)
     config.stash[SETTINGS_KEY] = settings
-    config.stash[SCENARIOS_KEY] = load_scenarios(settings)
-    config.stash[REPORT_KEY] = RunReport(settings, clock="real" if settings.backend == "aws" else "virtual")
+    config.stash[GATE_KEY] = gate
+    config.stash[SCENARIOS_KEY] = scenarios
+    config.stash[REPORT_KEY] = RunReport(
+        settings, clock="real" if settings.backend == "aws" else "virtual", scenarios=[_scenario_info(s) for s in scenarios]
+    )
+
+
+def _scenario_info(scenario: Any) -> dict[str, Any]:
+    return {
+        "name": scenario.name, "strategy": scenario.strategy.name, "source": scenario.source,
+        "regions": {"primary": scenario.primary_region, "dr": scenario.dr_region},
+        "latency": {str(k): v for k, v in scenario.latency.items()},
+    }
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    for key in (SETTINGS_KEY, SCENARIOS_KEY, REPORT_KEY):
-        if key in config.stash:
-            del config.stash[key]
+    stash = config.stash
+    if SETTINGS_KEY in stash:
+        del stash[SETTINGS_KEY]
+    if SCENARIOS_KEY in stash:
+        del stash[SCENARIOS_KEY]
+    if REPORT_KEY in stash:
+        del stash[REPORT_KEY]
+    if GATE_KEY in stash:
+        del stash[GATE_KEY]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -131,53 +211,101 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if settings is None:
         return []
     o = settings.origins
+    scenarios = config.stash.get(SCENARIOS_KEY, [])
     parts = [
         f"backend={settings.backend} ({o.get('dr_backend', 'default')})",
         f"seed={settings.seed} ({o.get('dr_seed', 'default')})",
-        f"regions={','.join(settings.regions)} ({o.get('dr_regions', 'default')})",
-        f"clock={settings.clock_mode}{f':{settings.clock_speed:g}' if settings.clock_mode == 'paced' else ''} ({o.get('dr_clock', 'default')})",
     ]
+    if scenarios and not settings.regions_given:  # the regions the game days really use
+        pairs: dict[tuple[str, str], list[str]] = {}
+        for scenario in scenarios:
+            pairs.setdefault((scenario.primary_region, scenario.dr_region), []).append(scenario.name)
+        parts.extend(
+            f"regions={p},{d} (scenario{'s' if len(names) > 1 else ''} {', '.join(names)})" for (p, d), names in pairs.items()
+        )
+    else:
+        parts.append(f"regions={','.join(settings.regions)} ({o.get('dr_regions', 'default')})")
+    paced = f":{settings.clock_speed:g}" if settings.clock_mode == "paced" else ""
+    parts.append(f"clock={settings.clock_mode}{paced} ({o.get('dr_clock', 'default')})")
     if settings.scenario:
         parts.append(f"scenario={settings.scenario}")
     profile = "defaults" + (f" + {settings.profile_file}" if settings.profile_file else "") + (" + ini dr_latency" if settings.latency_lines else "")
     parts.append(f"profile={profile}")
+    if settings.policy is not None:
+        parts.append(f"policy={settings.policy.name} ({settings.policy.source})")
     return ["drtest: " + ", ".join(parts)]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    bad = []
     for item in items:
         if item.get_closest_marker("dr") is not None:
             try:
                 marker_args(item)
             except DrConfigError as exc:
-                raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
-    from pytest_drtest.items import ScenarioFile
+                bad.append(f"{item.nodeid}: {exc}")
+    if bad:
+        raise pytest.UsageError(f"{len(bad)} bad @pytest.mark.dr marker(s):\n" + "\n".join(bad))
+    from pytest_drtest.items import ScenarioFile, scenario_nodeid
 
     for scenario in config.stash.get(SCENARIOS_KEY, []):
-        node = ScenarioFile.from_parent(session, path=Path(scenario.source), nodeid=f"drtest:{scenario.name}")
+        node = ScenarioFile.from_parent(session, path=Path(scenario.source), nodeid=scenario_nodeid(config, scenario.name))
         node.scenario = scenario
         items.extend(node.collect())
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     report = config.stash.get(REPORT_KEY, None)
-    if report is None or not (report.experiments or report.restores):
+    gate = config.stash.get(GATE_KEY, None)
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if report is None or settings is None:
         return
-    terminalreporter.write_sep("=", "drtest summary")
-    for line in report.table():
-        terminalreporter.write_line(line)
-    settings = config.stash[SETTINGS_KEY]
-    if settings.report:
-        terminalreporter.write_line(f"JSON report: {settings.report}")
+    if report.experiments or report.restores:
+        terminalreporter.write_sep("=", "drtest summary")
+        for line in report.table():
+            terminalreporter.write_line(line)
+    if gate is not None and gate.lines:
+        terminalreporter.write_sep("=", "drtest comparison")
+        for line in gate.lines:
+            terminalreporter.write_line(line)
+    if gate is not None and gate.rules:
+        if gate.regressions:
+            terminalreporter.write_sep("=", f"drtest gate: {len(gate.regressions)} regression(s)", red=True)
+            for line in gate.regressions:
+                terminalreporter.write_line(f"REGRESSION {line}", red=True)
+        else:
+            terminalreporter.write_line(f"drtest gate: no regression against {gate.baseline_path} ({', '.join(r.text for r in gate.rules)})")
+    if report.experiments or report.restores or settings.report or settings.html:
+        if settings.report:
+            terminalreporter.write_line(f"JSON report: {settings.report}")
+        if settings.html:
+            terminalreporter.write_line(f"HTML report: {settings.html}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     report = config.stash.get(REPORT_KEY, None)
     settings = config.stash.get(SETTINGS_KEY, None)
-    if report is not None and settings is not None and settings.report:
-        report.write_json(settings.report)
+    gate = config.stash.get(GATE_KEY, None)
+    if report is None or settings is None or config.option.collectonly:
+        return  # --collect-only measures nothing: keep the files of the last real run
+    data = report.as_dict()
+    if gate is not None and gate.baseline is not None:
+        gate.lines = comparison_lines(data, gate.baseline, str(gate.baseline_path))
+        gate.regressions = regressions(data, gate.baseline, gate.rules)
+        data["comparison"] = {"baseline": gate.baseline_path, "lines": gate.lines}
+        if gate.rules:
+            data["gate"] = {"rules": [r.text for r in gate.rules], "regressions": gate.regressions,
+                            "lines": gate.regressions or ["no regression"]}
+        if gate.regressions and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if settings.report:
+        report.write_json(settings.report, data)
+    if settings.html:
+        from pytest_drtest.report_html import write_html
+
+        write_html(data, settings.html)
 
 
 __all__ = ["DrError"]

@@ -75,6 +75,19 @@ class RestoreResult:
             "passed": self.passed,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RestoreResult:
+        """A result from :meth:`as_dict` (``restore_t`` and ``missing_keys`` are not in it)."""
+        return cls(
+            kind=str(data["kind"]), region=str(data.get("region", "")), source=str(data.get("source", "")),
+            target=str(data.get("target", "")), restore_time=str(data.get("restore_time", "")), restore_t=0.0,
+            new_resource=bool(data.get("new_resource")), source_untouched=data.get("source_untouched"),
+            items_expected=int(data.get("items_expected", 0)), items_matched=int(data.get("items_matched", 0)),
+            unexpected_items=int(data.get("unexpected_items", 0)), duration_s=float(data.get("duration_s", 0.0)),
+            modeled=bool(data.get("modeled", True)), not_restored=tuple(data.get("not_restored", ())),
+            test=str(data.get("test", "")),
+        )
+
     def story(self) -> str:
         return (
             f"{self.kind} {self.source} -> {self.target} as of {self.restore_time}: "

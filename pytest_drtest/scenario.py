@@ -11,7 +11,7 @@ from pytest_drtest.config import Fields, load_toml
 from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.faults import Fault, fault_from_spec
-from pytest_drtest.objectives import Objectives
+from pytest_drtest.objectives import Objectives, parse_availability
 from pytest_drtest.regions import check_region_pair
 from pytest_drtest.recovery import resolve_runbook
 from pytest_drtest.strategies import Strategy, get_strategy
@@ -100,16 +100,24 @@ def _duration(fields: Fields, key: str, default: str) -> float:
         ) from None
 
 
-def _objectives(fields: Fields, source: str, base: Objectives) -> Objectives:
+def _objectives(fields: Fields, source: str, base: Objectives, level: str = "scenario") -> Objectives:
     if "objectives" not in fields.data:
         fields._seen.add("objectives")
         return base
     table = fields.table("objectives")
-    table._seen.update({"rto", "rpo"})
+    table._seen.update({"rto", "rpo", "availability"})
+    availability = None
+    if "availability" in table.data:
+        try:
+            availability = parse_availability(table.data["availability"])
+        except DrConfigError as exc:
+            raise DrConfigError(str(exc).split(": ", 1)[-1], source=source, field=table._name("availability")) from None
     parsed = Objectives(
         _duration(table, "rto", "0s") if "rto" in table.data else None,
         _duration(table, "rpo", "0s") if "rpo" in table.data else None,
         source,
+        availability,
+        level,
     )
     table.reject_unknown()
     return base.merged(parsed)
@@ -213,7 +221,7 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
         resolve_runbook(runbook, source=source, field=f"{field_name}.runbook")
         scenario.experiments.append(
             Experiment(
-                exp_name, fault_spec, fault, runbook, _objectives(exp, source, objectives), _probe(exp, probe),
+                exp_name, fault_spec, fault, runbook, _objectives(exp, source, objectives, "experiment"), _probe(exp, probe),
                 _duration(exp, "steady_state", "0s") if "steady_state" in exp.data else steady_state,
             )
         )

@@ -4,12 +4,16 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_drtest.backends import BACKEND_NAMES
 from pytest_drtest.clock import DEFAULT_EPOCH
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.profile import LatencyProfile
 from pytest_drtest.regions import check_region_pair
+
+if TYPE_CHECKING:
+    from pytest_drtest.policy import ResiliencyPolicy
 
 DEFAULT_REGIONS = ("us-east-1", "us-west-2")
 
@@ -32,6 +36,9 @@ class Settings:
     clock_mode: str = "virtual"  # "virtual" or "paced"
     clock_speed: float = 0.0  # paced: modeled seconds per real second
     origins: dict[str, str] = field(default_factory=dict)
+    # reports and gates (plugin options --dr-html, --dr-compare, --dr-gate, --dr-policy)
+    html: Path | None = None
+    policy: ResiliencyPolicy | None = None
 
     def validate(self) -> None:
         if self.backend not in BACKEND_NAMES:

@@ -28,16 +28,18 @@ def test_shipped_game_day_in_an_empty_folder(pytester: pytest.Pytester):
     assert result.ret == 0
     result.stdout.fnmatch_lines([
         "*drtest summary*",
-        "scenario*strategy*fault*RTO obj*RTO*RPO obj*RPO*lost*verdict*figures",
-        "warm-standby*warm-standby*region-outage(primary)*15m00s*PASS*modeled",
-        "warm-standby*warm-standby*az-outage(primary:database)*PASS*modeled",
+        "scenario*experiment*strategy*RTO obj*RTO*RPO obj*RPO*lost*availability*objectives*verdict*figures*fault",
+        "warm-standby*region-outage*warm-standby*15m00s*experiment*PASS*modeled*region-outage(primary)",
+        "warm-standby*database-az-outage*warm-standby*PASS*modeled*az-outage(primary:database)",
         "*2 passed*",
     ])
     report = json.loads((pytester.path / "out" / "report.json").read_text())
     assert report["backend"] == "moto" and report["clock"] == "virtual" and report["seed"] == 1
     outage = next(e for e in report["experiments"] if e["fault"] == "region-outage(primary)")
     assert outage["scenario"] == "warm-standby" and outage["strategy"] == "warm-standby"
-    assert outage["objectives"] == {"rto_s": 900.0, "rpo_s": 5.0}
+    assert outage["id"] == "warm-standby::region-outage" and outage["name"] == "region-outage"
+    assert outage["objectives"] == {"rto_s": 900.0, "rpo_s": 5.0, "availability": None,
+                                    "sources": {"rto": "experiment", "rpo": "experiment"}}
     measured = outage["measured"]
     assert 0 < measured["rto_s"] <= 900 and measured["modeled"] is True
     assert measured["phases"]["detected"] is not None and measured["phases"]["health_check_unhealthy"] > 0
@@ -52,7 +54,7 @@ def test_users_scenario_file_runs_and_fails_with_a_story(pytester: pytest.Pytest
     assert result.ret == 1
     result.stdout.fnmatch_lines([
         "*mine / lose-east: RTO * s exceeds objective 10 s (fault at 0 s, detected +*s*health check unhealthy +*",
-        "mine*warm-standby*region-outage(primary)*10.0s*FAIL*modeled",
+        "mine*lose-east*warm-standby*10.0s*FAIL*modeled*region-outage(primary)",
     ])
 
 
