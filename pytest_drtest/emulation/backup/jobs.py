@@ -174,7 +174,7 @@ class Jobs(BackupBase):
             destination_vault_arn=destination_vault_arn,
             destination_recovery_point_arn=dest_recovery_point,
             # "If you don't specify a lifecycle, AWS Backup applies the lifecycle policy of the
-            # source backup to the destination backup." (Security Hub / Backup API CopyAction)
+            # source backup to the destination backup." ([BC:backup] CopyAction)
             lifecycle=copy.deepcopy(lifecycle) if lifecycle else source.lifecycle,
             created_by_backup_job_id=created_by_backup_job_id,
             source=source,
@@ -337,7 +337,7 @@ class Jobs(BackupBase):
 
     # -- helpers ------------------------------------------------------------------------------
     def _arm_expiry(self, rp: RecoveryPoint) -> None:
-        """Delete the recovery point ``DeleteAfterDays`` after its creation date (model: Lifecycle)."""
+        """Delete the recovery point ``DeleteAfterDays`` after its creation date ([BC:backup] Lifecycle)."""
         days = (rp.lifecycle or {}).get("DeleteAfterDays")
         if days and days > 0:
 

@@ -14,13 +14,13 @@ from pytest_drtest.clock import Scheduled
 #: Defaults moto applies to a created plan's rules; updates apply the same so reads stay alike.
 DEFAULT_START_WINDOW_MINUTES = 480
 DEFAULT_COMPLETION_WINDOW_MINUTES = 10080
-#: botocore model: BackupSelection.Resources holds at most 500 ARNs, or 30 with wildcards.
+#: [BC:backup] BackupSelection.Resources holds at most 500 ARNs, or 30 with wildcards.
 MAX_SELECTION_ARNS = 500
 MAX_SELECTION_WILDCARDS = 30
 SELECTION_NAME = re.compile(r"^[A-Za-z0-9\-_.]{1,50}$")
 ID_NAMESPACE = uuid.UUID("6f1d3c2e-5b7a-4e0f-9a61-2d8c4b1e7a90")
 
-# Resource types as AWS Backup names them (model: ListBackupJobsInput.ByResourceType).
+# Resource types as AWS Backup names them ([BC:backup] ListBackupJobsInput.ByResourceType).
 _SERVICE_RESOURCE_TYPES = {
     "dynamodb": "DynamoDB",
     "rds": "RDS",
@@ -175,7 +175,7 @@ def resource_type_of(arn: str) -> str:
 
 
 def arn_matches(pattern: str, arn: str) -> bool:
-    """Selection ARNs: exact, or a prefix pattern ending in ``*`` (model: BackupSelection.Resources)."""
+    """Selection ARNs: exact, or a prefix pattern ending in ``*`` ([BC:backup] BackupSelection.Resources)."""
     if pattern.endswith("*"):
         return arn.startswith(pattern[:-1])
     return pattern == arn

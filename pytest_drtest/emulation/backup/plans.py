@@ -105,7 +105,7 @@ class Plans(Schedules):
         plan = self._plan(call.region, call.params["BackupPlanId"])
         if plan is not None and plan.selections:
             # AWS: "A backup plan can only be deleted after all associated selections of
-            # resources have been deleted." (model: DeleteBackupPlan)
+            # resources have been deleted." ([BC:backup] DeleteBackupPlan)
             message = "Related backup plan selections must be deleted prior to backup plan deletion"
             raise AwsError("InvalidRequestException", message)
         return None

@@ -45,7 +45,7 @@ class BackupEmulator(RecoveryPoints, Plans):
             for job in self._backup_jobs.values():
                 if job.region == call.region and job.idempotency_token == token:
                     # "Retrying a successful request with the same idempotency token results
-                    # in a success message with no action taken." (model: StartBackupJob)
+                    # in a success message with no action taken." ([BC:backup] StartBackupJob)
                     return self._start_backup_output(job)
         resource_arn = params["ResourceArn"]
         parts = arn_parts(resource_arn)

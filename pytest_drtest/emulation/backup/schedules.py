@@ -28,7 +28,7 @@ from pytest_drtest.emulation.backup.models import (
     resource_type_of,
 )
 
-#: botocore model [BC:backup] BackupRuleInput.ScheduleExpression: the default when none is given.
+#: [BC:backup] BackupRuleInput.ScheduleExpression: the default when none is given.
 DEFAULT_SCHEDULE = "cron(0 5 ? * * *)"
 DEFAULT_TIMEZONE = "Etc/UTC"
 #: AWS Backup refuses schedules more frequent than hourly: "The interval between backup jobs
@@ -246,7 +246,7 @@ class Schedules(Jobs):
     @staticmethod
     def _selection_matches(spec: dict[str, Any], arn: str, tags: Callable[[str], dict[str, str]]) -> bool:
         """Resources OR ListOfTags (StringEquals), minus NotResources, AND every Condition
-        (model: BackupSelection; AWS Backup DG "Assigning resources programmatically")."""
+        ([BC:backup] BackupSelection; AWS Backup DG "Assigning resources programmatically")."""
         listed = any(arn_matches(p, arn) for p in spec.get("Resources") or [])
         tagged = any(
             tags(arn).get(c["ConditionKey"]) == c["ConditionValue"]

@@ -25,7 +25,7 @@ class RdsInstanceEmulator(MultiAz, ReadReplicas, DbSnapshots, Restores):
 
     def before_CreateDBInstance(self, call: Call) -> dict[str, Any] | None:
         if call.params.get("DBClusterIdentifier"):
-            return None  # an Aurora cluster member: aurora.py
+            return None  # an Aurora cluster member: the Aurora emulator's
         engine = str(call.params.get("Engine", ""))
         if engine.lower() not in SUPPORTED_ENGINES:
             raise AwsError(
