@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pytest_drtest.errors import DrConfigError
 
-#: Regions the harness accepts, with the AZ letters moto offers there (NOTES.md).
+#: Regions the harness accepts, with the AZ letters moto 5.2 offers there.
 REGION_AZS: dict[str, str] = {
     "us-east-1": "abcdef",
     "us-east-2": "abc",

@@ -6,6 +6,12 @@ sessions the harness hands out and, per service, adds what is missing — on the
 """
 from __future__ import annotations
 
-from pytest_drtest.emulation.core import AwsError, Call, Emulation, ServiceEmulator, World
+from pytest_drtest.emulation.core import (
+    AwsError,
+    Call,
+    Emulation,
+    ServiceEmulator,
+    World,
+)
 
 __all__ = ["AwsError", "Call", "Emulation", "ServiceEmulator", "World"]

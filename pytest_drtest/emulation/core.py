@@ -1,6 +1,6 @@
 """The emulation hub: one set of botocore handlers dispatching to per-service emulators.
 
-How a call flows (see ``../shared/NOTES.md``):
+How a call flows (docs/emulation.md, "How the emulation hooks into botocore"):
 
 1. ``before-parameter-build`` (every operation): the API parameters as the caller passed them
    are stashed in the request context.
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import botocore.exceptions
 from botocore.awsrequest import AWSResponse
 
-from pytest_drtest.clock import Clock
+from pytest_drtest.clock import Clock, Scheduled
 from pytest_drtest.profile import LatencyProfile
 
 if TYPE_CHECKING:
@@ -134,12 +134,15 @@ class ServiceEmulator:
 
     Subclasses set :attr:`service` (botocore's service name, e.g. ``"dynamodb"``) and define
     ``before_<Operation>(call) -> dict | None`` and ``after_<Operation>(call) -> None`` methods.
+    Work they schedule with :meth:`at`, :meth:`later` or :meth:`every` is cancelled by
+    :meth:`close`; a subclass that overrides ``close`` calls ``super().close()``.
     """
 
     service: str = ""
 
     def __init__(self, emulation: Emulation) -> None:
         self.emulation = emulation
+        self._pending_timers: dict[int, Scheduled] = {}  # pending handles by id(), until they run or close()
 
     @property
     def clock(self) -> Clock:
@@ -157,11 +160,39 @@ class ServiceEmulator:
         """A client of this (or another) service that bypasses the handlers."""
         return self.emulation.backdoor.client(service or self.service, region)
 
+    # -- timers -----------------------------------------------------------------------------
+    def at(self, t: float, fn: Callable[[], Any], *, name: str = "") -> Scheduled:
+        """Run ``fn`` when the clock reaches ``t``; ``cancel()`` the handle to drop it."""
+        handle = self.clock.call_at(t, lambda: self._fire(handle, fn), name=name)
+        return self._keep(handle)
+
+    def later(self, delay: float, fn: Callable[[], Any], *, name: str = "") -> Scheduled:
+        """Run ``fn`` ``delay`` seconds from now (``delay`` >= 0)."""
+        handle = self.clock.call_later(delay, lambda: self._fire(handle, fn), name=name)
+        return self._keep(handle)
+
+    def every(self, interval: float, fn: Callable[[], Any], *, name: str = "") -> Scheduled:
+        """Run ``fn`` every ``interval`` seconds, first one interval from now, until cancelled."""
+        return self._keep(self.clock.every(interval, fn, name=name))
+
+    def _keep(self, handle: Scheduled) -> Scheduled:
+        if len(self._pending_timers) > 256:  # handles cancelled by their owners never run: forget them
+            self._pending_timers = {key: h for key, h in self._pending_timers.items() if not h.cancelled}
+        self._pending_timers[id(handle)] = handle
+        return handle
+
+    def _fire(self, handle: Scheduled, fn: Callable[[], Any]) -> None:
+        self._pending_timers.pop(id(handle), None)
+        fn()
+
     def on_world_change(self, what: str, name: str) -> None:
         """Called when a fault changes the world (``region-lost``, ``az-lost``, ...)."""
 
     def close(self) -> None:
-        """Cancel scheduled work; called at teardown."""
+        """Cancel every pending timer; called at teardown."""
+        for handle in list(self._pending_timers.values()):
+            handle.cancel()
+        self._pending_timers.clear()
 
 
 class Emulation:

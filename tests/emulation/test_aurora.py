@@ -1,4 +1,4 @@
-"""Aurora PostgreSQL and the RDS Data API on real PostgreSQL (AWS-SEMANTICS §0, §7).
+"""Aurora PostgreSQL and the RDS Data API on real PostgreSQL.
 
 Every test drives moto through the hooked clients and checks data with psycopg through the
 cluster's endpoints; the clock is virtual, so modeled minutes cost nothing.
@@ -93,7 +93,7 @@ def error_code(exc: pytest.ExceptionInfo[Any]) -> tuple[str, int]:
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-# -- clusters and endpoints (§7.1, §7.2) -----------------------------------------------------------
+# -- clusters and endpoints -----------------------------------------------------------------------
 def test_cluster_is_creating_then_available_with_members_spread_over_azs(emu_env: Any, aurora: AuroraEmulator) -> None:
     rds = emu_env.client("rds")
     created = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 0}, wait=False)
@@ -137,7 +137,7 @@ def test_reader_endpoint_goes_to_the_writer_when_there_is_no_reader(emu_env: Any
     assert sql(reader, "SELECT pg_is_in_recovery()") == [(False,)]
 
 
-# -- failover (§7.1) --------------------------------------------------------------------------------
+# -- failover ---------------------------------------------------------------------------------------
 def test_failover_loses_nothing_and_the_writer_endpoint_refuses_until_it_ends(
         emu_env: Any, aurora: AuroraEmulator) -> None:
     rds = emu_env.client("rds")
@@ -214,7 +214,7 @@ def test_losing_the_writers_az_fails_over_automatically(emu_env: Any, aurora: Au
     assert sql(reader, "SELECT pg_is_in_recovery()") == [(True,)] and ids(reader) == [1, 2, 3]
 
 
-# -- reboot (§6.2) ---------------------------------------------------------------------------------
+# -- reboot ----------------------------------------------------------------------------------------
 def restarted_events(emu_env: Any, since: float) -> list[tuple[str, float, str]]:
     return [(e.source_id, e.t - since, e.message) for e in event_log(emu_env.emulation).events
             if e.event_id == "RDS-EVENT-0006"]
@@ -311,7 +311,7 @@ def test_reboot_errors(emu_env: Any, aurora: AuroraEmulator) -> None:
     assert error_code(missing) == ("DBInstanceNotFound", 404)
 
 
-# -- global database (§7.3) -----------------------------------------------------------------------
+# -- global database ------------------------------------------------------------------------------
 def global_database(emu_env: Any, *, from_source: bool = True) -> tuple[str, str]:
     """prod (us-east-1, writer + reader) as primary of global ``g``, dr (us-west-2, 1 instance) as secondary."""
     prod = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1})
@@ -523,7 +523,7 @@ def test_after_a_region_loss_the_promoted_writer_endpoint_takes_writes_as_soon_a
 def test_a_promoted_cluster_whose_only_instance_is_still_creating_serves_once_the_instance_is_available(
         emu_env: Any, aurora: AuroraEmulator) -> None:
     """The cluster's writer endpoint is its writer instance's: an instance still ``creating`` serves
-    nothing, promoted or not (the ``db_cluster_available`` waiter does not wait for members, §0)."""
+    nothing, promoted or not (the ``db_cluster_available`` waiter does not wait for members, [BW:rds])."""
     prod = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1})
     rds = emu_env.client("rds", DR)
     emu_env.client("rds").create_global_cluster(GlobalClusterIdentifier="g",
@@ -571,7 +571,7 @@ def test_a_demoted_primary_detached_before_its_region_returns_keeps_its_own_data
     sql(old_primary, "INSERT INTO t VALUES (3)")
 
 
-# -- PITR and snapshots (§7.4) ----------------------------------------------------------------------
+# -- PITR and snapshots -----------------------------------------------------------------------------
 def test_cluster_pitr_holds_exactly_the_data_as_of_the_time(emu_env: Any, aurora: AuroraEmulator) -> None:
     rds = emu_env.client("rds")
     create_cluster(emu_env, "prod")
@@ -669,7 +669,7 @@ def test_cluster_snapshot_restores_into_a_new_cluster(emu_env: Any, aurora: Auro
     assert ids(aurora.connection_info(PRIMARY, "last")) == [1, 2]
 
 
-# -- Data API (§7.5) --------------------------------------------------------------------------------
+# -- Data API ---------------------------------------------------------------------------------------
 def test_data_api_round_trip(emu_env: Any, aurora: AuroraEmulator) -> None:
     arn = create_cluster(emu_env, "prod", EnableHttpEndpoint=True)["DBClusterArn"]
     assert describe(emu_env, "prod")["HttpEndpointEnabled"] is True

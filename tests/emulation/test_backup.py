@@ -1,4 +1,4 @@
-"""AWS Backup emulation (AWS-SEMANTICS §5): schedules, jobs, recovery points, copies and restores.
+"""AWS Backup emulation: schedules, jobs, recovery points, copies and restores.
 
 Real moto holds the vaults, plans and DynamoDB tables; the emulator runs everything else on the
 virtual clock. Job, copy and restore times are pinned with profile overrides so times are exact.

@@ -1,4 +1,4 @@
-"""DynamoDB emulation: item history, PITR, timed restores, global tables, backups (AWS-SEMANTICS §1)."""
+"""DynamoDB emulation: item history, PITR, timed restores, global tables, backups."""
 
 from __future__ import annotations
 

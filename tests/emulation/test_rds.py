@@ -1,4 +1,4 @@
-"""RDS DB instance emulation on real PostgreSQL: statuses, failover, replicas, snapshots, PITR (AWS-SEMANTICS §6)."""
+"""RDS DB instance emulation on real PostgreSQL: statuses, failover, replicas, snapshots, PITR."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Route 53 emulation: health checks, change propagation and DNS answers (AWS-SEMANTICS §3)."""
+"""Route 53 emulation: health checks, change propagation and DNS answers."""
 from __future__ import annotations
 
 import itertools

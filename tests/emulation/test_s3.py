@@ -1,4 +1,4 @@
-"""S3 emulation: bucket home regions and Cross-Region Replication (AWS-SEMANTICS §2)."""
+"""S3 emulation: bucket home regions and Cross-Region Replication."""
 from __future__ import annotations
 
 from typing import Any

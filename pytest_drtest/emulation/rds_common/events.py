@@ -1,8 +1,7 @@
-"""State shared by the RDS instance emulator (rds.py) and the Aurora emulator (aurora.py).
+"""The RDS event log both RDS emulators write and ``DescribeEvents`` reads, in clock time.
 
-Both serve botocore's "rds" service: the instance emulator owns DB instances that are not cluster
-members; the Aurora emulator owns clusters, their member instances and global clusters. Events of
-both land in one :class:`RdsEventLog`, which answers ``DescribeEvents``.
+Event identifiers, messages and categories are those of [RDS-UG:USER_Events.Messages]; moto logs
+only creation events, in wall time.
 """
 from __future__ import annotations
 
@@ -10,29 +9,14 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pytest_drtest.emulation.rds_common.arns import rds_arn
+
 if TYPE_CHECKING:
     from pytest_drtest.emulation.core import Emulation
-
-ACCOUNT = "123456789012"
 
 #: DescribeEvents SourceType values (botocore rds model)
 SOURCE_TYPES = ("db-instance", "db-parameter-group", "db-security-group", "db-snapshot", "db-cluster",
                 "db-cluster-snapshot", "custom-engine-version", "db-proxy", "blue-green-deployment")
-
-
-def rds_arn(region: str, kind: str, name: str) -> str:
-    """``arn:aws:rds:<region>:<account>:<kind>:<name>`` (kind: db, cluster, snapshot, cluster-snapshot, global-cluster)."""
-    if kind == "global-cluster":
-        return f"arn:aws:rds::{ACCOUNT}:global-cluster:{name}"
-    return f"arn:aws:rds:{region}:{ACCOUNT}:{kind}:{name}"
-
-
-def parse_rds_arn(value: str) -> tuple[str | None, str]:
-    """``(region, name)`` of an RDS ARN, or ``(None, value)`` for a plain identifier."""
-    if value.startswith("arn:aws:rds:"):
-        parts = value.split(":")
-        return (parts[3] or None), parts[-1]
-    return None, value
 
 
 @dataclass(frozen=True)

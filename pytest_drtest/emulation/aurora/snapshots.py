@@ -1,0 +1,192 @@
+"""Cluster snapshots and restores into NEW clusters: from a snapshot, or to a point in time.
+
+[AUR-UG:aurora-pitr]: a restore through the API creates a cluster without instances; until it is
+done its ``EarliestRestorableTime``/``LatestRestorableTime`` are null
+([AUR-UG:Aurora.Managing.Backups]). It holds exactly the data as of the time (PostgreSQL's WAL
+replayed to it). moto ignores the restore time and makes snapshots ``available`` at once.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pytest_drtest.emulation.aurora.models import (
+    AVAILABLE,
+    AuroraCluster,
+    ClusterSnapshot,
+    cluster_key,
+)
+from pytest_drtest.emulation.aurora.storage import Storage
+from pytest_drtest.emulation.core import AwsError, Call
+from pytest_drtest.emulation.rds_common import parse_rds_arn
+
+log = logging.getLogger("pytest_drtest.emulation.aurora")
+
+
+class SnapshotsAndRestores(Storage):
+    """``CreateDBClusterSnapshot`` and its kin, ``RestoreDBClusterFromSnapshot``, ``RestoreDBClusterToPointInTime``."""
+
+    def before_CreateDBClusterSnapshot(self, call: Call) -> dict[str, Any] | None:
+        cluster = self.clusters.get(cluster_key(call.region, call.params.get("DBClusterIdentifier", "")))
+        if cluster is None or cluster.deleted:
+            return None
+        if cluster.status != AVAILABLE:
+            raise self._not_available(cluster)
+        key = cluster_key(call.region, call.params["DBClusterSnapshotIdentifier"])
+        if key in self.snapshots:
+            raise AwsError("DBClusterSnapshotAlreadyExistsFault", f"Cannot create the snapshot because a snapshot with "
+                           f"the identifier {key[1]} already exists.", 400)
+        return None
+
+    def after_CreateDBClusterSnapshot(self, call: Call) -> None:
+        cluster = self.clusters.get(cluster_key(call.region, call.params.get("DBClusterIdentifier", "")))
+        if cluster is None or cluster.deleted or call.parsed is None:
+            return
+        snap = self._take_snapshot(cluster, call.parsed["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"])
+        self._snapshot_fields(snap, call.parsed["DBClusterSnapshot"])
+
+    def after_DescribeDBClusterSnapshots(self, call: Call) -> None:
+        if call.parsed is None:
+            return
+        for item in call.parsed.get("DBClusterSnapshots", []):
+            snap = self.snapshots.get(cluster_key(call.region, item.get("DBClusterSnapshotIdentifier", "")))
+            if snap is not None:
+                self._snapshot_fields(snap, item)
+
+    def after_DeleteDBClusterSnapshot(self, call: Call) -> None:
+        snap = self.snapshots.pop(cluster_key(call.region, call.params.get("DBClusterSnapshotIdentifier", "")), None)
+        if snap is None:
+            return
+        if call.parsed is not None:
+            self._snapshot_fields(snap, call.parsed["DBClusterSnapshot"])
+            call.parsed["DBClusterSnapshot"]["Status"] = "deleted"
+        plane = self._plane()
+        if plane is not None and snap.data is not None:
+            plane.delete_snapshot(snap.data)
+
+    def before_RestoreDBClusterFromSnapshot(self, call: Call) -> dict[str, Any] | None:
+        arn_region, name = parse_rds_arn(call.params.get("SnapshotIdentifier", ""))
+        snap = self.snapshots.get(cluster_key(arn_region or call.region, name))
+        if snap is None:
+            return None
+        if snap.status != AVAILABLE:
+            raise AwsError("InvalidDBClusterSnapshotStateFault", f"DB cluster snapshot {snap.id} is {snap.status}", 400)
+        target_key = cluster_key(call.region, call.params["DBClusterIdentifier"])
+        if target_key in self.clusters and not self.clusters[target_key].deleted:
+            raise AwsError("DBClusterAlreadyExistsFault", f"DB cluster {target_key[1]} already exists", 400)
+        call.context["dr_aurora_snapshot"] = snap
+        return None
+
+    def after_RestoreDBClusterFromSnapshot(self, call: Call) -> None:
+        snap: ClusterSnapshot | None = call.context.get("dr_aurora_snapshot")
+        if snap is None or call.parsed is None:
+            return
+        item = call.parsed["DBCluster"]
+        cluster = self._new_cluster(call.region, item, call.params)
+        cluster.master_user, cluster.master_password = snap.master_user, snap.master_password
+        cluster.database_name = snap.database_name
+        cluster.port = int(call.params.get("Port") or snap.port)
+        plane = self._plane()
+        if plane is not None and snap.data is not None:
+            cluster.head = plane.restore_snapshot(snap.data, self._server_name(cluster, "snap"))
+        self._configure_volume(cluster)
+        self._restored(cluster, f"Restored from snapshot {snap.id}.", item)
+
+    def before_RestoreDBClusterToPointInTime(self, call: Call) -> dict[str, Any] | None:
+        params = call.params
+        arn_region, name = parse_rds_arn(params.get("SourceDBClusterIdentifier") or "")
+        source = self.clusters.get(cluster_key(arn_region or call.region, name))
+        if source is None or source.deleted:
+            raise AwsError("DBClusterNotFoundFault", f"DBCluster {name} not found.", 404)
+        target_key = cluster_key(call.region, params["DBClusterIdentifier"])
+        if target_key in self.clusters and not self.clusters[target_key].deleted:
+            raise AwsError("DBClusterAlreadyExistsFault", f"DB cluster {target_key[1]} already exists", 400)
+        restore_time = params.get("RestoreToTime")
+        latest = bool(params.get("UseLatestRestorableTime"))
+        copy_on_write = params.get("RestoreType") == "copy-on-write"
+        if restore_time is not None and latest:
+            raise AwsError("InvalidParameterCombination",
+                           "Cannot specify both RestoreToTime and UseLatestRestorableTime", 400)
+        if restore_time is not None and copy_on_write:
+            raise AwsError("InvalidParameterCombination",
+                           "RestoreToTime cannot be specified when RestoreType is copy-on-write", 400)
+        window = self._restore_window(source)
+        if window is None:
+            raise AwsError("InvalidDBClusterStateFault", f"DB cluster {source.id} is still being restored", 400)
+        if restore_time is not None:
+            t = self.clock.seconds_at(restore_time)
+            if not window[0] <= t <= window[1]:
+                raise AwsError(
+                    "InvalidRestoreFault",
+                    f"Restore time {restore_time.isoformat()} is outside the restorable window "
+                    f"{self.clock.datetime(window[0]).isoformat()} - {self.clock.datetime(window[1]).isoformat()}", 400)
+        elif latest:
+            t = window[1]
+        elif copy_on_write:
+            t = self.clock.now()  # a clone shares the current pages
+        else:
+            raise AwsError("InvalidParameterCombination", "Specify RestoreToTime or UseLatestRestorableTime", 400)
+        if source.replica is not None:
+            raise AwsError("InvalidDBClusterStateFault",
+                           f"DB cluster {source.id} is a global secondary: restore from the primary cluster", 400)
+        call.context["dr_aurora_restore"] = (source, t)
+        return None
+
+    def after_RestoreDBClusterToPointInTime(self, call: Call) -> None:
+        source, t = call.context.get("dr_aurora_restore", (None, None))
+        if source is None or call.parsed is None:
+            return
+        item = call.parsed["DBCluster"]
+        cluster = self._new_cluster(call.region, item, call.params, like=source)
+        cluster.port = int(call.params.get("Port") or source.port)
+        plane = self._plane()
+        if plane is not None and source.head is not None:
+            cluster.head = plane.restore_to_time(source.head, t, self._server_name(cluster, "pitr"))
+            plane.snapshot(cluster.head)  # the restored cluster's own PITR base
+        self._configure_volume(cluster)
+        self._restored(cluster, f"Restored from DB cluster {source.id} to {cluster.id}.", item)
+
+    def _take_snapshot(self, cluster: AuroraCluster, identifier: str) -> ClusterSnapshot:
+        """A base backup of the volume now; ``creating`` -> ``available`` after ``rds_snapshot_time``."""
+        snap = ClusterSnapshot(
+            id=identifier.lower(), region=cluster.region, cluster_id=cluster.id,
+            created=self.clock.now(), master_user=cluster.master_user, master_password=cluster.master_password,
+            database_name=cluster.database_name, port=cluster.port,
+        )
+        plane = self._plane()
+        if plane is not None and cluster.head is not None and cluster.head.running:
+            snap.data = plane.snapshot(cluster.head, f"csnap{next(self._names)}")
+        self.snapshots[cluster_key(cluster.region, snap.id)] = snap
+        self._event(cluster.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0074",
+                    "Creating manual cluster snapshot.", "backup")
+
+        def available() -> None:
+            snap.status = AVAILABLE
+            self._event(cluster.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0075",
+                        "Manual cluster snapshot created.", "backup")
+
+        self.later(self._sample("rds_snapshot_time", f"rds_snapshot_time:{cluster.region}:{snap.id}"), available,
+                   name=f"aurora:snapshot:{snap.id}")
+        return snap
+
+    def _snapshot_fields(self, snap: ClusterSnapshot, item: dict[str, Any]) -> None:
+        item["Status"] = snap.status
+        item["PercentProgress"] = 100 if snap.status == AVAILABLE else 0
+        item["SnapshotCreateTime"] = self.clock.datetime(snap.created)
+        cluster = self.clusters.get(cluster_key(snap.region, snap.cluster_id))
+        if cluster is not None:
+            item["ClusterCreateTime"] = self.clock.datetime(cluster.created)
+
+    def _restored(self, cluster: AuroraCluster, message: str, item: dict[str, Any]) -> None:
+        """A restored cluster: ``creating`` for ``rds_restore_time``, no instances, no restore window yet."""
+        cluster.restorable_from = None
+
+        def done() -> None:
+            cluster.restorable_from = self.clock.now()
+            self._cluster_event(cluster, "RDS-EVENT-0170", "DB cluster created.", "creation")
+            log.debug(message)
+
+        self._schedule_available(cluster, "rds_restore_time", created_event=False, then=done)
+        self._proxies(cluster)
+        self._route(cluster)
+        self._cluster_fields(cluster, item)

@@ -1,0 +1,37 @@
+"""What the RDS family shares: ARNs, the event log, the PITR window, the data plane plumbing.
+
+Two emulators serve botocore's ``rds`` service: :mod:`pytest_drtest.emulation.rds` (DB instances
+that are not cluster members) and :mod:`pytest_drtest.emulation.aurora` (clusters, their member
+instances, global clusters). Both derive from :class:`RdsFamilyEmulator`.
+"""
+from __future__ import annotations
+
+from pytest_drtest.emulation.rds_common.arns import ACCOUNT, parse_rds_arn, rds_arn
+from pytest_drtest.emulation.rds_common.base import RdsFamilyEmulator
+from pytest_drtest.emulation.rds_common.dataplane import (
+    LOCALHOST,
+    create_master,
+    switch_endpoint,
+)
+from pytest_drtest.emulation.rds_common.events import (
+    SOURCE_TYPES,
+    RdsEvent,
+    RdsEventLog,
+    event_log,
+)
+from pytest_drtest.emulation.rds_common.pitr import restore_window
+
+__all__ = [
+    "ACCOUNT",
+    "LOCALHOST",
+    "SOURCE_TYPES",
+    "RdsEvent",
+    "RdsEventLog",
+    "RdsFamilyEmulator",
+    "create_master",
+    "event_log",
+    "parse_rds_arn",
+    "rds_arn",
+    "restore_window",
+    "switch_endpoint",
+]
