@@ -14,4 +14,4 @@ def test_the_example_service_variants_meet_or_miss_their_rto_as_designed(pyteste
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__"))
     result = pytester.runpytest_subprocess("--dr-backend=moto-server", "-p", "no:cacheprovider", "-q", str(target))
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*reconnects*1m06s*PASS*reboot-database(failover)*", "*dead_connection*never*FAIL*reboot-database(failover)*"])
+    result.stdout.fnmatch_lines(["*reconnects*PASS*reboot-database(failover)*", "*dead_connection*never*FAIL*reboot-database(failover)*"])
