@@ -186,6 +186,7 @@ class Harness:
         self._faults: list[Fault] = []
         self._probes: list[Probe] = []
         self._saved_waiter_time: Any = None
+        self._slot_claim: Any = None  # the socket holding the run's address slot
         self._probe_settings: ProbeSettings | None = scenario.probe if scenario else None
         self._started = False
         self._closed = False
@@ -216,11 +217,12 @@ class Harness:
             self.session = self.backend.new_session()
             self.clients = self.backend.factory(self.session)
             if self.backend.emulated:
-                from pytest_drtest.gateway.addresses import AddressPlan, run_slot
+                from pytest_drtest.gateway.addresses import AddressPlan, claim_slot
 
                 backdoor = self.backend.factory(self.backend.new_session())
                 self.emulation = assemble_emulation(self.clock, self.profile, backdoor)
-                self.addresses = AddressPlan(self.regions, run_slot())
+                slot, self._slot_claim = claim_slot()
+                self.addresses = AddressPlan(self.regions, slot)
                 self.emulation.addresses = self.addresses
                 self.emulation.install_session(self.session)
                 boto3.DEFAULT_SESSION = self.backend.new_session()
@@ -276,6 +278,9 @@ class Harness:
         with contextlib.suppress(Exception):
             boto3.DEFAULT_SESSION = None
         self.backend.stop()
+        if self._slot_claim is not None:  # the addresses are free again: another run may take them
+            self._slot_claim.close()
+            self._slot_claim = None
         if errors:
             raise DrError("teardown incomplete: " + "; ".join(errors))
 

@@ -12,6 +12,7 @@ from pytest_drtest.backends.base import ClientFactory
 from pytest_drtest.backends.moto import MotoBackend
 from pytest_drtest.clock import VirtualClock, WaiterTime
 from pytest_drtest.emulation.core import Emulation
+from pytest_drtest.gateway.addresses import AddressPlan, claim_slot
 from pytest_drtest.profile import LatencyProfile
 
 pytest_plugins = ["pytester"]
@@ -40,6 +41,8 @@ def emu_env() -> Iterator[EmuEnv]:
     user_session = backend.new_session()
     backdoor = backend.factory(backend.new_session())
     emulation = Emulation(clock, profile, backdoor)
+    slot, claim = claim_slot()
+    emulation.addresses = AddressPlan(("us-east-1", "us-west-2"), slot)  # endpoints as the harness places them
     emulation.install_session(user_session)
     saved_time = botocore.waiter.time
     botocore.waiter.time = WaiterTime(clock)  # type: ignore[assignment]
@@ -49,3 +52,4 @@ def emu_env() -> Iterator[EmuEnv]:
         botocore.waiter.time = saved_time  # type: ignore[assignment]
         emulation.close()
         backend.stop()
+        claim.close()

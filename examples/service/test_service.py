@@ -20,6 +20,12 @@ def needs_the_network(dr_settings):
         pytest.skip("the team's service runs only in the emulated world on the network: --dr-backend=moto-server")
 
 
+@pytest.fixture
+def paced(dr_settings):
+    if dr_settings.clock_mode != "paced":
+        pytest.skip("a service's DNS cache expires in wall time: run with --dr-clock=paced:60")
+
+
 def _multi_az_failover(dr):
     """Reboot the primary database with failover (as `aws rds reboot-db-instance --force-failover`)."""
     with dr.probe(interval="2s") as probe:
@@ -42,3 +48,31 @@ def test_a_service_that_keeps_its_dead_connection_never_recovers(dr):
     assert not result.recovered
     with pytest.raises(ObjectiveMissed, match="did not recover"):
         dr.assert_objectives(result)
+
+
+def _region_outage(dr):
+    """Lose the primary region; the runbook promotes the DR replica and scales the DR region up; the
+    db.<domain> failover record follows its health check to the promoted database."""
+    from pytest_drtest.recovery import resolve_runbook
+
+    with dr.probe(interval="5s") as probe:
+        dr.clock.sleep("2m")
+        dr.inject(faults.RegionOutage("primary"))
+        resolve_runbook("dns-failover")(dr.topology, dr.clock)
+        probe.wait_recovered(within="20m")
+        return probe.result()
+
+
+@pytest.mark.usefixtures("paced")
+@pytest.mark.dr(strategy="warm-standby", blueprint="blueprint.toml", web="orders.service:app", rto="15m")
+def test_a_service_that_honours_the_ttl_follows_the_database_to_the_dr_region(dr):
+    result = _region_outage(dr)
+    assert result.served_by.get(dr.topology.dr_region, 0) > 0
+    dr.assert_objectives(result)
+
+
+@pytest.mark.usefixtures("paced")
+@pytest.mark.dr(strategy="warm-standby", blueprint="blueprint.toml", web="orders.service:dns_forever_app", rto="15m")
+def test_a_service_that_caches_dns_forever_keeps_the_lost_database(dr):
+    result = _region_outage(dr)
+    assert not result.recovered

@@ -252,9 +252,15 @@ class Emulation:
         for listener in list(self.endpoint_listeners):
             listener(endpoint)
 
+    def forget_endpoint(self, host: str) -> None:
+        """``host`` is gone (a deleted instance or load balancer): DNS and health checks no longer find it."""
+        self.endpoints.pop(host.lower().rstrip("."), None)
+
     def endpoint_healthy(self, host: str) -> bool:
-        """Health of a host as the emulation sees it; unknown hosts do not answer (unhealthy)."""
-        endpoint = self.endpoints.get(host.lower().rstrip("."))
+        """Health of a host (a name, or an endpoint's address) as the emulation sees it; unknown
+        hosts do not answer (unhealthy)."""
+        wanted = host.lower().rstrip(".")
+        endpoint = self.endpoints.get(wanted) or next((e for e in self.endpoints.values() if e.address == wanted), None)
         return endpoint is not None and endpoint.is_healthy(self.world)
 
     def _all(self) -> list[ServiceEmulator]:

@@ -9,13 +9,15 @@ Every address is in 127.0.0.0/8 (any of them binds on Linux without configuratio
                      web tier), database instance, cluster and reader endpoints (port 5432), the
                      team's service processes
 
-``S`` is the run's slot: 0, or the pytest-xdist worker number (``gw3`` -> 3), or
-``DRTEST_ADDRESS_SLOT``. Privileged ports (53, 80) are used where this process may bind them
+``S`` is the run's slot: ``DRTEST_ADDRESS_SLOT`` if set, else the first free one from the
+pytest-xdist worker number (``gw3`` -> 3) or 0. A run claims its slot by binding 127.S.250.250:9
+for as long as it lasts, so that two runs on one machine never share addresses. Privileged ports (53, 80) are used where this process may bind them
 (root, or ``net.ipv4.ip_unprivileged_port_start``), else the same port + 8000 (8053, 8080).
 """
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +45,33 @@ def service_port(port: int) -> int:
     return port + 8000
 
 
+SENTINEL = (250, 250, 9)  # 127.S.250.250:9 is held by the run that owns slot S
+
+
+def claim_slot(environ: dict[str, str] | None = None) -> tuple[int, socket.socket]:
+    """Claim the run's slot: ``(S, the socket that holds it)``; close the socket to release it.
+
+    ``DRTEST_ADDRESS_SLOT`` is taken as it is (an error if another run holds it); else the first
+    free slot from the preferred one (the xdist worker number, or 0) on."""
+    env = os.environ if environ is None else environ
+    preferred = run_slot(env)
+    given = bool(env.get("DRTEST_ADDRESS_SLOT"))
+    for slot in [preferred] if given else [*range(preferred, 256), *range(0, preferred)]:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind((f"127.{slot}.{SENTINEL[0]}.{SENTINEL[1]}", SENTINEL[2]))
+        except OSError:
+            sock.close()
+            continue
+        return slot, sock
+    raise DrConfigError(
+        f"DRTEST_ADDRESS_SLOT={preferred}: another run holds 127.{preferred}.250.250:9; pick another slot"
+        if given else "no free address slot in 127.0.0.0/8 (256 runs at once?)"
+    )
+
+
 def run_slot(environ: dict[str, str] | None = None) -> int:
-    """The run's slot ``S``: ``DRTEST_ADDRESS_SLOT``, else the xdist worker number, else 0."""
+    """The preferred slot ``S``: ``DRTEST_ADDRESS_SLOT``, else the xdist worker number, else 0."""
     env = os.environ if environ is None else environ
     given = env.get("DRTEST_ADDRESS_SLOT")
     if given:

@@ -29,6 +29,8 @@ def topology_env(topology: Topology, region: str) -> dict[str, str]:
         "DRTEST_DB_TABLE": database.table, "PGDATABASE": database.name, "PGUSER": DB_USER, "PGPASSWORD": DB_PASSWORD,
         "PGSSLMODE": "disable", "PGCONNECT_TIMEOUT": "5",
     })
+    if topology.db_record:
+        env["DRTEST_DB_RECORD"] = topology.db_record
     if target is None:
         return env
     try:

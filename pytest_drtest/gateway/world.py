@@ -179,9 +179,21 @@ class NetworkWorld:
 
     # -- DNS -------------------------------------------------------------------------------------------
     def answer(self, name: str, rtype: str, client_region: str | None) -> DnsAnswer:
-        """What the world's DNS answers for ``name``/``rtype`` to a client in ``client_region``."""
+        """What the world's DNS answers for ``name``/``rtype`` to a client in ``client_region``.
+
+        On a paced clock the TTLs are given in wall seconds (TTL / speed, at least 1 s): a client's
+        cache then expires when the modeled TTL has passed."""
         with self.lock:
-            return self._answer(name.lower().rstrip("."), rtype.upper(), client_region or self.primary)
+            answer = self._answer(name.lower().rstrip("."), rtype.upper(), client_region or self.primary)
+        speed = getattr(self.emulation.clock, "speed", None)
+        if speed is None or not getattr(self.emulation.clock, "pacing", False):
+            return answer
+
+        def wall(ttl: int) -> int:
+            return max(1, round(ttl / speed))
+
+        return DnsAnswer(answer.rcode, tuple((n, t, wall(ttl)) for n, t, ttl in answer.cnames),
+                         tuple((n, a, wall(ttl)) for n, a, ttl in answer.addresses))
 
     def _own_name(self, name: str) -> Name | None:
         if name in self.names:

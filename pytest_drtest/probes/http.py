@@ -81,6 +81,9 @@ class HttpAppPath:
         else:
             with self._released():
                 addresses, ttl = dns_lookup(self.topology.fqdn, self.dns, client_subnet=self.subnet)
+            clock = self.topology.clock
+            if getattr(clock, "pacing", False):  # the paced DNS gives TTLs in wall seconds
+                ttl *= float(getattr(clock, "speed", 1.0))
             self._cache = (addresses, now + ttl) if ttl > 0 else None
         if not addresses:
             raise AppUnavailable(f"DNS: no address for {self.topology.fqdn}")

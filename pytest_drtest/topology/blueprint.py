@@ -34,6 +34,7 @@ class DatabaseSpec:
     table: str = "ledger"
     instance_class: str = "db.r6g.large"
     snapshot_every: str = "4h"  # backup & restore: the team's snapshot-and-copy job
+    record_ttl: str = "30s"  # TTL of the db.<domain> record that services following DNS resolve
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,7 @@ def parse_blueprint(data: dict, source: str) -> Blueprint:
             table=_identifier(db.get("table", str, "ledger"), db, "table"),
             instance_class=db.get("instance_class", str, "db.r6g.large"),
             snapshot_every=db.get("snapshot_every", str, "4h"),
+            record_ttl=db.get("record_ttl", str, "30s"),
         )
         from pytest_drtest.durations import parse_duration
 

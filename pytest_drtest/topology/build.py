@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pytest_drtest.durations import parse_duration
 from pytest_drtest.regions import zones
 from pytest_drtest.topology.model import RegionStack, Topology
 
@@ -420,6 +421,54 @@ def build_database(topology: Topology) -> None:
             dr.database = replica
         else:
             start_snapshot_job(topology, ident)
+    build_database_record(topology)
+
+
+DB_RECORD = "db"  # db.<domain>: the name the application's database answers at
+
+
+def build_database_record(topology: Topology) -> None:
+    """A failover record ``db.<domain>`` for the application's database, as teams point a name at it
+    (Route 53 developer guide, "Configuring DNS failover"): PRIMARY the primary writer's endpoint
+    with a TCP health check on it, SECONDARY the DR region's database (a replica or secondary
+    cluster, promoted by the runbook). Services that follow DNS use it (``DRTEST_DB_RECORD``)."""
+    import ipaddress
+
+    spec = topology.blueprint.database
+    writer = topology.app_config.get(topology.primary_region, {}).get("db")
+    if spec is None or writer is None or topology.zone_id is None:
+        return
+    r53 = topology.client("route53", "primary")
+    name = f"{DB_RECORD}.{topology.blueprint.domain}"
+    ttl = int(parse_duration(spec.record_ttl))
+
+    def target(address: str) -> tuple[str, dict[str, str]]:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            return "CNAME", {"FullyQualifiedDomainName": address}
+        return "A", {"IPAddress": address}
+
+    address, port = database_endpoint(topology, writer)
+    kind, where = target(address)
+    record: dict[str, Any] = {"Name": name, "Type": kind, "TTL": ttl, "ResourceRecords": [{"Value": address}]}
+    secondary = None
+    if topology.dr.database is not None:
+        dr_kind = "cluster" if topology.global_cluster else "instance"
+        dr_address, _ = database_endpoint(topology, db_target(topology, topology.dr_region, topology.dr.database, dr_kind))
+        if target(dr_address)[0] == kind:
+            secondary = {**record, "SetIdentifier": f"dr-{topology.dr_region}", "Failover": "SECONDARY",
+                         "ResourceRecords": [{"Value": dr_address}]}
+    if secondary is not None:
+        check = r53.create_health_check(
+            CallerReference=f"{topology.name}-db", HealthCheckConfig={
+                "Type": "TCP", **where, "Port": port, "RequestInterval": health_interval(topology),
+                "FailureThreshold": int(topology.profile.value("route53_failure_threshold"))},
+        )["HealthCheck"]["Id"]
+        topology.cleanup.push(f"health check {check}", lambda: r53.delete_health_check(HealthCheckId=check))
+        record.update(SetIdentifier=f"primary-{topology.primary_region}", Failover="PRIMARY", HealthCheckId=check)
+    change_records(topology, [record] + ([secondary] if secondary else []), "CREATE")
+    topology.db_record = name
 
 
 def _build_aurora_global(topology: Topology, ident: str) -> None:

@@ -83,6 +83,7 @@ class Topology:
     restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed
     global_cluster: str | None = None
     account: str = ""  # from STS, on first use (build.account_of)
+    db_record: str | None = None  # the DNS name the application's database answers at (db.<domain>)
     jobs: list[Any] = field(default_factory=list)  # scheduled jobs (e.g. snapshot-and-copy)
 
     # -- lookups -------------------------------------------------------------------------------

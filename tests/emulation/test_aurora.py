@@ -120,13 +120,15 @@ def test_cluster_is_creating_then_available_with_members_spread_over_azs(emu_env
     assert sql(writer, "SELECT current_user, current_database(), pg_is_in_recovery()") == [("app", "orders", False)]
     # A reader is a synchronous (remote_apply) standby: it already shows the acknowledged row.
     assert sql(reader, "SELECT pg_is_in_recovery()") == [(True,)] and ids(reader) == [1]
-    # Endpoint/Port are the writer's proxy (as rds.py reports instances); the reader endpoint is a
-    # name (the API has no reader port) that resolve() maps.
-    assert (cluster["Endpoint"], cluster["Port"]) == ("127.0.0.1", writer["port"])
-    assert aurora.resolve(cluster["ReaderEndpoint"]) == ("127.0.0.1", reader["port"])
-    assert instances["prod-2"]["Endpoint"]["Address"] == "127.0.0.1"
-    assert sql({**writer, "port": instances["prod-2"]["Endpoint"]["Port"]}, "SELECT pg_is_in_recovery()") == [(True,)]
-    assert emu_env.emulation.endpoint_healthy(cluster["ReaderEndpoint"])
+    # Every endpoint is its own loopback address on the cluster's port 5432: the writer, the reader
+    # (connectable as reported: the API has no reader port) and each instance; DNS answers the names.
+    assert (cluster["Endpoint"], cluster["Port"]) == (writer["host"], 5432) and writer["port"] == 5432
+    assert (cluster["ReaderEndpoint"], 5432) == (reader["host"], reader["port"])
+    assert aurora.resolve(aurora.cluster(PRIMARY, "prod").reader_host) == (reader["host"], 5432)
+    assert len({cluster["Endpoint"], cluster["ReaderEndpoint"], instances["prod-2"]["Endpoint"]["Address"]}) == 3
+    assert sql({**writer, "host": cluster["ReaderEndpoint"]}, "SELECT pg_is_in_recovery()") == [(True,)]
+    assert sql({**writer, "host": instances["prod-2"]["Endpoint"]["Address"]}, "SELECT pg_is_in_recovery()") == [(True,)]
+    assert emu_env.emulation.endpoint_healthy(aurora.cluster(PRIMARY, "prod").reader_host)
     assert emu_env.emulation.endpoint_healthy(aurora.cluster(PRIMARY, "prod").host)
 
 

@@ -83,9 +83,11 @@ def test_create_is_creating_then_available_with_the_callers_master_user_and_data
         emu_env: Any, rds: RdsInstanceEmulator) -> None:
     created = create(emu_env, "db1")
 
-    port = rds.connection_info(EAST, "db1")["port"]
+    info = rds.connection_info(EAST, "db1")
     assert created["DBInstanceStatus"] == "creating"
-    assert created["Endpoint"]["Address"] == "127.0.0.1" and created["Endpoint"]["Port"] == port
+    # its own loopback address in the region's block, port 5432 as RDS reports it
+    assert (created["Endpoint"]["Address"], created["Endpoint"]["Port"]) == (info["host"], 5432)
+    assert emu_env.emulation.addresses.region_of(info["host"]) == EAST
     assert "LatestRestorableTime" not in created
     assert refuses(rds, "db1")  # nothing answers before the instance exists
     wait_available(emu_env, "db1")  # the waiter polls every 30 s on the virtual clock
@@ -95,7 +97,7 @@ def test_create_is_creating_then_available_with_the_callers_master_user_and_data
         assert conn.execute("SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'app'").fetchone() == (True,)
     emu_env.clock.sleep(400)
     instance = describe(emu_env, "db1")
-    assert instance["Endpoint"] == created["Endpoint"] | {"Port": port}
+    assert instance["Endpoint"] == created["Endpoint"]
     assert instance["InstanceCreateTime"] == emu_env.clock.datetime(0)
     assert instance["EarliestRestorableTime"] == emu_env.clock.datetime(0)
     assert instance["LatestRestorableTime"] == emu_env.clock.datetime(400)  # now - 5 min
@@ -425,7 +427,9 @@ def test_pitr_restores_exactly_the_data_as_of_the_restore_time(emu_env: Any, rds
         SourceDBInstanceIdentifier="db1", TargetDBInstanceIdentifier="db1-pitr", RestoreTime=clock.datetime(330))
 
     assert restored["DBInstance"]["DBInstanceStatus"] == "creating"
-    assert restored["DBInstance"]["Endpoint"]["Port"] != describe(emu_env, "db1")["Endpoint"]["Port"]
+    # a NEW instance: its own endpoint address (each endpoint has one, on port 5432)
+    assert restored["DBInstance"]["Endpoint"]["Address"] != describe(emu_env, "db1")["Endpoint"]["Address"]
+    assert restored["DBInstance"]["Endpoint"]["Port"] == 5432
     wait_available(emu_env, "db1-pitr")
     assert clock.now() == 1340
     assert ids(rds, "db1-pitr") == [1, 2]  # row 3 (after T) absent, row 1 (deleted after T) kept

@@ -7,9 +7,9 @@ the harness gives it (``dr.env(region)``): the AWS endpoint, the table, the data
 
 Four ways to run it, to show what a DR test catches:
 
-- ``app``: reconnects to the database after a failure, and resolves the database's name through
-  the world's DNS server honouring the answer's TTL (``ORDERS_DB_RECORD``, else the endpoint
-  address of ``DRTEST_DB_HOST``);
+- ``app``: reconnects to the database after a failure, and resolves the database's name
+  (``DRTEST_DB_RECORD``, the topology's ``db.<domain>`` failover record) through the world's DNS
+  server, honouring the answer's TTL;
 - ``sticky_app``: keeps the one connection it opened — after an RDS Multi-AZ failover (which drops
   every connection to the endpoint) it never works again;
 - ``dns_forever_app``: resolves the database's name once and caches it forever (what a JVM with
@@ -43,7 +43,7 @@ class Database:
         self._broken = False
 
     def address(self) -> str:
-        record = os.environ.get("ORDERS_DB_RECORD")
+        record = os.environ.get("DRTEST_DB_RECORD")
         if not record:
             return os.environ["DRTEST_DB_HOST"]
         now = time.monotonic()
@@ -63,7 +63,7 @@ class Database:
         if self._broken and not self.reconnect:
             raise RuntimeError("the database connection is gone (this variant never reconnects)")
         self._conn = psycopg.connect(
-            hostaddr=self.address(), host=os.environ.get("ORDERS_DB_RECORD") or os.environ["DRTEST_DB_HOST"],
+            hostaddr=self.address(), host=os.environ.get("DRTEST_DB_RECORD") or os.environ["DRTEST_DB_HOST"],
             port=int(os.environ["DRTEST_DB_PORT"]), user=os.environ["DRTEST_DB_USER"],
             password=os.environ["DRTEST_DB_PASSWORD"], dbname=os.environ["DRTEST_DB_NAME"],
             autocommit=True, connect_timeout=2, sslmode="disable",

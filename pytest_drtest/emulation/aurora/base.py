@@ -18,14 +18,13 @@ from pytest_drtest.emulation.aurora.models import (
 )
 from pytest_drtest.emulation.core import AwsError, Emulation
 from pytest_drtest.emulation.rds_common import (
-    LOCALHOST,
     RdsFamilyEmulator,
     parse_rds_arn,
     restore_window,
 )
 
 if TYPE_CHECKING:
-    from pytest_drtest.dataplane import DataPlane, PostgresServer
+    from pytest_drtest.dataplane import DataPlane, EndpointProxy, PostgresServer
 
 log = logging.getLogger("pytest_drtest.emulation.aurora")
 
@@ -62,7 +61,7 @@ class AuroraBase(RdsFamilyEmulator):
         if proxy is None:
             self._require_plane()
             raise KeyError(f"cluster {cluster.id!r} has no data plane")
-        return self._credentials(cluster, proxy.port)
+        return self._credentials(cluster, proxy)
 
     def instance_connection_info(self, region: str, instance_id: str) -> dict[str, Any]:
         """Like :meth:`connection_info`, for one member instance's own endpoint."""
@@ -72,21 +71,20 @@ class AuroraBase(RdsFamilyEmulator):
         if instance.endpoint is None:
             self._require_plane()
             raise KeyError(f"instance {instance.id!r} has no data plane")
-        return self._credentials(instance.cluster, instance.endpoint.port)
+        return self._credentials(instance.cluster, instance.endpoint)
 
     def resolve(self, host: str) -> tuple[str, int] | None:
-        """The local ``(127.0.0.1, port)`` behind an Aurora endpoint's AWS-shaped host name (the
-        ``ReaderEndpoint`` of a response, or :attr:`AuroraCluster.host`), or None."""
+        """The ``(address, port)`` behind an Aurora endpoint's AWS-shaped host name, or None."""
         wanted = host.lower().rstrip(".")
         for cluster in self.clusters.values():
             if cluster.deleted:
                 continue
             for name, proxy in ((cluster.host, cluster.writer_proxy), (cluster.reader_host, cluster.reader_proxy)):
                 if name.lower() == wanted and proxy is not None:
-                    return LOCALHOST, proxy.port
+                    return proxy.host, proxy.port
             for instance in cluster.members():
                 if instance.host.lower() == wanted and instance.endpoint is not None:
-                    return LOCALHOST, instance.endpoint.port
+                    return instance.endpoint.host, instance.endpoint.port
         return None
 
     def data_api_target(self, region: str, resource_arn: str) -> AuroraCluster | None:
@@ -143,8 +141,8 @@ class AuroraBase(RdsFamilyEmulator):
             raise self._plane_error
         return plane
 
-    def _credentials(self, cluster: AuroraCluster, port: int) -> dict[str, Any]:
-        return {"host": LOCALHOST, "port": port, **self.master_credentials(cluster)}
+    def _credentials(self, cluster: AuroraCluster, proxy: EndpointProxy) -> dict[str, Any]:
+        return {"host": proxy.host, "port": proxy.port, **self.master_credentials(cluster)}
 
     def _server_name(self, cluster: AuroraCluster, role: str) -> str:
         return f"aur{next(self._names)}-{cluster.id[:40]}-{role}"
@@ -212,12 +210,14 @@ class AuroraBase(RdsFamilyEmulator):
         """Rewrite a moto ``DBCluster`` dict in place from the model."""
         clock = self.clock
         item["Status"] = cluster.status
-        if cluster.writer_proxy is not None:  # directly connectable, as the rds emulator reports instances
-            item["Endpoint"], item["Port"] = LOCALHOST, cluster.writer_proxy.port
+        # Endpoints are reported as their own loopback addresses (port 5432, the cluster's Port), so that
+        # every client connects without the world's DNS, which answers the AWS-shaped names.
+        if cluster.writer_proxy is not None:
+            item["Endpoint"], item["Port"] = cluster.writer_proxy.host, cluster.writer_proxy.port
         else:
             item["Endpoint"], item["Port"] = cluster.host, cluster.port
-        # The API has no reader port: an AWS-shaped name that resolve() and connection_info() map.
-        item["ReaderEndpoint"] = cluster.reader_host
+        reader = cluster.reader_proxy  # an address only where it answers on the cluster's Port (there is no reader port)
+        item["ReaderEndpoint"] = reader.host if reader is not None and reader.port == item["Port"] else cluster.reader_host
         item["HttpEndpointEnabled"] = cluster.http_endpoint
         item["ClusterCreateTime"] = clock.datetime(cluster.created)
         item["MasterUsername"] = cluster.master_user
@@ -249,7 +249,7 @@ class AuroraBase(RdsFamilyEmulator):
         item["MultiAZ"] = False
         endpoint = dict(item.get("Endpoint") or {})
         if instance.endpoint is not None:
-            endpoint.update({"Address": LOCALHOST, "Port": instance.endpoint.port})
+            endpoint.update({"Address": instance.endpoint.host, "Port": instance.endpoint.port})
         else:
             endpoint.update({"Address": instance.host, "Port": instance.cluster.port})
         item["Endpoint"] = endpoint

@@ -18,7 +18,7 @@ from pytest_drtest.emulation.aurora.models import (
 )
 from pytest_drtest.emulation.aurora.snapshots import SnapshotsAndRestores
 from pytest_drtest.emulation.core import AwsError, Call, Endpoint, az_region
-from pytest_drtest.emulation.rds_common import switch_endpoint
+from pytest_drtest.emulation.rds_common import endpoint_address, switch_endpoint
 
 
 class AuroraEmulator(Failover, GlobalDatabases, SnapshotsAndRestores):
@@ -152,10 +152,11 @@ class AuroraEmulator(Failover, GlobalDatabases, SnapshotsAndRestores):
             self._new_standby(cluster, instance)
         plane = self._plane()
         if plane is not None:
-            instance.endpoint = plane.endpoint(name=f"{instance.id[:40]}-instance")
+            host, port = endpoint_address(self.emulation, call.region, instance.host)
+            instance.endpoint = plane.endpoint(name=f"{instance.id[:40]}-instance", host=host, port=port)
             proxy = instance.endpoint
-            self.emulation.register_endpoint(
-                Endpoint(instance.host, call.region, lambda: proxy.target_port is not None, "aurora-instance"))
+            self.emulation.register_endpoint(Endpoint(instance.host, call.region, lambda: proxy.target_port is not None,
+                                                      "aurora-instance", address=proxy.host))
         delay = self._sample("rds_create_time", f"rds_create_time:{call.region}:{instance.id}")
 
         def available() -> None:

@@ -21,7 +21,7 @@ from pytest_drtest.emulation.aurora.models import (
     AuroraInstance,
 )
 from pytest_drtest.emulation.core import Endpoint
-from pytest_drtest.emulation.rds_common import create_master, switch_endpoint
+from pytest_drtest.emulation.rds_common import create_master, endpoint_address, switch_endpoint
 
 if TYPE_CHECKING:
     from pytest_drtest.dataplane import PostgresServer
@@ -78,13 +78,16 @@ class Storage(AuroraBase):
         plane = self._plane()
         if plane is None or cluster.writer_proxy is not None:
             return
-        cluster.writer_proxy = plane.endpoint(name=f"{cluster.id[:40]}-writer")
-        cluster.reader_proxy = plane.endpoint(name=f"{cluster.id[:40]}-reader")
+        # each endpoint on its own loopback address and port 5432 [AUR-UG:Aurora.Overview.Endpoints]
+        host, port = endpoint_address(self.emulation, cluster.region, cluster.host)
+        cluster.writer_proxy = plane.endpoint(name=f"{cluster.id[:40]}-writer", host=host, port=port)
+        host, port = endpoint_address(self.emulation, cluster.region, cluster.reader_host)
+        cluster.reader_proxy = plane.endpoint(name=f"{cluster.id[:40]}-reader", host=host, port=port)
         writer, reader = cluster.writer_proxy, cluster.reader_proxy
-        self.emulation.register_endpoint(
-            Endpoint(cluster.host, cluster.region, lambda: writer.target_port is not None, "aurora-writer"))
-        self.emulation.register_endpoint(
-            Endpoint(cluster.reader_host, cluster.region, lambda: reader.target_port is not None, "aurora-reader"))
+        self.emulation.register_endpoint(Endpoint(cluster.host, cluster.region, lambda: writer.target_port is not None,
+                                                  "aurora-writer", address=writer.host))
+        self.emulation.register_endpoint(Endpoint(cluster.reader_host, cluster.region, lambda: reader.target_port is not None,
+                                                  "aurora-reader", address=reader.host))
 
     def _route(self, cluster: AuroraCluster) -> None:
         """Point every endpoint of the cluster at the node that should answer it now [AUR-UG:Aurora.Overview.Endpoints]."""

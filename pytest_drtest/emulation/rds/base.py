@@ -13,9 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.clock import Scheduled
-from pytest_drtest.emulation.core import Call, Emulation
+from pytest_drtest.emulation.core import Call, Emulation, Endpoint
 from pytest_drtest.emulation.rds.models import (
-    ENDPOINT_HOST,
     SERVING_STATUSES,
     DbInstance,
     DbSnapshotRecord,
@@ -24,6 +23,7 @@ from pytest_drtest.emulation.rds.models import (
 )
 from pytest_drtest.emulation.rds_common import (
     RdsFamilyEmulator,
+    endpoint_address,
     rds_arn,
     restore_window,
     switch_endpoint,
@@ -52,7 +52,7 @@ class RdsInstanceBase(RdsFamilyEmulator):
         """``host``, ``port``, ``user``, ``password``, ``dbname`` of an instance's endpoint (psycopg
         keyword arguments); KeyError for an instance the emulation does not own."""
         inst = self._get(region, instance_id)
-        return {"host": ENDPOINT_HOST, "port": inst.endpoint.port, "user": inst.master_user,
+        return {"host": inst.endpoint.host, "port": inst.endpoint.port, "user": inst.master_user,
                 "password": inst.master_password, "dbname": inst.dbname}
 
     def server(self, region: str, instance_id: str) -> PostgresServer:
@@ -132,8 +132,16 @@ class RdsInstanceBase(RdsFamilyEmulator):
             if name not in self.plane.servers:
                 return name
 
-    def _new_endpoint(self, ident: str) -> EndpointProxy:
-        return self.plane.endpoint(None, name=f"rds-{ident}")
+    @staticmethod
+    def _endpoint_name(region: str, entry: dict[str, Any]) -> str:
+        """The AWS-shaped DNS name of an instance endpoint (as moto names it)."""
+        ident = entry["DBInstanceIdentifier"]
+        return str((entry.get("Endpoint") or {}).get("Address") or f"{ident}.local.{region}.rds.amazonaws.com").lower()
+
+    def _new_endpoint(self, region: str, entry: dict[str, Any]) -> EndpointProxy:
+        """The instance endpoint: its own loopback address and port 5432 (see ``endpoint_address``)."""
+        host, port = endpoint_address(self.emulation, region, self._endpoint_name(region, entry))
+        return self.plane.endpoint(None, name=f"rds-{entry['DBInstanceIdentifier']}", host=host, port=port)
 
     def _remove_servers(self, servers: list[PostgresServer]) -> None:
         for server in servers:
@@ -200,7 +208,7 @@ class RdsInstanceBase(RdsFamilyEmulator):
         clock = self.clock
         entry["DBInstanceStatus"] = self._reported_status(inst)
         endpoint = dict(entry.get("Endpoint") or {})
-        endpoint.update(Address=ENDPOINT_HOST, Port=inst.endpoint.port)
+        endpoint.update(Address=inst.endpoint.host, Port=inst.endpoint.port)
         entry["Endpoint"] = endpoint
         entry["DbInstancePort"] = inst.endpoint.port
         entry["InstanceCreateTime"] = clock.datetime(inst.created_at)
@@ -291,6 +299,10 @@ class RdsInstanceBase(RdsFamilyEmulator):
         if multi_az:
             inst.secondary_az = self._pick_az(region, {az})
         self._instances[inst.key] = inst
+        # the endpoint's name answers its address in the world's DNS while it is not deleted
+        inst.dns_name = self._endpoint_name(region, entry)
+        self.emulation.register_endpoint(Endpoint(
+            inst.dns_name, region, lambda: self._serving(inst), "rds-instance", address=endpoint.host))
         return inst
 
     def _become_available(self, inst: DbInstance, delay: float, *, backups: bool,

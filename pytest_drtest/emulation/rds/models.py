@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pytest_drtest.clock import Scheduled
 from pytest_drtest.emulation.core import AwsError
-from pytest_drtest.emulation.rds_common import LOCALHOST, rds_arn
+from pytest_drtest.emulation.rds_common import rds_arn
 
 if TYPE_CHECKING:
     from pytest_drtest.dataplane import (
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 Key = tuple[str, str]  # (region, identifier)
 
-ENDPOINT_HOST = LOCALHOST
 SUPPORTED_ENGINES = ("postgres",)
 #: Statuses in which the endpoint answers (``modifying``: a replica being promoted still serves reads).
 SERVING_STATUSES = frozenset({"available", "backing-up", "modifying"})
@@ -53,6 +52,7 @@ class DbInstance:
     az: str
     base_name: str  # data-plane name stem of this instance's servers
     dbi_resource_id: str
+    dns_name: str = ""  # the endpoint's AWS-shaped name, answered by the world's DNS
     secondary_az: str | None = None
     multi_az: bool = False
     status: str = "creating"

@@ -55,7 +55,7 @@ class ReadReplicas(RdsInstanceBase):
         try:
             # RDS user guide, read replicas: asynchronous, lag of seconds (held on the clock).
             replica = self.plane.add_replica(src.server, name, lag=self.profile.sample("rds_replica_lag"))
-            endpoint = self._new_endpoint(ident)
+            endpoint = self._new_endpoint(region, entry)
         except BaseException:
             if replica is not None:
                 self._remove_servers([replica.server])

@@ -53,7 +53,7 @@ class RdsInstanceEmulator(MultiAz, ReadReplicas, DbSnapshots, Restores):
             server = pair.primary if pair is not None else self.plane.create_server(name)
             made = pair.servers() if pair is not None else [server]
             create_master(server, user, password, dbname)
-            endpoint = self._new_endpoint(ident)
+            endpoint = self._new_endpoint(region, entry)
         except BaseException:
             self._remove_servers(made)
             self._undo_moto_create(region, ident)
@@ -155,6 +155,7 @@ class RdsInstanceEmulator(MultiAz, ReadReplicas, DbSnapshots, Restores):
                 src.replicas.remove(inst.key)
         inst.deleted = True
         self._instances.pop(inst.key, None)
+        self.emulation.forget_endpoint(inst.dns_name)
         with contextlib.suppress(Exception):
             inst.endpoint.close()
         self._remove_servers(inst.servers())

@@ -153,7 +153,7 @@ class Restores(RdsInstanceBase):
             pair = self._make_multi_az(server, name) if multi_az else None
             if pair is not None:
                 made = pair.servers()
-            endpoint = self._new_endpoint(ident)
+            endpoint = self._new_endpoint(region, entry)
         except BaseException:
             self._remove_servers(made)
             self._undo_moto_create(region, ident)

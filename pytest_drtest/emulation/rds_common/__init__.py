@@ -9,7 +9,9 @@ from __future__ import annotations
 from pytest_drtest.emulation.rds_common.arns import ACCOUNT, parse_rds_arn, rds_arn
 from pytest_drtest.emulation.rds_common.base import RdsFamilyEmulator
 from pytest_drtest.emulation.rds_common.dataplane import (
+    DB_PORT,
     LOCALHOST,
+    endpoint_address,
     create_master,
     switch_endpoint,
 )
@@ -23,7 +25,9 @@ from pytest_drtest.emulation.rds_common.pitr import restore_window
 
 __all__ = [
     "ACCOUNT",
+    "DB_PORT",
     "LOCALHOST",
+    "endpoint_address",
     "SOURCE_TYPES",
     "RdsEvent",
     "RdsEventLog",

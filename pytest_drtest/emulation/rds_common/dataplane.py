@@ -1,14 +1,27 @@
 """What both RDS emulators do on the PostgreSQL data plane: master users and endpoint switches."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_drtest.dataplane import EndpointProxy, PostgresServer
 
-#: Every endpoint is a port on loopback: libpq resolves host names itself, so AWS-shaped names
-#: served only by the emulation would not connect.
+#: Without an address plan (an emulation assembled outside the harness), endpoints are ports on
+#: 127.0.0.1: libpq resolves host names itself, so AWS-shaped names would not connect.
 LOCALHOST = "127.0.0.1"
+#: The port RDS and Aurora PostgreSQL endpoints answer on by default (RDS user guide, "Connecting
+#: to a DB instance running the PostgreSQL database engine").
+DB_PORT = 5432
+
+
+def endpoint_address(emulation: Any, region: str, name: str) -> tuple[str, int]:
+    """Where the endpoint ``name`` (its AWS-shaped DNS name) listens: its own loopback address of the
+    run's address plan and port 5432, as describe calls report it; without a plan, 127.0.0.1 and a
+    free port."""
+    plan = getattr(emulation, "addresses", None)
+    if plan is None:
+        return LOCALHOST, 0
+    return plan.allocate(region, name), DB_PORT
 
 
 def create_master(server: PostgresServer, user: str, password: str | None, dbname: str) -> None:
