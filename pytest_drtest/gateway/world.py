@@ -185,8 +185,8 @@ class NetworkWorld:
         cache then expires when the modeled TTL has passed."""
         with self.lock:
             answer = self._answer(name.lower().rstrip("."), rtype.upper(), client_region or self.primary)
-        speed = getattr(self.emulation.clock, "speed", None)
-        if speed is None or not getattr(self.emulation.clock, "pacing", False):
+        speed = getattr(self.emulation.clock, "speed", None)  # a paced clock (also before pacing starts)
+        if speed is None:
             return answer
 
         def wall(ttl: int) -> int:

@@ -12,6 +12,7 @@ The region that answered is the one whose address block holds the address.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +67,8 @@ class HttpAppPath:
         self.lock = lock
         self.web_port = web_port
         self.subnet = subnet_of(self.client_region) if subnet_of is not None else None
-        self.session = requests.Session()
+        self.session = requests.Session()  # not thread-safe: one request at a time
+        self._session_lock = threading.Lock()
         self._cache: tuple[list[str], float] | None = None
 
     def _released(self) -> Any:
@@ -82,8 +84,9 @@ class HttpAppPath:
             with self._released():
                 addresses, ttl = dns_lookup(self.topology.fqdn, self.dns, client_subnet=self.subnet)
             clock = self.topology.clock
-            if getattr(clock, "pacing", False):  # the paced DNS gives TTLs in wall seconds
-                ttl *= float(getattr(clock, "speed", 1.0))
+            speed = getattr(clock, "speed", None)
+            if speed is not None:  # on a paced clock the world's DNS gives TTLs in wall seconds
+                ttl *= float(speed)
             self._cache = (addresses, now + ttl) if ttl > 0 else None
         if not addresses:
             raise AppUnavailable(f"DNS: no address for {self.topology.fqdn}")
@@ -94,7 +97,7 @@ class HttpAppPath:
         port = "" if self.web_port == 80 else f":{self.web_port}"
         url = f"http://{address}{port}/drtest/items/{requests.utils.quote(key, safe='')}"
         try:
-            with self._released():
+            with self._released(), self._session_lock:
                 response = self.session.request(method, url, data=body, timeout=HTTP_TIMEOUT)
         except requests.RequestException as exc:
             raise AppUnavailable(f"{address}: {type(exc).__name__}: connection failed") from None

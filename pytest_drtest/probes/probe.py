@@ -1,6 +1,7 @@
 """The probe: every ``interval`` on the clock, one sequenced write and one read through the path."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,7 @@ class Probe:
         self.modeled = modeled
         self.prefix = prefix
         self._health_transitions = health_transitions
+        self._lock = threading.RLock()
 
     # -- running ---------------------------------------------------------------------------------
     def __enter__(self) -> Probe:
@@ -89,6 +91,10 @@ class Probe:
 
     def tick(self) -> Sample:
         """One write of the next sequence number and one read, through the path."""
+        with self._lock:  # a paced clock ticks on its own thread while the test reads results
+            return self._tick()
+
+    def _tick(self) -> Sample:
         self._seq += 1
         now = self.clock.now()
         key = f"{self.prefix}#{self._seq:07d}"
@@ -133,6 +139,10 @@ class Probe:
 
     def result(self) -> Result:
         """RTO and phases from the samples; RPO and lost writes by reading the ledger back."""
+        with self._lock:
+            return self._result()
+
+    def _result(self) -> Result:
         fault_t = self._fault_time()
         if fault_t is None:
             raise RuntimeError("no fault was injected: there is nothing to measure (dr.inject(...) first)")

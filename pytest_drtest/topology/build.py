@@ -467,7 +467,8 @@ def build_database_record(topology: Topology) -> None:
         )["HealthCheck"]["Id"]
         topology.cleanup.push(f"health check {check}", lambda: r53.delete_health_check(HealthCheckId=check))
         record.update(SetIdentifier=f"primary-{topology.primary_region}", Failover="PRIMARY", HealthCheckId=check)
-    change_records(topology, [record] + ([secondary] if secondary else []), "CREATE")
+    change = change_records(topology, [record] + ([secondary] if secondary else []), "CREATE")
+    r53.get_waiter("resource_record_sets_changed").wait(Id=change, WaiterConfig={"Delay": 10, "MaxAttempts": 60})
     topology.db_record = name
 
 

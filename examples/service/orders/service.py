@@ -89,6 +89,11 @@ def create_app(*, reconnect: bool = True, honour_ttl: bool = True) -> Flask:
     ddb = boto3.client("dynamodb")
     table = os.environ["DRTEST_TABLE"]
     db = Database(reconnect=reconnect, honour_ttl=honour_ttl) if os.environ.get("DRTEST_DB_NAME") else None
+    if db is not None:
+        try:
+            db.run("SELECT 1", ())  # a pool warmed up at start: the name is resolved (and cached) now
+        except Exception:  # noqa: BLE001 - not fatal: the first request tries again
+            pass
 
     @app.put("/drtest/items/<path:key>")
     def put(key: str) -> Response:
