@@ -574,14 +574,21 @@ def db_connect(topology: Topology, target: dict[str, Any], *, timeout: float = 5
 
 def database_endpoint(topology: Topology, target: dict[str, Any]) -> tuple[str, int]:
     """``(address, port)`` of a database target as RDS describes it (instance, or cluster writer or
-    reader endpoint): what any client connects to."""
+    reader endpoint): what any client connects to. An endpoint keeps its address for the life of
+    its resource (RDS keeps it across failovers), so each is asked once."""
+    key = (target["region"], target["id"], target["kind"], bool(target.get("reader")))
+    if key in topology.endpoints:
+        return topology.endpoints[key]
     rds = topology.client("rds", target["region"])
     if target["kind"] == "cluster":
         cluster = rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]
         host = cluster["ReaderEndpoint"] if target.get("reader") else cluster["Endpoint"]
-        return str(host), int(cluster["Port"])
-    endpoint = rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]["Endpoint"]
-    return str(endpoint["Address"]), int(endpoint["Port"])
+        found = str(host), int(cluster["Port"])
+    else:
+        endpoint = rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]["Endpoint"]
+        found = str(endpoint["Address"]), int(endpoint["Port"])
+    topology.endpoints[key] = found
+    return found
 
 
 def db_connection_info(topology: Topology, target: dict[str, Any]) -> dict[str, Any]:
