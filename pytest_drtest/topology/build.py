@@ -583,11 +583,12 @@ def database_endpoint(topology: Topology, target: dict[str, Any]) -> tuple[str, 
     if target["kind"] == "cluster":
         cluster = rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]
         host = cluster["ReaderEndpoint"] if target.get("reader") else cluster["Endpoint"]
-        found = str(host), int(cluster["Port"])
+        found, status = (str(host), int(cluster["Port"])), cluster.get("Status")
     else:
-        endpoint = rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]["Endpoint"]
-        found = str(endpoint["Address"]), int(endpoint["Port"])
-    topology.endpoints[key] = found
+        instance = rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]
+        found, status = (str(instance["Endpoint"]["Address"]), int(instance["Endpoint"]["Port"])), instance.get("DBInstanceStatus")
+    if status == "available":  # settled: the endpoint is what it will stay
+        topology.endpoints[key] = found
     return found
 
 
