@@ -71,6 +71,9 @@ DEFAULTS: dict[str, Figure] = {
     "rds_snapshot_copy_time": Figure(600, 1800, "RDS user guide, cross-Region snapshot copy: tens of minutes"),
     "rds_restore_time": Figure(600, 1800, "RDS user guide, restore to a new instance: tens of minutes"),
     "rds_pitr_latest_lag": Figure(300, 300, "RDS user guide, PITR: transaction logs uploaded every 5 min"),
+    # Runbooks in AWS formats (SSM Automation aws:approve, ARC Region switch manual approval)
+    "manual_approval_time": Figure(120, 600, "no AWS figure (a person answers): an on-call approver within minutes; set your team's"),
+    "automation_poll_interval": Figure(5, 5, "no AWS figure: how often aws:waitForAwsResourceProperty and ARC Region switch steps re-read a resource"),
 }
 
 
