@@ -8,6 +8,7 @@ shapes are botocore's service models ([BC:fis], [BC:arc-region-switch]).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from typing import Any
 
@@ -26,6 +27,7 @@ class ShapeError(ValueError):
         self.message = message
 
 
+@functools.cache
 def input_shape(service: str, operation: str) -> StructureShape:
     """The input shape of ``operation`` in botocore's model of ``service``."""
     session = botocore.session.get_session()
