@@ -6,7 +6,12 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from pytest_drtest.emulation.cloudwatch import PROBE_METRIC, PROBE_NAMESPACE, CloudWatchEmulator, ProbeMetrics
+from pytest_drtest.emulation.cloudwatch import (
+    PROBE_METRIC,
+    PROBE_NAMESPACE,
+    CloudWatchEmulator,
+    ProbeMetrics,
+)
 from pytest_drtest.measure import Sample
 from tests.conftest import EmuEnv
 

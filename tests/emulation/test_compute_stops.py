@@ -56,7 +56,7 @@ def test_started_again_before_the_detection_time_it_serves_again(group: tuple[Em
 
 
 def test_blocked_launches_skip_the_az_until_unblocked(group: tuple[EmuEnv, ComputeModel, Any]) -> None:
-    env, model, asg = group
+    _, model, asg = group
     model.block_launches("test", "us-east-1", "web", {"us-east-1a"})
     asg.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=6)
     assert sorted(i.az for i in model.instances("web")).count("us-east-1a") == 1  # the three new ones went to b and c

@@ -254,7 +254,7 @@ def test_a_bad_document_is_refused_naming_the_path_and_not_stored(ssm: tuple[Emu
 
 
 def test_parameters_are_checked_against_the_document(ssm: tuple[EmuEnv, Any, SsmEmulator]) -> None:
-    env, client, _ = ssm
+    _, client, _ = ssm
     _create(client, "make-table", TABLE)
     for params, message in (({}, "Parameter 'Table' is required"), ({"Table": ["t"], "Tabel": ["t"]}, "Parameter 'Tabel' is not defined")):
         with pytest.raises(botocore.exceptions.ClientError, match=message) as info:
