@@ -44,12 +44,28 @@ def image_id(topology: Topology, region: str) -> str:
                                   VirtualizationType="hvm")["ImageId"])
 
 
-def _tags(topology: Topology, role: str) -> list[dict[str, str]]:
-    return [
-        {"Key": "drtest:topology", "Value": topology.name},
-        {"Key": "drtest:strategy", "Value": topology.strategy.name},
-        {"Key": "drtest:role", "Value": role},
-    ]
+def _tags(topology: Topology, role: str, stack: RegionStack) -> list[dict[str, str]]:
+    """The tags of every resource the topology builds: the blueprint's ``[tags]``, then
+    ``drtest:role`` (what it is: database, cluster, table, bucket, web, health-check, ...) and
+    ``drtest:region-role`` (primary or dr), so that FIS templates and backup selections can target
+    them by tag."""
+    own = {
+        "drtest:topology": topology.name, "drtest:strategy": topology.strategy.name,
+        "drtest:role": role, "drtest:region-role": stack.role,
+    }
+    return [{"Key": k, "Value": v} for k, v in {**dict(topology.blueprint.tags), **own}.items()]
+
+
+def _spec(topology: Topology, kind: str, role: str, stack: RegionStack) -> list[dict[str, Any]]:
+    """EC2 ``TagSpecifications`` of one resource."""
+    return [{"ResourceType": kind, "Tags": _tags(topology, role, stack)}]
+
+
+def _tag_route53(topology: Topology, kind: str, ident: str, role: str, stack: RegionStack) -> None:
+    """Route 53 tags are set after creation (``ChangeTagsForResource``; health checks and zones)."""
+    topology.clients.client("route53", "us-east-1").change_tags_for_resource(
+        ResourceType=kind, ResourceId=ident.split("/")[-1], AddTags=_tags(topology, role, stack)
+    )
 
 
 def dr_capacity(topology: Topology) -> int:
@@ -87,14 +103,16 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
     asg = topology.clients.client("autoscaling", region)
     index = 0 if stack.role == "primary" else 1
     name = f"{topology.name}-{stack.role}"
-    vpc_id = ec2.create_vpc(CidrBlock=f"10.{index}.0.0/16")["Vpc"]["VpcId"]
+    vpc_id = ec2.create_vpc(CidrBlock=f"10.{index}.0.0/16", TagSpecifications=_spec(topology, "vpc", "vpc", stack))["Vpc"]["VpcId"]
     topology.cleanup.push(f"vpc {vpc_id}", lambda: ec2.delete_vpc(VpcId=vpc_id))
     stack.vpc_id = vpc_id
     for i, az in enumerate(zones(region)):
-        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{index}.{i}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{index}.{i}.0/24", AvailabilityZone=az,
+                                   TagSpecifications=_spec(topology, "subnet", "subnet", stack))["Subnet"]["SubnetId"]
         stack.subnets[az] = subnet
         topology.cleanup.push(f"subnet {subnet}", lambda s=subnet: ec2.delete_subnet(SubnetId=s))
-    lb = elb.create_load_balancer(Name=f"{name}-alb"[:32], Subnets=list(stack.subnets.values()), Scheme="internet-facing", Type="application")["LoadBalancers"][0]
+    lb = elb.create_load_balancer(Name=f"{name}-alb"[:32], Subnets=list(stack.subnets.values()), Scheme="internet-facing",
+                                  Type="application", Tags=_tags(topology, "load-balancer", stack))["LoadBalancers"][0]
     stack.alb_arn, stack.alb_dns = lb["LoadBalancerArn"], lb["DNSName"].lower()
     topology.cleanup.push(f"alb {stack.alb_arn}", lambda a=stack.alb_arn: elb.delete_load_balancer(LoadBalancerArn=a))
     tg = elb.create_target_group(
@@ -102,6 +120,7 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
         HealthCheckPath="/health", HealthCheckIntervalSeconds=int(topology.profile.value("elb_health_check_interval")),
         UnhealthyThresholdCount=int(topology.profile.value("elb_unhealthy_threshold")),
         HealthyThresholdCount=int(topology.profile.value("elb_healthy_threshold")),
+        Tags=_tags(topology, "target-group", stack),
     )["TargetGroups"][0]["TargetGroupArn"]
     stack.target_group_arn = tg
     topology.cleanup.push(f"target group {tg}", lambda: elb.delete_target_group(TargetGroupArn=tg))
@@ -112,6 +131,7 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
     ec2.create_launch_template(
         LaunchTemplateName=template,
         LaunchTemplateData={"ImageId": image_id(topology, region), "InstanceType": topology.blueprint.instance_type},
+        TagSpecifications=_spec(topology, "launch-template", "launch-template", stack),
     )
     topology.cleanup.push(f"launch template {template}", lambda: ec2.delete_launch_template(LaunchTemplateName=template))
     stack.asg_name = f"{name}-asg"
@@ -122,7 +142,7 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
         MinSize=0, MaxSize=maximum, DesiredCapacity=desired,
         VPCZoneIdentifier=",".join(stack.subnets.values()),
         TargetGroupARNs=[tg], HealthCheckType="ELB", HealthCheckGracePeriod=0,
-        Tags=[{**t, "PropagateAtLaunch": True} for t in _tags(topology, stack.role)],
+        Tags=[{**t, "PropagateAtLaunch": True} for t in _tags(topology, "web", stack)],
     )
     topology.cleanup.push(
         f"asg {stack.asg_name}",
@@ -144,7 +164,7 @@ def build_tables(topology: Topology) -> None:
             AttributeDefinitions=[{"AttributeName": spec.hash_key, "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            Tags=_tags(topology, "primary"),
+            Tags=_tags(topology, "table", primary),
         )
         primary.tables[spec.name] = physical
         topology.cleanup.push(f"table {physical}", lambda p=physical: ddb.delete_table(TableName=p))
@@ -154,6 +174,9 @@ def build_tables(topology: Topology) -> None:
         if topology.strategy.continuous_replication:
             ddb.update_table(TableName=physical, ReplicaUpdates=[{"Create": {"RegionName": dr.region}}])
             dr.tables[spec.name] = physical
+            ddb_dr = topology.clients.client("dynamodb", dr.region)  # a replica has its own tags
+            arn = ddb_dr.describe_table(TableName=physical)["Table"]["TableArn"]
+            ddb_dr.tag_resource(ResourceArn=arn, Tags=_tags(topology, "table", dr))
             topology.cleanup.push(
                 f"replica {physical} in {dr.region}",
                 lambda p=physical: ddb.update_table(TableName=p, ReplicaUpdates=[{"Delete": {"RegionName": dr.region}}]),
@@ -165,12 +188,12 @@ def build_buckets(topology: Topology) -> None:
     replicate = topology.strategy.continuous_replication
     for spec in topology.blueprint.buckets:
         source = f"{topology.name}-{spec.name}-{primary.region}"
-        _bucket(topology, primary.region, source)
+        _bucket(topology, primary, source)
         primary.buckets[spec.name] = source
         if not replicate:
             continue
         target = f"{topology.name}-{spec.name}-{dr.region}"
-        _bucket(topology, dr.region, target)
+        _bucket(topology, dr, target)
         dr.buckets[spec.name] = target
         s3 = topology.clients.client("s3", primary.region)
         s3.put_bucket_replication(
@@ -190,13 +213,15 @@ def build_buckets(topology: Topology) -> None:
         )
 
 
-def _bucket(topology: Topology, region: str, name: str) -> None:
+def _bucket(topology: Topology, stack: RegionStack, name: str) -> None:
+    region = stack.region
     s3 = topology.clients.client("s3", region)
     kwargs: dict[str, Any] = {"Bucket": name}
     if region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
     s3.create_bucket(**kwargs)
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(topology, "bucket", stack)})
     topology.cleanup.push(f"bucket {name}", lambda: _empty_and_delete(s3, name))
 
 
@@ -231,6 +256,7 @@ def create_health_check(topology: Topology, stack: RegionStack) -> str:
             "FailureThreshold": int(topology.profile.value("route53_failure_threshold")),
         },
     )["HealthCheck"]["Id"]
+    _tag_route53(topology, "healthcheck", check, "health-check", stack)
     stack.health_check_id = check
     topology.cleanup.push(f"health check {check}", lambda: r53.delete_health_check(HealthCheckId=check))
     return check
@@ -263,6 +289,7 @@ def build_dns(topology: Topology) -> None:
     domain = topology.blueprint.domain
     zone = r53.create_hosted_zone(Name=domain, CallerReference=f"{topology.name}-zone")["HostedZone"]["Id"]
     topology.zone_id = zone.split("/")[-1]
+    _tag_route53(topology, "hostedzone", zone, "dns-zone", topology.primary)
     topology.fqdn = topology.blueprint.fqdn
     primary, dr = topology.primary, topology.dr
     routing = topology.strategy.routing
@@ -301,7 +328,8 @@ def build_backup(topology: Topology) -> None:
     for stack in (primary, dr):
         backup = topology.clients.client("backup", stack.region)
         stack.vault = f"{topology.name}-vault"
-        backup.create_backup_vault(BackupVaultName=stack.vault)
+        backup.create_backup_vault(BackupVaultName=stack.vault,
+                                   BackupVaultTags={t["Key"]: t["Value"] for t in _tags(topology, "backup-vault", stack)})
         topology.cleanup.push(
             f"vault {stack.vault} in {stack.region}", lambda b=backup, v=stack.vault: b.delete_backup_vault(BackupVaultName=v)
         )
@@ -397,7 +425,7 @@ def build_database(topology: Topology) -> None:
         rds.create_db_instance(
             DBInstanceIdentifier=ident, Engine="postgres", DBInstanceClass=spec.instance_class, MultiAZ=True,
             MasterUsername=DB_USER, MasterUserPassword=DB_PASSWORD, DBName=spec.name, AllocatedStorage=20,
-            BackupRetentionPeriod=7, Tags=_tags(topology, "primary"),
+            BackupRetentionPeriod=7, Tags=_tags(topology, "database", primary),
         )
         topology.cleanup.push(f"db {ident}", lambda: rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True))
         rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
@@ -412,7 +440,7 @@ def build_database(topology: Topology) -> None:
             source_arn = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["DBInstanceArn"]
             rds_dr.create_db_instance_read_replica(
                 DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=source_arn, DBInstanceClass=spec.instance_class,
-                SourceRegion=primary.region,
+                SourceRegion=primary.region, Tags=_tags(topology, "database", dr),
             )
             topology.cleanup.push(
                 f"db {replica}", lambda: rds_dr.delete_db_instance(DBInstanceIdentifier=replica, SkipFinalSnapshot=True)
@@ -465,6 +493,7 @@ def build_database_record(topology: Topology) -> None:
                 "Type": "TCP", **where, "Port": port, "RequestInterval": health_interval(topology),
                 "FailureThreshold": int(topology.profile.value("route53_failure_threshold"))},
         )["HealthCheck"]["Id"]
+        _tag_route53(topology, "healthcheck", check, "health-check", topology.primary)
         topology.cleanup.push(f"health check {check}", lambda: r53.delete_health_check(HealthCheckId=check))
         record.update(SetIdentifier=f"primary-{topology.primary_region}", Failover="PRIMARY", HealthCheckId=check)
     change = change_records(topology, [record] + ([secondary] if secondary else []), "CREATE")
@@ -485,7 +514,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
     for client, stack, cluster, readers in ((rds, primary, ident, 1), (rds_dr, dr, secondary, 1)):
         kwargs: dict[str, Any] = {
             "DBClusterIdentifier": cluster, "Engine": "aurora-postgresql", "GlobalClusterIdentifier": global_id,
-            "EnableHttpEndpoint": True, "Tags": _tags(topology, stack.role),
+            "EnableHttpEndpoint": True, "Tags": _tags(topology, "cluster", stack),
         }
         if stack is primary:
             kwargs.update(MasterUsername=DB_USER, MasterUserPassword=DB_PASSWORD, DatabaseName=spec.name)
@@ -497,7 +526,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
             instance = f"{cluster}-{member}"
             client.create_db_instance(
                 DBInstanceIdentifier=instance, DBClusterIdentifier=cluster, Engine="aurora-postgresql",
-                DBInstanceClass=spec.instance_class,
+                DBInstanceClass=spec.instance_class, Tags=_tags(topology, "database", stack),
             )
             topology.cleanup.push(f"db {instance}", lambda c=client, i=instance: c.delete_db_instance(DBInstanceIdentifier=i, SkipFinalSnapshot=True))
         client.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
