@@ -41,8 +41,12 @@ if TYPE_CHECKING:
 
 def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFactory) -> Emulation:
     """The emulation hub with every service emulator."""
+    from pytest_drtest.emulation.arc_region_switch import ArcRegionSwitchEmulator
     from pytest_drtest.emulation.aurora import AuroraEmulator
     from pytest_drtest.emulation.backup import BackupEmulator
+    from pytest_drtest.emulation.cloudwatch import CloudWatchEmulator
+    from pytest_drtest.emulation.fis import FisEmulator
+    from pytest_drtest.emulation.ssm import SsmEmulator
     from pytest_drtest.emulation.rds import RdsInstanceEmulator
     from pytest_drtest.emulation.rds_data import RdsDataEmulator
     from pytest_drtest.emulation.compute import install_compute
@@ -60,6 +64,10 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     emulation.add(RdsInstanceEmulator(emulation))
     emulation.add(AuroraEmulator(emulation))
     emulation.add(RdsDataEmulator(emulation))
+    emulation.add(CloudWatchEmulator(emulation))
+    emulation.add(SsmEmulator(emulation))
+    emulation.add(FisEmulator(emulation))
+    emulation.add(ArcRegionSwitchEmulator(emulation))
     return emulation
 
 
@@ -86,6 +94,7 @@ class ExperimentRecord:
     policy: str | None = None  # name of the resiliency policy whose entry judged it
     policy_entry: str | None = None  # the entry used (a disruption type), None when none applied
     topology: TopologyAssessment | None = None  # what the built topology implements (scenario items)
+    runbook_rto_s: float | None = None  # the runbook's own recovery time (ARC actualRecoveryTime, an SOP's RecoveryTime)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,6 +116,7 @@ class ExperimentRecord:
             "passed": self.passed,
             "failures": self.failures,
             "topology": None if self.topology is None else self.topology.as_dict(),
+            "runbook_rto_s": self.runbook_rto_s,
         }
 
     @classmethod
@@ -123,6 +133,7 @@ class ExperimentRecord:
             fault_kinds=list(data.get("fault_kinds", [])), disruption=data.get("disruption"), policy=data.get("policy"),
             policy_entry=data.get("policy_entry"),
             topology=None if not topology else TopologyAssessment.from_dict(topology),
+            runbook_rto_s=data.get("runbook_rto_s"),
         )
 
 
@@ -185,6 +196,7 @@ class Harness:
         self._topology: Topology | None = None
         self._faults: list[Fault] = []
         self._probes: list[Probe] = []
+        self._probe_metrics: list[Any] = []  # CloudWatch publishers of the probes' error rate
         self._saved_waiter_time: Any = None
         self._slot_claim: Any = None  # the socket holding the run's address slot
         self._probe_settings: ProbeSettings | None = scenario.probe if scenario else None
@@ -249,6 +261,8 @@ class Harness:
         errors: list[str] = []
         for probe in self._probes:
             probe.close()
+        for metrics in self._probe_metrics:
+            metrics.stop()
         ctx = FaultContext(self._topology, self.emulation.world if self.emulation else None) if self._topology else None
         for fault in reversed(self._faults):
             try:
@@ -465,7 +479,20 @@ class Harness:
         if isinstance(self.clock, PacedClock):
             self.clock.pace()
         self._probes.append(probe)
+        self._publish_error_rate(probe)
         return probe
+
+    def _publish_error_rate(self, probe: Probe) -> None:
+        """The probe's error rate as a CloudWatch metric (``DrTest/Probe`` ``ErrorRate``) for alarms."""
+        from pytest_drtest.emulation.cloudwatch import CloudWatchEmulator, ProbeMetrics
+
+        if self.emulation is None:
+            return
+        try:
+            emulator = self.emulation.find(CloudWatchEmulator)
+        except KeyError:
+            return
+        self._probe_metrics.append(ProbeMetrics(emulator, lambda: probe.samples, region=self.regions[0], probe=probe.prefix))
 
     def assert_objectives(
         self,
@@ -527,6 +554,7 @@ class Harness:
             name=record_name, regions=self.regions, fault_kinds=kinds, disruption=disruption,
             policy=policy.name if entry is not None and policy is not None else None,
             policy_entry=entry.disruption if entry is not None else None, topology=self._assessment,
+            runbook_rto_s=self._runbook_recovery(result),
         )
         record.id = stable_id(scenario, name) if name and scenario else self.test
         others = [r for r in self.records if r.result is not result]
@@ -534,6 +562,11 @@ class Harness:
             record.id = f"{record.id}#{len(others) + 1}"
         self.records = others + [record]
         return record
+
+    def _runbook_recovery(self, result: Result) -> float | None:
+        """The last recovery time a runbook reported of itself (``runbook-recovery-time`` milestone)."""
+        marks = [m for m in self.timeline.events if m.kind == "runbook-recovery-time" and m.t >= result.fault_t]
+        return float(marks[-1].detail) if marks else None
 
     def _samples_of(self, result: Result) -> list[Sample]:
         """The ticks of the probe that produced ``result`` (the first ``result.samples`` of it)."""
@@ -568,6 +601,9 @@ class Harness:
         topology = self.build([fault])
         self._assessment = assess_topology(topology)  # as built, before the fault
         runbook = resolve_runbook(experiment.runbook)
+        prepare = getattr(runbook, "prepare", None)  # runbooks in AWS's formats set up before the steady state
+        if prepare is not None:
+            prepare(topology, self.clock, emulation=self.emulation)
         with self.probe() as probe:
             self.clock.sleep(experiment.steady_state)
             self.inject(fault)

@@ -199,7 +199,7 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
             o = e.get("objectives") or {}
             row = [
                 e.get("scenario") or "-", _experiment_name(e), e.get("strategy", ""),
-                format_duration(o.get("rto_s")), "never" if m.get("rto_s") is None else format_duration(m["rto_s"]),
+                format_duration(o.get("rto_s")), _rto_cell(m, e.get("runbook_rto_s")),
                 format_duration(o.get("rpo_s")), format_duration(m.get("rpo_s")), str(m.get("lost_writes", 0)),
                 _availability_cell(m),
             ]
@@ -230,6 +230,12 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         lines.append("")
         lines.extend(assessed)
     return lines
+
+
+def _rto_cell(measured: dict[str, Any], runbook: float | None) -> str:
+    """The probe's RTO, and the runbook's own figure next to it (ARC's actualRecoveryTime)."""
+    rto = "never" if measured.get("rto_s") is None else format_duration(measured["rto_s"])
+    return rto if runbook is None else f"{rto} (runbook {format_duration(runbook)})"
 
 
 def _levels(objectives: dict[str, Any]) -> str:
