@@ -61,8 +61,10 @@ class ExecutionBlocks(ServiceEmulator):
         self.functions: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any] | str] = {}
 
     def register_function(self, arn_or_name: str, target: Callable[[dict[str, Any], dict[str, Any]], Any] | str) -> None:
-        """What a ``CustomActionLambda`` step runs for ``arn_or_name``: a callable or ``"ssm:<document>"``."""
+        """What a ``CustomActionLambda`` step runs for ``arn_or_name`` (a function ARN, or its name for
+        any ARN of that name): a callable or ``"ssm:<document>"``."""
         self.functions[arn_or_name] = target
+        self.functions.setdefault(arn_or_name.rsplit(":", 1)[-1], target)
 
     def _poll(self, check: Callable[[], bool], finish: Finish, what: str) -> None:
         try:

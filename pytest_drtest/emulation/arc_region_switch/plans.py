@@ -80,19 +80,21 @@ def _pascal(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def validate_plan(plan: Any) -> dict[str, Any]:
-    """Check a ``CreatePlan`` input: shape, then the workflows and steps the emulation runs."""
-    check(plan, input_shape("arc-region-switch", "CreatePlan"))
+def validate_plan(plan: Any, *, templated: bool = False) -> dict[str, Any]:
+    """Check a ``CreatePlan`` input: shape, then the workflows and steps the emulation runs
+    (``templated``: ``${...}`` placeholders stand for values filled in later)."""
+    check(plan, input_shape("arc-region-switch", "CreatePlan"), templated=templated)
     regions = plan["regions"]
     if len(set(regions)) != 2:
         raise ShapeError("regions", "a plan names two different Regions")
-    if plan["recoveryApproach"] == "activePassive" and plan.get("primaryRegion") not in regions:
+    known = not (templated and any("${" in str(r) for r in regions))  # placeholders: Regions known later
+    if known and plan["recoveryApproach"] == "activePassive" and plan.get("primaryRegion") not in regions:
         raise ShapeError("primaryRegion", f"an activePassive plan needs primaryRegion, one of {', '.join(regions)}")
     names: set[str] = set()
     for i, workflow in enumerate(plan["workflows"]):
         path = f"workflows[{i}]"
         target = workflow.get("workflowTargetRegion")
-        if target is not None and target not in regions:
+        if known and target is not None and target not in regions:
             raise ShapeError(f"{path}.workflowTargetRegion", f"expected one of the plan's Regions {', '.join(regions)}, got {target!r}")
         _steps(workflow.get("steps") or [], f"{path}.steps", names)
     return plan  # type: ignore[no-any-return]
