@@ -54,10 +54,12 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def check(value: Any, shape: Shape, path: str = "", *, skip: frozenset[str] = frozenset()) -> None:
+def check(value: Any, shape: Shape, path: str = "", *, skip: frozenset[str] = frozenset(), templated: bool = False) -> None:
     """Raise :class:`ShapeError` at the first place ``value`` does not fit ``shape``.
 
     ``skip``: member names not checked (at any depth), e.g. a client token the caller adds.
+    ``templated``: a string holding a ``${...}`` placeholder (filled in later) is not held to the
+    member's pattern, length or enum.
     """
     kind = shape.type_name
     if isinstance(shape, StructureShape):
@@ -71,23 +73,25 @@ def check(value: Any, shape: Shape, path: str = "", *, skip: frozenset[str] = fr
                 raise ShapeError(_join(path, name), "is required")
         for name, item in value.items():
             if name not in skip:
-                check(item, shape.members[name], _join(path, name), skip=skip)
+                check(item, shape.members[name], _join(path, name), skip=skip, templated=templated)
     elif isinstance(shape, ListShape):
         if not isinstance(value, list):
             raise ShapeError(path, f"expected a list, got {_show(value)}")
         _bounds(len(value), shape, path, "items")
         for i, item in enumerate(value):
-            check(item, shape.member, f"{path}[{i}]", skip=skip)
+            check(item, shape.member, f"{path}[{i}]", skip=skip, templated=templated)
     elif isinstance(shape, MapShape):
         if not isinstance(value, dict):
             raise ShapeError(path, f"expected an object (a map), got {_show(value)}")
         _bounds(len(value), shape, path, "entries")
         for key, item in value.items():
-            check(key, shape.key, f"{path} key {key!r}", skip=skip)
-            check(item, shape.value, _join(path, str(key)), skip=skip)
+            check(key, shape.key, f"{path} key {key!r}", skip=skip, templated=templated)
+            check(item, shape.value, _join(path, str(key)), skip=skip, templated=templated)
     elif kind == "string":
         if not isinstance(value, str):
             raise ShapeError(path, f"expected a string, got {_show(value)}")
+        if templated and "${" in value:
+            return
         enum = shape.metadata.get("enum")
         if enum and value not in enum:
             raise ShapeError(path, f"expected one of: {', '.join(enum)}; got {value!r}")
