@@ -116,6 +116,8 @@ class AutomationSteps(ServiceEmulator):
                              f"{err.get('Message')}") from None
         except (botocore.exceptions.ParamValidationError, botocore.exceptions.BotoCoreError) as exc:
             raise StepFailed(f"{operation.name}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the emulator behind failed (moto raises bare KeyErrors): the step fails
+            raise StepFailed(f"{operation.name} failed inside the emulator: {exc!r}") from None
         response.pop("ResponseMetadata", None)
         return dict(response)
 
