@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import botocore.exceptions
 import yaml
 
 from pytest_drtest.emulation.shapes import ShapeError
@@ -112,9 +113,12 @@ class FisExperimentFault(Fault):
         if "experiment" not in self.record or ctx.world is None:
             return
         fis = ctx.topology.clients.client("fis", self.record["region"])
-        state = fis.get_experiment(id=self.record["experiment"])["experiment"]["state"]["status"]
-        if state in ("initiating", "running"):
-            fis.stop_experiment(id=self.record["experiment"])
+        try:
+            state = fis.get_experiment(id=self.record["experiment"])["experiment"]["state"]["status"]
+            if state in ("initiating", "running"):
+                fis.stop_experiment(id=self.record["experiment"])
+        except botocore.exceptions.EndpointConnectionError:
+            pass  # its Region is lost (another fault): the emulation halts the experiment when it closes
 
     def describe(self) -> str:
         return self.description

@@ -37,8 +37,12 @@ def _scenario(folder: Path, body: str, *, strategy: str = "warm-standby", bluepr
 def _run(path: Path, index: int = 0) -> tuple[Any, Harness]:
     scenario = load_scenario(path)
     harness = Harness(Settings(), test=f"formats::{index}", scenario=scenario)
-    harness.start()
-    return harness.run_experiment(scenario.experiments[index]), harness
+    try:
+        harness.start()
+        return harness.run_experiment(scenario.experiments[index]), harness
+    except BaseException:
+        harness.close()  # the caller closes it only when the experiment ran
+        raise
 
 
 def test_the_fis_az_power_template_runs_against_the_shipped_topology(tmp_path: Path) -> None:

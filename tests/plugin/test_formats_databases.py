@@ -25,8 +25,12 @@ def _run(folder: Path, strategy: str, body: str) -> tuple[Any, Harness]:
     path.write_text(HEAD.format(strategy=strategy) + body, encoding="utf-8")
     scenario = load_scenario(path)
     harness = Harness(Settings(), test="formats-db", scenario=scenario)
-    harness.start()
-    return harness.run_experiment(scenario.experiments[0]), harness
+    try:
+        harness.start()
+        return harness.run_experiment(scenario.experiments[0]), harness
+    except BaseException:
+        harness.close()  # the caller closes it only when the experiment ran
+        raise
 
 
 def test_the_resilience_hub_promote_sop_as_the_runbook_of_a_region_outage(tmp_path: Path) -> None:
