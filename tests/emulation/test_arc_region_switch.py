@@ -162,3 +162,17 @@ def test_cancel_and_api_errors(arc: Any) -> None:
     assert (exe["executionState"], exe["stepStates"][0]["status"]) == ("canceled", "canceled")
     with pytest.raises(botocore.exceptions.ClientError, match="ResourceNotFoundException"):
         client.get_plan(arn=arn.replace("orders", "other"))
+
+
+def test_a_custom_action_can_be_an_ssm_document(arc: Any) -> None:
+    env, client, emulator, arns = arc
+    doc = "schemaVersion: '0.3'\nmainSteps:\n  - name: Nap\n    action: aws:sleep\n    inputs:\n      Duration: PT3M\n"
+    env.client("ssm", "us-west-2").create_document(Name="drain", Content=doc, DocumentType="Automation", DocumentFormat="YAML")
+    emulator.register_function("drain", "ssm:drain")  # any function named drain
+    arn = client.create_plan(**plan_from_cloudformation(_cfn(arns, copy.deepcopy(CUSTOM))))["plan"]["arn"]
+    ident = client.start_plan_execution(planArn=arn, targetRegion="us-west-2", action="activate")["executionId"]
+    env.clock.sleep(179)
+    assert client.get_plan_execution(planArn=arn, executionId=ident)["executionState"] == "inProgress"
+    env.clock.sleep(1)
+    exe = client.get_plan_execution(planArn=arn, executionId=ident)
+    assert exe["executionState"] == "completed" and parse_iso_duration(exe["actualRecoveryTime"]) == 180

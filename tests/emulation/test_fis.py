@@ -243,3 +243,54 @@ def test_an_automation_action_lasts_as_long_as_its_execution(world: EmuEnv) -> N
     world.clock.sleep(600)
     exp = fis.get_experiment(id=late)["experiment"]
     assert exp["state"]["status"] == "failed" and "did not end within maxDuration PT10M" in exp["state"]["reason"]
+
+
+def test_terminate_instances_and_stop_without_duration_complete_when_the_calls_return(world: EmuEnv) -> None:
+    targets = {"web-a": WEB_IN_A}
+    fis, exp_id = _run(world, _template({"kill": {"actionId": "aws:ec2:terminate-instances", "targets": {"Instances": "web-a"}}}, targets))
+    world.clock.sleep(0)
+    assert _states(fis, exp_id) == ("completed", {"kill": "completed"})
+    killed = fis.list_experiment_resolved_targets(experimentId=exp_id)["resolvedTargets"][0]["targetInformation"]["arn"].split("/")[-1]
+    rows = world.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"]
+    assert killed not in {i["InstanceId"] for i in rows if i["LifecycleState"] in ("Pending", "InService")}
+    assert len([i for i in rows if i["LifecycleState"] in ("Pending", "InService")]) == 3  # the group replaced it
+
+
+def test_cross_region_cut_and_bucket_pause_hold_world_faults_for_their_durations(world: EmuEnv) -> None:
+    from pytest_drtest.emulation.s3 import S3Emulator
+
+    world.emulation.add(S3Emulator(world.emulation))
+    s3 = world.client("s3")
+    s3.create_bucket(Bucket="assets")
+    s3.put_bucket_tagging(Bucket="assets", Tagging={"TagSet": [{"Key": "role", "Value": "bucket"}]})
+    targets = {"subnets": {"resourceType": "aws:ec2:subnet", "resourceTags": {"role": "subnet"}, "selectionMode": "ALL"},
+               "buckets": {"resourceType": "aws:s3:bucket", "resourceTags": {"role": "bucket"}, "selectionMode": "ALL"}}
+    fis, exp_id = _run(world, _template({
+        "cut": {"actionId": "aws:network:route-table-disrupt-cross-region-connectivity", "targets": {"Subnets": "subnets"},
+                "parameters": {"duration": "PT10M", "region": "us-west-2"}},
+        "s3": {"actionId": "aws:s3:bucket-pause-replication", "targets": {"Buckets": "buckets"},
+               "parameters": {"duration": "PT5M", "region": "us-west-2"}},
+    }, targets))
+    world.clock.sleep(1)
+    paused = world.emulation.world
+    assert paused.is_paused("network", "us-east-1>us-west-2") and paused.is_paused("s3", "assets")
+    world.clock.sleep(300)
+    assert paused.is_paused("network", "us-east-1>us-west-2") and not paused.is_paused("s3", "assets")
+    world.clock.sleep(300)
+    assert not paused.paused and _states(fis, exp_id)[0] == "completed"
+
+
+def test_a_zonal_autoshift_practice_run_keeps_launches_out_of_the_az(world: EmuEnv) -> None:
+    targets = {"asg": {"resourceType": "aws:arc:zonal-shift-managed-resource", "resourceTags": {"role": "web"}, "selectionMode": "ALL",
+                       "parameters": {"availabilityZoneIdentifier": "us-east-1a"}}}
+    fis, exp_id = _run(world, _template({"shift": {"actionId": "aws:arc:start-zonal-autoshift", "targets": {"ManagedResources": "asg"},
+                                                   "parameters": {"availabilityZoneIdentifier": "us-east-1a", "duration": "PT25M"}}}, targets))
+    world.clock.sleep(1)
+    asg = world.client("autoscaling")
+    asg.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=6)
+    azs = [i["AvailabilityZone"] for i in asg.describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"]]
+    assert azs.count("us-east-1a") == 1  # the three new instances went to b and c
+    shifts = world.emulation.find(FisEmulator).autoshifts
+    assert [(s["awayFrom"], s["status"]) for s in shifts] == [(["us-east-1a"], "ACTIVE")]
+    world.clock.sleep(25 * 60)
+    assert shifts[0]["status"] == "COMPLETED" and _states(fis, exp_id)[0] == "completed"
