@@ -141,7 +141,22 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         parts.append(f"scenario={settings.scenario}")
     profile = "defaults" + (f" + {settings.profile_file}" if settings.profile_file else "") + (" + ini dr_latency" if settings.latency_lines else "")
     parts.append(f"profile={profile}")
+    if settings.backend == "localstack":
+        parts.append(f"services=[{_localstack_placement(settings)}]")
     return ["drtest: " + ", ".join(parts)]
+
+
+def _localstack_placement(settings: Settings) -> str:
+    """Which service LocalStack answers and which moto does (asks LocalStack's health endpoint)."""
+    from pytest_drtest.backends.base import format_placement
+    from pytest_drtest.backends.localstack import LocalStackBackend
+
+    try:
+        backend = LocalStackBackend(settings.endpoint)
+    except DrConfigError as exc:
+        return str(exc)
+    placement = backend.placement()
+    return format_placement(placement) if placement else f"unknown: {backend.unreachable}"
 
 
 @pytest.hookimpl(tryfirst=True)

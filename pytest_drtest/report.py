@@ -23,10 +23,12 @@ class RunReport:
     clock: str = "virtual"
     experiments: list[ExperimentRecord] = field(default_factory=list)
     restores: list[RestoreResult] = field(default_factory=list)
+    services: dict[str, str] = field(default_factory=dict)  # service -> what answered it (Backend.placement)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "backend": self.settings.backend,
+            "services": self.services,
             "clock": self.clock,
             "seed": self.settings.seed,
             "regions": {"primary": self.settings.regions[0], "dr": self.settings.regions[1]},
