@@ -10,10 +10,14 @@ Where it comes from, in order:
 
 Under ``CI=true`` a LocalStack that was prepared but does not start (or does not answer) fails
 the tests instead of skipping them.
+
+The tests that use it run last, and LocalStack starts in the background as soon as the session
+is collected: its start and DynamoDB Local's JVM (10-20 s on 2 cores) overlap the other tests.
 """
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +39,62 @@ class RunningLocalStack:
     dynamodb_s: float | None = None
 
 
-_figures: list[str] = []
+class _Starter:
+    """Starts LocalStack from a prepared folder in a thread; :meth:`result` waits for it."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.server = LocalStackServer(home)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="drtest-localstack-start", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.server.start()
+            self.server.warm_up()
+        except BaseException as exc:  # noqa: BLE001 - reported by the fixture
+            self.error = exc
+            self.server.stop()
+
+    def result(self) -> LocalStackServer:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.server
+
+    def stop(self) -> None:
+        self.thread.join()
+        self.server.stop()
+
+
+_state: dict[str, Any] = {"starter": None, "figures": []}
+
+
+def _home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or REPOSITORY_HOME)
+
+
+def _wants_localstack(item: pytest.Item) -> bool:
+    return "localstack" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_wants_localstack)  # stable: the LocalStack tests last, in their order
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if os.environ.get("DRTEST_LOCALSTACK_ENDPOINT") or not any(_wants_localstack(i) for i in session.items):
+        return
+    if LocalStackServer.missing(_home()) is None:
+        _state["starter"] = _Starter(_home())
+
+
+def pytest_unconfigure() -> None:
+    starter, _state["starter"] = _state["starter"], None
+    if starter is not None:
+        starter.stop()
 
 
 def _unavailable(reason: str, *, prepared: bool) -> None:
@@ -54,27 +113,27 @@ def localstack() -> Iterator[RunningLocalStack]:
             _unavailable(f"DRTEST_LOCALSTACK_ENDPOINT={endpoint} does not answer ({exc.__class__.__name__})", prepared=True)
         yield RunningLocalStack(endpoint.rstrip("/"), started_by_us=False)
         return
-    home = Path(os.environ.get(HOME_ENV) or REPOSITORY_HOME)
+    home = _home()
     missing = LocalStackServer.missing(home)
     if missing:
         _unavailable(os.environ.get("DRTEST_LOCALSTACK_SKIP") or missing, prepared=False)
-    server = LocalStackServer(home)
+    starter = _state["starter"] or _Starter(home)
+    _state["starter"] = starter
     try:
-        server.start()
-        server.warm_up()
+        server = starter.result()
     except Exception as exc:  # noqa: BLE001 - whatever stops it from starting is the reason
-        server.stop()
         _unavailable(f"it did not start from {home}: {exc}", prepared=True)
-    _figures.append(
+    _state["figures"].append(
         f"LocalStack from {home}: Ready. after {server.startup_s:.1f} s, "
         f"first DynamoDB answer (DynamoDB Local's JVM) after {server.dynamodb_s:.1f} s more"
     )
     try:
         yield RunningLocalStack(server.endpoint, True, server.startup_s, server.dynamodb_s)
     finally:
-        server.stop()
+        _state["starter"] = None
+        starter.stop()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in _figures:
+    for line in _state["figures"]:
         terminalreporter.write_line(line)

@@ -147,6 +147,7 @@ def test_global_table_write_reaches_the_dr_region_after_the_modeled_lag_and_dies
 
 
 def test_pitr_restores_the_items_as_of_a_time_into_a_new_table(dr: Harness):
+    dr.profile.override("dynamodb_restore_time", 120.0, origin="test")  # fewer waiter polls over HTTP
     ddb = dr.client("dynamodb")
     table, target = unique("pitr"), unique("pitr-restored")
     make_table(ddb, table)
