@@ -85,7 +85,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if os.environ.get("DRTEST_LOCALSTACK_ENDPOINT") or not any(_wants_localstack(i) for i in session.items):
+    if session.config.option.collectonly or os.environ.get("DRTEST_LOCALSTACK_ENDPOINT"):
+        return
+    if not any(_wants_localstack(i) for i in session.items):
         return
     if LocalStackServer.missing(_home()) is None:
         _state["starter"] = _Starter(_home())
