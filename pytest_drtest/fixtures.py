@@ -130,6 +130,7 @@ def report_results(node: pytest.Item, harness: Harness) -> None:
     if report is not None:
         report.experiments.extend(harness.records)
         report.restores.extend(harness.restore_results)
+        report.services.update(harness.backend.placement())
     for record in harness.records:
         measured = record.result.as_dict()
         for key in ("rto_s", "rpo_s", "lost_writes", "modeled"):

@@ -270,7 +270,7 @@ class Harness:
         with contextlib.suppress(Exception):
             self.clock.close()
         if self._topology is not None and self.settings.backend not in ("moto", "moto-server"):
-            errors.extend(self._topology.cleanup.run())
+            errors.extend(self.backend.clean_up(self._topology.cleanup))
         if self._saved_waiter_time is not None:
             botocore.waiter.time = self._saved_waiter_time  # type: ignore[assignment]
         if self.emulation is not None:

@@ -233,7 +233,22 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     parts.append(f"profile={profile}")
     if settings.policy is not None:
         parts.append(f"policy={settings.policy.name} ({settings.policy.source})")
+    if settings.backend == "localstack":
+        parts.append(f"services=[{_localstack_placement(settings)}]")
     return ["drtest: " + ", ".join(parts)]
+
+
+def _localstack_placement(settings: Settings) -> str:
+    """Which service LocalStack answers and which moto does (asks LocalStack's health endpoint)."""
+    from pytest_drtest.backends.base import format_placement
+    from pytest_drtest.backends.localstack import LocalStackBackend
+
+    try:
+        backend = LocalStackBackend(settings.endpoint)
+    except DrConfigError as exc:
+        return str(exc)
+    placement = backend.placement()
+    return format_placement(placement) if placement else f"unknown: {backend.unreachable}"
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -52,6 +52,7 @@ class RunReport:
     scenarios: list[dict[str, Any]] = field(default_factory=list)  # name, strategy, source, regions, latency
     extra: dict[str, Any] = field(default_factory=dict)  # comparison and gate results, set by the plugin
     meta: dict[str, Any] = field(default_factory=dict)  # the run's settings when read back by from_dict
+    services: dict[str, str] = field(default_factory=dict)  # service -> what answered it (Backend.placement)
 
     def _settings_dict(self) -> dict[str, Any]:
         settings = self.settings
@@ -80,6 +81,7 @@ class RunReport:
             "plugin": {"name": "pytest-drtest", "version": self.meta.get("plugin", {}).get("version") or plugin_version()},
             "created": self.meta.get("created") or _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
             "backend": base["backend"],
+            "services": self.services,
             "clock": self.clock,
             "clock_start": base["clock_start"],
             "seed": base["seed"],
@@ -109,6 +111,7 @@ class RunReport:
             list(data.get("scenarios", [])),
             {k: data[k] for k in ("comparison", "gate") if k in data},
             {k: data.get(k) for k in ("backend", "seed", "regions", "clock_start", "profile", "policy", "plugin", "created", "machine")},
+            dict(data.get("services") or {}),
         )
 
     def write_json(self, path: Path, data: dict[str, Any] | None = None) -> None:

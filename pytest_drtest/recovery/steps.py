@@ -84,8 +84,13 @@ def new_table_name(topology: Topology, logical: str, how: str) -> str:
 
 
 def record_restore(topology: Topology, **fields: Any) -> None:
-    """Remember a restore for the harness's restore check (contents against the ledger)."""
+    """Remember a restore for the harness's restore check (contents against the ledger); a restored
+    table is deleted at teardown with the rest of the topology (backends without a reset: LocalStack)."""
     topology.restores.append(fields)
+    target, region = fields.get("target"), fields.get("region")
+    if fields.get("store") != "sql" and target and region:
+        ddb = topology.clients.client("dynamodb", region)
+        topology.cleanup.push(f"table {target}", lambda: ddb.delete_table(TableName=target))
 
 
 # -- relational tier -----------------------------------------------------------------------------------

@@ -65,8 +65,9 @@ def test_scenario_latency_table_and_profile_file_move_the_figures(pytester: pyte
     for name in ("fast", "slow"):
         pytester.runpytest(f"--dr-scenario={name}.toml", f"--dr-report={name}.json").assert_outcomes(passed=1)
         reports[name] = json.loads((pytester.path / f"{name}.json").read_text())["experiments"][0]["measured"]
-    assert reports["fast"]["phases"]["health_check_unhealthy"] == 30.0  # 10 s x 3
-    assert reports["slow"]["phases"]["health_check_unhealthy"] == 90.0  # 30 s x 3
+    # three failing observations, the first within one interval of the fault
+    assert 20 < reports["fast"]["phases"]["health_check_unhealthy"] <= 30  # 10 s x 3
+    assert 60 < reports["slow"]["phases"]["health_check_unhealthy"] <= 90  # 30 s x 3
     assert reports["fast"]["rto_s"] < reports["slow"]["rto_s"]
 
 
