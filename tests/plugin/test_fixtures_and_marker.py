@@ -72,7 +72,7 @@ def test_faults_are_reverted_when_the_test_fails_or_is_interrupted(pytester: pyt
 
         def test_interrupted_after_injecting(dr):
             _watch(dr)
-            dr.inject(faults.PauseReplication("dynamodb", "orders"))
+            dr.inject(faults.PauseReplication("dynamodb", "*"))
             raise KeyboardInterrupt
         """
     )
