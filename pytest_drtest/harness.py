@@ -505,13 +505,15 @@ class Harness:
         rpo: str | float | None = None,
         availability: str | float | None = None,
         disruption: str | None = None,
+        discarded: int | None = None,
     ) -> None:
         """Fail with a readable story if ``result`` misses the objectives in force.
 
         Those are the marker's, else the ``--dr-policy`` entry for the faults' disruption type
         (``disruption=``: Software, Hardware, AZ or Region, for faults marked with
         :meth:`mark_fault`), else the scenario's, else the strategy's band; ``rto``/``rpo``/
-        ``availability`` given here override them all.
+        ``availability`` given here override them all. ``discarded``: how many writes acknowledged
+        after the fault recovery may discard (default none).
         """
         from pytest_drtest.policy import DISRUPTION_TYPES
 
@@ -519,7 +521,7 @@ class Harness:
             raise DrConfigError(
                 f"assert_objectives: unknown disruption {disruption!r}; expected one of: {', '.join(DISRUPTION_TYPES)}"
             )
-        call = Objectives.parse(rto, rpo, availability, source="assert_objectives", level="call")
+        call = Objectives.parse(rto, rpo, availability, source="assert_objectives", level="call", discarded=discarded)
         record = self._record(result, self.objectives, call=call, disruption=disruption)
         assert_objectives(result, record.objectives)
 

@@ -145,6 +145,8 @@ def verify_restore(topology: Topology, ledger: Ledger, record: dict[str, Any], *
     # Once repointed, the application writes into the restored table: those keys are not part
     # of what the restore delivered.
     later = {w.key for w in ledger.writes if w.ack_t > record["completed"]}
+    # Nor are the changes the runbook copied back from the damaged original after the restore.
+    later |= set(record.get("reapplied", ()))
     actual = {k: v for k, v in actual.items() if k not in later}
     expected = {k: v for k, v in expected.items() if k not in later}
     matched = sum(1 for k, v in expected.items() if actual.get(k) == v)
@@ -170,7 +172,13 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
     primary vault (``aws-backup``) — into a NEW table/instance/cluster, compared with the ledger.
     """
     from pytest_drtest.errors import DrConfigError
-    from pytest_drtest.recovery.steps import new_table_name, poll, record_restore, restore_database_to_time, wait_instance
+    from pytest_drtest.recovery.steps import (
+        new_table_name,
+        poll,
+        record_restore,
+        restore_database_to_time,
+        wait_instance,
+    )
     from pytest_drtest.scenario import ProbeSettings
     from pytest_drtest.topology.build import backup_role, db_target
 

@@ -6,16 +6,18 @@
   surviving region up to take all traffic; latency records shift by themselves.
 - ``restore-from-backup`` (backup & restore): wait for detection, restore the latest recovery
   point copied to the DR vault into a NEW table, build compute in the DR region, repoint DNS.
-- ``pitr-restore`` (data corruption): restore the table as of one second before the corruption
-  into a NEW table (waiting until that time is restorable) and repoint the application.
+- ``pitr-restore`` (data corruption): restore the table (or database) as of one second before the
+  corruption into a NEW one (waiting until that time is restorable), repoint the application, and
+  copy back the changes made after the restore point that the corruption did not touch.
 - ``none``: nothing (in-region HA is expected to heal by itself, e.g. an AZ outage).
 """
 from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.recovery.steps import (
@@ -101,21 +103,44 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
 
 
 def pitr_restore(topology: Topology, clock: Clock) -> None:
+    """Restore to one second before the corruption into a NEW table or database, repoint the
+    application, then copy back what changed after the restore point and the corruption did not touch
+    (:mod:`pytest_drtest.recovery.reapply`)."""
     faults = [f for f in topology.faults if f.kind in ("corrupt-table", "corrupt-database")]
     if not faults:
         raise RunbookFailed("pitr-restore needs a corrupt-table or corrupt-database fault to know when the corruption happened")
     fault = faults[-1]
     if fault.kind == "corrupt-database":
-        restore_at = clock.datetime(fault.injected_at - 1.0).replace(microsecond=0)
-        topology.note("detected", f"corruption of the database noticed ({fault.record.get('mode')})")
-        poll(clock, lambda: latest_restorable_time(topology) >= restore_at, every=30, timeout=3600,
-             what="restore time within the PITR window")
-        target = restore_database_to_time(topology, restore_at, clock)
-        for region in (topology.primary_region, topology.dr_region):
-            if topology.app_config.get(region, {}).get("db", {}).get("id") == fault.record["database"]:
-                topology.app_config[region]["db"] = target
-        topology.note("app-repointed", f"database -> {target['id']}")
-        return
+        _pitr_database(topology, clock, fault)
+    else:
+        _pitr_table(topology, clock, fault)
+
+
+def _pitr_database(topology: Topology, clock: Clock, fault: Any) -> None:
+    from pytest_drtest.recovery.reapply import reapply_sql, sql_snapshot
+
+    if getattr(fault, "database", ""):
+        raise RunbookFailed(f"pitr-restore restores the topology's database, not {fault.database!r}: write your own runbook")
+    restore_at = clock.datetime(fault.injected_at - 1.0).replace(microsecond=0)
+    topology.note("detected", f"corruption of the database noticed ({fault.record.get('mode')})")
+    poll(clock, lambda: latest_restorable_time(topology) >= restore_at, every=30, timeout=3600,
+         what="restore time within the PITR window")
+    damaged = {"kind": fault.record["kind"], "region": fault.record["region"], "id": fault.record["database"], "reader": False}
+    target = restore_database_to_time(topology, restore_at, clock)
+    record = topology.restores[-1]
+    restored = sql_snapshot(topology, target)
+    for region in (topology.primary_region, topology.dr_region):
+        if topology.app_config.get(region, {}).get("db", {}).get("id") == fault.record["database"]:
+            topology.app_config[region]["db"] = target
+    topology.note("app-repointed", f"database -> {target['id']}")
+    done = reapply_sql(topology, damaged, target, restored, fault.corrupted)
+    record["reapplied"] = list(done.copied)
+    topology.note("writes-reapplied", done.describe(fault.record["database"]))
+
+
+def _pitr_table(topology: Topology, clock: Clock, fault: Any) -> None:
+    from pytest_drtest.recovery.reapply import reapply_table, table_items
+
     region = fault.record["region"]
     source = fault.record["table"]
     ddb = topology.clients.client("dynamodb", region)
@@ -134,13 +159,21 @@ def pitr_restore(topology: Topology, clock: Clock) -> None:
     started = clock.now()
     ddb.restore_table_to_point_in_time(SourceTableName=source, TargetTableName=target, RestoreDateTime=restore_at)
     ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
-    topology.note("table-restored", target)
+    topology.note("table-restored", f"{target} as of {restore_at:%H:%M:%S}")
     record_restore(
         topology, kind="dynamodb-pitr", region=region, source=source, target=target,
         restore_time=clock.seconds_at(restore_at), started=started, completed=clock.now(),
     )
-    topology.app_config.setdefault(region, {})["table"] = target
-    topology.note("app-repointed", f"{region} -> {target}")
+    record = topology.restores[-1]
+    keys = [k["AttributeName"] for k in sorted(ddb.describe_table(TableName=source)["Table"]["KeySchema"],
+                                                key=lambda k: k["KeyType"] != "HASH")]
+    restored = table_items(ddb, target, keys)
+    if topology.app_config.get(region, {}).get("table") == source:
+        topology.app_config[region]["table"] = target
+        topology.note("app-repointed", f"{region} -> {target}")
+    done = reapply_table(ddb, source, target, restored, keys, fault.corrupted_keys)
+    record["reapplied"] = [str(next(iter(json.loads(k)[keys[0]].values()))) for k in done.copied]
+    topology.note("writes-reapplied", done.describe(source))
 
 
 def latest_restorable_time(topology: Topology) -> _dt.datetime:

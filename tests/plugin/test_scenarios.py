@@ -38,7 +38,7 @@ def test_shipped_game_day_in_an_empty_folder(pytester: pytest.Pytester):
     outage = next(e for e in report["experiments"] if e["fault"] == "region-outage(primary)")
     assert outage["scenario"] == "warm-standby" and outage["strategy"] == "warm-standby"
     assert outage["id"] == "warm-standby::region-outage" and outage["name"] == "region-outage"
-    assert outage["objectives"] == {"rto_s": 900.0, "rpo_s": 5.0, "availability": None,
+    assert outage["objectives"] == {"rto_s": 900.0, "rpo_s": 5.0, "availability": None, "discarded": 0,
                                     "sources": {"rto": "experiment", "rpo": "experiment"}}
     measured = outage["measured"]
     assert 0 < measured["rto_s"] <= 900 and measured["modeled"] is True
