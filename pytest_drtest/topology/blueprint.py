@@ -34,6 +34,8 @@ class DatabaseSpec:
     table: str = "ledger"
     instance_class: str = "db.r6g.large"
     snapshot_every: str = "4h"  # backup & restore: the team's snapshot-and-copy job
+    # pilot light: the DR region's replica runs this smaller class; failover scales it to instance_class
+    pilot_light_instance_class: str = "db.t4g.medium"
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def _name(value: str, fields: Fields, key: str) -> str:
     return value
 
 
-def parse_blueprint(data: dict, source: str) -> Blueprint:
+def parse_blueprint(data: dict[str, Any], source: str) -> Blueprint:
     top = Fields(data, source)
     name = _name(top.get("name", str), top, "name")
     domain = top.get("domain", str, "drtest.example")
@@ -189,6 +191,7 @@ def parse_blueprint(data: dict, source: str) -> Blueprint:
             table=_identifier(db.get("table", str, "ledger"), db, "table"),
             instance_class=db.get("instance_class", str, "db.r6g.large"),
             snapshot_every=db.get("snapshot_every", str, "4h"),
+            pilot_light_instance_class=db.get("pilot_light_instance_class", str, "db.t4g.medium"),
         )
         from pytest_drtest.durations import parse_duration
 
