@@ -45,8 +45,8 @@ def test_the_default_objective_is_none_discarded_and_a_level_may_allow_some():
     result = _result()
     missed = failures(result, Objectives.parse("1h", "1s", source="band", level="band"))
     assert missed == [
-        "3 writes acknowledged after the fault discarded (+1.0 s to +3.0 s), objective none (sequence numbers 3, 4, 5: "
-        "acknowledged to the application after the fault, missing from the recovered store)"
+        ("3 writes acknowledged after the fault discarded (+1.0 s to +3.0 s), objective none (sequence numbers 3, 4, 5: "
+        "acknowledged to the application after the fault, missing from the recovered store)")
     ]
     lenient = Objectives.parse("1h", "1s", level="band").merged(Objectives.parse(discarded=3, level="call", source="assert_objectives"))
     assert failures(result, lenient) == []
