@@ -225,3 +225,6 @@ def test_reboot_and_corrupt_own_database(own):
         damaged = sorted(str(r[0]) for r in conn.execute("SELECT id FROM charges WHERE note = 'CORRUPTED'").fetchall())
     assert damaged == bad.corrupted and len(damaged) == 3
     assert bad.record["database"] == "payments" and bad.record["rows"] == 3
+    with own.inject(faults.PauseReplication("rds", "payments")) as paused:  # an instance id, as a replica's source
+        assert paused.record["resource"] == "payments" and ("rds", "payments") in own.emulation.world.paused
+    assert not own.emulation.world.paused
