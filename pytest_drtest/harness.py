@@ -9,17 +9,17 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 import botocore.waiter
 
+from pytest_drtest.assessment import TopologyAssessment, assess_topology
 from pytest_drtest.backends.base import Backend, ClientFactory, make_backend
 from pytest_drtest.clock import Clock, PacedClock, RealClock, VirtualClock, WaiterTime
 from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.faults.base import Fault, FaultContext
-from pytest_drtest.assessment import TopologyAssessment, assess_topology
 from pytest_drtest.measure import Ledger, Result, Sample, Timeline
 from pytest_drtest.objectives import Objectives, assert_objectives
 from pytest_drtest.probes.probe import Probe
@@ -43,11 +43,11 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     """The emulation hub with every service emulator."""
     from pytest_drtest.emulation.aurora import AuroraEmulator
     from pytest_drtest.emulation.backup import BackupEmulator
-    from pytest_drtest.emulation.rds import RdsInstanceEmulator
-    from pytest_drtest.emulation.rds_data import RdsDataEmulator
     from pytest_drtest.emulation.compute import install_compute
     from pytest_drtest.emulation.core import Emulation
     from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+    from pytest_drtest.emulation.rds import RdsInstanceEmulator
+    from pytest_drtest.emulation.rds_data import RdsDataEmulator
     from pytest_drtest.emulation.route53 import Route53Emulator
     from pytest_drtest.emulation.s3 import S3Emulator
 
@@ -193,11 +193,11 @@ class Harness:
         self._wall_start = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def __enter__(self) -> Harness:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def start(self) -> Harness:
@@ -249,13 +249,7 @@ class Harness:
         errors: list[str] = []
         for probe in self._probes:
             probe.close()
-        ctx = FaultContext(self._topology, self.emulation.world if self.emulation else None) if self._topology else None
-        for fault in reversed(self._faults):
-            try:
-                if ctx is not None:
-                    fault.revert(ctx)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"reverting {fault.describe()}: {exc}")
+        errors.extend(self._revert_remaining())
         if self.emulation is not None:
             for region in list(self.emulation.world.lost_regions):
                 self.emulation.world.restore_region(region)
@@ -393,18 +387,59 @@ class Harness:
 
     # -- faults, probes, objectives --------------------------------------------------------------
     def inject(self, fault: Fault) -> Fault:
-        """Validate and inject ``fault`` now; it is reverted at teardown whatever happens."""
-        topology = self.topology
-        fault.validate(topology)
-        ctx = FaultContext(topology, self.emulation.world if self.emulation else None)
+        """Check ``fault`` against what exists and inject it now; returns it.
+
+        It names a logical resource of the built topology or any physical one (the team's own,
+        made with :meth:`client`); nothing is built here. It is reverted by :meth:`revert`, at the
+        end of ``with dr.inject(fault):``, or at teardown (newest first) whatever happens."""
+        self.start()
+        if any(f is fault for f in self._faults):
+            raise DrConfigError(f"dr.inject: {fault.describe()} is already injected in this test; make a new fault")
+        ctx = self._fault_context()
+        fault.check(ctx)
         fault.injected_at = self.clock.now()
+        fault.bind(self)
         self._faults.append(fault)
+        if self._topology is not None:
+            self._topology.faults.append(fault)
         fault.inject(ctx)
-        topology.faults.append(fault)
         if self.fault_t is None:
             self.fault_t = fault.injected_at
-        topology.note("fault", fault.describe())
+        self.timeline.add(fault.injected_at, "fault", fault.describe())
         return fault
+
+    def revert(self, fault: Fault) -> Fault:
+        """Revert an injected fault now (milestone ``fault-reverted``), e.g. to measure failback."""
+        if not any(f is fault for f in self._faults):
+            raise DrConfigError(f"dr.revert: {fault.describe()} was never injected in this test (dr.inject(...) first)")
+        if fault.reverted_at is not None:
+            raise DrConfigError(
+                f"dr.revert: {fault.describe()} is already reverted (at clock {fault.reverted_at:.1f} s)"
+            )
+        fault.revert(self._fault_context())
+        fault.reverted_at = self.clock.now()
+        self.timeline.add(fault.reverted_at, "fault-reverted", fault.describe())
+        return fault
+
+    @property
+    def active_faults(self) -> list[Fault]:
+        """Injected faults not reverted yet, oldest first."""
+        return [f for f in self._faults if f.reverted_at is None]
+
+    def _fault_context(self) -> FaultContext:
+        assert self.clients is not None, "the harness is not started"
+        return FaultContext(self._topology, self.emulation.world if self.emulation else None, clients=self.clients,
+                            regions=self.regions, blueprint=self.blueprint)
+
+    def _revert_remaining(self) -> list[str]:
+        """Teardown: revert every fault still active, newest first; the errors, not raised."""
+        errors: list[str] = []
+        for fault in reversed(self.active_faults):
+            try:
+                self.revert(fault)
+            except Exception as exc:  # noqa: BLE001 - teardown goes on
+                errors.append(f"reverting {fault.describe()}: {exc}")
+        return errors
 
     def mark_fault(self, what: str) -> float:
         """Record that a fault injected outside the harness (AWS FIS, your own tooling) happens now;
@@ -475,13 +510,15 @@ class Harness:
         rpo: str | float | None = None,
         availability: str | float | None = None,
         disruption: str | None = None,
+        discarded: int | None = None,
     ) -> None:
         """Fail with a readable story if ``result`` misses the objectives in force.
 
         Those are the marker's, else the ``--dr-policy`` entry for the faults' disruption type
         (``disruption=``: Software, Hardware, AZ or Region, for faults marked with
         :meth:`mark_fault`), else the scenario's, else the strategy's band; ``rto``/``rpo``/
-        ``availability`` given here override them all.
+        ``availability`` given here override them all. ``discarded``: how many writes acknowledged
+        after the fault recovery may discard (default none).
         """
         from pytest_drtest.policy import DISRUPTION_TYPES
 
@@ -489,7 +526,7 @@ class Harness:
             raise DrConfigError(
                 f"assert_objectives: unknown disruption {disruption!r}; expected one of: {', '.join(DISRUPTION_TYPES)}"
             )
-        call = Objectives.parse(rto, rpo, availability, source="assert_objectives", level="call")
+        call = Objectives.parse(rto, rpo, availability, source="assert_objectives", level="call", discarded=discarded)
         record = self._record(result, self.objectives, call=call, disruption=disruption)
         assert_objectives(result, record.objectives)
 
@@ -544,8 +581,10 @@ class Harness:
         return []
 
     def verify_restores(self) -> list[RestoreResult]:
-        """Check every restore a runbook performed against the ledger."""
-        topology = self.topology
+        """Check every restore a runbook recorded against the ledger (none before a topology is built)."""
+        topology = self._topology
+        if topology is None:
+            return []
         results = []
         for record in topology.restores:
             result = verify_restore(topology, self.ledger, record)

@@ -4,8 +4,11 @@ Definitions (DESIGN.md):
 - RTO = time of the first probe success after the fault that starts a run of N consecutive
   successes, minus the fault time (0 when no probe failed).
 - RPO = fault time minus the ack time of the EARLIEST acknowledged write that is missing after
-  recovery (0 when none is missing; writes acknowledged after the fault and lost count in
-  ``lost_writes`` but cannot make the RPO negative).
+  recovery (0 when none is missing): the data-loss window. ``lost_writes`` are the missing writes
+  acknowledged up to the fault.
+- Discarded writes = writes acknowledged AFTER the fault that are missing after recovery (e.g. made
+  to a damaged table that a restore then replaced): ``discarded_writes``, a figure of their own
+  with their own objective (default: none), since they cannot show in a window before the fault.
 """
 from __future__ import annotations
 
@@ -125,6 +128,14 @@ class Result:
     milestones: list[Milestone] = field(default_factory=list)
     served_by: dict[str, int] = field(default_factory=dict)
     probe_samples: list[Sample] = field(default_factory=list)  # the ticks behind ``samples``, for pictures
+    discarded_writes: list[Write] = field(default_factory=list)  # acknowledged after the fault, missing after recovery
+
+    def __post_init__(self) -> None:
+        """Missing writes acknowledged after the fault are discarded writes, not lost ones."""
+        after = [w for w in self.lost_writes if w.ack_t > self.fault_t]
+        if after:
+            self.lost_writes = [w for w in self.lost_writes if w.ack_t <= self.fault_t]
+            self.discarded_writes = sorted(self.discarded_writes + after, key=lambda w: w.ack_t)
 
     @property
     def recovered(self) -> bool:
@@ -133,6 +144,19 @@ class Result:
     @property
     def lost_sequence_numbers(self) -> list[int]:
         return [w.seq for w in self.lost_writes]
+
+    @property
+    def discarded_sequence_numbers(self) -> list[int]:
+        return [w.seq for w in self.discarded_writes]
+
+    def discarded_story(self) -> str:
+        """``123 writes acknowledged after the fault discarded (+0.8 s to +3600.8 s)``, or ``""``."""
+        gone = self.discarded_writes
+        if not gone:
+            return ""
+        first, last = gone[0].ack_t - self.fault_t, gone[-1].ack_t - self.fault_t
+        span = f"+{first:.1f} s" if len(gone) == 1 else f"+{first:.1f} s to +{last:.1f} s"
+        return f"{len(gone)} write{'s' if len(gone) != 1 else ''} acknowledged after the fault discarded ({span})"
 
     @property
     def availability(self) -> Availability:
@@ -175,11 +199,15 @@ class Result:
             parts.append("fault at 0 s" if label == "fault" and t == 0 else f"{label} +{t:.1f} s")
         if self.rto_s is None:
             parts.append("never recovered")
+        discarded = self.discarded_story()
+        if discarded:
+            parts.append(discarded)
         return ", ".join(parts)
 
     def summary(self) -> str:
         rto = "not recovered" if self.rto_s is None else format_duration(self.rto_s)
-        return f"RTO {rto}, RPO {format_duration(self.rpo_s)}, {len(self.lost_writes)} lost writes"
+        text = f"RTO {rto}, RPO {format_duration(self.rpo_s)}, {len(self.lost_writes)} lost writes"
+        return text + (f", {len(self.discarded_writes)} writes discarded after the fault" if self.discarded_writes else "")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able; times in seconds after the fault. :meth:`from_dict` reads it back."""
@@ -188,6 +216,8 @@ class Result:
             "rpo_s": round(self.rpo_s, 3),
             "lost_writes": len(self.lost_writes),
             "lost_sequence_numbers": self.lost_sequence_numbers[:MAX_LOST_IN_REPORT],
+            "discarded_writes": len(self.discarded_writes),
+            "discarded_sequence_numbers": self.discarded_sequence_numbers[:MAX_LOST_IN_REPORT],
             "modeled": self.modeled,
             "phases": self.phases.as_dict(),
             "samples": self.samples,
@@ -202,6 +232,10 @@ class Result:
                     {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
                     for w in self.lost_writes[:MAX_LOST_IN_REPORT]
                 ],
+                "discarded": [
+                    {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
+                    for w in self.discarded_writes[:MAX_LOST_IN_REPORT]
+                ],
             },
         }
 
@@ -210,11 +244,17 @@ class Result:
         """A result from :meth:`as_dict` (its times are relative to the fault at ``timeline.fault_clock_s``)."""
         timeline = data.get("timeline") or {}
         fault_t = float(timeline.get("fault_clock_s", 0.0))
-        by_seq = {int(w["seq"]): w for w in timeline.get("lost", [])}
-        lost = []
-        for seq in data.get("lost_sequence_numbers", []):
-            entry = by_seq.get(int(seq), {})
-            lost.append(Write(str(entry.get("key", f"#{seq}")), None, fault_t + float(entry.get("t", 0.0)), int(seq)))
+        def writes(entries: list[dict[str, Any]], seqs: list[Any], default_t: float) -> list[Write]:
+            by_seq = {int(w["seq"]): w for w in entries}
+            out = []
+            for seq in seqs:
+                entry = by_seq.get(int(seq), {})
+                out.append(Write(str(entry.get("key", f"#{seq}")), None, fault_t + float(entry.get("t", default_t)), int(seq)))
+            return out
+
+        lost = writes(timeline.get("lost", []), data.get("lost_sequence_numbers", []), 0.0)
+        # a discarded write whose entry was cut from the report still counts as after the fault
+        discarded = writes(timeline.get("discarded", []), data.get("discarded_sequence_numbers", []), 1e-3)
         phases = Phases(**{k: v for k, v in (data.get("phases") or {}).items() if k in Phases.__dataclass_fields__})
         samples: list[Sample] = []
         for seg in timeline.get("segments", []):
@@ -225,7 +265,7 @@ class Result:
             failed_samples=int(data.get("failed_samples", 0)),
             milestones=[Milestone(fault_t + float(m["t"]), str(m["kind"]), str(m.get("detail", ""))) for m in data.get("milestones", [])],
             served_by={str(k): int(v) for k, v in (data.get("served_by") or {}).items()},
-            probe_samples=samples,
+            probe_samples=samples, discarded_writes=discarded,
         )
 
 

@@ -51,6 +51,11 @@ DEFAULTS: dict[str, Figure] = {
     "route53_change_propagation": Figure(20, 60, "Route 53 API reference: ChangeInfo INSYNC usually within 60 s"),
     # Compute
     "ec2_launch_time": Figure(60, 120, "EC2 Auto Scaling user guide: Pending -> InService (launch, boot, lifecycle)"),
+    "app_warmup_time": Figure(300, 300, "EC2 Auto Scaling user guide, health check grace period: 300 s by default "
+                              "(console) for a new instance's application to start after InService"),
+    "stack_create_time": Figure(300, 900, "AWS CloudFormation user guide, stack creation events: CREATE_IN_PROGRESS "
+                                "until each resource passes its consistency check (ALB 'provisioning', ELB user "
+                                "guide); VPC + ALB + Auto Scaling group: minutes (no published figure)"),
     "elb_health_check_interval": Figure(30, 30, "ALB user guide, target group health checks: interval 30 s (default)"),
     "elb_unhealthy_threshold": Figure(2, 2, "ALB user guide: unhealthy threshold 2 (default)", unit="count"),
     "elb_healthy_threshold": Figure(5, 5, "ALB user guide: healthy threshold 5 (default)", unit="count"),
@@ -70,6 +75,9 @@ DEFAULTS: dict[str, Figure] = {
     "rds_snapshot_time": Figure(60, 300, "RDS user guide, snapshots: minutes"),
     "rds_snapshot_copy_time": Figure(600, 1800, "RDS user guide, cross-Region snapshot copy: tens of minutes"),
     "rds_restore_time": Figure(600, 1800, "RDS user guide, restore to a new instance: tens of minutes"),
+    "rds_modify_class_time": Figure(600, 1200, "RDS user guide, modifying a DB instance: a DB instance class change "
+                                    "has downtime; AWS Knowledge Center rds-performance-impact: a new host is built, "
+                                    "the storage moved, the database recovered (no published figure; minutes)"),
     "rds_pitr_latest_lag": Figure(300, 300, "RDS user guide, PITR: transaction logs uploaded every 5 min"),
 }
 

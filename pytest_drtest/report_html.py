@@ -55,7 +55,7 @@ def timeline_figure(experiment: dict[str, Any]) -> Figure:
     objectives = experiment.get("objectives") or {}
     timeline = measured.get("timeline") or {}
     segments = [Segment.from_dict(s) for s in timeline.get("segments", [])]
-    lost = [float(w["t"]) for w in timeline.get("lost", [])]
+    lost = [float(w["t"]) for w in timeline.get("lost", []) + timeline.get("discarded", [])]  # discarded: after the fault
     rto, rpo = measured.get("rto_s"), float(measured.get("rpo_s") or 0.0)
     rto_obj, rpo_obj = objectives.get("rto_s"), objectives.get("rpo_s")
     marks = events(experiment)
@@ -307,6 +307,8 @@ def _experiment_section(e: dict[str, Any], index: int) -> str:
         ("availability", Availability.from_dict(measured.get("availability")).describe(),
          "-" if objectives.get("availability") is None else f"{objectives['availability'] * 100:g}%", sources.get("availability", "-")),
         ("lost writes", str(measured.get("lost_writes", 0)), "", ""),
+        ("writes discarded after the fault", str(measured.get("discarded_writes", 0)),
+         str(objectives.get("discarded", 0)), sources.get("discarded", "default: none")),
     ]
     out = [
         f'<section class="experiment" id="experiment-{index}">',

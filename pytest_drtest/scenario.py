@@ -11,9 +11,9 @@ from pytest_drtest.config import Fields, load_toml
 from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.faults import Fault, fault_from_spec
-from pytest_drtest.objectives import Objectives, parse_availability
-from pytest_drtest.regions import check_region_pair
+from pytest_drtest.objectives import Objectives, parse_availability, parse_discarded
 from pytest_drtest.recovery import resolve_runbook
+from pytest_drtest.regions import check_region_pair
 from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, load_blueprint
 
@@ -105,19 +105,25 @@ def _objectives(fields: Fields, source: str, base: Objectives, level: str = "sce
         fields._seen.add("objectives")
         return base
     table = fields.table("objectives")
-    table._seen.update({"rto", "rpo", "availability"})
-    availability = None
+    table._seen.update({"rto", "rpo", "availability", "discarded"})
+    availability = discarded = None
     if "availability" in table.data:
         try:
             availability = parse_availability(table.data["availability"])
         except DrConfigError as exc:
             raise DrConfigError(str(exc).split(": ", 1)[-1], source=source, field=table._name("availability")) from None
+    if "discarded" in table.data:
+        try:
+            discarded = parse_discarded(table.data["discarded"])
+        except DrConfigError as exc:
+            raise DrConfigError(str(exc).split(": ", 1)[-1], source=source, field=table._name("discarded")) from None
     parsed = Objectives(
         _duration(table, "rto", "0s") if "rto" in table.data else None,
         _duration(table, "rpo", "0s") if "rpo" in table.data else None,
         source,
         availability,
         level,
+        discarded=discarded,
     )
     table.reject_unknown()
     return base.merged(parsed)

@@ -1,9 +1,10 @@
 """Shared fixtures of the plugin's own tests."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import botocore.waiter
 import pytest
@@ -16,6 +17,19 @@ from pytest_drtest.gateway.addresses import AddressPlan, claim_slot
 from pytest_drtest.profile import LatencyProfile
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def postgres_or_skip() -> Callable[[Exception], NoReturn]:
+    """What a test does when the PostgreSQL data plane cannot start: skip — but in CI (``CI=true``)
+    fail, since PostgreSQL is a core dependency (``DataPlaneUnavailable`` says what to install)."""
+
+    def unavailable(exc: Exception) -> NoReturn:
+        if os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(f"PostgreSQL data plane unavailable in CI (CI=true): {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+
+    return unavailable
 
 
 @dataclass

@@ -9,6 +9,7 @@ vault per region and a plan whose rule copies every recovery point to the DR vau
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from pytest_drtest.durations import parse_duration
@@ -93,10 +94,10 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
     for i, az in enumerate(zones(region)):
         subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{index}.{i}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
         stack.subnets[az] = subnet
-        topology.cleanup.push(f"subnet {subnet}", lambda s=subnet: ec2.delete_subnet(SubnetId=s))
+        topology.cleanup.push(f"subnet {subnet}", partial(ec2.delete_subnet, SubnetId=subnet))
     lb = elb.create_load_balancer(Name=f"{name}-alb"[:32], Subnets=list(stack.subnets.values()), Scheme="internet-facing", Type="application")["LoadBalancers"][0]
     stack.alb_arn, stack.alb_dns = lb["LoadBalancerArn"], lb["DNSName"].lower()
-    topology.cleanup.push(f"alb {stack.alb_arn}", lambda a=stack.alb_arn: elb.delete_load_balancer(LoadBalancerArn=a))
+    topology.cleanup.push(f"alb {stack.alb_arn}", partial(elb.delete_load_balancer, LoadBalancerArn=stack.alb_arn))
     tg = elb.create_target_group(
         Name=f"{name}-tg"[:32], Protocol="HTTP", Port=80, VpcId=vpc_id, TargetType="instance",
         HealthCheckPath="/health", HealthCheckIntervalSeconds=int(topology.profile.value("elb_health_check_interval")),
@@ -126,7 +127,7 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
     )
     topology.cleanup.push(
         f"asg {stack.asg_name}",
-        lambda n=stack.asg_name: asg.delete_auto_scaling_group(AutoScalingGroupName=n, ForceDelete=True),
+        partial(asg.delete_auto_scaling_group, AutoScalingGroupName=stack.asg_name, ForceDelete=True),
     )
     stack.capacity = desired
     return stack
@@ -147,7 +148,7 @@ def build_tables(topology: Topology) -> None:
             Tags=_tags(topology, "primary"),
         )
         primary.tables[spec.name] = physical
-        topology.cleanup.push(f"table {physical}", lambda p=physical: ddb.delete_table(TableName=p))
+        topology.cleanup.push(f"table {physical}", partial(ddb.delete_table, TableName=physical))
         ddb.update_continuous_backups(
             TableName=physical, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
@@ -156,7 +157,7 @@ def build_tables(topology: Topology) -> None:
             dr.tables[spec.name] = physical
             topology.cleanup.push(
                 f"replica {physical} in {dr.region}",
-                lambda p=physical: ddb.update_table(TableName=p, ReplicaUpdates=[{"Delete": {"RegionName": dr.region}}]),
+                partial(ddb.update_table, TableName=physical, ReplicaUpdates=[{"Delete": {"RegionName": dr.region}}]),
             )
 
 
@@ -233,7 +234,7 @@ def create_health_check(topology: Topology, stack: RegionStack) -> str:
     )["HealthCheck"]["Id"]
     stack.health_check_id = check
     topology.cleanup.push(f"health check {check}", lambda: r53.delete_health_check(HealthCheckId=check))
-    return check
+    return str(check)
 
 
 def record_set(topology: Topology, stack: RegionStack, **routing: Any) -> dict[str, Any]:
@@ -255,7 +256,7 @@ def change_records(topology: Topology, records: list[dict[str, Any]], action: st
         HostedZoneId=topology.zone_id,
         ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": r} for r in records]},
     )
-    return change["ChangeInfo"]["Id"]
+    return str(change["ChangeInfo"]["Id"])
 
 
 def build_dns(topology: Topology) -> None:
@@ -303,7 +304,7 @@ def build_backup(topology: Topology) -> None:
         stack.vault = f"{topology.name}-vault"
         backup.create_backup_vault(BackupVaultName=stack.vault)
         topology.cleanup.push(
-            f"vault {stack.vault} in {stack.region}", lambda b=backup, v=stack.vault: b.delete_backup_vault(BackupVaultName=v)
+            f"vault {stack.vault} in {stack.region}", partial(backup.delete_backup_vault, BackupVaultName=stack.vault)
         )
     backup = topology.clients.client("backup", primary.region)
     dr_vault_arn = f"arn:aws:backup:{dr.region}:{account_of(topology)}:backup-vault:{dr.vault}"
@@ -366,9 +367,9 @@ def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
                 f"INSERT INTO {database.table} (pk, payload, written_at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", rows
             )
     s3 = topology.clients.client("s3", topology.primary_region)
-    for spec in topology.blueprint.buckets:
-        bucket = topology.primary.buckets[spec.name]
-        for i in range(spec.seed_objects):
+    for bucket_spec in topology.blueprint.buckets:
+        bucket = topology.primary.buckets[bucket_spec.name]
+        for i in range(bucket_spec.seed_objects):
             s3.put_object(Bucket=bucket, Key=f"seed/{i:05d}.json", Body=json.dumps({"seed": i}).encode())
 
 
@@ -410,8 +411,11 @@ def build_database(topology: Topology) -> None:
             replica = f"{topology.name}-db-replica"
             rds_dr = topology.clients.client("rds", dr.region)
             source_arn = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["DBInstanceArn"]
+            # pilot light keeps a smaller replica ("Disaster Recovery of Workloads on AWS", pilot light);
+            # the failover runbook scales it to the production class
+            replica_class = spec.pilot_light_instance_class if topology.strategy.name == "pilot-light" else spec.instance_class
             rds_dr.create_db_instance_read_replica(
-                DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=source_arn, DBInstanceClass=spec.instance_class,
+                DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=source_arn, DBInstanceClass=replica_class,
                 SourceRegion=primary.region,
             )
             topology.cleanup.push(
@@ -491,7 +495,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
             kwargs.update(MasterUsername=DB_USER, MasterUserPassword=DB_PASSWORD, DatabaseName=spec.name)
         client.create_db_cluster(**kwargs)
         # pushed before the instances: teardown runs newest first, and a cluster goes after its instances
-        topology.cleanup.push(f"cluster {cluster}", lambda c=client, cl=cluster: _delete_cluster(c, global_id, cl))
+        topology.cleanup.push(f"cluster {cluster}", partial(_delete_cluster, client, global_id, cluster))
         members = (["writer"] if stack is primary else []) + [f"reader{i + 1}" for i in range(readers)]
         for member in members:
             instance = f"{cluster}-{member}"
@@ -499,7 +503,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
                 DBInstanceIdentifier=instance, DBClusterIdentifier=cluster, Engine="aurora-postgresql",
                 DBInstanceClass=spec.instance_class,
             )
-            topology.cleanup.push(f"db {instance}", lambda c=client, i=instance: c.delete_db_instance(DBInstanceIdentifier=i, SkipFinalSnapshot=True))
+            topology.cleanup.push(f"db {instance}", partial(client.delete_db_instance, DBInstanceIdentifier=instance, SkipFinalSnapshot=True))
         client.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
         for member in members:  # the cluster's status says nothing of its instances'
             client.get_waiter("db_instance_available").wait(

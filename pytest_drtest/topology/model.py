@@ -77,7 +77,7 @@ class Topology:
     zone_id: str | None = None
     fqdn: str = ""
     backup_plan_id: str | None = None
-    app_config: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> {"table": physical}
+    app_config: dict[str, dict[str, Any]] = field(default_factory=dict)  # region -> {"table": name, "db": target}
     cleanup: Cleanup = field(default_factory=Cleanup)
     faults: list[Any] = field(default_factory=list)  # injected faults, in order (runbooks read them)
     restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed

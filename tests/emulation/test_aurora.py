@@ -6,7 +6,8 @@ cluster's endpoints; the clock is virtual, so modeled minutes cost nothing.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import botocore.exceptions
 import pytest
@@ -27,11 +28,11 @@ REBOOT = 20.0
 
 
 @pytest.fixture
-def aurora(emu_env: Any) -> AuroraEmulator:
+def aurora(emu_env: Any, postgres_or_skip: Callable[[Exception], NoReturn]) -> AuroraEmulator:
     try:
         DataPlane.check()
     except DataPlaneUnavailable as exc:
-        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+        postgres_or_skip(exc)
     for key, value in {
         "rds_create_time": CREATE, "aurora_failover": FAILOVER, "aurora_global_lag": GLOBAL_LAG,
         "aurora_global_failover": GLOBAL_FAILOVER, "rds_snapshot_time": SNAPSHOT, "rds_restore_time": RESTORE,

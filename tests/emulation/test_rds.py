@@ -1,7 +1,8 @@
 """RDS DB instance emulation on real PostgreSQL: statuses, failover, replicas, snapshots, PITR."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import psycopg
 import pytest
@@ -20,11 +21,11 @@ PROFILE = {
 
 
 @pytest.fixture
-def rds(emu_env: Any) -> RdsInstanceEmulator:
+def rds(emu_env: Any, postgres_or_skip: Callable[[Exception], NoReturn]) -> RdsInstanceEmulator:
     try:
         DataPlane.check()
     except DataPlaneUnavailable as exc:
-        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+        postgres_or_skip(exc)
     for key, value in PROFILE.items():
         emu_env.profile.override(key, value, origin="test")
     emulator = RdsInstanceEmulator(emu_env.emulation)

@@ -66,12 +66,14 @@ def test_faults_are_reverted_when_the_test_fails_or_is_interrupted(pytester: pyt
 
         def test_fails_after_injecting(dr):
             _watch(dr)
+            dr.topology  # built (with its database): teardown must take it down too
             dr.inject(faults.RegionOutage("primary"))
             dr.inject(faults.AzOutage("dr:b"))
             assert False, "the test failed"
 
         def test_interrupted_after_injecting(dr):
             _watch(dr)
+            dr.topology
             dr.inject(faults.PauseReplication("dynamodb", "orders"))
             raise KeyboardInterrupt
         """
