@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from pytest_drtest.scenario import Experiment, ProbeSettings, RestoreCheck, Scenario
 
 
+#: The last seconds of a scenario's steady state probed at the full interval (see Probe.thin).
+DENSE_LEAD = 30.0
+
+
 def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFactory) -> Emulation:
     """The emulation hub with every service emulator."""
     from pytest_drtest.emulation.aurora import AuroraEmulator
@@ -608,6 +612,9 @@ class Harness:
         self._assessment = assess_topology(topology)  # as built, before the fault
         runbook = resolve_runbook(experiment.runbook)
         with self.probe() as probe:
+            if experiment.probe.steady_interval > experiment.probe.interval:
+                probe.thin(until=self.clock.now() + experiment.steady_state - DENSE_LEAD,
+                           every=experiment.probe.steady_interval)
             self.clock.sleep(experiment.steady_state)
             self.inject(fault)
             runbook(topology, self.clock)

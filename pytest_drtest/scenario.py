@@ -27,6 +27,9 @@ class ProbeSettings:
     interval: float = 1.0
     consecutive: int = 3
     timeout: float = 6 * 3600.0
+    # before the last DENSE_LEAD seconds of the steady state the probe writes only this often:
+    # nothing can change the outcome there (see Probe.thin)
+    steady_interval: float = 15.0
 
 
 @dataclass
@@ -160,12 +163,12 @@ def _check_latency(latency: dict[str, Any], source: str) -> None:
 
 
 def _probe(fields: Fields, base: ProbeSettings) -> ProbeSettings:
-    """A ``probe = { interval, recovered_after, timeout }`` table over ``base``."""
+    """A ``probe = { interval, recovered_after, timeout, steady_interval }`` table over ``base``."""
     if "probe" not in fields.data:
         fields._seen.add("probe")
         return base
     table = fields.table("probe")
-    table._seen.update({"interval", "recovered_after", "timeout"})
+    table._seen.update({"interval", "recovered_after", "timeout", "steady_interval"})
     interval = _duration(table, "interval", "1s") if "interval" in table.data else base.interval
     if interval <= 0:
         raise DrConfigError("expected a positive duration", source=fields.source, field=table._name("interval"))
@@ -173,8 +176,11 @@ def _probe(fields: Fields, base: ProbeSettings) -> ProbeSettings:
     if consecutive < 1:
         raise DrConfigError(f"expected at least 1, got {consecutive}", source=fields.source, field=table._name("recovered_after"))
     timeout = _duration(table, "timeout", "6h") if "timeout" in table.data else base.timeout
+    steady = _duration(table, "steady_interval", "15s") if "steady_interval" in table.data else base.steady_interval
+    if steady <= 0:
+        raise DrConfigError("expected a positive duration", source=fields.source, field=table._name("steady_interval"))
     table.reject_unknown()
-    return ProbeSettings(interval, consecutive, timeout)
+    return ProbeSettings(interval, consecutive, timeout, steady)
 
 
 def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scenario:

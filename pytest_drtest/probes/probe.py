@@ -59,6 +59,9 @@ class Probe:
         self.prefix = prefix
         self._health_transitions = health_transitions
         self._lock = threading.RLock()
+        self._thin_until = float("-inf")
+        self._thin_every = 0.0
+        self._last_tick = float("-inf")
 
     # -- running ---------------------------------------------------------------------------------
     def __enter__(self) -> Probe:
@@ -77,6 +80,14 @@ class Probe:
             unlocked = bool(getattr(self.path, "network", False))
             self._handle = self.clock.every(self.interval, self.tick, start=first, name="probe", unlocked=unlocked)
 
+    def thin(self, *, until: float, every: float) -> None:
+        """Tick only every ``every`` seconds before clock time ``until``, at the full interval after.
+
+        For a steady state whose end (the fault) is known: until shortly before the fault nothing
+        can change the outcome, and writes in flight when it strikes — what a region loss loses —
+        are written at the full interval from ``until`` on."""
+        self._thin_until, self._thin_every = until, every
+
     def stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
@@ -89,9 +100,14 @@ class Probe:
         if close is not None:
             close()
 
-    def tick(self) -> Sample:
-        """One write of the next sequence number and one read, through the path."""
+    def tick(self) -> Sample | None:
+        """One write of the next sequence number and one read, through the path (None: a tick
+        left out by :meth:`thin`)."""
+        now = self.clock.now()
+        if now < self._thin_until and now - self._last_tick < self._thin_every - 1e-9:
+            return None
         with self._lock:  # a paced clock ticks on its own thread while the test reads results
+            self._last_tick = now
             return self._tick()
 
     def _tick(self) -> Sample:

@@ -347,15 +347,18 @@ def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
     ddb = topology.clients.client("dynamodb", topology.primary_region)
     for spec in topology.blueprint.tables:
         physical = topology.primary.tables[spec.name]
-        for i in range(spec.seed_items):
-            key = f"seed#{i:05d}"
-            payload = json.dumps({"seed": i, "table": spec.name})
-            if put is not None and spec.name == topology.probe_table:
-                put(key, payload)
+        items = [(f"seed#{i:05d}", json.dumps({"seed": i, "table": spec.name})) for i in range(spec.seed_items)]
+        through_app = put is not None and spec.name == topology.probe_table
+        for start in range(0, len(items), 25):  # BatchWriteItem takes up to 25 puts [BC:dynamodb]
+            batch = items[start:start + 25]
+            if through_app:
+                for key, payload in batch:
+                    put(key, payload)
             else:
-                ddb.put_item(TableName=physical, Item={spec.hash_key: {"S": key}, "payload": {"S": payload}})
+                _batch_write(ddb, physical, [{spec.hash_key: {"S": k}, "payload": {"S": v}} for k, v in batch])
             if spec.name == topology.probe_table:
-                ledger.record(key, payload, topology.clock.now())
+                for key, payload in batch:
+                    ledger.record(key, payload, topology.clock.now())
     database = topology.blueprint.database
     target = topology.app_config.get(topology.primary_region, {}).get("db")
     if database is not None and target is not None and put is None:
@@ -371,6 +374,13 @@ def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
         bucket = topology.primary.buckets[bucket_spec.name]
         for i in range(bucket_spec.seed_objects):
             s3.put_object(Bucket=bucket, Key=f"seed/{i:05d}.json", Body=json.dumps({"seed": i}).encode())
+
+
+def _batch_write(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
+    """Put ``items`` with BatchWriteItem, retrying what comes back unprocessed (as the SDKs advise)."""
+    request: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items]}
+    while request:
+        request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
 
 
 # -- relational tier ------------------------------------------------------------------------------------
