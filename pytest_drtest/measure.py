@@ -160,8 +160,17 @@ class Result:
 
     @property
     def availability(self) -> Availability:
-        """Successful probe ticks over all ticks (steady state included)."""
-        return Availability(self.samples - self.failed_samples, self.samples)
+        """The share of the probed time in which the service answered (steady state included): each
+        tick stands for the time until the next one, so a steady state probed sparsely weighs as
+        much as it lasted (the last tick weighs one probe interval)."""
+        ticks = self.probe_samples
+        if len(ticks) < 2:
+            return Availability(float(self.samples - self.failed_samples), float(self.samples))
+        gaps = [b.t - a.t for a, b in zip(ticks, ticks[1:], strict=False)]
+        positive = [g for g in gaps if g > 0]
+        weights = gaps + [min(positive) if positive else 1.0]
+        up = sum(w for tick, w in zip(ticks, weights, strict=True) if tick.ok)
+        return Availability(up, sum(weights))
 
     def events(self) -> list[tuple[float, str, str]]:
         """Phases and milestones as ``(seconds after the fault, label, detail)``, in time order; at
@@ -274,10 +283,10 @@ MAX_LOST_IN_REPORT = 1000
 
 @dataclass(frozen=True)
 class Availability:
-    """Successful probe ticks out of all: ``99.95% (3.3 nines)``."""
+    """Seconds the service answered out of the seconds probed: ``99.95% (3.3 nines)``."""
 
-    ok: int
-    total: int
+    ok: float
+    total: float
 
     @property
     def ratio(self) -> float | None:
@@ -299,16 +308,17 @@ class Availability:
         if ratio is None:
             return "-"
         if ratio >= 1.0:
-            return f"100% ({self.total} of {self.total} ok)"
+            return f"100% (all of {format_duration(self.total)} probed)"
         return f"{format_percent(ratio)} ({self.nines:.1f} nines)"
 
     def as_dict(self) -> dict[str, Any]:
         ratio = self.ratio
-        return {"ok": self.ok, "total": self.total, "ratio": None if ratio is None else round(ratio, 6)}
+        return {"ok_s": round(self.ok, 3), "total_s": round(self.total, 3), "ratio": None if ratio is None else round(ratio, 6)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Availability:
-        return cls(int((data or {}).get("ok", 0)), int((data or {}).get("total", 0)))
+        data = data or {}
+        return cls(float(data.get("ok_s", data.get("ok", 0))), float(data.get("total_s", data.get("total", 0))))
 
 
 def format_percent(ratio: float) -> str:

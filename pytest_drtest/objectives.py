@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_drtest.durations import parse_duration
+from pytest_drtest.durations import format_duration, parse_duration
 from pytest_drtest.errors import DrConfigError, ObjectiveMissed
 from pytest_drtest.measure import Result, format_percent, nines_of
 
@@ -196,7 +196,7 @@ def failures(result: Result, objectives: Objectives) -> list[str]:
     if objectives.availability is not None and availability.ratio is not None and availability.ratio < objectives.availability:
         missed.append(
             f"availability {availability.describe()} below objective {describe_availability(objectives.availability)} "
-            f"({availability.total - availability.ok} of {availability.total} probe ticks failed)"
+            f"(down {format_duration(availability.total - availability.ok)} of {format_duration(availability.total)} probed)"
         )
     return missed
 

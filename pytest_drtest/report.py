@@ -144,7 +144,7 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_availability(data: dict[str, Any]) -> Availability:
-    total = Availability(0, 0)
+    total = Availability(0.0, 0.0)
     for e in data.get("experiments", []):
         total = total + Availability.from_dict((e.get("measured") or {}).get("availability"))
     return total
@@ -215,8 +215,8 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         total = run_availability(data)
         if total.total:
             lines.append(
-                f"availability of the run: {total.describe()} over {len(experiments)} experiment(s), "
-                f"{total.total} probe ticks, {total.total - total.ok} failed"
+                f"availability of the run: {total.describe()} over {len(experiments)} experiment(s): "
+                f"down {format_duration(total.total - total.ok)} of {format_duration(total.total)} probed"
             )
     if restores:
         lines.append("")
