@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pytest_drtest.errors import DrError
 from pytest_drtest.regions import zones
 from pytest_drtest.topology.model import RegionStack, Topology
 
@@ -157,6 +158,22 @@ def build_tables(topology: Topology) -> None:
                 f"replica {physical} in {dr.region}",
                 lambda p=physical: ddb.update_table(TableName=p, ReplicaUpdates=[{"Delete": {"RegionName": dr.region}}]),
             )
+    for physical in primary.tables.values() if topology.strategy.continuous_replication else ():
+        _wait_replicas_active(topology, ddb, physical)
+
+
+def _wait_replicas_active(topology: Topology, ddb: Any, table: str, *, timeout: float = 6 * 3600.0) -> None:
+    """Poll ``DescribeTable`` (every 20 s, as botocore's ``table_exists``) until the table and every
+    replica are ``ACTIVE``: there is no waiter for replicas ([BW:dynamodb])."""
+    deadline = topology.clock.now() + timeout
+    while True:
+        described = ddb.describe_table(TableName=table)["Table"]
+        statuses = [r.get("ReplicaStatus") for r in described.get("Replicas", [])]
+        if described["TableStatus"] == "ACTIVE" and all(status == "ACTIVE" for status in statuses):
+            return
+        if topology.clock.now() >= deadline:
+            raise DrError(f"table {table}: replicas {statuses} not ACTIVE after {timeout:.0f} s")
+        topology.clock.sleep(20)
 
 
 def build_buckets(topology: Topology) -> None:

@@ -78,6 +78,7 @@ def restore(client: Any, when: Any = None, target: str = "orders-restored", **ex
 
 def make_global(env: Any, ddb: DynamoDbEmulator, lag: float = 2.0) -> tuple[Any, Any]:
     env.profile.override("dynamodb_replication_lag", lag, origin="test")
+    env.profile.override("dynamodb_replica_create_time", 0, origin="test")  # ACTIVE at once
     east = make_table(env)
     east.update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": WEST}}])
     return east, env.client("dynamodb", WEST)
@@ -309,11 +310,51 @@ def test_restored_table_is_creating_until_the_restore_time_then_active(
 
 
 # -- global tables --------------------------------------------------------------------------------
+def replica_statuses(client: Any) -> tuple[str, list[tuple[str, str]]]:
+    table = client.describe_table(TableName=TABLE)["Table"]
+    return table["TableStatus"], [(r["RegionName"], r["ReplicaStatus"]) for r in table["Replicas"]]
+
+
+def test_an_added_replica_is_creating_and_the_table_updating_for_the_modeled_time(
+    emu_env: Any, ddb: DynamoDbEmulator
+) -> None:
+    # [BC:dynamodb] ReplicaStatus CREATING -> ACTIVE; the table is UPDATING meanwhile and takes no
+    # other UpdateTable (ResourceInUseException); the new replica's table answers no item call yet.
+    emu_env.profile.override("dynamodb_replica_create_time", "4m", origin="test")
+    east = make_table(emu_env)
+    put(east, "a")
+    answer = east.update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": WEST}}])["TableDescription"]
+    west = emu_env.client("dynamodb", WEST)
+    put(east, "b")  # the table still serves while UPDATING
+    with pytest.raises(ClientError) as again:
+        east.update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}])
+    with pytest.raises(ClientError) as not_yet:
+        west.get_item(TableName=TABLE, Key=key("a"))
+    progress = east.describe_table(TableName=TABLE)["Table"]["Replicas"][1]["ReplicaStatusPercentProgress"]
+    emu_env.clock.sleep(120)
+    halfway = progress, east.describe_table(TableName=TABLE)["Table"]["Replicas"][1]["ReplicaStatusPercentProgress"]
+    during = replica_statuses(east), replica_statuses(west)
+    emu_env.clock.sleep(120 - 0.5)
+    still = replica_statuses(east)
+    emu_env.clock.sleep(0.5)
+
+    assert answer["TableStatus"] == "UPDATING"
+    assert [(r["RegionName"], r["ReplicaStatus"]) for r in answer["Replicas"]] == [(EAST, "ACTIVE"), (WEST, "CREATING")]
+    assert code(again) == "ResourceInUseException"
+    assert code(not_yet) == "ResourceNotFoundException"
+    assert halfway == ("0", "50")
+    assert during == (("UPDATING", [(EAST, "ACTIVE"), (WEST, "CREATING")]), ("CREATING", [(EAST, "ACTIVE"), (WEST, "CREATING")]))
+    assert still == ("UPDATING", [(EAST, "ACTIVE"), (WEST, "CREATING")])
+    assert replica_statuses(east) == replica_statuses(west) == ("ACTIVE", [(EAST, "ACTIVE"), (WEST, "ACTIVE")])
+    assert scan(west) == ["a", "b"]
+
+
 def test_replica_is_created_with_the_items_and_described_in_every_region(emu_env: Any, ddb: DynamoDbEmulator) -> None:
     east = make_table(emu_env)
     put(east, "a")
     east.update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": WEST}}])
     west = emu_env.client("dynamodb", WEST)
+    emu_env.clock.run_until(lambda: replica_statuses(east)[0] == "ACTIVE", timeout=3600, step=20)
     assert scan(west) == ["a"]
     for client in (east, west):
         table = client.describe_table(TableName=TABLE)["Table"]

@@ -17,6 +17,7 @@ from pytest_drtest.emulation.core import AwsError, Call
 from pytest_drtest.emulation.dynamodb.models import (
     Delivery,
     HistoryRecord,
+    ReplicaProgress,
     create_table_params,
     error_code,
     table_name_of,
@@ -53,10 +54,16 @@ class GlobalTables(DynamoDbTables):
     # -- replicas ---------------------------------------------------------------------------
     def before_UpdateTable(self, call: Call) -> None:
         name = table_name_of(call.params["TableName"])
-        if self._restoring_state(call.region, name) is not None:
+        if self._restoring_state(call.region, name) is not None or self._replica_creating(call.region, name):
             raise AwsError(
                 "ResourceInUseException",
                 f"Attempt to change a resource which is still in use: Table is being created: {name}",
+            )
+        if call.region in self._groups.get(name, ()) and self._updating(name):
+            # [BC:dynamodb] UpdateTable: no other change until the table is ACTIVE again.
+            raise AwsError(
+                "ResourceInUseException",
+                f"Attempt to change a resource which is still in use: Table is being updated: {name}",
             )
         updates = call.params.get("ReplicaUpdates") or []
         group = self._groups.get(name, [call.region])
@@ -107,6 +114,27 @@ class GlobalTables(DynamoDbTables):
             state.versions[record.key] = source_versions.get(record.key, (record.time, 0))
         group = self._groups.setdefault(table, [source_region])
         group.append(target)
+        self._add_replica_for(table, target, self._replica_create_time(table, target))
+
+    def _replica_create_time(self, table: str, target: str) -> float:
+        # CloudFormation user guide, AWS::DynamoDB::GlobalTable Replicas: a few minutes for an
+        # empty table, up to several hours for large ones.
+        return self.profile.sample("dynamodb_replica_create_time", stream=f"dynamodb.replica-create:{table}:{target}")
+
+    def _add_replica_for(self, table: str, target: str, duration: float) -> None:
+        """The replica is ``CREATING`` (the table ``UPDATING``) for ``duration``, then ``ACTIVE``
+        ([BC:dynamodb] ReplicaStatus; the items written meanwhile reach it as any replica)."""
+        if duration <= 0:
+            return
+        now = self.clock.now()
+        progress = ReplicaProgress(started=now, done_at=now + duration)
+
+        def active() -> None:
+            if self._adding.get((table, target)) is progress:
+                del self._adding[(table, target)]
+
+        progress.handle = self.at(progress.done_at, active, name=f"dynamodb replica {table} in {target} active")
+        self._adding[(table, target)] = progress
 
     def _delete_replica(self, table: str, target: str) -> None:
         """DeleteTableReplica: the replica table and its items go ([BC:dynamodb] ReplicationGroupUpdate)."""

@@ -79,6 +79,19 @@ class TableState:
 
 
 @dataclass
+class ReplicaProgress:
+    """A replica being added to a global table: ``CREATING`` until ``done_at`` on the clock."""
+
+    started: float
+    done_at: float
+    handle: Scheduled | None = None
+
+    def percent(self, now: float) -> int:
+        span = self.done_at - self.started
+        return 0 if span <= 0 else max(0, min(99, int(100 * (now - self.started) / span)))
+
+
+@dataclass
 class BackupRecord:
     """What moto does not keep of an on-demand backup: clock times and the source's billing."""
 

@@ -22,6 +22,7 @@ from pytest_drtest.emulation.dynamodb.models import (
     Delivery,
     HistoryRecord,
     Item,
+    ReplicaProgress,
     RestoreProgress,
     TableState,
     canonical_key,
@@ -40,6 +41,7 @@ class DynamoDbTables(ServiceEmulator):
         super().__init__(emulation)
         self._tables: dict[tuple[str, str], TableState] = {}
         self._groups: dict[str, list[str]] = {}  # global table name -> replica regions, in join order
+        self._adding: dict[tuple[str, str], ReplicaProgress] = {}  # (table, region) of replicas being created
         self._in_flight: dict[tuple[int, str], Delivery] = {}  # by (seq, dest); in write order
         self._lost: list[dict[str, Any]] = []
         self._backups: dict[str, BackupRecord] = {}  # by backup ARN
@@ -158,7 +160,18 @@ class DynamoDbTables(ServiceEmulator):
         state = self._tables.pop((region, table), None)
         if state is not None and state.restore is not None and state.restore.handle is not None:
             state.restore.handle.cancel()
+        adding = self._adding.pop((table, region), None)
+        if adding is not None and adding.handle is not None:
+            adding.handle.cancel()
         self._leave_group(region, table)
+
+    def _updating(self, table: str) -> bool:
+        """A replica of the global table ``table`` is being created: the table is UPDATING."""
+        return any(name == table for name, _ in self._adding)
+
+    def _replica_creating(self, region: str, table: str) -> bool:
+        """``table`` in ``region`` is a replica still being created (its table is CREATING)."""
+        return (table_name_of(table), region) in self._adding
 
     def _describe(self, region: str, table: str) -> dict[str, Any]:
         description: dict[str, Any] = self._client(region).describe_table(TableName=table)["Table"]
@@ -181,9 +194,21 @@ class DynamoDbTables(ServiceEmulator):
                     description["TableStatus"] = "CREATING"
         group = self._groups.get(table)
         if group and region in group:
-            # [BC:dynamodb] TableDescription: GlobalTableVersion and Replicas[] once replicated.
+            # [BC:dynamodb] TableDescription: GlobalTableVersion and Replicas[] once replicated; a
+            # replica being added is CREATING (with ReplicaStatusPercentProgress) and the table
+            # UPDATING meanwhile (UpdateTable doc), the new replica's own table CREATING.
             description["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
-            description["Replicas"] = [{"RegionName": r, "ReplicaStatus": "ACTIVE"} for r in group]
+            replicas: list[dict[str, Any]] = []
+            for member in group:
+                entry: dict[str, Any] = {"RegionName": member, "ReplicaStatus": "ACTIVE"}
+                progress = self._adding.get((table, member))
+                if progress is not None:
+                    entry["ReplicaStatus"] = "CREATING"
+                    entry["ReplicaStatusPercentProgress"] = str(progress.percent(self.clock.now()))
+                replicas.append(entry)
+            description["Replicas"] = replicas
+            if self._updating(table):
+                description["TableStatus"] = "CREATING" if (table, region) in self._adding else "UPDATING"
 
     def _create_table(self, region: str, params: dict[str, Any], items: Iterable[Item], *, origin: str) -> TableState:
         """Create a table through the backdoor, fill it, and start its history."""
