@@ -11,7 +11,6 @@ failover nor switchover.
 from __future__ import annotations
 
 import contextlib
-import secrets
 from typing import Any
 
 from pytest_drtest.emulation.aurora.models import (
@@ -52,7 +51,8 @@ class GlobalDatabases(Storage):
         identifier = params["GlobalClusterIdentifier"].lower()
         if identifier in self.globals:
             raise AwsError("GlobalClusterAlreadyExistsFault", f"Global cluster {identifier} already exists", 400)
-        token = secrets.token_hex(4)
+        # seeded, so that the same run gives the same resource id and endpoint
+        token = f"{self.profile.rng(f'aurora.global-cluster-ids:{identifier}').getrandbits(32):08x}"
         version = params.get("EngineVersion")
         if version is None and source is not None:
             with contextlib.suppress(Exception):

@@ -91,6 +91,8 @@ class ReadReplicas(RdsInstanceBase):
             return
         inst.op += 1
         op = inst.op
+        # [BC:rds] PromoteReadReplica BackupRetentionPeriod: 0-35 days, default 1
+        inst.retention_days = int(call.params.get("BackupRetentionPeriod", 1))
         self._set_status(inst, "modifying")
         # RDS user guide, promoting a read replica: replication stops, the replica reboots, then it is a
         # standalone instance; the whole takes rds_promotion_time, of which the reboot rds_reboot_time.

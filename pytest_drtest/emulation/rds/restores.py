@@ -19,12 +19,16 @@ from pytest_drtest.emulation.rds.base import RdsInstanceBase
 from pytest_drtest.emulation.rds.models import (
     PITR_ONLY_PARAMS,
     SUPPORTED_ENGINES,
-    TIME_EPSILON,
     DbInstance,
     DbSnapshotRecord,
+    automated_backups_arn,
     snapshot_not_available,
 )
-from pytest_drtest.emulation.rds_common import create_master, parse_rds_arn
+from pytest_drtest.emulation.rds_common import (
+    TIME_EPSILON,
+    create_master,
+    parse_rds_arn,
+)
 
 if TYPE_CHECKING:
     from pytest_drtest.dataplane import PostgresServer
@@ -67,7 +71,7 @@ class Restores(RdsInstanceBase):
         self._restored_instance(
             call, entry, lambda name: self._server_from_snapshot(rec, name, user, password, dbname),
             user=user, password=password, dbname=dbname,
-            event=("RDS-EVENT-0043", f"Restored from snapshot {snap_id}.", "restoration"),
+            event=("RDS-EVENT-0043", f"Restored from snapshot {self._shown_snapshot_name(snap_id)}.", "restoration"),
         )
 
     def before_RestoreDBInstanceToPointInTime(self, call: Call) -> dict[str, Any] | None:
@@ -88,8 +92,7 @@ class Restores(RdsInstanceBase):
         if self._moto_instance(region, target) is not None:
             raise AwsError("DBInstanceAlreadyExists", "DB instance already exists")
         self._check_restore_engine(call)
-        moto_src = self._moto_instance(region, src.ident) or {}
-        if src.source is not None or not moto_src.get("BackupRetentionPeriod"):
+        if src.source is not None or src.retention_days <= 0:
             raise AwsError("PointInTimeRestoreNotEnabled",
                            f"Point-in-time restore is not enabled for DB instance {src.ident} (no automated backups).")
         window = self._restore_window(src) if src.status != "creating" else None
@@ -183,8 +186,12 @@ class Restores(RdsInstanceBase):
                     return inst
             raise AwsError("DBInstanceNotFound", f"DBInstance with DbiResourceId {wanted} not found.", 404)
         if params.get("SourceDBInstanceAutomatedBackupsArn"):
-            raise AwsError("DBInstanceAutomatedBackupNotFound",
-                           f"Automated backup {params['SourceDBInstanceAutomatedBackupsArn']} not found.", 404)
+            arn = str(params["SourceDBInstanceAutomatedBackupsArn"])
+            for inst in self._instances.values():
+                # (replicated automated backups from another region are not emulated)
+                if inst.region == region and not inst.deleted and automated_backups_arn(region, inst.dbi_resource_id) == arn:
+                    return inst
+            raise AwsError("DBInstanceAutomatedBackupNotFound", f"Automated backup {arn} not found.", 404)
         raise AwsError("InvalidParameterCombination",
                        "One of SourceDBInstanceIdentifier, SourceDbiResourceId or "
                        "SourceDBInstanceAutomatedBackupsArn must be specified.")

@@ -19,12 +19,13 @@ from pytest_drtest.emulation.rds_common.events import (
     RdsEventLog,
     event_log,
 )
-from pytest_drtest.emulation.rds_common.pitr import restore_window
+from pytest_drtest.emulation.rds_common.pitr import TIME_EPSILON, restore_window
 
 __all__ = [
     "ACCOUNT",
     "LOCALHOST",
     "SOURCE_TYPES",
+    "TIME_EPSILON",
     "RdsEvent",
     "RdsEventLog",
     "RdsFamilyEmulator",
