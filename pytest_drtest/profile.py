@@ -155,11 +155,17 @@ class LatencyProfile:
         return self._rngs[stream]
 
     def sample(self, key: str, stream: str | None = None) -> float:
-        """Draw ``key`` (seconds, or a count) from its range with the stream's RNG."""
+        """Draw ``key`` (seconds, or a count) from its range.
+
+        Each ``(key, stream)`` pair has its own RNG, seeded from the run's seed, the key and the
+        stream with SHA-256 (never Python's ``hash()``, which changes per process): emulators name
+        the stream after the operation and the resource (``"restore:us-east-1/orders-pitr"``), so
+        that two resources draw different figures and the same seed gives the same figures.
+        """
         figure = self.figures[key]
         if figure.fixed:
             return figure.low
-        return self.rng(stream or key).uniform(figure.low, figure.high)
+        return self.rng(f"{key}|{stream}" if stream else key).uniform(figure.low, figure.high)
 
     def value(self, key: str) -> float:
         """The midpoint of ``key``'s range (for settings such as intervals and thresholds)."""

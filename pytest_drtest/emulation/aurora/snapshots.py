@@ -222,7 +222,7 @@ class SnapshotsAndRestores(Storage):
             self._event(cluster.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0075",
                         "Manual cluster snapshot created.", "backup")
 
-        self.later(self._sample("rds_snapshot_time", f"rds_snapshot_time:{cluster.region}:{snap.id}"), available,
+        self.later(self._sample("rds_snapshot_time", f"snapshot:{cluster.region}/{snap.id}"), available,
                    name=f"aurora:snapshot:{snap.id}")
         return snap
 

@@ -116,7 +116,7 @@ class Storage(AuroraBase):
     # -- clusters on the clock --------------------------------------------------------------
     def _schedule_available(self, cluster: AuroraCluster, key: str, *, created_event: bool,
                             then: Callable[[], None] | None = None) -> None:
-        delay = self._sample(key, f"{key}:{cluster.region}:{cluster.id}")
+        delay = self._sample(key, f"available:{cluster.region}/{cluster.id}")
 
         def available() -> None:
             if cluster.deleted:

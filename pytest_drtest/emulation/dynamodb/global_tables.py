@@ -119,7 +119,7 @@ class GlobalTables(DynamoDbTables):
     def _replica_create_time(self, table: str, target: str) -> float:
         # CloudFormation user guide, AWS::DynamoDB::GlobalTable Replicas: a few minutes for an
         # empty table, up to several hours for large ones.
-        return self.profile.sample("dynamodb_replica_create_time", stream=f"dynamodb.replica-create:{table}:{target}")
+        return self.profile.sample("dynamodb_replica_create_time", stream=f"add-replica:{table}:{target}")
 
     def _add_replica_for(self, table: str, target: str, duration: float) -> None:
         """The replica is ``CREATING`` (the table ``UPDATING``) for ``duration``, then ``ACTIVE``
@@ -144,7 +144,7 @@ class GlobalTables(DynamoDbTables):
     # -- replication ------------------------------------------------------------------------
     def _send(self, seq: int, table: str, record: HistoryRecord, source: str, dest: str) -> None:
         # [DDB-DG:V2globaltables_HowItWorks]: each item replicates on its own, asynchronously.
-        lag = self.profile.sample("dynamodb_replication_lag", stream="dynamodb.replication")
+        lag = self.profile.sample("dynamodb_replication_lag", stream=f"replicate:{table}:{source}->{dest}")
         delivery = Delivery(
             seq=seq,
             table=table,

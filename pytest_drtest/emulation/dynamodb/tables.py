@@ -46,7 +46,7 @@ class DynamoDbTables(ServiceEmulator):
         self._lost: list[dict[str, Any]] = []
         self._backups: dict[str, BackupRecord] = {}  # by backup ARN
         self._write_seq = itertools.count(1)
-        self._pitr_lag: float | None = None
+        self._pitr_lags: dict[tuple[str, str], float] = {}  # per (region, table): drawn once
 
     def items_as_of(self, region: str, table: str, t: float) -> list[Item]:
         """The table's items (DynamoDB JSON) as they were at clock time ``t``.
@@ -278,6 +278,6 @@ class DynamoDbTables(ServiceEmulator):
         progress.handle = self.at(progress.done_at, finish, name=f"dynamodb restore {region}/{table}")
         state.restore = progress
 
-    def _restore_duration(self) -> float:
+    def _restore_duration(self, region: str, target: str) -> float:
         # [DDB-DG:CreateBackup]: 95% of restores finish in under 1 h, not proportional to size.
-        return self.profile.sample("dynamodb_restore_time", stream="dynamodb.restore")
+        return self.profile.sample("dynamodb_restore_time", stream=f"restore:{region}/{target}")

@@ -327,7 +327,7 @@ class RdsInstanceBase(RdsFamilyEmulator):
             region=region, ident=ident, created_at=self.clock.now(), endpoint=endpoint, standalone=server, pair=pair,
             master_user=master_user, master_password=master_password, dbname=dbname, az=az, base_name=base_name,
             dbi_resource_id=resource_id(region, ident, next(self._serial)), multi_az=multi_az,
-            pitr_lag=self.profile.sample("rds_pitr_latest_lag"),
+            pitr_lag=self.profile.sample("rds_pitr_latest_lag", stream=f"pitr:{region}/{ident}"),
             retention_days=int(entry.get("BackupRetentionPeriod", 1) or 0),
         )
         if multi_az:
@@ -363,4 +363,5 @@ class RdsInstanceBase(RdsFamilyEmulator):
                 self._set_status(inst, after)
 
         # No profile key of its own: stopping and starting are a shutdown and a boot, like a reboot.
-        self._later_for(inst, self.profile.sample("rds_reboot_time"), done, f"{inst.ident} {what}")
+        delay = self.profile.sample("rds_reboot_time", stream=f"{what}:{inst.region}/{inst.ident}")
+        self._later_for(inst, delay, done, f"{inst.ident} {what}")

@@ -64,7 +64,7 @@ class RdsInstanceEmulator(MultiAz, ReadReplicas, DbSnapshots, Restores, Automate
                               endpoint=endpoint, master_user=user, master_password=password, dbname=dbname, az=az,
                               multi_az=multi_az)
         # RDS user guide, creating a DB instance: creating -> available in minutes; event RDS-EVENT-0005.
-        self._become_available(inst, self.profile.sample("rds_create_time"), backups=True,
+        self._become_available(inst, self.profile.sample("rds_create_time", stream=f"create:{region}/{ident}"), backups=True,
                                event=("RDS-EVENT-0005", "DB instance created.", "creation"))
         self._describe_into(inst, entry)
 

@@ -166,7 +166,7 @@ class Restores(RdsInstanceBase):
                               endpoint=endpoint, master_user=user, master_password=password, dbname=dbname, az=az,
                               multi_az=multi_az)
         # RDS user guide, restoring to a new instance: tens of minutes.
-        self._become_available(inst, self.profile.sample("rds_restore_time"), backups=True, event=event)
+        self._become_available(inst, self.profile.sample("rds_restore_time", stream=f"restore:{region}/{ident}"), backups=True, event=event)
         self._describe_into(inst, entry)
         return inst
 

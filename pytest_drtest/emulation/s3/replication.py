@@ -103,7 +103,7 @@ class CrossRegionReplication(ServiceEmulator):
         now = self.clock.now()
         pair = (bucket, rule.destination_bucket)
         # S3 RTC: most objects in seconds, 99.99 % within 15 min (profile ``s3_replication_lag``).
-        lag = self.profile.sample("s3_replication_lag", stream="s3.replication")
+        lag = self.profile.sample("s3_replication_lag", stream=f"replicate:{bucket}->{rule.destination_bucket}")
         due = max(now + lag, self._last_due.get(pair, now))
         self._last_due[pair] = due
         delivery = Delivery(
