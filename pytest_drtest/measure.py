@@ -6,6 +6,11 @@ Definitions (DESIGN.md):
 - RPO = fault time minus the ack time of the EARLIEST acknowledged write that is missing after
   recovery (0 when none is missing; writes acknowledged after the fault and lost count in
   ``lost_writes`` but cannot make the RPO negative).
+- Conflict overwrites = acknowledged writes silently replaced by last writer wins: a write that
+  reached another region after a later write to the same item had been taken there (a write of
+  the other region that never saw it), so that every region discarded it. They are not lost
+  writes (the ledger's last write of each key may still be what survives) and do not count in
+  the RPO; DynamoDB global tables count them nowhere (DynamoDB developer guide, global tables).
 """
 from __future__ import annotations
 
@@ -125,6 +130,7 @@ class Result:
     milestones: list[Milestone] = field(default_factory=list)
     served_by: dict[str, int] = field(default_factory=dict)
     probe_samples: list[Sample] = field(default_factory=list)  # the ticks behind ``samples``, for pictures
+    conflict_overwrites: list[Write] = field(default_factory=list)  # replaced by last writer wins, oldest first
 
     @property
     def recovered(self) -> bool:
@@ -179,7 +185,10 @@ class Result:
 
     def summary(self) -> str:
         rto = "not recovered" if self.rto_s is None else format_duration(self.rto_s)
-        return f"RTO {rto}, RPO {format_duration(self.rpo_s)}, {len(self.lost_writes)} lost writes"
+        text = f"RTO {rto}, RPO {format_duration(self.rpo_s)}, {len(self.lost_writes)} lost writes"
+        if self.conflict_overwrites:
+            text += f", {len(self.conflict_overwrites)} conflict overwrites"
+        return text
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able; times in seconds after the fault. :meth:`from_dict` reads it back."""
@@ -188,6 +197,8 @@ class Result:
             "rpo_s": round(self.rpo_s, 3),
             "lost_writes": len(self.lost_writes),
             "lost_sequence_numbers": self.lost_sequence_numbers[:MAX_LOST_IN_REPORT],
+            "conflict_overwrites": len(self.conflict_overwrites),
+            "conflict_sequence_numbers": [w.seq for w in self.conflict_overwrites[:MAX_LOST_IN_REPORT]],
             "modeled": self.modeled,
             "phases": self.phases.as_dict(),
             "samples": self.samples,
@@ -202,6 +213,10 @@ class Result:
                     {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
                     for w in self.lost_writes[:MAX_LOST_IN_REPORT]
                 ],
+                "conflicts": [
+                    {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
+                    for w in self.conflict_overwrites[:MAX_LOST_IN_REPORT]
+                ],
             },
         }
 
@@ -210,11 +225,17 @@ class Result:
         """A result from :meth:`as_dict` (its times are relative to the fault at ``timeline.fault_clock_s``)."""
         timeline = data.get("timeline") or {}
         fault_t = float(timeline.get("fault_clock_s", 0.0))
-        by_seq = {int(w["seq"]): w for w in timeline.get("lost", [])}
-        lost = []
-        for seq in data.get("lost_sequence_numbers", []):
-            entry = by_seq.get(int(seq), {})
-            lost.append(Write(str(entry.get("key", f"#{seq}")), None, fault_t + float(entry.get("t", 0.0)), int(seq)))
+
+        def writes(listed: list[dict[str, Any]], seqs: list[Any]) -> list[Write]:
+            by_seq = {int(w["seq"]): w for w in listed}
+            found = []
+            for seq in seqs:
+                entry = by_seq.get(int(seq), {})
+                found.append(Write(str(entry.get("key", f"#{seq}")), None, fault_t + float(entry.get("t", 0.0)), int(seq)))
+            return found
+
+        lost = writes(timeline.get("lost", []), data.get("lost_sequence_numbers", []))
+        conflicts = writes(timeline.get("conflicts", []), data.get("conflict_sequence_numbers", []))
         phases = Phases(**{k: v for k, v in (data.get("phases") or {}).items() if k in Phases.__dataclass_fields__})
         samples: list[Sample] = []
         for seg in timeline.get("segments", []):
@@ -225,7 +246,7 @@ class Result:
             failed_samples=int(data.get("failed_samples", 0)),
             milestones=[Milestone(fault_t + float(m["t"]), str(m["kind"]), str(m.get("detail", ""))) for m in data.get("milestones", [])],
             served_by={str(k): int(v) for k, v in (data.get("served_by") or {}).items()},
-            probe_samples=samples,
+            probe_samples=samples, conflict_overwrites=conflicts,
         )
 
 
@@ -359,6 +380,13 @@ def compute_rto(samples: list[Sample], fault_t: float, consecutive: int) -> tupl
             phases.recovered = sample.t - fault_t
             return sample.t - fault_t, phases
     return None, phases
+
+
+def conflict_overwrites(ledger: Ledger, losers: list[tuple[str, str | None]]) -> list[Write]:
+    """The acknowledged writes among ``losers`` — ``(key, payload)`` of each write the store
+    discarded by last writer wins (a write the ledger never acknowledged is not one) — oldest first."""
+    wanted = set(losers)
+    return [w for w in ledger.writes if (w.key, w.payload) in wanted]
 
 
 def compute_rpo(ledger: Ledger, present: dict[str, str | None], fault_t: float) -> tuple[float, list[Write]]:

@@ -308,6 +308,8 @@ def _experiment_section(e: dict[str, Any], index: int) -> str:
          "-" if objectives.get("availability") is None else f"{objectives['availability'] * 100:g}%", sources.get("availability", "-")),
         ("lost writes", str(measured.get("lost_writes", 0)), "", ""),
     ]
+    if measured.get("conflict_overwrites"):
+        rows.append(("conflict overwrites", str(measured["conflict_overwrites"]), "", ""))
     out = [
         f'<section class="experiment" id="experiment-{index}">',
         f'<h2>{html.escape(ident)} — <span class="{"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span></h2>',
@@ -330,6 +332,15 @@ def _experiment_section(e: dict[str, Any], index: int) -> str:
         out.append(_table(("sequence", "key", "acknowledged"), [(w["seq"], w["key"], f"{float(w['t']):+.1f} s") for w in shown], "lost"))
         if len(lost) > len(shown):
             out.append(f"<p>… and {len(lost) - len(shown)} more (all in the JSON report)</p>")
+    conflicts = (measured.get("timeline") or {}).get("conflicts", [])
+    if conflicts:
+        shown = conflicts[:50]
+        out.append(f"<p>{measured.get('conflict_overwrites', len(conflicts))} conflict overwrite(s): acknowledged, then "
+                   "silently replaced by a later write of another region (last writer wins)</p>")
+        out.append(_table(("sequence", "key", "acknowledged"),
+                          [(w["seq"], w["key"], f"{float(w['t']):+.1f} s") for w in shown], "conflicts"))
+        if len(conflicts) > len(shown):
+            out.append(f"<p>… and {len(conflicts) - len(shown)} more (all in the JSON report)</p>")
     out.append("</section>")
     return "\n".join(out)
 

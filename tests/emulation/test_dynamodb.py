@@ -382,24 +382,51 @@ def test_replicated_write_is_visible_only_after_the_lag(emu_env: Any, ddb: Dynam
     ]
 
 
-def test_writes_in_flight_are_lost_with_their_source_region(emu_env: Any, ddb: DynamoDbEmulator) -> None:
+def test_writes_acknowledged_in_a_lost_region_are_held_there_and_sent_when_it_returns(
+    emu_env: Any, ddb: DynamoDbEmulator
+) -> None:
+    # [DDB-DG:V2globaltables_HowItWorks] "Availability and durability": the isolated region's
+    # writes that had not left it are sent when it recovers, after the replication lag.
     east, west = make_global(emu_env, ddb, lag=2.0)
-    put(east, "b")
+    put(east, "b")  # t = 0, due in the west at 2
     emu_env.clock.sleep(1)
     emu_env.emulation.world.lose_region(EAST)
     emu_env.clock.sleep(10)
-    assert value_of(west, "b") is None and ddb.pending_replication(TABLE) == 0
-    assert ddb.lost_in_flight(TABLE) == [
-        {
-            "table": TABLE,
-            "key": key("b"),
-            "op": "put",
-            "source_region": EAST,
-            "written_at": 0,
-            "lost_at": 1,
-            "destinations": [WEST],
-        }
-    ]
+    during = value_of(west, "b"), ddb.pending_replication(TABLE), ddb.held_in_region(TABLE)
+    emu_env.emulation.world.restore_region(EAST)  # t = 11
+    emu_env.clock.sleep(2 - 0.1)
+    not_yet = value_of(west, "b")
+    emu_env.clock.sleep(0.1)
+
+    assert during == (None, 1, [{"key": key("b"), "op": "put", "source_region": EAST, "written_at": 0,
+                                  "held_since": 1, "destinations": [WEST]}])
+    assert not_yet is None
+    assert value_of(west, "b") == "v" and ddb.pending_replication(TABLE) == 0 and ddb.held_in_region(TABLE) == []
+    assert ddb.table_history(WEST, TABLE)[-1]["time"] == 13
+    assert ddb.conflicts(TABLE) == []
+
+
+def test_a_held_write_that_loses_to_a_later_write_of_the_other_region_is_overwritten_everywhere(
+    emu_env: Any, ddb: DynamoDbEmulator
+) -> None:
+    # Writes to the same item during the split are settled by last writer wins: the held write
+    # reaches the west after the later west write and is discarded; the west write replaces it
+    # in the east; the regions converge; the loss is kept in conflicts().
+    east, west = make_global(emu_env, ddb, lag=2.0)
+    put(east, "x", "east")  # t = 0, held in the east by the loss at 1
+    emu_env.clock.sleep(1)
+    emu_env.emulation.world.lose_region(EAST)
+    put(west, "x", "west")  # t = 1: the west never saw the east's write
+    emu_env.clock.sleep(9)
+    emu_env.emulation.world.restore_region(EAST)  # t = 10: the west's write reaches the east now
+    emu_env.clock.sleep(5)
+
+    assert (value_of(east, "x"), value_of(west, "x")) == ("west", "west")
+    assert ddb.conflicts(TABLE) == [{
+        "table": TABLE, "seq": ddb.conflicts(TABLE)[0]["seq"], "key": key("x"), "op": "put",
+        "item": {"pk": {"S": "x"}, "value": {"S": "east"}}, "source_region": EAST,
+        "written_at": 0, "lost_to": {"region": WEST, "written_at": 1}, "detected_in": WEST, "detected_at": 12,
+    }]
 
 
 def test_writes_to_a_lost_destination_are_held_and_delivered_on_restore(emu_env: Any, ddb: DynamoDbEmulator) -> None:

@@ -6,7 +6,7 @@ import json
 from pytest_drtest.emulation.core import AwsError, Call
 from pytest_drtest.emulation.dynamodb.backups import OnDemandBackups
 from pytest_drtest.emulation.dynamodb.global_tables import GlobalTables
-from pytest_drtest.emulation.dynamodb.models import Item, table_name_of
+from pytest_drtest.emulation.dynamodb.models import Item, Version, table_name_of
 from pytest_drtest.emulation.dynamodb.pitr import PointInTimeRecovery
 
 
@@ -139,7 +139,7 @@ class DynamoDbEmulator(PointInTimeRecovery, OnDemandBackups, GlobalTables):
             return
         record = self._record(state, item, origin="write", source_region=region, delete=delete)
         seq = next(self._write_seq)
-        state.versions[record.key] = (record.time, seq)
+        state.versions[record.key] = Version(record.time, seq, region)
         group = self._groups.get(name, [])
         if region in group:
             for dest in group:

@@ -43,7 +43,7 @@ class DynamoDbTables(ServiceEmulator):
         self._groups: dict[str, list[str]] = {}  # global table name -> replica regions, in join order
         self._adding: dict[tuple[str, str], ReplicaProgress] = {}  # (table, region) of replicas being created
         self._in_flight: dict[tuple[int, str], Delivery] = {}  # by (seq, dest); in write order
-        self._lost: list[dict[str, Any]] = []
+        self._conflicts: list[dict[str, Any]] = []  # writes discarded by last writer wins
         self._backups: dict[str, BackupRecord] = {}  # by backup ARN
         self._write_seq = itertools.count(1)
         self._pitr_lags: dict[tuple[str, str], float] = {}  # per (region, table): drawn once
