@@ -71,6 +71,7 @@ def build(topology: Topology) -> Topology:
     build_dns(topology)
     if strategy.name == "backup-restore":
         build_backup(topology)
+    wait_replicas_active(topology)  # last: the replicas are created while the rest is built
     for region, stack in topology.regions.items():
         if stack.tables:
             topology.app_config.setdefault(region, {})["table"] = stack.tables[topology.probe_table]
@@ -158,22 +159,24 @@ def build_tables(topology: Topology) -> None:
                 f"replica {physical} in {dr.region}",
                 lambda p=physical: ddb.update_table(TableName=p, ReplicaUpdates=[{"Delete": {"RegionName": dr.region}}]),
             )
-    for physical in primary.tables.values() if topology.strategy.continuous_replication else ():
-        _wait_replicas_active(topology, ddb, physical)
 
 
-def _wait_replicas_active(topology: Topology, ddb: Any, table: str, *, timeout: float = 6 * 3600.0) -> None:
-    """Poll ``DescribeTable`` (every 20 s, as botocore's ``table_exists``) until the table and every
-    replica are ``ACTIVE``: there is no waiter for replicas ([BW:dynamodb])."""
+def wait_replicas_active(topology: Topology, *, timeout: float = 6 * 3600.0) -> None:
+    """Poll ``DescribeTable`` (every 20 s, as botocore's ``table_exists``) until every replicated
+    table and its replicas are ``ACTIVE``: there is no waiter for replicas ([BW:dynamodb])."""
+    if not topology.strategy.continuous_replication:
+        return
+    ddb = topology.clients.client("dynamodb", topology.primary.region)
     deadline = topology.clock.now() + timeout
-    while True:
-        described = ddb.describe_table(TableName=table)["Table"]
-        statuses = [r.get("ReplicaStatus") for r in described.get("Replicas", [])]
-        if described["TableStatus"] == "ACTIVE" and all(status == "ACTIVE" for status in statuses):
-            return
-        if topology.clock.now() >= deadline:
-            raise DrError(f"table {table}: replicas {statuses} not ACTIVE after {timeout:.0f} s")
-        topology.clock.sleep(20)
+    for table in topology.primary.tables.values():
+        while True:
+            described = ddb.describe_table(TableName=table)["Table"]
+            statuses = [r.get("ReplicaStatus") for r in described.get("Replicas", [])]
+            if described["TableStatus"] == "ACTIVE" and all(status == "ACTIVE" for status in statuses):
+                break
+            if topology.clock.now() >= deadline:
+                raise DrError(f"table {table}: replicas {statuses} not ACTIVE after {timeout:.0f} s")
+            topology.clock.sleep(20)
 
 
 def build_buckets(topology: Topology) -> None:
