@@ -145,7 +145,8 @@ class SnapshotsAndRestores(Storage):
         if plane is not None and snap.data is not None:
             cluster.head = plane.restore_snapshot(snap.data, self._server_name(cluster, "snap"))
         self._configure_volume(cluster)
-        self._restored(cluster, f"Restored from snapshot {snap.id}.", item)
+        self._restored(cluster, f"Restored from snapshot {snap.id}.", item,
+                       origin=f"{snap.id}@{self.clock.datetime(snap.created).isoformat()}")
 
     def before_RestoreDBClusterToPointInTime(self, call: Call) -> dict[str, Any] | None:
         params = call.params
@@ -201,7 +202,8 @@ class SnapshotsAndRestores(Storage):
             cluster.head = plane.restore_to_time(source.head, t, self._server_name(cluster, "pitr"))
             plane.snapshot(cluster.head)  # the restored cluster's own PITR base
         self._configure_volume(cluster)
-        self._restored(cluster, f"Restored from DB cluster {source.id} to {cluster.id}.", item)
+        self._restored(cluster, f"Restored from DB cluster {source.id} to {cluster.id}.", item,
+                       origin=f"{source.id}@{self.clock.datetime(t).isoformat()}")
 
     def _take_snapshot(self, cluster: AuroraCluster, identifier: str) -> ClusterSnapshot:
         """A base backup of the volume now; ``creating`` -> ``available`` after ``rds_snapshot_time``."""
@@ -234,7 +236,7 @@ class SnapshotsAndRestores(Storage):
         if cluster is not None:
             item["ClusterCreateTime"] = self.clock.datetime(cluster.created)
 
-    def _restored(self, cluster: AuroraCluster, message: str, item: dict[str, Any]) -> None:
+    def _restored(self, cluster: AuroraCluster, message: str, item: dict[str, Any], origin: str) -> None:
         """A restored cluster: ``creating`` for ``rds_restore_time``, no instances, no restore window yet."""
         cluster.restorable_from = None
 
@@ -243,7 +245,7 @@ class SnapshotsAndRestores(Storage):
             self._cluster_event(cluster, "RDS-EVENT-0170", "DB cluster created.", "creation")
             log.debug(message)
 
-        self._schedule_available(cluster, "rds_restore_time", created_event=False, then=done)
+        self._schedule_available(cluster, "rds_restore_time", created_event=False, then=done, origin=origin)
         self._proxies(cluster)
         self._route(cluster)
         self._cluster_fields(cluster, item)

@@ -74,7 +74,7 @@ class Jobs(BackupBase):
             lambda job: f"{job.source.resource_arn}->{job.destination_vault_arn}")
         self._restore_kind: JobKind[RestoreJob] = JobKind(
             "PENDING", "backup_restore_time", "backup.restore", _nothing_to_do, self._table_restored, _nothing_to_do,
-            lambda job: f"{job.region}/{job.target_table}")
+            lambda job: f"{job.region}/{job.target_table}<-{job.recovery_point.resource_arn}@{job.recovery_point.creation}")
 
     # -- the state machine --------------------------------------------------------------------
     def _launch(self, job: J, kind: JobKind[J]) -> None:

@@ -117,7 +117,7 @@ class PointInTimeRecovery(DynamoDbTables):
             origin="restore",
         )
         summary = {"SourceTableArn": source["TableArn"], "RestoreDateTime": self.clock.datetime(restore_at)}
-        self._start_restore(call.region, target, self._restore_duration(call.region, target), summary)
+        self._start_restore(call.region, target, self._restore_duration(call.region, target, summary), summary)
         return {"TableDescription": self._describe(call.region, target)}
 
     # -- the window -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ calls only once ``ACTIVE``.
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -278,6 +279,9 @@ class DynamoDbTables(ServiceEmulator):
         progress.handle = self.at(progress.done_at, finish, name=f"dynamodb restore {region}/{table}")
         state.restore = progress
 
-    def _restore_duration(self, region: str, target: str) -> float:
+    def _restore_duration(self, region: str, target: str, summary: dict[str, Any]) -> float:
+        """How long the restore of ``summary``'s source (table and restore time) into ``target`` takes."""
         # [DDB-DG:CreateBackup]: 95% of restores finish in under 1 h, not proportional to size.
-        return self.profile.sample("dynamodb_restore_time", stream=f"restore:{region}/{target}")
+        when: Any = summary.get("RestoreDateTime")
+        origin = f"{summary.get('SourceTableArn', '')}@{when.isoformat() if isinstance(when, _dt.datetime) else when}"
+        return self.profile.sample("dynamodb_restore_time", stream=f"restore:{region}/{target}<-{origin}")

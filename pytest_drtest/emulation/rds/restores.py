@@ -72,6 +72,7 @@ class Restores(RdsInstanceBase):
             call, entry, lambda name: self._server_from_snapshot(rec, name, user, password, dbname),
             user=user, password=password, dbname=dbname,
             event=("RDS-EVENT-0043", f"Restored from snapshot {self._shown_snapshot_name(snap_id)}.", "restoration"),
+            origin=f"{self._shown_snapshot_name(snap_id)}@{self.clock.datetime(rec.created_at).isoformat() if rec else ''}",
         )
 
     def before_RestoreDBInstanceToPointInTime(self, call: Call) -> dict[str, Any] | None:
@@ -118,6 +119,7 @@ class Restores(RdsInstanceBase):
             call, entry, lambda name: self.plane.restore_to_time(src.server, when, name),
             user=src.master_user, password=src.master_password, dbname=src.dbname,
             event=("RDS-EVENT-0019", f"Restored from DB instance {src.ident} to {target}.", "restoration"),
+            origin=f"{src.ident}@{self.clock.datetime(when).isoformat()}",
         )
         return {"DBInstance": entry}
 
@@ -142,7 +144,7 @@ class Restores(RdsInstanceBase):
 
     def _restored_instance(self, call: Call, entry: dict[str, Any], make: Callable[[str], PostgresServer], *,
                            user: str, password: str | None, dbname: str,
-                           event: tuple[str, str, str]) -> DbInstance:
+                           event: tuple[str, str, str], origin: str) -> DbInstance:
         """A NEW instance on a server made by ``make(name)``; ``creating`` for ``rds_restore_time``."""
         region, ident = call.region, entry["DBInstanceIdentifier"]
         multi_az = bool(call.params.get("MultiAZ"))
@@ -166,7 +168,7 @@ class Restores(RdsInstanceBase):
                               endpoint=endpoint, master_user=user, master_password=password, dbname=dbname, az=az,
                               multi_az=multi_az)
         # RDS user guide, restoring to a new instance: tens of minutes.
-        self._become_available(inst, self.profile.sample("rds_restore_time", stream=f"restore:{region}/{ident}"), backups=True, event=event)
+        self._become_available(inst, self.profile.sample("rds_restore_time", stream=f"restore:{region}/{ident}<-{origin}"), backups=True, event=event)
         self._describe_into(inst, entry)
         return inst
 
