@@ -461,18 +461,20 @@ class Harness:
         consecutive: int | None = None,
         client_region: str | None = None,
         path: Any = None,
+        keys: int | None = None,
     ) -> Probe:
         """A probe through the application's path (use as a context manager).
 
         ``path`` replaces the built-in path (DNS -> ALB -> table -> database) with your own
         object of the same protocol: ``put(key, payload) -> region``, ``get(key) -> (region,
         payload)``, ``read_all(keys) -> (region, {key: payload})``, ``close()``; raise
-        :class:`~pytest_drtest.probes.AppUnavailable` when a request fails.
+        :class:`~pytest_drtest.probes.AppUnavailable` when a request fails. ``keys=N``: the ticks
+        update N items in turn instead of writing a new one each (conflicts need items written twice).
         """
         if path is not None and self._topology is None:
-            return self._probe_with(path, interval, consecutive, None)
+            return self._probe_with(path, interval, consecutive, None, keys)
         topology = self.topology
-        return self._probe_with(path or self._app_path(topology, client_region), interval, consecutive, topology)
+        return self._probe_with(path or self._app_path(topology, client_region), interval, consecutive, topology, keys)
 
     def _reach(self) -> Any:
         from pytest_drtest.gateway.inprocess import InProcessReach
@@ -491,7 +493,26 @@ class Harness:
 
         return AppPath(topology, self._reach(), client_region)
 
-    def _probe_with(self, path: Any, interval: Any, consecutive: Any, topology: Topology | None) -> Probe:
+    def _lww_losers(self, topology: Topology) -> list[tuple[str, str | None]]:
+        """``(key, payload)`` of the probe table's writes discarded by last writer wins."""
+        from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+
+        assert self.emulation is not None
+        table = topology.primary.tables.get(topology.probe_table)
+        hash_key = topology.blueprint.table(topology.probe_table).hash_key
+        losers = self.emulation.find(DynamoDbEmulator).conflicts(table) if table else []
+        return [(str(c["key"][hash_key]["S"]), (c["item"] or {}).get("payload", {}).get("S")) for c in losers]
+
+    def _replicating(self, topology: Topology) -> int:
+        """Replicated writes of the probe table not yet applied (in flight or held)."""
+        from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+
+        assert self.emulation is not None
+        table = topology.primary.tables.get(topology.probe_table)
+        return self.emulation.find(DynamoDbEmulator).pending_replication(table) if table else 0
+
+    def _probe_with(self, path: Any, interval: Any, consecutive: Any, topology: Topology | None,
+                    keys: int | None = None) -> Probe:
         settings = self._probe_settings
         probe = Probe(
             self.clock, self.ledger, self.timeline, path=path, topology=topology,
@@ -500,6 +521,9 @@ class Harness:
             fault_time=lambda: self.fault_t, faults=lambda: list(self._faults), modeled=self.clock.modeled,
             prefix="probe" if not self._probes else f"probe{len(self._probes) + 1}",
             health_transitions=self._reach().health_transitions if self.emulation is not None else None,
+            keys=keys if keys is not None else (settings.keys if settings else None),
+            conflicts=(lambda: self._lww_losers(topology)) if topology is not None and self.emulation is not None else None,
+            in_flight=(lambda: self._replicating(topology)) if topology is not None and self.emulation is not None else None,
         )
         if isinstance(self.clock, PacedClock):
             self.clock.pace()
@@ -619,9 +643,17 @@ class Harness:
             self.inject(fault)
             runbook(topology, self.clock)
             probe.wait_recovered(within=experiment.probe.timeout)
-            result = probe.result()
+            if experiment.failback:  # the fault ends (its own revert), the regions converge, then measure
+                fault.revert(FaultContext(topology, self.emulation.world if self.emulation else None))
+                topology.note("failback", f"{fault.describe()} reverted")
+                result = probe.wait_converged(within=experiment.probe.timeout)
+            else:
+                result = probe.result()
         restores = self.verify_restores()
         record = self._record(result, experiment.objectives, name=experiment.name)
+        if experiment.failback and not any(m.kind == "converged" for m in result.milestones):
+            raise AssertionError(f"{experiment.name}: after the failback the regions' tables did not agree on every "
+                                 f"ledger key within {experiment.probe.timeout:.0f} s")
         bad = [r for r in restores if not r.passed]
         if not record.passed:
             assert_objectives(result, record.objectives)

@@ -9,6 +9,11 @@ Definitions (DESIGN.md):
 - Discarded writes = writes acknowledged AFTER the fault that are missing after recovery (e.g. made
   to a damaged table that a restore then replaced): ``discarded_writes``, a figure of their own
   with their own objective (default: none), since they cannot show in a window before the fault.
+- Conflict overwrites = acknowledged writes silently replaced by last writer wins: a write that
+  reached another region after a later write to the same item had been taken there (a write of
+  the other region that never saw it), so that every region discarded it. They are not lost
+  writes (the ledger's last write of each key may still be what survives) and do not count in
+  the RPO; DynamoDB global tables count them nowhere (DynamoDB developer guide, global tables).
 """
 from __future__ import annotations
 
@@ -129,6 +134,7 @@ class Result:
     served_by: dict[str, int] = field(default_factory=dict)
     probe_samples: list[Sample] = field(default_factory=list)  # the ticks behind ``samples``, for pictures
     discarded_writes: list[Write] = field(default_factory=list)  # acknowledged after the fault, missing after recovery
+    conflict_overwrites: list[Write] = field(default_factory=list)  # replaced by last writer wins, oldest first
 
     def __post_init__(self) -> None:
         """Missing writes acknowledged after the fault are discarded writes, not lost ones."""
@@ -216,7 +222,11 @@ class Result:
     def summary(self) -> str:
         rto = "not recovered" if self.rto_s is None else format_duration(self.rto_s)
         text = f"RTO {rto}, RPO {format_duration(self.rpo_s)}, {len(self.lost_writes)} lost writes"
-        return text + (f", {len(self.discarded_writes)} writes discarded after the fault" if self.discarded_writes else "")
+        if self.discarded_writes:
+            text += f", {len(self.discarded_writes)} writes discarded after the fault"
+        if self.conflict_overwrites:
+            text += f", {len(self.conflict_overwrites)} conflict overwrites"
+        return text
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able; times in seconds after the fault. :meth:`from_dict` reads it back."""
@@ -227,6 +237,8 @@ class Result:
             "lost_sequence_numbers": self.lost_sequence_numbers[:MAX_LOST_IN_REPORT],
             "discarded_writes": len(self.discarded_writes),
             "discarded_sequence_numbers": self.discarded_sequence_numbers[:MAX_LOST_IN_REPORT],
+            "conflict_overwrites": len(self.conflict_overwrites),
+            "conflict_sequence_numbers": [w.seq for w in self.conflict_overwrites[:MAX_LOST_IN_REPORT]],
             "modeled": self.modeled,
             "phases": self.phases.as_dict(),
             "samples": self.samples,
@@ -245,6 +257,10 @@ class Result:
                     {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
                     for w in self.discarded_writes[:MAX_LOST_IN_REPORT]
                 ],
+                "conflicts": [
+                    {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
+                    for w in self.conflict_overwrites[:MAX_LOST_IN_REPORT]
+                ],
             },
         }
 
@@ -253,7 +269,8 @@ class Result:
         """A result from :meth:`as_dict` (its times are relative to the fault at ``timeline.fault_clock_s``)."""
         timeline = data.get("timeline") or {}
         fault_t = float(timeline.get("fault_clock_s", 0.0))
-        def writes(entries: list[dict[str, Any]], seqs: list[Any], default_t: float) -> list[Write]:
+
+        def writes(entries: list[dict[str, Any]], seqs: list[Any], default_t: float = 0.0) -> list[Write]:
             by_seq = {int(w["seq"]): w for w in entries}
             out = []
             for seq in seqs:
@@ -264,6 +281,7 @@ class Result:
         lost = writes(timeline.get("lost", []), data.get("lost_sequence_numbers", []), 0.0)
         # a discarded write whose entry was cut from the report still counts as after the fault
         discarded = writes(timeline.get("discarded", []), data.get("discarded_sequence_numbers", []), 1e-3)
+        conflicts = writes(timeline.get("conflicts", []), data.get("conflict_sequence_numbers", []))
         phases = Phases(**{k: v for k, v in (data.get("phases") or {}).items() if k in Phases.__dataclass_fields__})
         samples: list[Sample] = []
         for seg in timeline.get("segments", []):
@@ -274,7 +292,7 @@ class Result:
             failed_samples=int(data.get("failed_samples", 0)),
             milestones=[Milestone(fault_t + float(m["t"]), str(m["kind"]), str(m.get("detail", ""))) for m in data.get("milestones", [])],
             served_by={str(k): int(v) for k, v in (data.get("served_by") or {}).items()},
-            probe_samples=samples, discarded_writes=discarded,
+            probe_samples=samples, discarded_writes=discarded, conflict_overwrites=conflicts,
         )
 
 
@@ -409,6 +427,13 @@ def compute_rto(samples: list[Sample], fault_t: float, consecutive: int) -> tupl
             phases.recovered = sample.t - fault_t
             return sample.t - fault_t, phases
     return None, phases
+
+
+def conflict_overwrites(ledger: Ledger, losers: list[tuple[str, str | None]]) -> list[Write]:
+    """The acknowledged writes among ``losers`` — ``(key, payload)`` of each write the store
+    discarded by last writer wins (a write the ledger never acknowledged is not one) — oldest first."""
+    wanted = set(losers)
+    return [w for w in ledger.writes if (w.key, w.payload) in wanted]
 
 
 def compute_rpo(ledger: Ledger, present: dict[str, str | None], fault_t: float) -> tuple[float, list[Write]]:

@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Figure] = {
     "dynamodb_replication_lag": Figure(0.5, 2.5, "DynamoDB developer guide, global tables how it works: usually < 1 s, 0.5-2.5 s common"),
     "dynamodb_pitr_latest_lag": Figure(300, 300, "DynamoDB developer guide, PITR: LatestRestorableDateTime is typically now - 5 min"),
     "dynamodb_restore_time": Figure(900, 3600, "DynamoDB developer guide, restores: 95% finish in under 1 h, not proportional to size"),
+    "dynamodb_replica_create_time": Figure(
+        120, 300, "CloudFormation user guide, AWS::DynamoDB::GlobalTable Replicas: adding a replica takes a few minutes "
+        "for an empty table, up to several hours for large ones (a few minutes: the blueprints' small tables)"),
     # S3
     "s3_replication_lag": Figure(1, 15, "S3 user guide, Replication Time Control: most objects in seconds, 99.99% within 15 min"),
     # Route 53
@@ -160,11 +163,17 @@ class LatencyProfile:
         return self._rngs[stream]
 
     def sample(self, key: str, stream: str | None = None) -> float:
-        """Draw ``key`` (seconds, or a count) from its range with the stream's RNG."""
+        """Draw ``key`` (seconds, or a count) from its range.
+
+        Each ``(key, stream)`` pair has its own RNG, seeded from the run's seed, the key and the
+        stream with SHA-256 (never Python's ``hash()``, which changes per process): emulators name
+        the stream after the operation and the resource (``"restore:us-east-1/orders-pitr"``), so
+        that two resources draw different figures and the same seed gives the same figures.
+        """
         figure = self.figures[key]
         if figure.fixed:
             return figure.low
-        return self.rng(stream or key).uniform(figure.low, figure.high)
+        return self.rng(f"{key}|{stream}" if stream else key).uniform(figure.low, figure.high)
 
     def value(self, key: str) -> float:
         """The midpoint of ``key``'s range (for settings such as intervals and thresholds)."""

@@ -192,7 +192,11 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     )
     if experiments:
         with_availability_objective = any((e.get("objectives") or {}).get("availability") is not None for e in experiments)
-        header = ["scenario", "experiment", "strategy", "RTO obj", "RTO", "RPO obj", "RPO", "lost", "discarded", "availability"]
+        with_conflicts = any((e.get("measured") or {}).get("conflict_overwrites") for e in experiments)
+        header = ["scenario", "experiment", "strategy", "RTO obj", "RTO", "RPO obj", "RPO", "lost", "discarded"]
+        if with_conflicts:  # acknowledged writes replaced by last writer wins (global tables)
+            header.append("conflicts")
+        header.append("availability")
         if with_availability_objective:
             header.append("avail obj")
         header += ["objectives", "verdict", "figures", "fault"]
@@ -204,7 +208,12 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
                 e.get("scenario") or "-", _experiment_name(e), e.get("strategy", ""),
                 format_duration(o.get("rto_s")), "never" if m.get("rto_s") is None else format_duration(m["rto_s"]),
                 format_duration(o.get("rpo_s")), format_duration(m.get("rpo_s")), str(m.get("lost_writes", 0)),
-                str(m.get("discarded_writes", 0)), _availability_cell(m),
+                str(m.get("discarded_writes", 0)),
+            ]
+            if with_conflicts:
+                row.append(str(m.get("conflict_overwrites", 0)))
+            row += [
+                _availability_cell(m),
             ]
             if with_availability_objective:
                 row.append("-" if o.get("availability") is None else describe_availability(float(o["availability"])))

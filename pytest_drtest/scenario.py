@@ -30,6 +30,7 @@ class ProbeSettings:
     # before the last DENSE_LEAD seconds of the steady state the probe writes only this often:
     # nothing can change the outcome there (see Probe.thin)
     steady_interval: float = 15.0
+    keys: int | None = None  # None: a new key every tick; N: the ticks update N items in turn
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Experiment:
     objectives: Objectives
     probe: ProbeSettings
     steady_state: float
+    failback: bool = False  # after recovery: revert the fault, wait until the regions converge, then measure
 
 
 @dataclass
@@ -163,12 +165,12 @@ def _check_latency(latency: dict[str, Any], source: str) -> None:
 
 
 def _probe(fields: Fields, base: ProbeSettings) -> ProbeSettings:
-    """A ``probe = { interval, recovered_after, timeout, steady_interval }`` table over ``base``."""
+    """A ``probe = { interval, recovered_after, timeout, steady_interval, keys }`` table over ``base``."""
     if "probe" not in fields.data:
         fields._seen.add("probe")
         return base
     table = fields.table("probe")
-    table._seen.update({"interval", "recovered_after", "timeout", "steady_interval"})
+    table._seen.update({"interval", "recovered_after", "timeout", "steady_interval", "keys"})
     interval = _duration(table, "interval", "1s") if "interval" in table.data else base.interval
     if interval <= 0:
         raise DrConfigError("expected a positive duration", source=fields.source, field=table._name("interval"))
@@ -179,8 +181,12 @@ def _probe(fields: Fields, base: ProbeSettings) -> ProbeSettings:
     steady = _duration(table, "steady_interval", "15s") if "steady_interval" in table.data else base.steady_interval
     if steady <= 0:
         raise DrConfigError("expected a positive duration", source=fields.source, field=table._name("steady_interval"))
+    keys = table.get("keys", int, base.keys) if "keys" in table.data else base.keys
+    if keys is not None and keys < 1:
+        raise DrConfigError(f"expected at least 1 (the number of items the probe updates), got {keys}",
+                            source=fields.source, field=table._name("keys"))
     table.reject_unknown()
-    return ProbeSettings(interval, consecutive, timeout, steady)
+    return ProbeSettings(interval, consecutive, timeout, steady_interval=steady, keys=keys)
 
 
 def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scenario:
@@ -231,10 +237,17 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
                                 source=source, field=f"{field_name}.name")
         runbook = exp.get("runbook", str, strategy.default_runbook)
         resolve_runbook(runbook, source=source, field=f"{field_name}.runbook")
+        failback = exp.get("failback", bool, False)
+        if failback and fault.data_fault:
+            raise DrConfigError(
+                f"failback reverts the fault after recovery; {fault.kind!r} leaves its damage (a data fault): "
+                "expected a fault that ends, e.g. region-outage, az-outage or pause-replication",
+                source=source, field=f"{field_name}.failback",
+            )
         scenario.experiments.append(
             Experiment(
                 exp_name, fault_spec, fault, runbook, _objectives(exp, source, objectives, "experiment"), _probe(exp, probe),
-                _duration(exp, "steady_state", "0s") if "steady_state" in exp.data else steady_state,
+                _duration(exp, "steady_state", "0s") if "steady_state" in exp.data else steady_state, failback,
             )
         )
         exp.reject_unknown()

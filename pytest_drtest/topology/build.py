@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from pytest_drtest.durations import parse_duration
+from pytest_drtest.errors import DrError
 from pytest_drtest.regions import zones
 from pytest_drtest.topology.model import RegionStack, Topology
 
@@ -72,6 +73,7 @@ def build(topology: Topology) -> Topology:
     build_dns(topology)
     if strategy.name == "backup-restore":
         build_backup(topology)
+    wait_replicas_active(topology)  # last: the replicas are created while the rest is built
     for region, stack in topology.regions.items():
         if stack.tables:
             topology.app_config.setdefault(region, {})["table"] = stack.tables[topology.probe_table]
@@ -159,6 +161,24 @@ def build_tables(topology: Topology) -> None:
                 f"replica {physical} in {dr.region}",
                 partial(ddb.update_table, TableName=physical, ReplicaUpdates=[{"Delete": {"RegionName": dr.region}}]),
             )
+
+
+def wait_replicas_active(topology: Topology, *, timeout: float = 6 * 3600.0) -> None:
+    """Poll ``DescribeTable`` (every 20 s, as botocore's ``table_exists``) until every replicated
+    table and its replicas are ``ACTIVE``: there is no waiter for replicas ([BW:dynamodb])."""
+    if not topology.strategy.continuous_replication:
+        return
+    ddb = topology.clients.client("dynamodb", topology.primary.region)
+    deadline = topology.clock.now() + timeout
+    for table in topology.primary.tables.values():
+        while True:
+            described = ddb.describe_table(TableName=table)["Table"]
+            statuses = [r.get("ReplicaStatus") for r in described.get("Replicas", [])]
+            if described["TableStatus"] == "ACTIVE" and all(status == "ACTIVE" for status in statuses):
+                break
+            if topology.clock.now() >= deadline:
+                raise DrError(f"table {table}: replicas {statuses} not ACTIVE after {timeout:.0f} s")
+            topology.clock.sleep(20)
 
 
 def build_buckets(topology: Topology) -> None:

@@ -1,6 +1,7 @@
 """The built topology: what exists in each region, and the application's configuration."""
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,9 @@ class Topology:
     db_record: str | None = None  # the DNS name the application's database answers at (db.<domain>)
     endpoints: dict[tuple[str, str, str, bool], tuple[str, int]] = field(default_factory=dict)  # database endpoints seen
     jobs: list[Any] = field(default_factory=list)  # scheduled jobs (e.g. snapshot-and-copy)
+    #: numbers of the resources runbooks create (restored tables, databases): per topology, so that a
+    #: test's names — and the figures drawn for them — do not depend on the tests run before it
+    serials: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- lookups -------------------------------------------------------------------------------
     def stack(self, which: str) -> RegionStack:
