@@ -5,6 +5,8 @@ last writer wins) is :mod:`pytest_drtest.emulation.dynamodb.replication`.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from pytest_drtest.emulation.core import AwsError, Call
 from pytest_drtest.emulation.dynamodb.models import (
     ReplicaProgress,
@@ -33,7 +35,7 @@ class GlobalTables(Replication):
             self._release_held()
 
     # -- replicas ---------------------------------------------------------------------------
-    def before_UpdateTable(self, call: Call) -> None:
+    def before_UpdateTable(self, call: Call) -> dict[str, Any] | None:
         name = table_name_of(call.params["TableName"])
         if self._restoring_state(call.region, name) is not None or self._replica_creating(call.region, name):
             raise AwsError(
@@ -67,15 +69,26 @@ class GlobalTables(Replication):
                     raise AwsError(
                         "ValidationException", f"Cannot delete the replica of '{name}' in {target} from {call.region}"
                     )
+        if updates:
+            return self._update_replicas(call, name, updates)
+        return None
 
-    def after_UpdateTable(self, call: Call) -> None:
-        assert call.parsed is not None
-        name = table_name_of(call.params["TableName"])
-        for update in call.params.get("ReplicaUpdates", []):
+    def _update_replicas(self, call: Call, name: str, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        """Answer an UpdateTable with ReplicaUpdates: the replicas are this emulator's own tables, so
+        the backend never sees ReplicaUpdates (moto ignores them; LocalStack would make its own
+        replica, one table behind both regions, where a write shows in the other region at once)."""
+        others = {key: value for key, value in call.params.items() if key != "ReplicaUpdates"}
+        if len(others) > 1:
+            self._client(call.region).update_table(**others)
+        for update in updates:
             if "Create" in update:
                 self._create_replica(call.region, name, update["Create"]["RegionName"])
             elif "Delete" in update:
                 self._delete_replica(name, update["Delete"]["RegionName"])
+        return {"TableDescription": self._describe(call.region, name)}
+
+    def after_UpdateTable(self, call: Call) -> None:
+        assert call.parsed is not None
         self._decorate(call.region, call.parsed["TableDescription"])
 
     def _create_replica(self, source_region: str, table: str, target: str) -> None:
