@@ -358,7 +358,7 @@ class Harness:
 
             self.web = WebTier(self.network, planned, self.web_spec, self.env, self.network.folder).start()
             self.network.on_stop(self.web.stop)
-        build(planned)
+        build(planned, self.ledger if self.web_spec is None else None)  # seeds before replicas
         build_database(planned)
         self.wait_ready()
         put = None

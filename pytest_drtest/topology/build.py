@@ -60,15 +60,19 @@ def dr_capacity(topology: Topology) -> int:
     return {"none": 0, "zero": 0, "reduced": max(1, full // 3), "full": full}[topology.strategy.dr_capacity]
 
 
-def build(topology: Topology) -> Topology:
-    """Create every resource of ``topology`` (regions already chosen)."""
+def build(topology: Topology, ledger: Any = None) -> Topology:
+    """Create every resource of ``topology`` (regions already chosen).
+
+    With ``ledger``, the tables' seed items are written as soon as each table exists, before its
+    global-table replica is added: the replica then starts from a copy of them, as AWS copies a
+    table's items to a new replica, instead of replicating each one."""
     strategy = topology.strategy
     primary = topology.regions.setdefault(topology.primary_region, RegionStack(topology.primary_region, "primary"))
     dr = topology.regions.setdefault(topology.dr_region, RegionStack(topology.dr_region, "dr"))
     build_compute(topology, primary, topology.blueprint.capacity)
     if strategy.dr_capacity != "none":
         build_compute(topology, dr, dr_capacity(topology))
-    build_tables(topology)
+    build_tables(topology, ledger)
     build_buckets(topology)
     build_dns(topology)
     if strategy.name == "backup-restore":
@@ -136,7 +140,7 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
 
 
 # -- data ------------------------------------------------------------------------------------------
-def build_tables(topology: Topology) -> None:
+def build_tables(topology: Topology, ledger: Any = None) -> None:
     primary, dr = topology.primary, topology.dr
     ddb = topology.clients.client("dynamodb", primary.region)
     for spec in topology.blueprint.tables:
@@ -154,6 +158,8 @@ def build_tables(topology: Topology) -> None:
         ddb.update_continuous_backups(
             TableName=physical, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
+        if ledger is not None:
+            seed_table(topology, spec, physical, ledger)
         if topology.strategy.continuous_replication:
             ddb.update_table(TableName=physical, ReplicaUpdates=[{"Create": {"RegionName": dr.region}}])
             dr.tables[spec.name] = physical
@@ -364,21 +370,9 @@ def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
 
     ``put(key, payload)``: write the probe table's seed items through the application (the team's
     service), so that nothing the service never saw counts as lost; its database is its own."""
-    ddb = topology.clients.client("dynamodb", topology.primary_region)
     for spec in topology.blueprint.tables:
-        physical = topology.primary.tables[spec.name]
-        items = [(f"seed#{i:05d}", json.dumps({"seed": i, "table": spec.name})) for i in range(spec.seed_items)]
-        through_app = put is not None and spec.name == topology.probe_table
-        for start in range(0, len(items), 25):  # BatchWriteItem takes up to 25 puts [BC:dynamodb]
-            batch = items[start:start + 25]
-            if through_app:
-                for key, payload in batch:
-                    put(key, payload)
-            else:
-                _batch_write(ddb, physical, [{spec.hash_key: {"S": k}, "payload": {"S": v}} for k, v in batch])
-            if spec.name == topology.probe_table:
-                for key, payload in batch:
-                    ledger.record(key, payload, topology.clock.now())
+        if spec.name not in topology.seeded:
+            seed_table(topology, spec, topology.primary.tables[spec.name], ledger, put)
     database = topology.blueprint.database
     target = topology.app_config.get(topology.primary_region, {}).get("db")
     if database is not None and target is not None and put is None:
@@ -394,6 +388,24 @@ def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
         bucket = topology.primary.buckets[bucket_spec.name]
         for i in range(bucket_spec.seed_objects):
             s3.put_object(Bucket=bucket, Key=f"seed/{i:05d}.json", Body=json.dumps({"seed": i}).encode())
+
+
+def seed_table(topology: Topology, spec: Any, physical: str, ledger: Any, put: Any = None) -> None:
+    """A table's seed items (in batches of 25); the probe table's enter the ledger with their ack time."""
+    ddb = topology.clients.client("dynamodb", topology.primary_region)
+    items = [(f"seed#{i:05d}", json.dumps({"seed": i, "table": spec.name})) for i in range(spec.seed_items)]
+    through_app = put is not None and spec.name == topology.probe_table
+    for start in range(0, len(items), 25):  # BatchWriteItem takes up to 25 puts [BC:dynamodb]
+        batch = items[start:start + 25]
+        if through_app:
+            for key, payload in batch:
+                put(key, payload)
+        else:
+            _batch_write(ddb, physical, [{spec.hash_key: {"S": k}, "payload": {"S": v}} for k, v in batch])
+        if spec.name == topology.probe_table:
+            for key, payload in batch:
+                ledger.record(key, payload, topology.clock.now())
+    topology.seeded.add(spec.name)
 
 
 def _batch_write(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
