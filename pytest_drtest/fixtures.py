@@ -15,12 +15,23 @@ from pytest_drtest.regions import check_region_pair
 from pytest_drtest.report import RunReport
 from pytest_drtest.settings import Settings
 from pytest_drtest.strategies import get_strategy
-from pytest_drtest.topology.blueprint import Blueprint, load_blueprint, parse_web, shipped_blueprints
+from pytest_drtest.topology.blueprint import (
+    Blueprint,
+    load_blueprint,
+    parse_web,
+    shipped_blueprints,
+)
 from pytest_drtest.topology.model import Topology
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 REPORT_KEY = pytest.StashKey[RunReport]()
 SCENARIOS_KEY = pytest.StashKey[list[Any]]()
+HARNESS_KEY = pytest.StashKey[Harness]()  # on an item: its harness (background errors fail its call phase)
+
+
+def watch(node: pytest.Item, harness: Harness) -> None:
+    """Make ``harness`` the item's: errors of its background threads fail the item's call phase."""
+    node.stash[HARNESS_KEY] = harness
 
 
 def dr_marker_args(
@@ -112,6 +123,7 @@ def dr(request: pytest.FixtureRequest) -> Iterator[Harness]:
         regions=args.get("regions") or (None if scenario else settings.regions),
         web=args.get("web"),
     )
+    watch(request.node, harness)
     harness.start()
     try:
         yield harness

@@ -1,25 +1,27 @@
 """The harness of one test: backend, clock, emulation, topology, faults, probes, results.
 
 Works without pytest (``with Harness(settings) as dr: ...``); the ``dr`` fixture is a thin layer
-over it. ``close()`` always reverts faults (newest first), stops probes, tears down the topology
-and stops the backend, also when the test failed or was interrupted.
+over it. ``start()`` puts the undo of each step on one exit stack; ``close()`` unwinds it: probes
+closed, faults reverted (newest first), the topology torn down, patched globals restored, the
+network world, the emulation, the clock and the backend stopped — every step, also when an earlier
+one raises or the test failed or was interrupted; then one :class:`DrError` lists what failed.
 """
 from __future__ import annotations
 
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 import botocore.waiter
 
+from pytest_drtest.assessment import TopologyAssessment, assess_topology
 from pytest_drtest.backends.base import Backend, ClientFactory, make_backend
 from pytest_drtest.clock import Clock, PacedClock, RealClock, VirtualClock, WaiterTime
 from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.faults.base import Fault, FaultContext
-from pytest_drtest.assessment import TopologyAssessment, assess_topology
 from pytest_drtest.measure import Ledger, Result, Sample, Timeline
 from pytest_drtest.objectives import Objectives, assert_objectives
 from pytest_drtest.probes.probe import Probe
@@ -27,6 +29,7 @@ from pytest_drtest.profile import LatencyProfile
 from pytest_drtest.regions import check_region_pair
 from pytest_drtest.restores import RestoreResult, verify_restore
 from pytest_drtest.settings import Settings
+from pytest_drtest.sink import ErrorSink
 from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, WebSpec, load_blueprint
 from pytest_drtest.topology.model import RegionStack, Topology
@@ -43,11 +46,11 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     """The emulation hub with every service emulator."""
     from pytest_drtest.emulation.aurora import AuroraEmulator
     from pytest_drtest.emulation.backup import BackupEmulator
-    from pytest_drtest.emulation.rds import RdsInstanceEmulator
-    from pytest_drtest.emulation.rds_data import RdsDataEmulator
     from pytest_drtest.emulation.compute import install_compute
     from pytest_drtest.emulation.core import Emulation
     from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+    from pytest_drtest.emulation.rds import RdsInstanceEmulator
+    from pytest_drtest.emulation.rds_data import RdsDataEmulator
     from pytest_drtest.emulation.route53 import Route53Emulator
     from pytest_drtest.emulation.s3 import S3Emulator
 
@@ -185,99 +188,143 @@ class Harness:
         self._topology: Topology | None = None
         self._faults: list[Fault] = []
         self._probes: list[Probe] = []
-        self._saved_waiter_time: Any = None
+        self._undo = contextlib.ExitStack()  # the undo of every step start() took, unwound by close()
+        self._teardown_failures: list[tuple[str, BaseException | None]] = []
         self._probe_settings: ProbeSettings | None = scenario.probe if scenario else None
         self._started = False
         self._closed = False
         self._wall_start = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def __enter__(self) -> Harness:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def start(self) -> Harness:
-        """Start the backend, the clock and (on emulated backends) the emulation."""
+        """Start the backend, the clock and (on emulated backends) the emulation and network world.
+
+        Each step's undo goes on the harness's exit stack as the step succeeds: a start that fails
+        half-way undoes what it did, and :meth:`close` undoes everything.
+        """
         if self._started:
             return self
         self._started = True
         self._wall_start = time.perf_counter()
-        self.backend.start()
+        undo = self._undo
         try:
+            undo.callback(self._undo_step, "stopping the backend", self.backend.stop)
+            self.backend.start()
             if not self.backend.emulated:
                 self.clock = RealClock()
             elif self.settings.clock_mode == "paced":
                 self.clock = PacedClock(self.settings.clock_speed, self.settings.clock_start)
             else:
                 self.clock = VirtualClock(self.settings.clock_start)
+            undo.callback(self._undo_background_errors)  # after everything that runs threads has stopped
+            undo.callback(self._undo_step, "stopping the clock", self.clock.close)
+            # errors of the world's threads: the data plane's proxies log them, others escape the thread
+            undo.enter_context(self.clock.errors.capturing_logs("pytest_drtest.dataplane"))
+            undo.enter_context(self.clock.errors.capturing_threads())
             self.session = self.backend.new_session()
             self.clients = self.backend.factory(self.session)
             if self.backend.emulated:
                 from pytest_drtest.gateway.addresses import AddressPlan, run_slot
 
                 backdoor = self.backend.factory(self.backend.new_session())
-                self.emulation = assemble_emulation(self.clock, self.profile, backdoor)
+                self.emulation = emulation = assemble_emulation(self.clock, self.profile, backdoor)
+                undo.callback(self._undo_step, "closing the emulation", emulation.close)
                 self.addresses = AddressPlan(self.regions, run_slot())
-                self.emulation.addresses = self.addresses
-                self.emulation.install_session(self.session)
+                emulation.addresses = self.addresses
+                emulation.install_session(self.session)
+                undo.callback(self._undo_step, "restoring boto3.DEFAULT_SESSION", setattr, boto3, "DEFAULT_SESSION",
+                              boto3.DEFAULT_SESSION)
                 boto3.DEFAULT_SESSION = self.backend.new_session()
-                self.emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
+                emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
                 if self.backend.serves_network:
                     from pytest_drtest.gateway.world import NetworkWorld
 
-                    self.network = NetworkWorld(self.addresses, self.clients, self.emulation, primary=self.regions[0])
-                    self.network.start()
+                    self.network = network = NetworkWorld(self.addresses, self.clients, emulation, primary=self.regions[0])
+                    undo.callback(self._undo_step, "stopping the network world", network.stop)
+                    network.start()
             # botocore waiters sleep on the run's clock: virtual time on emulators; on aws real
             # time, during which the clock's scheduled work (probe ticks) keeps running
-            self._saved_waiter_time = botocore.waiter.time
-            botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment]
-        except BaseException:
-            self.close()
+            undo.callback(self._undo_step, "restoring botocore.waiter.time", setattr, botocore.waiter, "time",
+                          botocore.waiter.time)
+            botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment,unused-ignore]
+            # what the test does from here on, undone first (newest first)
+            undo.callback(self._undo_topology)
+            undo.callback(self._undo_world)
+            undo.callback(self._undo_faults)
+            undo.callback(self._undo_probes)
+        except BaseException as exc:
+            try:
+                self.close()
+            except Exception as also:  # noqa: BLE001 - the start's own error is the one to see
+                exc.add_note(f"and undoing the start: {also}")
             raise
         return self
 
     def close(self) -> None:
-        """Revert faults, stop probes, tear down the topology, stop the backend. Idempotent."""
+        """Unwind the exit stack: every undo step runs even when an earlier one raises; then one
+        :class:`DrError` lists the steps that failed. Idempotent."""
         if self._closed or not self._started:
             return
         self._closed = True
-        errors: list[str] = []
+        self._teardown_failures = []
+        self._undo.close()  # a KeyboardInterrupt in a step still lets the later steps run, then propagates
+        failures, self._teardown_failures = self._teardown_failures, []
+        if failures:
+            listing = "; ".join(what for what, _ in failures)
+            first = next((exc for _, exc in failures if exc is not None), None)
+            raise DrError(f"teardown incomplete ({len(failures)} step{'s' if len(failures) > 1 else ''} failed): "
+                          f"{listing}") from first
+
+    # -- undo steps (close() runs them newest first) ----------------------------------------------------
+    def _undo_step(self, what: str, fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - listed by close(), after every other step ran
+            self._teardown_failures.append((f"{what}: {type(exc).__name__}: {exc}", exc))
+
+    def _undo_probes(self) -> None:
         for probe in self._probes:
-            probe.close()
-        ctx = FaultContext(self._topology, self.emulation.world if self.emulation else None) if self._topology else None
+            self._undo_step("closing a probe", probe.close)
+
+    def _undo_faults(self) -> None:
+        if self._topology is None:
+            return
+        ctx = FaultContext(self._topology, self.emulation.world if self.emulation else None)
         for fault in reversed(self._faults):
-            try:
-                if ctx is not None:
-                    fault.revert(ctx)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"reverting {fault.describe()}: {exc}")
-        if self.emulation is not None:
-            for region in list(self.emulation.world.lost_regions):
-                self.emulation.world.restore_region(region)
-            for az in list(self.emulation.world.lost_azs):
-                self.emulation.world.restore_az(az)
-        if self.network is not None:
-            try:
-                self.network.stop()
-                self.network.raise_errors()
-            except Exception as exc:  # noqa: BLE001
-                errors.append(str(exc))
-        with contextlib.suppress(Exception):
-            self.clock.close()
-        if self._topology is not None and self.settings.backend not in ("moto", "moto-server"):
-            errors.extend(self._topology.cleanup.run())
-        if self._saved_waiter_time is not None:
-            botocore.waiter.time = self._saved_waiter_time  # type: ignore[assignment]
-        if self.emulation is not None:
-            self.emulation.close()
-        with contextlib.suppress(Exception):
-            boto3.DEFAULT_SESSION = None
-        self.backend.stop()
-        if errors:
-            raise DrError("teardown incomplete: " + "; ".join(errors))
+            self._undo_step(f"reverting {fault.describe()}", fault.revert, ctx)
+
+    def _undo_world(self) -> None:
+        """Bring back the regions and AZs a fault took away (whatever reverted or not)."""
+        if self.emulation is None:
+            return
+        world = self.emulation.world
+        for region in list(world.lost_regions):
+            self._undo_step(f"restoring region {region}", world.restore_region, region)
+        for az in list(world.lost_azs):
+            self._undo_step(f"restoring AZ {az}", world.restore_az, az)
+
+    def _undo_topology(self) -> None:
+        """Delete what the topology created (moto drops it with the backend)."""
+        if self._topology is None or self.settings.backend in ("moto", "moto-server"):
+            return
+        for problem in self._topology.cleanup.run():
+            self._teardown_failures.append((problem, None))
+
+    def _undo_background_errors(self) -> None:
+        for reported in self.clock.errors.take():
+            self._teardown_failures.append((f"background thread {reported.describe()}", reported.error))
+
+    @property
+    def background_errors(self) -> ErrorSink | None:
+        """The run's error sink (what the world's background threads raised), once started."""
+        return self.clock.errors if self._started and hasattr(self, "clock") else None
 
     # -- clients -------------------------------------------------------------------------------
     def client(self, service: str, region: str = "primary") -> Any:

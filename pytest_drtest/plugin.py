@@ -8,9 +8,16 @@ from typing import Any
 import pytest
 
 from pytest_drtest.clock import parse_clock_mode
-from pytest_drtest.compare import GateRule, comparison_lines, load_baseline, parse_rules, regressions
+from pytest_drtest.compare import (
+    GateRule,
+    comparison_lines,
+    load_baseline,
+    parse_rules,
+    regressions,
+)
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered from the plugin module
+    HARNESS_KEY,
     REPORT_KEY,
     SCENARIOS_KEY,
     SETTINGS_KEY,
@@ -22,7 +29,12 @@ from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered fro
     marker_args,
 )
 from pytest_drtest.report import RunReport
-from pytest_drtest.settings import Settings, parse_clock_start, parse_regions, parse_seed
+from pytest_drtest.settings import (
+    Settings,
+    parse_clock_start,
+    parse_regions,
+    parse_seed,
+)
 
 OPTIONS: list[tuple[str, str, str, str | None]] = [
     # (option, ini, help, default shown)
@@ -37,10 +49,10 @@ OPTIONS: list[tuple[str, str, str, str | None]] = [
     ("--dr-clock-start", "dr_clock_start", "ISO 8601 UTC start of the virtual clock", "2026-01-05T00:00:00Z"),
     ("--dr-html", "dr_html", "write the HTML report (a timeline picture per experiment) to this path", None),
     ("--dr-compare", "dr_compare", "compare RTO, RPO and lost writes with a previous --dr-report JSON file", None),
-    ("--dr-policy", "dr_policy", "AWS Resilience Hub resiliency policy file (JSON or YAML; API or CloudFormation) "
-     "whose RTO/RPO per disruption type judge the experiments", None),
-    ("--dr-clock", "dr_clock", "virtual (time stands still while the test waits on a process) or paced:SPEED "
-     "(modeled seconds per real second, e.g. paced:60)", "virtual"),
+    ("--dr-policy", "dr_policy", ("AWS Resilience Hub resiliency policy file (JSON or YAML; API or CloudFormation) "
+     "whose RTO/RPO per disruption type judge the experiments"), None),
+    ("--dr-clock", "dr_clock", ("virtual (time stands still while the test waits on a process) or paced:SPEED "
+     "(modeled seconds per real second, e.g. paced:60)"), "virtual"),
 ]
 GATE_HELP = (
     "fail the session when a figure regresses against --dr-compare beyond RULE: rto:10%, rto:30s, rpo:0, "
@@ -196,14 +208,29 @@ def _scenario_info(scenario: Any) -> dict[str, Any]:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     stash = config.stash
-    if SETTINGS_KEY in stash:
-        del stash[SETTINGS_KEY]
-    if SCENARIOS_KEY in stash:
-        del stash[SCENARIOS_KEY]
-    if REPORT_KEY in stash:
-        del stash[REPORT_KEY]
-    if GATE_KEY in stash:
-        del stash[GATE_KEY]
+    keys: list[pytest.StashKey[Any]] = [SETTINGS_KEY, SCENARIOS_KEY, REPORT_KEY, GATE_KEY]
+    for key in keys:
+        if key in stash:
+            del stash[key]
+
+
+# -- while an item runs: progress and the errors of the world's background threads ------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Errors raised in a harness's background threads fail the test's call phase, not its teardown."""
+    harness = item.stash.get(HARNESS_KEY, None)
+    try:
+        result = yield
+    except BaseException as exc:
+        sink = harness.background_errors if harness is not None else None
+        for reported in sink.take() if sink is not None else []:
+            exc.add_note(f"meanwhile in a background thread of the emulated world: {reported.describe()}")
+        raise
+    harness = item.stash.get(HARNESS_KEY, harness)
+    sink = harness.background_errors if harness is not None else None
+    if sink is not None:
+        sink.raise_errors()
+    return result
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
