@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
@@ -19,13 +20,14 @@ import botocore.waiter
 from pytest_drtest.assessment import TopologyAssessment, assess_topology
 from pytest_drtest.backends.base import Backend, ClientFactory, make_backend
 from pytest_drtest.clock import Clock, PacedClock, RealClock, VirtualClock, WaiterTime
-from pytest_drtest.durations import parse_duration
+from pytest_drtest.durations import format_duration, parse_duration
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.faults.base import Fault, FaultContext
 from pytest_drtest.measure import Ledger, Result, Sample, Timeline
 from pytest_drtest.objectives import Objectives, assert_objectives
 from pytest_drtest.probes.probe import Probe
 from pytest_drtest.profile import LatencyProfile
+from pytest_drtest.progress import PhaseEvent, PhaseTracker
 from pytest_drtest.regions import check_region_pair
 from pytest_drtest.restores import RestoreResult, verify_restore
 from pytest_drtest.settings import Settings
@@ -190,6 +192,7 @@ class Harness:
         self._probes: list[Probe] = []
         self._undo = contextlib.ExitStack()  # the undo of every step start() took, unwound by close()
         self._teardown_failures: list[tuple[str, BaseException | None]] = []
+        self._tracker: PhaseTracker | None = None
         self._probe_settings: ProbeSettings | None = scenario.probe if scenario else None
         self._started = False
         self._closed = False
@@ -259,6 +262,8 @@ class Harness:
             undo.callback(self._undo_world)
             undo.callback(self._undo_faults)
             undo.callback(self._undo_probes)
+            if self._tracker is not None:
+                self._watch_probes()
         except BaseException as exc:
             try:
                 self.close()
@@ -325,6 +330,27 @@ class Harness:
     def background_errors(self) -> ErrorSink | None:
         """The run's error sink (what the world's background threads raised), once started."""
         return self.clock.errors if self._started and hasattr(self, "clock") else None
+
+    # -- progress ---------------------------------------------------------------------------------
+    def observe(self, observer: Callable[[PhaseEvent], None]) -> None:
+        """Call ``observer`` with each phase of the experiment as it happens (building, steady state,
+        fault, detection, failover, recovered, restore checks; see :mod:`pytest_drtest.progress`)."""
+        if self._tracker is None:
+            self._tracker = PhaseTracker()
+            self.timeline.observers.append(self._tracker.milestone)
+            if self._started and not self._closed:
+                self._watch_probes()
+        self._tracker.observers.append(observer)
+
+    def _watch_probes(self) -> None:
+        tracker = self._tracker
+        assert tracker is not None
+        remove = self.clock.add_advance_listener(after=lambda old, new: tracker.samples(self._probes))
+        self._undo.callback(remove)
+
+    def _phase(self, phase: str, detail: str = "", t: float | None = None) -> None:
+        if self._tracker is not None:
+            self._tracker.emit(phase, self.clock.now() if t is None else t, detail)
 
     # -- clients -------------------------------------------------------------------------------
     def client(self, service: str, region: str = "primary") -> Any:
@@ -397,6 +423,7 @@ class Harness:
                 "world on the network: use --dr-backend=moto-server"
             )
         self._topology = planned
+        self._phase("building", f"{self.strategy.name} topology in {planned.primary_region} + {planned.dr_region}")
         if self.network is not None:
             from pytest_drtest.gateway.web import WebTier
 
@@ -506,6 +533,8 @@ class Harness:
         )
         if isinstance(self.clock, PacedClock):
             self.clock.pace()
+        if not self._probes:
+            self._phase("steady state", f"probing every {format_duration(probe.interval)}")
         self._probes.append(probe)
         return probe
 
@@ -558,6 +587,8 @@ class Harness:
             objectives = objectives.merged(call)
         if not result.probe_samples:
             result.probe_samples = self._samples_of(result)
+        self._phase("recovered", result.summary() if result.recovered else "not recovered: " + result.summary(),
+                    t=result.fault_t + result.rto_s if result.rto_s is not None else None)
         missed = failures(result, objectives)
         scenario = self.scenario.name if self.scenario else ""
         record_name = name or test_name(self.test)
@@ -588,6 +619,9 @@ class Harness:
     def verify_restores(self) -> list[RestoreResult]:
         """Check every restore a runbook performed against the ledger."""
         topology = self.topology
+        if topology.restores:
+            kinds = ", ".join(dict.fromkeys(str(r.get("kind", "restore")) for r in topology.restores))
+            self._phase("restore checks", f"{len(topology.restores)} restore(s) against the ledger: {kinds}")
         results = []
         for record in topology.restores:
             result = verify_restore(topology, self.ledger, record)
@@ -616,6 +650,8 @@ class Harness:
             runbook(topology, self.clock)
             probe.wait_recovered(within=experiment.probe.timeout)
             result = probe.result()
+        self._phase("recovered", result.summary() if result.recovered else "not recovered: " + result.summary(),
+                    t=result.fault_t + result.rto_s if result.rto_s is not None else None)
         restores = self.verify_restores()
         record = self._record(result, experiment.objectives, name=experiment.name)
         bad = [r for r in restores if not r.passed]

@@ -18,6 +18,7 @@ from pytest_drtest.compare import (
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered from the plugin module
     HARNESS_KEY,
+    PROGRESS_KEY,
     REPORT_KEY,
     SCENARIOS_KEY,
     SETTINGS_KEY,
@@ -28,6 +29,7 @@ from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered fro
     dr_topology,
     marker_args,
 )
+from pytest_drtest.progress import Progress
 from pytest_drtest.report import RunReport
 from pytest_drtest.settings import (
     Settings,
@@ -208,13 +210,41 @@ def _scenario_info(scenario: Any) -> dict[str, Any]:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     stash = config.stash
-    keys: list[pytest.StashKey[Any]] = [SETTINGS_KEY, SCENARIOS_KEY, REPORT_KEY, GATE_KEY]
+    keys: list[pytest.StashKey[Any]] = [SETTINGS_KEY, SCENARIOS_KEY, REPORT_KEY, GATE_KEY, PROGRESS_KEY]
     for key in keys:
         if key in stash:
             del stash[key]
+    hooks = config.pluginmanager.get_plugin(PROGRESS_PLUGIN)
+    if hooks is not None:
+        config.pluginmanager.unregister(hooks)
 
 
 # -- while an item runs: progress and the errors of the world's background threads ------------------
+class ProgressHooks:
+    """Ends an item's progress before pytest writes its outcome (registered only where it shows)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.progress.finish()
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self.progress.finish()
+
+
+PROGRESS_PLUGIN = "drtest-progress"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    progress = Progress.for_config(config)  # the terminal reporter exists by now
+    if progress is not None and not config.pluginmanager.has_plugin(PROGRESS_PLUGIN):
+        config.stash[PROGRESS_KEY] = progress
+        config.pluginmanager.register(ProgressHooks(progress), PROGRESS_PLUGIN)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """Errors raised in a harness's background threads fail the test's call phase, not its teardown."""
