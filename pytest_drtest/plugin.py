@@ -318,7 +318,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     settings = config.stash.get(SETTINGS_KEY, None)
     if report is None or settings is None:
         return
-    if report.experiments or report.restores:
+    if not report.empty:
         terminalreporter.write_sep("=", "drtest summary")
         for line in report.table():
             terminalreporter.write_line(line)
@@ -333,7 +333,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 terminalreporter.write_line(f"REGRESSION {line}", red=True)
         else:
             terminalreporter.write_line(f"drtest gate: no regression against {gate.baseline_path} ({', '.join(r.text for r in gate.rules)})")
-    if report.experiments or report.restores or settings.report or settings.html:
+    if not report.empty or settings.report or settings.html:
         if settings.report:
             terminalreporter.write_line(f"JSON report: {settings.report}")
         if settings.html:
@@ -347,6 +347,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     gate = config.stash.get(GATE_KEY, None)
     if report is None or settings is None or config.option.collectonly:
         return  # --collect-only measures nothing: keep the files of the last real run
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller merges, judges and writes
+        workeroutput[WORKER_REPORT] = report.as_dict()
+        return
     data = report.as_dict()
     if gate is not None and gate.baseline is not None:
         gate.lines = comparison_lines(data, gate.baseline, str(gate.baseline_path))
@@ -363,6 +367,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         from pytest_drtest.report_html import write_html
 
         write_html(data, settings.html)
+
+
+# -- pytest-xdist: workers hand their report data to the controller (as pytest-cov does) ---------------
+WORKER_REPORT = "drtest_report"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """The controller keeps the collection order: the merged report lists experiments as a serial run does."""
+    report = node.config.stash.get(REPORT_KEY, None)
+    if report is not None and not report.order:
+        report.order = list(ids)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller takes a finished worker's report data (none when it crashed)."""
+    report = node.config.stash.get(REPORT_KEY, None)
+    data = (getattr(node, "workeroutput", None) or {}).get(WORKER_REPORT)
+    if report is not None and data:
+        report.workers.append(data)
 
 
 __all__ = ["DrError"]
