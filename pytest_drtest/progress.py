@@ -208,7 +208,8 @@ class Progress:
         if writer is None:
             return
         room = int(writer.fullwidth) - int(writer.width_of_current_line) - 2
-        text = f"[drtest {self._name} {clock_text(event.t)} {event.phase}" + (f": {event.detail}" if event.detail else "")
+        text = f"[drtest {clock_text(event.t)} {event.phase}" + (f": {event.detail}" if event.detail else "")
+        text += f" ({self._name})" if self._name else ""  # cut first when the line is short
         if room < 24:
             return
         text = (text[: room - 4] + "...]") if len(text) + 1 > room else text + "]"
