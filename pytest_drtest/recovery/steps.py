@@ -1,7 +1,6 @@
 """Runbook steps shared by the shipped runbooks: detect, scale, restore, repoint DNS."""
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -76,11 +75,8 @@ def point_dns_at(topology: Topology, stack: RegionStack, clock: Clock) -> None:
     topology.note("dns-switched", f"{topology.fqdn} -> {stack.alb_dns}")
 
 
-_restore_counter = itertools.count(1)
-
-
 def new_table_name(topology: Topology, logical: str, how: str) -> str:
-    return f"{topology.name}-{logical}-{how}-{next(_restore_counter)}"
+    return f"{topology.name}-{logical}-{how}-{next(topology.restore_numbers)}"
 
 
 def record_restore(topology: Topology, **fields: Any) -> None:
@@ -155,7 +151,7 @@ def start_snapshot_restore(topology: Topology) -> dict | None:
     if not snapshots:
         raise RunbookFailed(f"no database snapshot reached {topology.dr_region}")
     latest = max(snapshots, key=lambda s: s.get("OriginalSnapshotCreateTime") or s["SnapshotCreateTime"])
-    target = f"{topology.name}-db-restored-{next(_restore_counter)}"
+    target = f"{topology.name}-db-restored-{next(topology.restore_numbers)}"
     rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=target, DBSnapshotIdentifier=latest["DBSnapshotIdentifier"])
     topology.note("db-restore-started", f"{latest['DBSnapshotIdentifier']} -> {target}")
     created = latest.get("OriginalSnapshotCreateTime") or latest["SnapshotCreateTime"]
@@ -183,7 +179,7 @@ def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) 
     rds = topology.clients.client("rds", current["region"])
     started = clock.now()
     if current["kind"] == "cluster":
-        new = f"{topology.name}-db-pitr-{next(_restore_counter)}"
+        new = f"{topology.name}-db-pitr-{next(topology.restore_numbers)}"
         rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier=new, SourceDBClusterIdentifier=current["id"], RestoreToTime=restore_at)
         rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=new, WaiterConfig={"Delay": 30, "MaxAttempts": 240})
         rds.create_db_instance(DBInstanceIdentifier=f"{new}-writer", DBClusterIdentifier=new, Engine="aurora-postgresql",
@@ -191,7 +187,7 @@ def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) 
         wait_instance(topology, current["region"], f"{new}-writer", clock, what=f"writer of {new}")
         target, kind = db_target(topology, current["region"], new, "cluster"), "aurora-cluster-pitr"
     else:
-        new = f"{topology.name}-db-pitr-{next(_restore_counter)}"
+        new = f"{topology.name}-db-pitr-{next(topology.restore_numbers)}"
         rds.restore_db_instance_to_point_in_time(SourceDBInstanceIdentifier=current["id"], TargetDBInstanceIdentifier=new, RestoreTime=restore_at)
         wait_instance(topology, current["region"], new, clock, what=f"PITR of {current['id']}")
         target, kind = db_target(topology, current["region"], new, "instance"), "rds-pitr"

@@ -1,7 +1,8 @@
 """The built topology: what exists in each region, and the application's configuration."""
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,9 @@ class Topology:
     global_cluster: str | None = None
     account: str = ""  # from STS, on first use (build.account_of)
     jobs: list[Any] = field(default_factory=list)  # scheduled jobs (e.g. snapshot-and-copy)
+    # numbers of the NEW resources restores create: per topology, so that names (and reports) do
+    # not depend on what ran before in the process (serial vs pytest-xdist workers)
+    restore_numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False, compare=False)
 
     # -- lookups -------------------------------------------------------------------------------
     def stack(self, which: str) -> RegionStack:

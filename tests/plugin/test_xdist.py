@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import matplotlib.figure  # noqa: F401 - loaded here once: pytester's in-process runs cannot load numpy twice
@@ -102,3 +103,25 @@ def test_two_workers_give_the_serial_figures_in_one_report(pytester: pytest.Pyte
     assert out.count("JSON report: parallel.json") == 1
     html = (pytester.path / "parallel.html").read_text()
     assert "reboot-with-failover" in html and "corrupt-table" in html
+
+
+def test_an_experiments_figures_do_not_depend_on_what_ran_before_it_in_its_process(tmp_path: Path) -> None:
+    """A worker runs a different sequence of experiments than a serial run: the second run of
+    the same experiment in one process reports exactly what the first did (names of restored
+    tables included)."""
+    from pytest_drtest.harness import Harness
+    from pytest_drtest.scenario import load_scenario
+    from pytest_drtest.settings import Settings
+
+    (tmp_path / "small-app.toml").write_text(BLUEPRINT.split("[database]")[0])  # quicker without a database
+    reboot = SCENARIO.index("[[experiments]]"), SCENARIO.index('name = "corrupt-table"')
+    (tmp_path / "ci.toml").write_text(SCENARIO[: reboot[0]] + "[[experiments]]\n" + SCENARIO[reboot[1]:])
+    experiment = next(e for e in load_scenario(tmp_path / "ci.toml").experiments if e.name == "corrupt-table")
+    runs = []
+    for _ in range(2):
+        scenario = load_scenario(tmp_path / "ci.toml")
+        with Harness(Settings(), test="ci::corrupt-table", scenario=scenario) as dr:
+            record = dr.run_experiment(experiment).as_dict()
+            runs.append(({k: v for k, v in record.items() if k != "wall_s"}, [r.target for r in dr.restore_results]))
+    assert runs[0] == runs[1]
+    assert runs[0][1] == ["dr-warm-standby-orders-pitr-1"]
