@@ -352,6 +352,13 @@ class Harness:
         if self._tracker is not None:
             self._tracker.emit(phase, self.clock.now() if t is None else t, detail)
 
+    def _recovered(self, result: Result) -> None:
+        """The ``recovered`` phase from a result (when the probes did not already tell it)."""
+        if result.rto_s is None:
+            self._phase("recovered", f"not recovered: {result.summary()}")
+        else:
+            self._phase("recovered", result.summary(), t=result.fault_t + result.rto_s)
+
     # -- clients -------------------------------------------------------------------------------
     def client(self, service: str, region: str = "primary") -> Any:
         """A boto3 client of the users' session ("primary", "dr" or a region name)."""
@@ -587,8 +594,7 @@ class Harness:
             objectives = objectives.merged(call)
         if not result.probe_samples:
             result.probe_samples = self._samples_of(result)
-        self._phase("recovered", result.summary() if result.recovered else "not recovered: " + result.summary(),
-                    t=result.fault_t + result.rto_s if result.rto_s is not None else None)
+        self._recovered(result)
         missed = failures(result, objectives)
         scenario = self.scenario.name if self.scenario else ""
         record_name = name or test_name(self.test)
@@ -650,8 +656,7 @@ class Harness:
             runbook(topology, self.clock)
             probe.wait_recovered(within=experiment.probe.timeout)
             result = probe.result()
-        self._phase("recovered", result.summary() if result.recovered else "not recovered: " + result.summary(),
-                    t=result.fault_t + result.rto_s if result.rto_s is not None else None)
+        self._recovered(result)
         restores = self.verify_restores()
         record = self._record(result, experiment.objectives, name=experiment.name)
         bad = [r for r in restores if not r.passed]

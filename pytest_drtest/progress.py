@@ -157,6 +157,7 @@ class Progress:
     def start(self, name: str) -> Callable[[PhaseEvent], None]:
         """The observer of the item ``name`` (``<scenario>::<experiment>`` or a test id)."""
         with self._lock:
+            self._pending = []  # late events of an earlier item's threads: not this item's
             self.finish()
             self._name = name
             self._owner = threading.get_ident()
@@ -185,7 +186,6 @@ class Progress:
         """Show what waits, clear the status line (before pytest writes the item's outcome)."""
         with self._lock:
             pending, self._pending = self._pending, []
-            self._owner = threading.get_ident()
             try:
                 if pending and self.mode == "lines":
                     text = "".join(self._line(e) for e in pending if e.new)
