@@ -64,7 +64,7 @@ def figures(report: dict[str, Any]) -> dict[str, Any]:
 def test_two_workers_give_the_serial_figures_in_one_report(pytester: pytest.Pytester) -> None:
     pytester.makefile(".toml", ci=SCENARIO, **{"small-app": BLUEPRINT})
     common = ["--dr-scenario=ci.toml", "-p", "no:cacheprovider", "-v"]
-    serial = pytester.runpytest(*common, "--dr-report=serial.json", "--dr-html=serial.html")
+    serial = pytester.runpytest(*common, "--dr-report=serial.json")
     serial.assert_outcomes(passed=2)
     # the progress of each experiment, phase by phase, on the modeled clock
     serial.stdout.fnmatch_lines([
