@@ -1,13 +1,16 @@
 """The harness of one test: backend, clock, emulation, topology, faults, probes, results.
 
 Works without pytest (``with Harness(settings) as dr: ...``); the ``dr`` fixture is a thin layer
-over it. ``close()`` always reverts faults (newest first), stops probes, tears down the topology
-and stops the backend, also when the test failed or was interrupted.
+over it. ``start()`` puts the undo of each step on one exit stack; ``close()`` unwinds it: probes
+closed, faults reverted (newest first), the topology torn down, patched globals restored, the
+network world, the emulation, the clock and the backend stopped — every step, also when an earlier
+one raises or the test failed or was interrupted; then one :class:`DrError` lists what failed.
 """
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
@@ -17,16 +20,18 @@ import botocore.waiter
 from pytest_drtest.assessment import TopologyAssessment, assess_topology
 from pytest_drtest.backends.base import Backend, ClientFactory, make_backend
 from pytest_drtest.clock import Clock, PacedClock, RealClock, VirtualClock, WaiterTime
-from pytest_drtest.durations import parse_duration
+from pytest_drtest.durations import format_duration, parse_duration
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.faults.base import Fault, FaultContext
 from pytest_drtest.measure import Ledger, Result, Sample, Timeline
 from pytest_drtest.objectives import Objectives, assert_objectives
 from pytest_drtest.probes.probe import Probe
 from pytest_drtest.profile import LatencyProfile
+from pytest_drtest.progress import PhaseEvent, PhaseTracker
 from pytest_drtest.regions import check_region_pair
 from pytest_drtest.restores import RestoreResult, verify_restore
 from pytest_drtest.settings import Settings
+from pytest_drtest.sink import ErrorSink
 from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, WebSpec, load_blueprint
 from pytest_drtest.topology.model import RegionStack, Topology
@@ -189,8 +194,9 @@ class Harness:
         self._topology: Topology | None = None
         self._faults: list[Fault] = []
         self._probes: list[Probe] = []
-        self._saved_waiter_time: Any = None
-        self._slot_claim: Any = None  # the socket holding the run's address slot
+        self._undo = contextlib.ExitStack()  # the undo of every step start() took, unwound by close()
+        self._teardown_failures: list[tuple[str, BaseException | None]] = []
+        self._tracker: PhaseTracker | None = None
         self._probe_settings: ProbeSettings | None = scenario.probe if scenario else None
         self._started = False
         self._closed = False
@@ -205,82 +211,157 @@ class Harness:
         self.close()
 
     def start(self) -> Harness:
-        """Start the backend, the clock and (on emulated backends) the emulation."""
+        """Start the backend, the clock and (on emulated backends) the emulation and network world.
+
+        Each step's undo goes on the harness's exit stack as the step succeeds: a start that fails
+        half-way undoes what it did, and :meth:`close` undoes everything.
+        """
         if self._started:
             return self
         self._started = True
         self._wall_start = time.perf_counter()
-        self.backend.start()
+        undo = self._undo
         try:
+            undo.callback(self._undo_step, "stopping the backend", self.backend.stop)
+            self.backend.start()
             if not self.backend.emulated:
                 self.clock = RealClock()
             elif self.settings.clock_mode == "paced":
                 self.clock = PacedClock(self.settings.clock_speed, self.settings.clock_start)
             else:
                 self.clock = VirtualClock(self.settings.clock_start)
+            undo.callback(self._undo_background_errors)  # after everything that runs threads has stopped
+            undo.callback(self._undo_step, "stopping the clock", self.clock.close)
+            # errors of the world's threads: the data plane's proxies log them, others escape the thread
+            undo.enter_context(self.clock.errors.capturing_logs("pytest_drtest.dataplane"))
+            undo.enter_context(self.clock.errors.capturing_threads())
             self.session = self.backend.new_session()
             self.clients = self.backend.factory(self.session)
             if self.backend.emulated:
                 from pytest_drtest.gateway.addresses import AddressPlan, claim_slot
 
                 backdoor = self.backend.factory(self.backend.new_session())
-                self.emulation = assemble_emulation(self.clock, self.profile, backdoor)
-                slot, self._slot_claim = claim_slot()
+                self.emulation = emulation = assemble_emulation(self.clock, self.profile, backdoor)
+                undo.callback(self._undo_step, "closing the emulation", emulation.close)
+                slot, claim = claim_slot()
+                undo.callback(claim.close)  # last of all: the addresses are free again for another run
                 self.addresses = AddressPlan(self.regions, slot)
-                self.emulation.addresses = self.addresses
-                self.emulation.install_session(self.session)
+                emulation.addresses = self.addresses
+                emulation.install_session(self.session)
+                undo.callback(self._undo_step, "restoring boto3.DEFAULT_SESSION", setattr, boto3, "DEFAULT_SESSION",
+                              boto3.DEFAULT_SESSION)
                 boto3.DEFAULT_SESSION = self.backend.new_session()
-                self.emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
+                emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
                 if self.backend.serves_network:
                     from pytest_drtest.gateway.world import NetworkWorld
 
-                    self.network = NetworkWorld(self.addresses, self.clients, self.emulation, primary=self.regions[0])
-                    self.network.start()
+                    self.network = network = NetworkWorld(self.addresses, self.clients, emulation, primary=self.regions[0])
+                    undo.callback(self._undo_step, "stopping the network world", network.stop)
+                    network.start()
             # botocore waiters sleep on the run's clock: virtual time on emulators; on aws real
             # time, during which the clock's scheduled work (probe ticks) keeps running
-            self._saved_waiter_time = botocore.waiter.time
-            botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment]
-        except BaseException:
-            self.close()
+            undo.callback(self._undo_step, "restoring botocore.waiter.time", setattr, botocore.waiter, "time",
+                          botocore.waiter.time)
+            botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment,unused-ignore]
+            # what the test does from here on, undone first (newest first)
+            undo.callback(self._undo_topology)
+            undo.callback(self._undo_world)
+            undo.callback(self._undo_faults)
+            undo.callback(self._undo_probes)
+            if self._tracker is not None:
+                self._watch_probes()
+        except BaseException as exc:
+            try:
+                self.close()
+            except Exception as also:  # noqa: BLE001 - the start's own error is the one to see
+                exc.add_note(f"and undoing the start: {also}")
             raise
         return self
 
     def close(self) -> None:
-        """Revert faults, stop probes, tear down the topology, stop the backend. Idempotent."""
+        """Unwind the exit stack: every undo step runs even when an earlier one raises; then one
+        :class:`DrError` lists the steps that failed. Idempotent."""
         if self._closed or not self._started:
             return
         self._closed = True
-        errors: list[str] = []
+        self._teardown_failures = []
+        self._undo.close()  # a KeyboardInterrupt in a step still lets the later steps run, then propagates
+        failures, self._teardown_failures = self._teardown_failures, []
+        if failures:
+            listing = "; ".join(what for what, _ in failures)
+            first = next((exc for _, exc in failures if exc is not None), None)
+            raise DrError(f"teardown incomplete ({len(failures)} step{'s' if len(failures) > 1 else ''} failed): "
+                          f"{listing}") from first
+
+    # -- undo steps (close() runs them newest first) ----------------------------------------------------
+    def _undo_step(self, what: str, fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - listed by close(), after every other step ran
+            self._teardown_failures.append((f"{what}: {type(exc).__name__}: {exc}", exc))
+
+    def _undo_probes(self) -> None:
         for probe in self._probes:
-            probe.close()
-        errors.extend(self._revert_remaining())
-        if self.emulation is not None:
-            for region in list(self.emulation.world.lost_regions):
-                self.emulation.world.restore_region(region)
-            for az in list(self.emulation.world.lost_azs):
-                self.emulation.world.restore_az(az)
-        if self.network is not None:
-            try:
-                self.network.stop()
-                self.network.raise_errors()
-            except Exception as exc:  # noqa: BLE001
-                errors.append(str(exc))
-        with contextlib.suppress(Exception):
-            self.clock.close()
-        if self._topology is not None and self.settings.backend not in ("moto", "moto-server"):
-            errors.extend(self.backend.clean_up(self._topology.cleanup))
-        if self._saved_waiter_time is not None:
-            botocore.waiter.time = self._saved_waiter_time  # type: ignore[assignment]
-        if self.emulation is not None:
-            self.emulation.close()
-        with contextlib.suppress(Exception):
-            boto3.DEFAULT_SESSION = None
-        self.backend.stop()
-        if self._slot_claim is not None:  # the addresses are free again: another run may take them
-            self._slot_claim.close()
-            self._slot_claim = None
-        if errors:
-            raise DrError("teardown incomplete: " + "; ".join(errors))
+            self._undo_step("closing a probe", probe.close)
+
+    def _undo_faults(self) -> None:
+        """Revert every fault still active (not reverted by the test), newest first."""
+        for fault in reversed(self.active_faults):
+            self._undo_step(f"reverting {fault.describe()}", self.revert, fault)
+
+    def _undo_world(self) -> None:
+        """Bring back the regions and AZs a fault took away (whatever reverted or not)."""
+        if self.emulation is None:
+            return
+        world = self.emulation.world
+        for region in list(world.lost_regions):
+            self._undo_step(f"restoring region {region}", world.restore_region, region)
+        for az in list(world.lost_azs):
+            self._undo_step(f"restoring AZ {az}", world.restore_az, az)
+
+    def _undo_topology(self) -> None:
+        """Delete what the topology created (moto drops it with the backend)."""
+        if self._topology is None or self.settings.backend in ("moto", "moto-server"):
+            return
+        for problem in self.backend.clean_up(self._topology.cleanup):
+            self._teardown_failures.append((problem, None))
+
+    def _undo_background_errors(self) -> None:
+        for reported in self.clock.errors.take():
+            self._teardown_failures.append((f"background thread {reported.describe()}", reported.error))
+
+    @property
+    def background_errors(self) -> ErrorSink | None:
+        """The run's error sink (what the world's background threads raised), once started."""
+        return self.clock.errors if self._started and hasattr(self, "clock") else None
+
+    # -- progress ---------------------------------------------------------------------------------
+    def observe(self, observer: Callable[[PhaseEvent], None]) -> None:
+        """Call ``observer`` with each phase of the experiment as it happens (building, steady state,
+        fault, detection, failover, recovered, restore checks; see :mod:`pytest_drtest.progress`)."""
+        if self._tracker is None:
+            self._tracker = PhaseTracker()
+            self.timeline.observers.append(self._tracker.milestone)
+            if self._started and not self._closed:
+                self._watch_probes()
+        self._tracker.observers.append(observer)
+
+    def _watch_probes(self) -> None:
+        tracker = self._tracker
+        assert tracker is not None
+        remove = self.clock.add_advance_listener(after=lambda old, new: tracker.samples(self._probes))
+        self._undo.callback(remove)
+
+    def _phase(self, phase: str, detail: str = "", t: float | None = None) -> None:
+        if self._tracker is not None:
+            self._tracker.emit(phase, self.clock.now() if t is None else t, detail)
+
+    def _recovered(self, result: Result) -> None:
+        """The ``recovered`` phase from a result (when the probes did not already tell it)."""
+        if result.rto_s is None:
+            self._phase("recovered", f"not recovered: {result.summary()}")
+        else:
+            self._phase("recovered", result.summary(), t=result.fault_t + result.rto_s)
 
     # -- clients -------------------------------------------------------------------------------
     def client(self, service: str, region: str = "primary") -> Any:
@@ -353,6 +434,7 @@ class Harness:
                 "world on the network: use --dr-backend=moto-server"
             )
         self._topology = planned
+        self._phase("building", f"{self.strategy.name} topology in {planned.primary_region} + {planned.dr_region}")
         if self.network is not None:
             from pytest_drtest.gateway.web import WebTier
 
@@ -434,16 +516,6 @@ class Harness:
         assert self.clients is not None, "the harness is not started"
         return FaultContext(self._topology, self.emulation.world if self.emulation else None, clients=self.clients,
                             regions=self.regions, blueprint=self.blueprint)
-
-    def _revert_remaining(self) -> list[str]:
-        """Teardown: revert every fault still active, newest first; the errors, not raised."""
-        errors: list[str] = []
-        for fault in reversed(self.active_faults):
-            try:
-                self.revert(fault)
-            except Exception as exc:  # noqa: BLE001 - teardown goes on
-                errors.append(f"reverting {fault.describe()}: {exc}")
-        return errors
 
     def mark_fault(self, what: str) -> float:
         """Record that a fault injected outside the harness (AWS FIS, your own tooling) happens now;
@@ -527,6 +599,8 @@ class Harness:
         )
         if isinstance(self.clock, PacedClock):
             self.clock.pace()
+        if not self._probes:
+            self._phase("steady state", f"probing every {format_duration(probe.interval)}")
         self._probes.append(probe)
         return probe
 
@@ -581,6 +655,7 @@ class Harness:
             objectives = objectives.merged(call)
         if not result.probe_samples:
             result.probe_samples = self._samples_of(result)
+        self._recovered(result)
         missed = failures(result, objectives)
         scenario = self.scenario.name if self.scenario else ""
         record_name = name or test_name(self.test)
@@ -613,6 +688,9 @@ class Harness:
         topology = self._topology
         if topology is None:
             return []
+        if topology.restores:
+            kinds = ", ".join(dict.fromkeys(str(r.get("kind", "restore")) for r in topology.restores))
+            self._phase("restore checks", f"{len(topology.restores)} restore(s) against the ledger: {kinds}")
         results = []
         for record in topology.restores:
             result = verify_restore(topology, self.ledger, record)
@@ -644,11 +722,12 @@ class Harness:
             runbook(topology, self.clock)
             probe.wait_recovered(within=experiment.probe.timeout)
             if experiment.failback:  # the fault ends (its own revert), the regions converge, then measure
-                fault.revert(FaultContext(topology, self.emulation.world if self.emulation else None))
+                self.revert(fault)
                 topology.note("failback", f"{fault.describe()} reverted")
                 result = probe.wait_converged(within=experiment.probe.timeout)
             else:
                 result = probe.result()
+        self._recovered(result)
         restores = self.verify_restores()
         record = self._record(result, experiment.objectives, name=experiment.name)
         if experiment.failback and not any(m.kind == "converged" for m in result.milestones):

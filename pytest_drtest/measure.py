@@ -18,6 +18,7 @@ Definitions (DESIGN.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,12 +34,19 @@ class Milestone:
 
 @dataclass
 class Timeline:
-    """Milestones of one experiment on the clock: fault, detection, failover, restore..."""
+    """Milestones of one experiment on the clock: fault, detection, failover, restore...
+
+    ``observers`` are called with each milestone as it is added (the progress shown while a test runs).
+    """
 
     events: list[Milestone] = field(default_factory=list)
+    observers: list[Callable[[Milestone], None]] = field(default_factory=list, repr=False, compare=False)
 
     def add(self, t: float, kind: str, detail: str = "") -> None:
-        self.events.append(Milestone(t, kind, detail))
+        milestone = Milestone(t, kind, detail)
+        self.events.append(milestone)
+        for observer in list(self.observers):
+            observer(milestone)
 
     def first(self, kind: str, after: float | None = None) -> Milestone | None:
         for event in self.events:
