@@ -1,32 +1,37 @@
 """The harness of one test: backend, clock, emulation, topology, faults, probes, results.
 
 Works without pytest (``with Harness(settings) as dr: ...``); the ``dr`` fixture is a thin layer
-over it. ``close()`` always reverts faults (newest first), stops probes, tears down the topology
-and stops the backend, also when the test failed or was interrupted.
+over it. ``start()`` puts the undo of each step on one exit stack; ``close()`` unwinds it: probes
+closed, faults reverted (newest first), the topology torn down, patched globals restored, the
+network world, the emulation, the clock and the backend stopped — every step, also when an earlier
+one raises or the test failed or was interrupted; then one :class:`DrError` lists what failed.
 """
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 import botocore.waiter
 
+from pytest_drtest.assessment import TopologyAssessment, assess_topology
 from pytest_drtest.backends.base import Backend, ClientFactory, make_backend
 from pytest_drtest.clock import Clock, PacedClock, RealClock, VirtualClock, WaiterTime
-from pytest_drtest.durations import parse_duration
+from pytest_drtest.durations import format_duration, parse_duration
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.faults.base import Fault, FaultContext
-from pytest_drtest.assessment import TopologyAssessment, assess_topology
 from pytest_drtest.measure import Ledger, Result, Sample, Timeline
 from pytest_drtest.objectives import Objectives, assert_objectives
 from pytest_drtest.probes.probe import Probe
 from pytest_drtest.profile import LatencyProfile
+from pytest_drtest.progress import PhaseEvent, PhaseTracker
 from pytest_drtest.regions import check_region_pair
 from pytest_drtest.restores import RestoreResult, verify_restore
 from pytest_drtest.settings import Settings
+from pytest_drtest.sink import ErrorSink
 from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, WebSpec, load_blueprint
 from pytest_drtest.topology.model import RegionStack, Topology
@@ -39,6 +44,10 @@ if TYPE_CHECKING:
     from pytest_drtest.scenario import Experiment, ProbeSettings, RestoreCheck, Scenario
 
 
+#: The last seconds of a scenario's steady state probed at the full interval (see Probe.thin).
+DENSE_LEAD = 30.0
+
+
 def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFactory) -> Emulation:
     """The emulation hub with every service emulator."""
     from pytest_drtest.emulation.arc_region_switch import ArcRegionSwitchEmulator
@@ -47,11 +56,11 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     from pytest_drtest.emulation.cloudwatch import CloudWatchEmulator
     from pytest_drtest.emulation.fis import FisEmulator
     from pytest_drtest.emulation.ssm import SsmEmulator
-    from pytest_drtest.emulation.rds import RdsInstanceEmulator
-    from pytest_drtest.emulation.rds_data import RdsDataEmulator
     from pytest_drtest.emulation.compute import install_compute
     from pytest_drtest.emulation.core import Emulation
     from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+    from pytest_drtest.emulation.rds import RdsInstanceEmulator
+    from pytest_drtest.emulation.rds_data import RdsDataEmulator
     from pytest_drtest.emulation.route53 import Route53Emulator
     from pytest_drtest.emulation.s3 import S3Emulator
 
@@ -197,106 +206,176 @@ class Harness:
         self._faults: list[Fault] = []
         self._probes: list[Probe] = []
         self._probe_metrics: list[Any] = []  # CloudWatch publishers of the probes' error rate
-        self._saved_waiter_time: Any = None
-        self._slot_claim: Any = None  # the socket holding the run's address slot
+        self._undo = contextlib.ExitStack()  # the undo of every step start() took, unwound by close()
+        self._teardown_failures: list[tuple[str, BaseException | None]] = []
+        self._tracker: PhaseTracker | None = None
         self._probe_settings: ProbeSettings | None = scenario.probe if scenario else None
         self._started = False
         self._closed = False
         self._wall_start = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def __enter__(self) -> Harness:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def start(self) -> Harness:
-        """Start the backend, the clock and (on emulated backends) the emulation."""
+        """Start the backend, the clock and (on emulated backends) the emulation and network world.
+
+        Each step's undo goes on the harness's exit stack as the step succeeds: a start that fails
+        half-way undoes what it did, and :meth:`close` undoes everything.
+        """
         if self._started:
             return self
         self._started = True
         self._wall_start = time.perf_counter()
-        self.backend.start()
+        undo = self._undo
         try:
+            undo.callback(self._undo_step, "stopping the backend", self.backend.stop)
+            self.backend.start()
             if not self.backend.emulated:
                 self.clock = RealClock()
             elif self.settings.clock_mode == "paced":
                 self.clock = PacedClock(self.settings.clock_speed, self.settings.clock_start)
             else:
                 self.clock = VirtualClock(self.settings.clock_start)
+            undo.callback(self._undo_background_errors)  # after everything that runs threads has stopped
+            undo.callback(self._undo_step, "stopping the clock", self.clock.close)
+            # errors of the world's threads: the data plane's proxies log them, others escape the thread
+            undo.enter_context(self.clock.errors.capturing_logs("pytest_drtest.dataplane"))
+            undo.enter_context(self.clock.errors.capturing_threads())
             self.session = self.backend.new_session()
             self.clients = self.backend.factory(self.session)
             if self.backend.emulated:
                 from pytest_drtest.gateway.addresses import AddressPlan, claim_slot
 
                 backdoor = self.backend.factory(self.backend.new_session())
-                self.emulation = assemble_emulation(self.clock, self.profile, backdoor)
-                slot, self._slot_claim = claim_slot()
+                self.emulation = emulation = assemble_emulation(self.clock, self.profile, backdoor)
+                undo.callback(self._undo_step, "closing the emulation", emulation.close)
+                slot, claim = claim_slot()
+                undo.callback(claim.close)  # last of all: the addresses are free again for another run
                 self.addresses = AddressPlan(self.regions, slot)
-                self.emulation.addresses = self.addresses
-                self.emulation.install_session(self.session)
+                emulation.addresses = self.addresses
+                emulation.install_session(self.session)
+                undo.callback(self._undo_step, "restoring boto3.DEFAULT_SESSION", setattr, boto3, "DEFAULT_SESSION",
+                              boto3.DEFAULT_SESSION)
                 boto3.DEFAULT_SESSION = self.backend.new_session()
-                self.emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
+                emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
                 if self.backend.serves_network:
                     from pytest_drtest.gateway.world import NetworkWorld
 
-                    self.network = NetworkWorld(self.addresses, self.clients, self.emulation, primary=self.regions[0])
-                    self.network.start()
+                    self.network = network = NetworkWorld(self.addresses, self.clients, emulation, primary=self.regions[0])
+                    undo.callback(self._undo_step, "stopping the network world", network.stop)
+                    network.start()
             # botocore waiters sleep on the run's clock: virtual time on emulators; on aws real
             # time, during which the clock's scheduled work (probe ticks) keeps running
-            self._saved_waiter_time = botocore.waiter.time
-            botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment]
-        except BaseException:
-            self.close()
+            undo.callback(self._undo_step, "restoring botocore.waiter.time", setattr, botocore.waiter, "time",
+                          botocore.waiter.time)
+            botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment,unused-ignore]
+            # what the test does from here on, undone first (newest first)
+            undo.callback(self._undo_topology)
+            undo.callback(self._undo_world)
+            undo.callback(self._undo_faults)
+            undo.callback(self._undo_probes)
+            if self._tracker is not None:
+                self._watch_probes()
+        except BaseException as exc:
+            try:
+                self.close()
+            except Exception as also:  # noqa: BLE001 - the start's own error is the one to see
+                exc.add_note(f"and undoing the start: {also}")
             raise
         return self
 
     def close(self) -> None:
-        """Revert faults, stop probes, tear down the topology, stop the backend. Idempotent."""
+        """Unwind the exit stack: every undo step runs even when an earlier one raises; then one
+        :class:`DrError` lists the steps that failed. Idempotent."""
         if self._closed or not self._started:
             return
         self._closed = True
-        errors: list[str] = []
+        self._teardown_failures = []
+        self._undo.close()  # a KeyboardInterrupt in a step still lets the later steps run, then propagates
+        failures, self._teardown_failures = self._teardown_failures, []
+        if failures:
+            listing = "; ".join(what for what, _ in failures)
+            first = next((exc for _, exc in failures if exc is not None), None)
+            raise DrError(f"teardown incomplete ({len(failures)} step{'s' if len(failures) > 1 else ''} failed): "
+                          f"{listing}") from first
+
+    # -- undo steps (close() runs them newest first) ----------------------------------------------------
+    def _undo_step(self, what: str, fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - listed by close(), after every other step ran
+            self._teardown_failures.append((f"{what}: {type(exc).__name__}: {exc}", exc))
+
+    def _undo_probes(self) -> None:
         for probe in self._probes:
-            probe.close()
+            self._undo_step("closing a probe", probe.close)
         for metrics in self._probe_metrics:
-            metrics.stop()
-        ctx = FaultContext(self._topology, self.emulation.world if self.emulation else None) if self._topology else None
-        for fault in reversed(self._faults):
-            try:
-                if ctx is not None:
-                    fault.revert(ctx)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"reverting {fault.describe()}: {exc}")
-        if self.emulation is not None:
-            for region in list(self.emulation.world.lost_regions):
-                self.emulation.world.restore_region(region)
-            for az in list(self.emulation.world.lost_azs):
-                self.emulation.world.restore_az(az)
-        if self.network is not None:
-            try:
-                self.network.stop()
-                self.network.raise_errors()
-            except Exception as exc:  # noqa: BLE001
-                errors.append(str(exc))
-        with contextlib.suppress(Exception):
-            self.clock.close()
-        if self._topology is not None and self.settings.backend not in ("moto", "moto-server"):
-            errors.extend(self._topology.cleanup.run())
-        if self._saved_waiter_time is not None:
-            botocore.waiter.time = self._saved_waiter_time  # type: ignore[assignment]
-        if self.emulation is not None:
-            self.emulation.close()
-        with contextlib.suppress(Exception):
-            boto3.DEFAULT_SESSION = None
-        self.backend.stop()
-        if self._slot_claim is not None:  # the addresses are free again: another run may take them
-            self._slot_claim.close()
-            self._slot_claim = None
-        if errors:
-            raise DrError("teardown incomplete: " + "; ".join(errors))
+            self._undo_step("stopping a probe's CloudWatch metrics", metrics.stop)
+
+    def _undo_faults(self) -> None:
+        """Revert every fault still active (not reverted by the test), newest first."""
+        for fault in reversed(self.active_faults):
+            self._undo_step(f"reverting {fault.describe()}", self.revert, fault)
+
+    def _undo_world(self) -> None:
+        """Bring back the regions and AZs a fault took away (whatever reverted or not)."""
+        if self.emulation is None:
+            return
+        world = self.emulation.world
+        for region in list(world.lost_regions):
+            self._undo_step(f"restoring region {region}", world.restore_region, region)
+        for az in list(world.lost_azs):
+            self._undo_step(f"restoring AZ {az}", world.restore_az, az)
+
+    def _undo_topology(self) -> None:
+        """Delete what the topology created (moto drops it with the backend)."""
+        if self._topology is None or self.settings.backend in ("moto", "moto-server"):
+            return
+        for problem in self.backend.clean_up(self._topology.cleanup):
+            self._teardown_failures.append((problem, None))
+
+    def _undo_background_errors(self) -> None:
+        for reported in self.clock.errors.take():
+            self._teardown_failures.append((f"background thread {reported.describe()}", reported.error))
+
+    @property
+    def background_errors(self) -> ErrorSink | None:
+        """The run's error sink (what the world's background threads raised), once started."""
+        return self.clock.errors if self._started and hasattr(self, "clock") else None
+
+    # -- progress ---------------------------------------------------------------------------------
+    def observe(self, observer: Callable[[PhaseEvent], None]) -> None:
+        """Call ``observer`` with each phase of the experiment as it happens (building, steady state,
+        fault, detection, failover, recovered, restore checks; see :mod:`pytest_drtest.progress`)."""
+        if self._tracker is None:
+            self._tracker = PhaseTracker()
+            self.timeline.observers.append(self._tracker.milestone)
+            if self._started and not self._closed:
+                self._watch_probes()
+        self._tracker.observers.append(observer)
+
+    def _watch_probes(self) -> None:
+        tracker = self._tracker
+        assert tracker is not None
+        remove = self.clock.add_advance_listener(after=lambda old, new: tracker.samples(self._probes))
+        self._undo.callback(remove)
+
+    def _phase(self, phase: str, detail: str = "", t: float | None = None) -> None:
+        if self._tracker is not None:
+            self._tracker.emit(phase, self.clock.now() if t is None else t, detail)
+
+    def _recovered(self, result: Result) -> None:
+        """The ``recovered`` phase from a result (when the probes did not already tell it)."""
+        if result.rto_s is None:
+            self._phase("recovered", f"not recovered: {result.summary()}")
+        else:
+            self._phase("recovered", result.summary(), t=result.fault_t + result.rto_s)
 
     # -- clients -------------------------------------------------------------------------------
     def client(self, service: str, region: str = "primary") -> Any:
@@ -369,12 +448,13 @@ class Harness:
                 "world on the network: use --dr-backend=moto-server"
             )
         self._topology = planned
+        self._phase("building", f"{self.strategy.name} topology in {planned.primary_region} + {planned.dr_region}")
         if self.network is not None:
             from pytest_drtest.gateway.web import WebTier
 
             self.web = WebTier(self.network, planned, self.web_spec, self.env, self.network.folder).start()
             self.network.on_stop(self.web.stop)
-        build(planned)
+        build(planned, self.ledger if self.web_spec is None else None)  # seeds before replicas
         build_database(planned)
         self.wait_ready()
         put = None
@@ -407,18 +487,49 @@ class Harness:
 
     # -- faults, probes, objectives --------------------------------------------------------------
     def inject(self, fault: Fault) -> Fault:
-        """Validate and inject ``fault`` now; it is reverted at teardown whatever happens."""
-        topology = self.topology
-        fault.validate(topology)
-        ctx = FaultContext(topology, self.emulation.world if self.emulation else None)
+        """Check ``fault`` against what exists and inject it now; returns it.
+
+        It names a logical resource of the built topology or any physical one (the team's own,
+        made with :meth:`client`); nothing is built here. It is reverted by :meth:`revert`, at the
+        end of ``with dr.inject(fault):``, or at teardown (newest first) whatever happens."""
+        self.start()
+        if any(f is fault for f in self._faults):
+            raise DrConfigError(f"dr.inject: {fault.describe()} is already injected in this test; make a new fault")
+        ctx = self._fault_context()
+        fault.check(ctx)
         fault.injected_at = self.clock.now()
+        fault.bind(self)
         self._faults.append(fault)
+        if self._topology is not None:
+            self._topology.faults.append(fault)
         fault.inject(ctx)
-        topology.faults.append(fault)
         if self.fault_t is None:
             self.fault_t = fault.injected_at
-        topology.note("fault", fault.describe())
+        self.timeline.add(fault.injected_at, "fault", fault.describe())
         return fault
+
+    def revert(self, fault: Fault) -> Fault:
+        """Revert an injected fault now (milestone ``fault-reverted``), e.g. to measure failback."""
+        if not any(f is fault for f in self._faults):
+            raise DrConfigError(f"dr.revert: {fault.describe()} was never injected in this test (dr.inject(...) first)")
+        if fault.reverted_at is not None:
+            raise DrConfigError(
+                f"dr.revert: {fault.describe()} is already reverted (at clock {fault.reverted_at:.1f} s)"
+            )
+        fault.revert(self._fault_context())
+        fault.reverted_at = self.clock.now()
+        self.timeline.add(fault.reverted_at, "fault-reverted", fault.describe())
+        return fault
+
+    @property
+    def active_faults(self) -> list[Fault]:
+        """Injected faults not reverted yet, oldest first."""
+        return [f for f in self._faults if f.reverted_at is None]
+
+    def _fault_context(self) -> FaultContext:
+        assert self.clients is not None, "the harness is not started"
+        return FaultContext(self._topology, self.emulation.world if self.emulation else None, clients=self.clients,
+                            regions=self.regions, blueprint=self.blueprint)
 
     def mark_fault(self, what: str) -> float:
         """Record that a fault injected outside the harness (AWS FIS, your own tooling) happens now;
@@ -436,18 +547,20 @@ class Harness:
         consecutive: int | None = None,
         client_region: str | None = None,
         path: Any = None,
+        keys: int | None = None,
     ) -> Probe:
         """A probe through the application's path (use as a context manager).
 
         ``path`` replaces the built-in path (DNS -> ALB -> table -> database) with your own
         object of the same protocol: ``put(key, payload) -> region``, ``get(key) -> (region,
         payload)``, ``read_all(keys) -> (region, {key: payload})``, ``close()``; raise
-        :class:`~pytest_drtest.probes.AppUnavailable` when a request fails.
+        :class:`~pytest_drtest.probes.AppUnavailable` when a request fails. ``keys=N``: the ticks
+        update N items in turn instead of writing a new one each (conflicts need items written twice).
         """
         if path is not None and self._topology is None:
-            return self._probe_with(path, interval, consecutive, None)
+            return self._probe_with(path, interval, consecutive, None, keys)
         topology = self.topology
-        return self._probe_with(path or self._app_path(topology, client_region), interval, consecutive, topology)
+        return self._probe_with(path or self._app_path(topology, client_region), interval, consecutive, topology, keys)
 
     def _reach(self) -> Any:
         from pytest_drtest.gateway.inprocess import InProcessReach
@@ -466,7 +579,26 @@ class Harness:
 
         return AppPath(topology, self._reach(), client_region)
 
-    def _probe_with(self, path: Any, interval: Any, consecutive: Any, topology: Topology | None) -> Probe:
+    def _lww_losers(self, topology: Topology) -> list[tuple[str, str | None]]:
+        """``(key, payload)`` of the probe table's writes discarded by last writer wins."""
+        from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+
+        assert self.emulation is not None
+        table = topology.primary.tables.get(topology.probe_table)
+        hash_key = topology.blueprint.table(topology.probe_table).hash_key
+        losers = self.emulation.find(DynamoDbEmulator).conflicts(table) if table else []
+        return [(str(c["key"][hash_key]["S"]), (c["item"] or {}).get("payload", {}).get("S")) for c in losers]
+
+    def _replicating(self, topology: Topology) -> int:
+        """Replicated writes of the probe table not yet applied (in flight or held)."""
+        from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+
+        assert self.emulation is not None
+        table = topology.primary.tables.get(topology.probe_table)
+        return self.emulation.find(DynamoDbEmulator).pending_replication(table) if table else 0
+
+    def _probe_with(self, path: Any, interval: Any, consecutive: Any, topology: Topology | None,
+                    keys: int | None = None) -> Probe:
         settings = self._probe_settings
         probe = Probe(
             self.clock, self.ledger, self.timeline, path=path, topology=topology,
@@ -475,9 +607,14 @@ class Harness:
             fault_time=lambda: self.fault_t, faults=lambda: list(self._faults), modeled=self.clock.modeled,
             prefix="probe" if not self._probes else f"probe{len(self._probes) + 1}",
             health_transitions=self._reach().health_transitions if self.emulation is not None else None,
+            keys=keys if keys is not None else (settings.keys if settings else None),
+            conflicts=(lambda: self._lww_losers(topology)) if topology is not None and self.emulation is not None else None,
+            in_flight=(lambda: self._replicating(topology)) if topology is not None and self.emulation is not None else None,
         )
         if isinstance(self.clock, PacedClock):
             self.clock.pace()
+        if not self._probes:
+            self._phase("steady state", f"probing every {format_duration(probe.interval)}")
         self._probes.append(probe)
         self._publish_error_rate(probe)
         return probe
@@ -502,13 +639,15 @@ class Harness:
         rpo: str | float | None = None,
         availability: str | float | None = None,
         disruption: str | None = None,
+        discarded: int | None = None,
     ) -> None:
         """Fail with a readable story if ``result`` misses the objectives in force.
 
         Those are the marker's, else the ``--dr-policy`` entry for the faults' disruption type
         (``disruption=``: Software, Hardware, AZ or Region, for faults marked with
         :meth:`mark_fault`), else the scenario's, else the strategy's band; ``rto``/``rpo``/
-        ``availability`` given here override them all.
+        ``availability`` given here override them all. ``discarded``: how many writes acknowledged
+        after the fault recovery may discard (default none).
         """
         from pytest_drtest.policy import DISRUPTION_TYPES
 
@@ -516,7 +655,7 @@ class Harness:
             raise DrConfigError(
                 f"assert_objectives: unknown disruption {disruption!r}; expected one of: {', '.join(DISRUPTION_TYPES)}"
             )
-        call = Objectives.parse(rto, rpo, availability, source="assert_objectives", level="call")
+        call = Objectives.parse(rto, rpo, availability, source="assert_objectives", level="call", discarded=discarded)
         record = self._record(result, self.objectives, call=call, disruption=disruption)
         assert_objectives(result, record.objectives)
 
@@ -543,6 +682,7 @@ class Harness:
             objectives = objectives.merged(call)
         if not result.probe_samples:
             result.probe_samples = self._samples_of(result)
+        self._recovered(result)
         missed = failures(result, objectives)
         scenario = self.scenario.name if self.scenario else ""
         record_name = name or test_name(self.test)
@@ -577,8 +717,13 @@ class Harness:
         return []
 
     def verify_restores(self) -> list[RestoreResult]:
-        """Check every restore a runbook performed against the ledger."""
-        topology = self.topology
+        """Check every restore a runbook recorded against the ledger (none before a topology is built)."""
+        topology = self._topology
+        if topology is None:
+            return []
+        if topology.restores:
+            kinds = ", ".join(dict.fromkeys(str(r.get("kind", "restore")) for r in topology.restores))
+            self._phase("restore checks", f"{len(topology.restores)} restore(s) against the ledger: {kinds}")
         results = []
         for record in topology.restores:
             result = verify_restore(topology, self.ledger, record)
@@ -605,13 +750,25 @@ class Harness:
         if prepare is not None:
             prepare(topology, self.clock, emulation=self.emulation)
         with self.probe() as probe:
+            if experiment.probe.steady_interval > experiment.probe.interval:
+                probe.thin(until=self.clock.now() + experiment.steady_state - DENSE_LEAD,
+                           every=experiment.probe.steady_interval)
             self.clock.sleep(experiment.steady_state)
             self.inject(fault)
             runbook(topology, self.clock)
             probe.wait_recovered(within=experiment.probe.timeout)
-            result = probe.result()
+            if experiment.failback:  # the fault ends (its own revert), the regions converge, then measure
+                self.revert(fault)
+                topology.note("failback", f"{fault.describe()} reverted")
+                result = probe.wait_converged(within=experiment.probe.timeout)
+            else:
+                result = probe.result()
+        self._recovered(result)
         restores = self.verify_restores()
         record = self._record(result, experiment.objectives, name=experiment.name)
+        if experiment.failback and not any(m.kind == "converged" for m in result.milestones):
+            raise AssertionError(f"{experiment.name}: after the failback the regions' tables did not agree on every "
+                                 f"ledger key within {experiment.probe.timeout:.0f} s")
         bad = [r for r in restores if not r.passed]
         if not record.passed:
             assert_objectives(result, record.objectives)

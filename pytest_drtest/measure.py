@@ -4,12 +4,21 @@ Definitions (DESIGN.md):
 - RTO = time of the first probe success after the fault that starts a run of N consecutive
   successes, minus the fault time (0 when no probe failed).
 - RPO = fault time minus the ack time of the EARLIEST acknowledged write that is missing after
-  recovery (0 when none is missing; writes acknowledged after the fault and lost count in
-  ``lost_writes`` but cannot make the RPO negative).
+  recovery (0 when none is missing): the data-loss window. ``lost_writes`` are the missing writes
+  acknowledged up to the fault.
+- Discarded writes = writes acknowledged AFTER the fault that are missing after recovery (e.g. made
+  to a damaged table that a restore then replaced): ``discarded_writes``, a figure of their own
+  with their own objective (default: none), since they cannot show in a window before the fault.
+- Conflict overwrites = acknowledged writes silently replaced by last writer wins: a write that
+  reached another region after a later write to the same item had been taken there (a write of
+  the other region that never saw it), so that every region discarded it. They are not lost
+  writes (the ledger's last write of each key may still be what survives) and do not count in
+  the RPO; DynamoDB global tables count them nowhere (DynamoDB developer guide, global tables).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +34,19 @@ class Milestone:
 
 @dataclass
 class Timeline:
-    """Milestones of one experiment on the clock: fault, detection, failover, restore..."""
+    """Milestones of one experiment on the clock: fault, detection, failover, restore...
+
+    ``observers`` are called with each milestone as it is added (the progress shown while a test runs).
+    """
 
     events: list[Milestone] = field(default_factory=list)
+    observers: list[Callable[[Milestone], None]] = field(default_factory=list, repr=False, compare=False)
 
     def add(self, t: float, kind: str, detail: str = "") -> None:
-        self.events.append(Milestone(t, kind, detail))
+        milestone = Milestone(t, kind, detail)
+        self.events.append(milestone)
+        for observer in list(self.observers):
+            observer(milestone)
 
     def first(self, kind: str, after: float | None = None) -> Milestone | None:
         for event in self.events:
@@ -125,6 +141,15 @@ class Result:
     milestones: list[Milestone] = field(default_factory=list)
     served_by: dict[str, int] = field(default_factory=dict)
     probe_samples: list[Sample] = field(default_factory=list)  # the ticks behind ``samples``, for pictures
+    discarded_writes: list[Write] = field(default_factory=list)  # acknowledged after the fault, missing after recovery
+    conflict_overwrites: list[Write] = field(default_factory=list)  # replaced by last writer wins, oldest first
+
+    def __post_init__(self) -> None:
+        """Missing writes acknowledged after the fault are discarded writes, not lost ones."""
+        after = [w for w in self.lost_writes if w.ack_t > self.fault_t]
+        if after:
+            self.lost_writes = [w for w in self.lost_writes if w.ack_t <= self.fault_t]
+            self.discarded_writes = sorted(self.discarded_writes + after, key=lambda w: w.ack_t)
 
     @property
     def recovered(self) -> bool:
@@ -135,9 +160,31 @@ class Result:
         return [w.seq for w in self.lost_writes]
 
     @property
+    def discarded_sequence_numbers(self) -> list[int]:
+        return [w.seq for w in self.discarded_writes]
+
+    def discarded_story(self) -> str:
+        """``123 writes acknowledged after the fault discarded (+0.8 s to +3600.8 s)``, or ``""``."""
+        gone = self.discarded_writes
+        if not gone:
+            return ""
+        first, last = gone[0].ack_t - self.fault_t, gone[-1].ack_t - self.fault_t
+        span = f"+{first:.1f} s" if len(gone) == 1 else f"+{first:.1f} s to +{last:.1f} s"
+        return f"{len(gone)} write{'s' if len(gone) != 1 else ''} acknowledged after the fault discarded ({span})"
+
+    @property
     def availability(self) -> Availability:
-        """Successful probe ticks over all ticks (steady state included)."""
-        return Availability(self.samples - self.failed_samples, self.samples)
+        """The share of the probed time in which the service answered (steady state included): each
+        tick stands for the time until the next one, so a steady state probed sparsely weighs as
+        much as it lasted (the last tick weighs one probe interval)."""
+        ticks = self.probe_samples
+        if len(ticks) < 2:
+            return Availability(float(self.samples - self.failed_samples), float(self.samples))
+        gaps = [b.t - a.t for a, b in zip(ticks, ticks[1:], strict=False)]
+        positive = [g for g in gaps if g > 0]
+        weights = gaps + [min(positive) if positive else 1.0]
+        up = sum(w for tick, w in zip(ticks, weights, strict=True) if tick.ok)
+        return Availability(up, sum(weights))
 
     def events(self) -> list[tuple[float, str, str]]:
         """Phases and milestones as ``(seconds after the fault, label, detail)``, in time order; at
@@ -175,11 +222,19 @@ class Result:
             parts.append("fault at 0 s" if label == "fault" and t == 0 else f"{label} +{t:.1f} s")
         if self.rto_s is None:
             parts.append("never recovered")
+        discarded = self.discarded_story()
+        if discarded:
+            parts.append(discarded)
         return ", ".join(parts)
 
     def summary(self) -> str:
         rto = "not recovered" if self.rto_s is None else format_duration(self.rto_s)
-        return f"RTO {rto}, RPO {format_duration(self.rpo_s)}, {len(self.lost_writes)} lost writes"
+        text = f"RTO {rto}, RPO {format_duration(self.rpo_s)}, {len(self.lost_writes)} lost writes"
+        if self.discarded_writes:
+            text += f", {len(self.discarded_writes)} writes discarded after the fault"
+        if self.conflict_overwrites:
+            text += f", {len(self.conflict_overwrites)} conflict overwrites"
+        return text
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able; times in seconds after the fault. :meth:`from_dict` reads it back."""
@@ -188,6 +243,10 @@ class Result:
             "rpo_s": round(self.rpo_s, 3),
             "lost_writes": len(self.lost_writes),
             "lost_sequence_numbers": self.lost_sequence_numbers[:MAX_LOST_IN_REPORT],
+            "discarded_writes": len(self.discarded_writes),
+            "discarded_sequence_numbers": self.discarded_sequence_numbers[:MAX_LOST_IN_REPORT],
+            "conflict_overwrites": len(self.conflict_overwrites),
+            "conflict_sequence_numbers": [w.seq for w in self.conflict_overwrites[:MAX_LOST_IN_REPORT]],
             "modeled": self.modeled,
             "phases": self.phases.as_dict(),
             "samples": self.samples,
@@ -202,6 +261,14 @@ class Result:
                     {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
                     for w in self.lost_writes[:MAX_LOST_IN_REPORT]
                 ],
+                "discarded": [
+                    {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
+                    for w in self.discarded_writes[:MAX_LOST_IN_REPORT]
+                ],
+                "conflicts": [
+                    {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
+                    for w in self.conflict_overwrites[:MAX_LOST_IN_REPORT]
+                ],
             },
         }
 
@@ -210,11 +277,19 @@ class Result:
         """A result from :meth:`as_dict` (its times are relative to the fault at ``timeline.fault_clock_s``)."""
         timeline = data.get("timeline") or {}
         fault_t = float(timeline.get("fault_clock_s", 0.0))
-        by_seq = {int(w["seq"]): w for w in timeline.get("lost", [])}
-        lost = []
-        for seq in data.get("lost_sequence_numbers", []):
-            entry = by_seq.get(int(seq), {})
-            lost.append(Write(str(entry.get("key", f"#{seq}")), None, fault_t + float(entry.get("t", 0.0)), int(seq)))
+
+        def writes(entries: list[dict[str, Any]], seqs: list[Any], default_t: float = 0.0) -> list[Write]:
+            by_seq = {int(w["seq"]): w for w in entries}
+            out = []
+            for seq in seqs:
+                entry = by_seq.get(int(seq), {})
+                out.append(Write(str(entry.get("key", f"#{seq}")), None, fault_t + float(entry.get("t", default_t)), int(seq)))
+            return out
+
+        lost = writes(timeline.get("lost", []), data.get("lost_sequence_numbers", []), 0.0)
+        # a discarded write whose entry was cut from the report still counts as after the fault
+        discarded = writes(timeline.get("discarded", []), data.get("discarded_sequence_numbers", []), 1e-3)
+        conflicts = writes(timeline.get("conflicts", []), data.get("conflict_sequence_numbers", []))
         phases = Phases(**{k: v for k, v in (data.get("phases") or {}).items() if k in Phases.__dataclass_fields__})
         samples: list[Sample] = []
         for seg in timeline.get("segments", []):
@@ -225,7 +300,7 @@ class Result:
             failed_samples=int(data.get("failed_samples", 0)),
             milestones=[Milestone(fault_t + float(m["t"]), str(m["kind"]), str(m.get("detail", ""))) for m in data.get("milestones", [])],
             served_by={str(k): int(v) for k, v in (data.get("served_by") or {}).items()},
-            probe_samples=samples,
+            probe_samples=samples, discarded_writes=discarded, conflict_overwrites=conflicts,
         )
 
 
@@ -234,10 +309,10 @@ MAX_LOST_IN_REPORT = 1000
 
 @dataclass(frozen=True)
 class Availability:
-    """Successful probe ticks out of all: ``99.95% (3.3 nines)``."""
+    """Seconds the service answered out of the seconds probed: ``99.95% (3.3 nines)``."""
 
-    ok: int
-    total: int
+    ok: float
+    total: float
 
     @property
     def ratio(self) -> float | None:
@@ -259,16 +334,17 @@ class Availability:
         if ratio is None:
             return "-"
         if ratio >= 1.0:
-            return f"100% ({self.total} of {self.total} ok)"
+            return f"100% (all of {format_duration(self.total)} probed)"
         return f"{format_percent(ratio)} ({self.nines:.1f} nines)"
 
     def as_dict(self) -> dict[str, Any]:
         ratio = self.ratio
-        return {"ok": self.ok, "total": self.total, "ratio": None if ratio is None else round(ratio, 6)}
+        return {"ok_s": round(self.ok, 3), "total_s": round(self.total, 3), "ratio": None if ratio is None else round(ratio, 6)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Availability:
-        return cls(int((data or {}).get("ok", 0)), int((data or {}).get("total", 0)))
+        data = data or {}
+        return cls(float(data.get("ok_s", data.get("ok", 0))), float(data.get("total_s", data.get("total", 0))))
 
 
 def format_percent(ratio: float) -> str:
@@ -359,6 +435,13 @@ def compute_rto(samples: list[Sample], fault_t: float, consecutive: int) -> tupl
             phases.recovered = sample.t - fault_t
             return sample.t - fault_t, phases
     return None, phases
+
+
+def conflict_overwrites(ledger: Ledger, losers: list[tuple[str, str | None]]) -> list[Write]:
+    """The acknowledged writes among ``losers`` — ``(key, payload)`` of each write the store
+    discarded by last writer wins (a write the ledger never acknowledged is not one) — oldest first."""
+    wanted = set(losers)
+    return [w for w in ledger.writes if (w.key, w.payload) in wanted]
 
 
 def compute_rpo(ledger: Ledger, present: dict[str, str | None], fault_t: float) -> tuple[float, list[Write]]:

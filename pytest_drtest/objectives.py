@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_drtest.durations import parse_duration
+from pytest_drtest.durations import format_duration, parse_duration
 from pytest_drtest.errors import DrConfigError, ObjectiveMissed
 from pytest_drtest.measure import Result, format_percent, nines_of
 
-FIGURES = ("rto", "rpo", "availability")
+FIGURES = ("rto", "rpo", "availability", "discarded")
+#: Writes acknowledged after the fault that recovery may discard, when no level sets it: none.
+DEFAULT_DISCARDED = 0
 #: Levels a test's author states for that very test: a policy does not override them.
 EXPLICIT_LEVELS = frozenset({"marker", "call"})
 MARKER = "@pytest.mark.dr"
@@ -37,6 +39,13 @@ def parse_availability(value: Any, *, what: str = "availability") -> float:
     return round(percent / 100.0, 12)
 
 
+def parse_discarded(value: Any, *, what: str = "discarded") -> int:
+    """A number of writes acknowledged after the fault that recovery may discard (``0``: none)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DrConfigError(f"{what}: expected a number of writes (0 or more), got {value!r}")
+    return value
+
+
 def describe_availability(ratio: float) -> str:
     """``0.999`` -> ``99.90% (3.0 nines)``."""
     nines = nines_of(ratio)
@@ -55,7 +64,8 @@ def _level_of(source: str) -> str:
 
 @dataclass(frozen=True)
 class Objectives:
-    """RTO and RPO in seconds and availability as a fraction (None: not asserted), and their origins.
+    """RTO and RPO in seconds, availability as a fraction (None: not asserted), the writes acknowledged
+    after the fault that recovery may discard (None: the default, none), and their origins.
 
     ``level`` says where the values of this object were set (``band``, ``scenario``,
     ``experiment``, ``policy:<Type>``, ``marker``, ``call``); after :meth:`merged` each value keeps
@@ -68,10 +78,12 @@ class Objectives:
     availability: float | None = None
     level: str = ""
     origins: tuple[tuple[str, str], ...] = ()
+    discarded: int | None = None
 
     @classmethod
     def parse(
-        cls, rto: Any = None, rpo: Any = None, availability: Any = None, *, source: str = "", level: str = ""
+        cls, rto: Any = None, rpo: Any = None, availability: Any = None, *, source: str = "", level: str = "",
+        discarded: Any = None,
     ) -> Objectives:
         what = source or "objectives"
         return cls(
@@ -80,10 +92,16 @@ class Objectives:
             source,
             None if availability is None else parse_availability(availability, what=f"{what}: availability"),
             level,
+            discarded=None if discarded is None else parse_discarded(discarded, what=f"{what}: discarded"),
         )
 
+    @property
+    def discarded_limit(self) -> int:
+        """The writes acknowledged after the fault that recovery may discard (default: none)."""
+        return DEFAULT_DISCARDED if self.discarded is None else self.discarded
+
     def origin(self, figure: str) -> str | None:
-        """Where the value of ``figure`` (``rto``, ``rpo``, ``availability``) came from; None if unset."""
+        """Where the value of ``figure`` (``rto``, ``rpo``, ``availability``, ``discarded``) came from; None if unset."""
         if getattr(self, figure) is None:
             return None
         for name, origin in self.origins:
@@ -93,7 +111,7 @@ class Objectives:
 
     def merged(self, other: Objectives) -> Objectives:
         """``other``'s values where set, else ours (each value keeps its origin)."""
-        values: dict[str, float | None] = {}
+        values: dict[str, Any] = {}
         origins: list[tuple[str, str]] = []
         for figure in FIGURES:
             mine, theirs = getattr(self, figure), getattr(other, figure)
@@ -104,19 +122,20 @@ class Objectives:
                 origins.append((figure, origin))
         return Objectives(
             values["rto"], values["rpo"], other.source or self.source, values["availability"],
-            other.level or self.level, tuple(origins),
+            other.level or self.level, tuple(origins), values["discarded"],
         )
 
     def under_policy(self, rto: float | None, rpo: float | None, level: str, source: str) -> Objectives:
         """The policy's RTO/RPO over every value not set explicitly (marker or call)."""
-        values: dict[str, float | None] = {"rto": self.rto, "rpo": self.rpo, "availability": self.availability}
+        values: dict[str, Any] = {"rto": self.rto, "rpo": self.rpo, "availability": self.availability,
+                                  "discarded": self.discarded}
         origins = {f: o for f in FIGURES if (o := self.origin(f)) is not None}
         for figure, value in (("rto", rto), ("rpo", rpo)):
             if value is not None and origins.get(figure) not in EXPLICIT_LEVELS:
                 values[figure] = value
                 origins[figure] = level
         return Objectives(values["rto"], values["rpo"], source or self.source, values["availability"], self.level,
-                          tuple(origins.items()))
+                          tuple(origins.items()), values["discarded"])
 
     def levels(self) -> str:
         """Short origin of the values for tables: ``experiment``, or ``policy:Region/band`` when RTO and RPO differ."""
@@ -125,19 +144,23 @@ class Objectives:
         return "/".join(unique) if unique else "-"
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-able; ``discarded`` is the limit in force (the default, 0, has no source)."""
+        sources = {f: self.origin(f) for f in FIGURES if getattr(self, f) is not None}
         return {
             "rto_s": self.rto,
             "rpo_s": self.rpo,
             "availability": self.availability,
-            "sources": {f: self.origin(f) for f in FIGURES if getattr(self, f) is not None},
+            "discarded": self.discarded_limit,
+            "sources": sources,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Objectives:
-        sources = data.get("sources") or {}
+        sources = {str(f): str(o) for f, o in (data.get("sources") or {}).items()}
+        discarded = data.get("discarded") if "discarded" in sources else None  # no source: the default
         return cls(
             data.get("rto_s"), data.get("rpo_s"), "", data.get("availability"), "",
-            tuple((str(f), str(o)) for f, o in sources.items()),
+            tuple(sources.items()), None if discarded is None else int(discarded),
         )
 
 
@@ -161,11 +184,19 @@ def failures(result: Result, objectives: Objectives) -> list[str]:
             f"RPO {result.rpo_s:.1f} s exceeds objective {_s(objectives.rpo)} ({len(lost)} lost writes, "
             f"sequence numbers {shown}; earliest acknowledged at {earliest:+.1f} s from the fault)"
         )
+    discarded, limit = result.discarded_writes, objectives.discarded_limit
+    if len(discarded) > limit:
+        shown = ", ".join(str(w.seq) for w in discarded[:10]) + (" ..." if len(discarded) > 10 else "")
+        allowed = "none" if limit == 0 else f"at most {limit}"
+        missed.append(
+            f"{result.discarded_story()}, objective {allowed} (sequence numbers {shown}: acknowledged to the "
+            "application after the fault, missing from the recovered store)"
+        )
     availability = result.availability
     if objectives.availability is not None and availability.ratio is not None and availability.ratio < objectives.availability:
         missed.append(
             f"availability {availability.describe()} below objective {describe_availability(objectives.availability)} "
-            f"({availability.total - availability.ok} of {availability.total} probe ticks failed)"
+            f"(down {format_duration(availability.total - availability.ok)} of {format_duration(availability.total)} probed)"
         )
     return missed
 

@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Figure] = {
     "dynamodb_replication_lag": Figure(0.5, 2.5, "DynamoDB developer guide, global tables how it works: usually < 1 s, 0.5-2.5 s common"),
     "dynamodb_pitr_latest_lag": Figure(300, 300, "DynamoDB developer guide, PITR: LatestRestorableDateTime is typically now - 5 min"),
     "dynamodb_restore_time": Figure(900, 3600, "DynamoDB developer guide, restores: 95% finish in under 1 h, not proportional to size"),
+    "dynamodb_replica_create_time": Figure(
+        120, 300, "CloudFormation user guide, AWS::DynamoDB::GlobalTable Replicas: adding a replica takes a few minutes "
+        "for an empty table, up to several hours for large ones (a few minutes: the blueprints' small tables)"),
     # S3
     "s3_replication_lag": Figure(1, 15, "S3 user guide, Replication Time Control: most objects in seconds, 99.99% within 15 min"),
     # Route 53
@@ -51,6 +54,11 @@ DEFAULTS: dict[str, Figure] = {
     "route53_change_propagation": Figure(20, 60, "Route 53 API reference: ChangeInfo INSYNC usually within 60 s"),
     # Compute
     "ec2_launch_time": Figure(60, 120, "EC2 Auto Scaling user guide: Pending -> InService (launch, boot, lifecycle)"),
+    "app_warmup_time": Figure(300, 300, "EC2 Auto Scaling user guide, health check grace period: 300 s by default "
+                              "(console) for a new instance's application to start after InService"),
+    "stack_create_time": Figure(300, 900, "AWS CloudFormation user guide, stack creation events: CREATE_IN_PROGRESS "
+                                "until each resource passes its consistency check (ALB 'provisioning', ELB user "
+                                "guide); VPC + ALB + Auto Scaling group: minutes (no published figure)"),
     "elb_health_check_interval": Figure(30, 30, "ALB user guide, target group health checks: interval 30 s (default)"),
     "elb_unhealthy_threshold": Figure(2, 2, "ALB user guide: unhealthy threshold 2 (default)", unit="count"),
     "elb_healthy_threshold": Figure(5, 5, "ALB user guide: healthy threshold 5 (default)", unit="count"),
@@ -70,6 +78,9 @@ DEFAULTS: dict[str, Figure] = {
     "rds_snapshot_time": Figure(60, 300, "RDS user guide, snapshots: minutes"),
     "rds_snapshot_copy_time": Figure(600, 1800, "RDS user guide, cross-Region snapshot copy: tens of minutes"),
     "rds_restore_time": Figure(600, 1800, "RDS user guide, restore to a new instance: tens of minutes"),
+    "rds_modify_class_time": Figure(600, 1200, "RDS user guide, modifying a DB instance: a DB instance class change "
+                                    "has downtime; AWS Knowledge Center rds-performance-impact: a new host is built, "
+                                    "the storage moved, the database recovered (no published figure; minutes)"),
     "rds_pitr_latest_lag": Figure(300, 300, "RDS user guide, PITR: transaction logs uploaded every 5 min"),
     # Runbooks in AWS formats (SSM Automation aws:approve, ARC Region switch manual approval)
     "manual_approval_time": Figure(120, 600, "no AWS figure (a person answers): an on-call approver within minutes; set your team's"),
@@ -155,11 +166,17 @@ class LatencyProfile:
         return self._rngs[stream]
 
     def sample(self, key: str, stream: str | None = None) -> float:
-        """Draw ``key`` (seconds, or a count) from its range with the stream's RNG."""
+        """Draw ``key`` (seconds, or a count) from its range.
+
+        Each ``(key, stream)`` pair has its own RNG, seeded from the run's seed, the key and the
+        stream with SHA-256 (never Python's ``hash()``, which changes per process): emulators name
+        the stream after the operation and the resource (``"restore:us-east-1/orders-pitr"``), so
+        that two resources draw different figures and the same seed gives the same figures.
+        """
         figure = self.figures[key]
         if figure.fixed:
             return figure.low
-        return self.rng(stream or key).uniform(figure.low, figure.high)
+        return self.rng(f"{key}|{stream}" if stream else key).uniform(figure.low, figure.high)
 
     def value(self, key: str) -> float:
         """The midpoint of ``key``'s range (for settings such as intervals and thresholds)."""

@@ -52,6 +52,15 @@ class RunReport:
     scenarios: list[dict[str, Any]] = field(default_factory=list)  # name, strategy, source, regions, latency
     extra: dict[str, Any] = field(default_factory=dict)  # comparison and gate results, set by the plugin
     meta: dict[str, Any] = field(default_factory=dict)  # the run's settings when read back by from_dict
+    services: dict[str, str] = field(default_factory=dict)  # service -> what answered it (Backend.placement)
+    workers: list[dict[str, Any]] = field(default_factory=list)  # pytest-xdist workers' as_dict(), on the controller
+    order: list[str] = field(default_factory=list)  # the collected node ids (experiments sort by them)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing measured (here or, on a pytest-xdist controller, by any worker)."""
+        return not (self.experiments or self.restores
+                    or any(w.get("experiments") or w.get("restores") for w in self.workers))
 
     def _settings_dict(self) -> dict[str, Any]:
         settings = self.settings
@@ -80,6 +89,7 @@ class RunReport:
             "plugin": {"name": "pytest-drtest", "version": self.meta.get("plugin", {}).get("version") or plugin_version()},
             "created": self.meta.get("created") or _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
             "backend": base["backend"],
+            "services": self.services,
             "clock": self.clock,
             "clock_start": base["clock_start"],
             "seed": base["seed"],
@@ -94,6 +104,8 @@ class RunReport:
         data["availability"] = run_availability(data).as_dict()
         data["recommendations"] = recommendations(data)
         data.update(self.extra)
+        if self.workers:
+            data = merge_reports([data, *self.workers], order=self.order)
         return data
 
     @classmethod
@@ -109,6 +121,7 @@ class RunReport:
             list(data.get("scenarios", [])),
             {k: data[k] for k in ("comparison", "gate") if k in data},
             {k: data.get(k) for k in ("backend", "seed", "regions", "clock_start", "profile", "policy", "plugin", "created", "machine")},
+            dict(data.get("services") or {}),
         )
 
     def write_json(self, path: Path, data: dict[str, Any] | None = None) -> None:
@@ -120,16 +133,30 @@ class RunReport:
         return summary_lines(self.as_dict())
 
 
-def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+def merge_reports(reports: list[dict[str, Any]], *, order: list[str] | None = None) -> dict[str, Any]:
     """One report of several (e.g. pytest-xdist workers' ``as_dict()``): the first one's settings,
-    everybody's experiments, restores and scenarios, availability and recommendations recomputed."""
+    everybody's experiments, restores and scenarios, availability and recommendations recomputed.
+
+    With ``order`` (node ids in collection order) experiments and restores are listed in the order
+    of their tests, as a serial run lists them; those of unknown tests keep their place after them.
+    """
     from pytest_drtest.assessment import recommendations
 
     if not reports:
         raise ValueError("nothing to merge")
     merged = dict(reports[0])
-    merged["experiments"] = [e for r in reports for e in r.get("experiments", [])]
-    merged["restores"] = [x for r in reports for x in r.get("restores", [])]
+    experiments = [e for r in reports for e in r.get("experiments", [])]
+    restores = [x for r in reports for x in r.get("restores", [])]
+    if order:
+        rank = {nodeid: index for index, nodeid in enumerate(order)}
+
+        def place(entry: dict[str, Any]) -> int:
+            return rank.get(str(entry.get("test", "")), len(rank))
+
+        experiments.sort(key=place)  # stable: a test's own records keep their order
+        restores.sort(key=place)
+    merged["experiments"] = experiments
+    merged["restores"] = restores
     names: dict[str, dict[str, Any]] = {}
     for r in reports:
         for s in r.get("scenarios", []):
@@ -141,7 +168,7 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_availability(data: dict[str, Any]) -> Availability:
-    total = Availability(0, 0)
+    total = Availability(0.0, 0.0)
     for e in data.get("experiments", []):
         total = total + Availability.from_dict((e.get("measured") or {}).get("availability"))
     return total
@@ -189,7 +216,11 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
     )
     if experiments:
         with_availability_objective = any((e.get("objectives") or {}).get("availability") is not None for e in experiments)
-        header = ["scenario", "experiment", "strategy", "RTO obj", "RTO", "RPO obj", "RPO", "lost", "availability"]
+        with_conflicts = any((e.get("measured") or {}).get("conflict_overwrites") for e in experiments)
+        header = ["scenario", "experiment", "strategy", "RTO obj", "RTO", "RPO obj", "RPO", "lost", "discarded"]
+        if with_conflicts:  # acknowledged writes replaced by last writer wins (global tables)
+            header.append("conflicts")
+        header.append("availability")
         if with_availability_objective:
             header.append("avail obj")
         header += ["objectives", "verdict", "figures", "fault"]
@@ -201,6 +232,11 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
                 e.get("scenario") or "-", _experiment_name(e), e.get("strategy", ""),
                 format_duration(o.get("rto_s")), _rto_cell(m, e.get("runbook_rto_s")),
                 format_duration(o.get("rpo_s")), format_duration(m.get("rpo_s")), str(m.get("lost_writes", 0)),
+                str(m.get("discarded_writes", 0)),
+            ]
+            if with_conflicts:
+                row.append(str(m.get("conflict_overwrites", 0)))
+            row += [
                 _availability_cell(m),
             ]
             if with_availability_objective:
@@ -212,8 +248,8 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         total = run_availability(data)
         if total.total:
             lines.append(
-                f"availability of the run: {total.describe()} over {len(experiments)} experiment(s), "
-                f"{total.total} probe ticks, {total.total - total.ok} failed"
+                f"availability of the run: {total.describe()} over {len(experiments)} experiment(s): "
+                f"down {format_duration(total.total - total.ok)} of {format_duration(total.total)} probed"
             )
     if restores:
         lines.append("")

@@ -55,7 +55,7 @@ def timeline_figure(experiment: dict[str, Any]) -> Figure:
     objectives = experiment.get("objectives") or {}
     timeline = measured.get("timeline") or {}
     segments = [Segment.from_dict(s) for s in timeline.get("segments", [])]
-    lost = [float(w["t"]) for w in timeline.get("lost", [])]
+    lost = [float(w["t"]) for w in timeline.get("lost", []) + timeline.get("discarded", [])]  # discarded: after the fault
     rto, rpo = measured.get("rto_s"), float(measured.get("rpo_s") or 0.0)
     rto_obj, rpo_obj = objectives.get("rto_s"), objectives.get("rpo_s")
     marks = events(experiment)
@@ -307,7 +307,11 @@ def _experiment_section(e: dict[str, Any], index: int) -> str:
         ("availability", Availability.from_dict(measured.get("availability")).describe(),
          "-" if objectives.get("availability") is None else f"{objectives['availability'] * 100:g}%", sources.get("availability", "-")),
         ("lost writes", str(measured.get("lost_writes", 0)), "", ""),
+        ("writes discarded after the fault", str(measured.get("discarded_writes", 0)),
+         str(objectives.get("discarded", 0)), sources.get("discarded", "default: none")),
     ]
+    if measured.get("conflict_overwrites"):
+        rows.append(("conflict overwrites", str(measured["conflict_overwrites"]), "", ""))
     out = [
         f'<section class="experiment" id="experiment-{index}">',
         f'<h2>{html.escape(ident)} — <span class="{"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span></h2>',
@@ -330,6 +334,15 @@ def _experiment_section(e: dict[str, Any], index: int) -> str:
         out.append(_table(("sequence", "key", "acknowledged"), [(w["seq"], w["key"], f"{float(w['t']):+.1f} s") for w in shown], "lost"))
         if len(lost) > len(shown):
             out.append(f"<p>… and {len(lost) - len(shown)} more (all in the JSON report)</p>")
+    conflicts = (measured.get("timeline") or {}).get("conflicts", [])
+    if conflicts:
+        shown = conflicts[:50]
+        out.append(f"<p>{measured.get('conflict_overwrites', len(conflicts))} conflict overwrite(s): acknowledged, then "
+                   "silently replaced by a later write of another region (last writer wins)</p>")
+        out.append(_table(("sequence", "key", "acknowledged"),
+                          [(w["seq"], w["key"], f"{float(w['t']):+.1f} s") for w in shown], "conflicts"))
+        if len(conflicts) > len(shown):
+            out.append(f"<p>… and {len(conflicts) - len(shown)} more (all in the JSON report)</p>")
     out.append("</section>")
     return "\n".join(out)
 

@@ -30,6 +30,8 @@ def not_restored(kind: str) -> tuple[str, ...]:
 
 @dataclass
 class RestoreResult:
+    """One restore checked against the ledger: a NEW resource, its source untouched, the right items."""
+
     kind: str
     region: str
     source: str
@@ -46,15 +48,36 @@ class RestoreResult:
     missing_keys: list[str] = field(default_factory=list)
     not_restored: tuple[str, ...] = ()
     test: str = ""
+    unexpected_keys: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why it is not a new resource, or none
 
     @property
     def passed(self) -> bool:
         return (
             self.new_resource
+            and not self.problems
             and self.source_untouched is not False
             and self.items_matched == self.items_expected
             and self.unexpected_items == 0
         )
+
+    def reasons(self) -> list[str]:
+        """Why the check failed, one readable sentence each (empty when it passed)."""
+        out = list(self.problems)
+        if not self.new_resource and not self.problems:
+            out.append(f"{self.target} is not a new resource")
+        if self.source_untouched is False:
+            out.append(f"the source {self.source} no longer exists")
+        wrong = self.items_expected - self.items_matched
+        if wrong:
+            shown = ", ".join(self.missing_keys[:5])
+            out.append(f"{wrong} of the {self.items_expected} items the ledger held at {self.restore_time[11:19]} are missing "
+                       f"or hold another value in {self.target} (e.g. {shown})")
+        if self.unexpected_items:
+            shown = ", ".join(self.unexpected_keys[:5])
+            out.append(f"{self.unexpected_items} items that did not exist at {self.restore_time[11:19]} are in {self.target} "
+                       f"(written later, or deleted before: a restore as of another time?) (e.g. {shown})")
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,11 +96,14 @@ class RestoreResult:
             "modeled": self.modeled,
             "not_restored": list(self.not_restored),
             "passed": self.passed,
+            "reasons": self.reasons(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RestoreResult:
-        """A result from :meth:`as_dict` (``restore_t`` and ``missing_keys`` are not in it)."""
+        """A result from :meth:`as_dict` (``restore_t`` and the example keys are not in it)."""
+        reasons = [str(r) for r in data.get("reasons", [])]
+        counted = ("are missing", "that did not exist", "no longer exists")
         return cls(
             kind=str(data["kind"]), region=str(data.get("region", "")), source=str(data.get("source", "")),
             target=str(data.get("target", "")), restore_time=str(data.get("restore_time", "")), restore_t=0.0,
@@ -85,16 +111,14 @@ class RestoreResult:
             items_expected=int(data.get("items_expected", 0)), items_matched=int(data.get("items_matched", 0)),
             unexpected_items=int(data.get("unexpected_items", 0)), duration_s=float(data.get("duration_s", 0.0)),
             modeled=bool(data.get("modeled", True)), not_restored=tuple(data.get("not_restored", ())),
-            test=str(data.get("test", "")),
+            test=str(data.get("test", "")), problems=[r for r in reasons if not any(c in r for c in counted)],
         )
 
     def story(self) -> str:
-        return (
-            f"{self.kind} {self.source} -> {self.target} as of {self.restore_time}: "
-            f"{self.items_matched}/{self.items_expected} items match, {self.unexpected_items} unexpected"
-            + (f", missing e.g. {', '.join(self.missing_keys[:5])}" if self.missing_keys else "")
-            + ("" if self.new_resource else ", NOT a new table")
-        )
+        head = (f"{self.kind} {self.source} -> {self.target} as of {self.restore_time}: "
+                f"{self.items_matched}/{self.items_expected} items match, {self.unexpected_items} unexpected")
+        reasons = self.reasons()
+        return head + (": " + "; ".join(reasons) if reasons else "")
 
 
 def scan_items(client: Any, table: str, key_name: str) -> dict[str, str | None]:
@@ -133,31 +157,68 @@ def source_exists(topology: Topology, record: dict[str, Any]) -> bool | None:
         return None
 
 
+def target_created(topology: Topology, record: dict[str, Any]) -> Any:
+    """When the restore's target was created (``DescribeTable``/``DescribeDBInstances``/``DescribeDBClusters``);
+    None when it does not exist."""
+    region, target = record["region"], record["target"]
+    try:
+        if record.get("store") == "sql":
+            rds = topology.clients.client("rds", region)
+            if record["kind"] == "aurora-cluster-pitr":
+                return rds.describe_db_clusters(DBClusterIdentifier=target)["DBClusters"][0].get("ClusterCreateTime")
+            return rds.describe_db_instances(DBInstanceIdentifier=target)["DBInstances"][0].get("InstanceCreateTime")
+        return topology.clients.client("dynamodb", region).describe_table(TableName=target)["Table"].get("CreationDateTime")
+    except botocore.exceptions.ClientError:
+        return None
+
+
+def _newness(topology: Topology, record: dict[str, Any], existing_before: set[str] | None) -> list[str]:
+    """Why the target is not a NEW resource made by this restore ([DDB-DG:CreateBackup]: a restore always
+    creates a new table; RDS user guide: restores always create a new DB instance or cluster)."""
+    what = "instance or cluster" if record.get("store") == "sql" else "table"
+    if record["target"] == record["source"]:
+        return [f"restored in place: the target {record['target']} is the source itself, not a new {what}"]
+    if existing_before is not None and record["target"] in existing_before:
+        return [f"{record['target']} existed before the restore: not a new {what}"]
+    created = target_created(topology, record)
+    if created is None:
+        return [f"the target {record['target']} does not exist"]
+    started = topology.clock.datetime(record["started"])
+    if created < started.replace(microsecond=0):
+        return [(f"{record['target']} existed before the restore began (created {created:%H:%M:%S}, the restore "
+                f"started {started:%H:%M:%S}): not a new {what}")]
+    return []
+
+
 def verify_restore(topology: Topology, ledger: Ledger, record: dict[str, Any], *, existing_before: set[str] | None = None) -> RestoreResult:
-    """Compare the restored table with the ledger's state as of the restore time."""
+    """Compare the restored table (or database) with the ledger's state as of the restore time."""
     region = record["region"]
+    problems = _newness(topology, record, existing_before)
     expected = ledger.state_as_of(record["restore_time"])
-    if record.get("store") == "sql":
-        actual = sql_rows(topology, record["db"])
-    else:
-        key_name = topology.blueprint.table(topology.probe_table).hash_key
-        actual = scan_items(topology.clients.client("dynamodb", region), record["target"], key_name)
-    # Once repointed, the application writes into the restored table: those keys are not part
-    # of what the restore delivered.
+    actual: dict[str, str | None] = {}
+    if not any("does not exist" in p for p in problems):
+        if record.get("store") == "sql":
+            actual = sql_rows(topology, record["db"])
+        else:
+            key_name = topology.blueprint.table(topology.probe_table).hash_key
+            actual = scan_items(topology.clients.client("dynamodb", region), record["target"], key_name)
+    # Once repointed, the application writes into the restored table: those keys are not part of
+    # what the restore delivered. Nor are the changes the runbook copied back from the damaged
+    # original after the restore.
     later = {w.key for w in ledger.writes if w.ack_t > record["completed"]}
+    later |= set(record.get("reapplied", ()))
     actual = {k: v for k, v in actual.items() if k not in later}
     expected = {k: v for k, v in expected.items() if k not in later}
     matched = sum(1 for k, v in expected.items() if actual.get(k) == v)
     missing = sorted(k for k, v in expected.items() if actual.get(k) != v)
-    unexpected = sum(1 for k in actual if k not in expected)
-    source_untouched = source_exists(topology, record)
-    new_resource = record["target"] != record["source"] and (existing_before is None or record["target"] not in existing_before)
+    unexpected = sorted(k for k in actual if k not in expected)
     return RestoreResult(
         kind=record["kind"], region=region, source=record["source"], target=record["target"],
         restore_time=topology.clock.datetime(record["restore_time"]).isoformat(), restore_t=record["restore_time"],
-        new_resource=new_resource, source_untouched=source_untouched, items_expected=len(expected),
-        items_matched=matched, unexpected_items=unexpected, duration_s=record["completed"] - record["started"],
+        new_resource=not problems, source_untouched=source_exists(topology, record), items_expected=len(expected),
+        items_matched=matched, unexpected_items=len(unexpected), duration_s=record["completed"] - record["started"],
         modeled=topology.clock.modeled, missing_keys=missing[:20], not_restored=not_restored(record["kind"]),
+        unexpected_keys=unexpected[:20], problems=problems,
     )
 
 
@@ -170,7 +231,13 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
     primary vault (``aws-backup``) — into a NEW table/instance/cluster, compared with the ledger.
     """
     from pytest_drtest.errors import DrConfigError
-    from pytest_drtest.recovery.steps import new_table_name, poll, record_restore, restore_database_to_time, wait_instance
+    from pytest_drtest.recovery.steps import (
+        new_table_name,
+        poll,
+        record_restore,
+        restore_database_to_time,
+        wait_instance,
+    )
     from pytest_drtest.scenario import ProbeSettings
     from pytest_drtest.topology.build import backup_role, db_target
 
@@ -245,11 +312,13 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             target = new_table_name(topology, check.table, "from-vault")
             job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], Metadata={"targetTableName": target},
                                            IamRoleArn=backup_role(topology))["RestoreJobId"]
-            poll(clock, lambda j=job, b=backup: b.describe_restore_job(RestoreJobId=j)["Status"] in ("COMPLETED", "FAILED") or None,
-                 every=60, timeout=6 * 3600, what=f"restore job {job}")
+            def finished(j: str = job, b: Any = backup) -> bool | None:
+                return b.describe_restore_job(RestoreJobId=j)["Status"] in ("COMPLETED", "FAILED") or None
+
+            poll(clock, finished, every=60, timeout=6 * 3600, what=f"restore job {job}")
             record_restore(topology, kind=check.kind, region=region, source=source, target=target,
                            restore_time=clock.seconds_at(latest["CreationDate"]), started=started, completed=clock.now())
-    results = dr.verify_restores()
+    results: list[RestoreResult] = dr.verify_restores()
     bad = [r for r in results if not r.passed]
     if bad:
         raise AssertionError("restore check failed: " + "; ".join(r.story() for r in bad))

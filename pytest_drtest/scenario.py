@@ -11,9 +11,9 @@ from pytest_drtest.config import Fields, load_toml
 from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.faults import Fault, fault_from_spec
-from pytest_drtest.objectives import Objectives, parse_availability
-from pytest_drtest.regions import check_region_pair
+from pytest_drtest.objectives import Objectives, parse_availability, parse_discarded
 from pytest_drtest.recovery import Runbook, resolve_runbook
+from pytest_drtest.regions import check_region_pair
 from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, load_blueprint
 
@@ -27,6 +27,10 @@ class ProbeSettings:
     interval: float = 1.0
     consecutive: int = 3
     timeout: float = 6 * 3600.0
+    # before the last DENSE_LEAD seconds of the steady state the probe writes only this often:
+    # nothing can change the outcome there (see Probe.thin)
+    steady_interval: float = 15.0
+    keys: int | None = None  # None: a new key every tick; N: the ticks update N items in turn
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Experiment:
     objectives: Objectives
     probe: ProbeSettings
     steady_state: float
+    failback: bool = False  # after recovery: revert the fault, wait until the regions converge, then measure
 
 
 @dataclass
@@ -105,19 +110,25 @@ def _objectives(fields: Fields, source: str, base: Objectives, level: str = "sce
         fields._seen.add("objectives")
         return base
     table = fields.table("objectives")
-    table._seen.update({"rto", "rpo", "availability"})
-    availability = None
+    table._seen.update({"rto", "rpo", "availability", "discarded"})
+    availability = discarded = None
     if "availability" in table.data:
         try:
             availability = parse_availability(table.data["availability"])
         except DrConfigError as exc:
             raise DrConfigError(str(exc).split(": ", 1)[-1], source=source, field=table._name("availability")) from None
+    if "discarded" in table.data:
+        try:
+            discarded = parse_discarded(table.data["discarded"])
+        except DrConfigError as exc:
+            raise DrConfigError(str(exc).split(": ", 1)[-1], source=source, field=table._name("discarded")) from None
     parsed = Objectives(
         _duration(table, "rto", "0s") if "rto" in table.data else None,
         _duration(table, "rpo", "0s") if "rpo" in table.data else None,
         source,
         availability,
         level,
+        discarded=discarded,
     )
     table.reject_unknown()
     return base.merged(parsed)
@@ -154,12 +165,12 @@ def _check_latency(latency: dict[str, Any], source: str) -> None:
 
 
 def _probe(fields: Fields, base: ProbeSettings) -> ProbeSettings:
-    """A ``probe = { interval, recovered_after, timeout }`` table over ``base``."""
+    """A ``probe = { interval, recovered_after, timeout, steady_interval, keys }`` table over ``base``."""
     if "probe" not in fields.data:
         fields._seen.add("probe")
         return base
     table = fields.table("probe")
-    table._seen.update({"interval", "recovered_after", "timeout"})
+    table._seen.update({"interval", "recovered_after", "timeout", "steady_interval", "keys"})
     interval = _duration(table, "interval", "1s") if "interval" in table.data else base.interval
     if interval <= 0:
         raise DrConfigError("expected a positive duration", source=fields.source, field=table._name("interval"))
@@ -167,8 +178,15 @@ def _probe(fields: Fields, base: ProbeSettings) -> ProbeSettings:
     if consecutive < 1:
         raise DrConfigError(f"expected at least 1, got {consecutive}", source=fields.source, field=table._name("recovered_after"))
     timeout = _duration(table, "timeout", "6h") if "timeout" in table.data else base.timeout
+    steady = _duration(table, "steady_interval", "15s") if "steady_interval" in table.data else base.steady_interval
+    if steady <= 0:
+        raise DrConfigError("expected a positive duration", source=fields.source, field=table._name("steady_interval"))
+    keys = table.get("keys", int, base.keys) if "keys" in table.data else base.keys
+    if keys is not None and keys < 1:
+        raise DrConfigError(f"expected at least 1 (the number of items the probe updates), got {keys}",
+                            source=fields.source, field=table._name("keys"))
     table.reject_unknown()
-    return ProbeSettings(interval, consecutive, timeout)
+    return ProbeSettings(interval, consecutive, timeout, steady_interval=steady, keys=keys)
 
 
 def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scenario:
@@ -228,10 +246,17 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
 
             runbook = runbook_from_spec(runbook, source=source, field=f"{field_name}.runbook", base=path.parent)
         resolve_runbook(runbook, source=source, field=f"{field_name}.runbook")
+        failback = exp.get("failback", bool, False)
+        if failback and fault.data_fault:
+            raise DrConfigError(
+                f"failback reverts the fault after recovery; {fault.kind!r} leaves its damage (a data fault): "
+                "expected a fault that ends, e.g. region-outage, az-outage or pause-replication",
+                source=source, field=f"{field_name}.failback",
+            )
         scenario.experiments.append(
             Experiment(
                 exp_name, fault_spec, fault, runbook, _objectives(exp, source, objectives, "experiment"), _probe(exp, probe),
-                _duration(exp, "steady_state", "0s") if "steady_state" in exp.data else steady_state,
+                _duration(exp, "steady_state", "0s") if "steady_state" in exp.data else steady_state, failback,
             )
         )
         exp.reject_unknown()

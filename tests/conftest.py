@@ -1,12 +1,14 @@
 """Shared fixtures of the plugin's own tests."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import botocore.waiter
 import pytest
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from pytest_drtest.backends.base import ClientFactory
 from pytest_drtest.backends.moto import MotoBackend
@@ -16,6 +18,19 @@ from pytest_drtest.gateway.addresses import AddressPlan, claim_slot
 from pytest_drtest.profile import LatencyProfile
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def postgres_or_skip() -> Callable[[Exception], NoReturn]:
+    """What a test does when the PostgreSQL data plane cannot start: skip — but in CI (``CI=true``)
+    fail, since PostgreSQL is a core dependency (``DataPlaneUnavailable`` says what to install)."""
+
+    def unavailable(exc: Exception) -> NoReturn:
+        if os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(f"PostgreSQL data plane unavailable in CI (CI=true): {exc}", pytrace=False)
+        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+
+    return unavailable
 
 
 @dataclass
@@ -53,3 +68,43 @@ def emu_env() -> Iterator[EmuEnv]:
         emulation.close()
         backend.stop()
         claim.close()
+
+
+def off_shape(shape: Shape | None, value: Any, path: str = "") -> list[str]:
+    """Paths of ``value`` (a parsed answer) that botocore's ``shape`` does not declare."""
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        found: list[str] = []
+        for key, item in value.items():
+            if key == "ResponseMetadata" and not path:
+                continue
+            where = f"{path}.{key}" if path else key
+            member = shape.members.get(key)
+            found.extend([where] if member is None else off_shape(member, item, where))
+        return found
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in off_shape(shape.member, item, f"{path}[{i}]")]
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return [p for k, item in value.items() for p in off_shape(shape.value, item, f"{path}[{k}]")]
+    return []
+
+
+@pytest.fixture
+def answers_in_shape(emu_env: EmuEnv) -> Iterator[Callable[[str], None]]:
+    """``answers_in_shape("rds")``: at teardown, fail if an answer of the service (moto's as the
+    emulation rewrote it, or the emulation's own) held a field its botocore output shape lacks."""
+    found: list[str] = []
+    services: set[str] = set()
+
+    def check(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.service_model.service_name in services and parsed and "Error" not in parsed:
+            found.extend(f"{model.name}: {p}" for p in off_shape(model.output_shape, parsed))
+
+    def watch(service: str) -> None:
+        # last of the general after-call handlers: after the emulation's rewrites (botocore calls
+        # the handlers of a more specific event name first)
+        if not services:
+            emu_env.clients.session.events.register_last("after-call", check, unique_id="shape-check")
+        services.add(service)
+
+    yield watch
+    assert found == [], f"fields AWS does not answer: {sorted(set(found))}"

@@ -28,6 +28,13 @@ CLIENT_CONFIG = Config(
 )
 
 
+#: The AWS services (botocore names) that the topologies, runbooks, probes and emulators call.
+SERVICES = (
+    "autoscaling", "backup", "cloudwatch", "dynamodb", "dynamodbstreams", "ec2", "elbv2", "iam", "rds",
+    "rds-data", "route53", "s3", "sts",
+)
+
+
 #: botocore's service models are static data; one loader (with its cache) for every session of
 #: the process spares re-reading ~50 JSON models per session (the largest cost of a harness).
 _SHARED_LOADER = botocore.loaders.create_loader()
@@ -41,19 +48,32 @@ def new_boto3_session(**credentials: str) -> boto3.Session:
 
 
 class ClientFactory:
-    """Clients of one boto3 session, cached per (service, region); creating clients is the slow part."""
+    """Clients of one boto3 session, cached per (service, region); creating clients is the slow part.
 
-    def __init__(self, session: boto3.Session, endpoint_url: str | None = None) -> None:
+    Where a client points is decided per service: ``routes`` maps a botocore service name to its
+    endpoint URL (``None``: the service's AWS endpoint, which moto's ``mock_aws`` answers in
+    process); a service not in ``routes`` goes to ``endpoint_url``.
+    """
+
+    def __init__(
+        self, session: boto3.Session, endpoint_url: str | None = None, *, routes: Mapping[str, str | None] | None = None
+    ) -> None:
         self.session = session
         self.endpoint_url = endpoint_url
+        self.routes: dict[str, str | None] = dict(routes or {})
         self._clients: dict[tuple[str, str], Any] = {}
+
+    def endpoint_for(self, service: str) -> str | None:
+        """The endpoint URL clients of ``service`` are given (``None``: botocore's default)."""
+        return self.routes.get(service, self.endpoint_url)
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
         if key not in self._clients:
             kwargs: dict[str, Any] = {"region_name": region, "config": CLIENT_CONFIG}
-            if self.endpoint_url:
-                kwargs["endpoint_url"] = self.endpoint_url
+            endpoint = self.endpoint_for(service)
+            if endpoint:
+                kwargs["endpoint_url"] = endpoint
             self._clients[key] = self.session.client(service, **kwargs)  # type: ignore[call-overload]
         return self._clients[key]
 
@@ -109,6 +129,22 @@ class Backend:
 
     def describe(self) -> str:
         return self.name
+
+    def clean_up(self, cleanup: Any) -> list[str]:
+        """Run the topology's deleters at teardown (backends that keep state); return the failures."""
+        return list(cleanup.run())
+
+    def placement(self) -> dict[str, str]:
+        """Where each AWS service the harness uses is answered (service -> what answers it)."""
+        return {service: self.name for service in SERVICES}
+
+
+def format_placement(placement: Mapping[str, str]) -> str:
+    """``localstack: dynamodb s3; moto: elbv2 rds`` (what answers, then its services)."""
+    where: dict[str, list[str]] = {}
+    for service, backend in sorted(placement.items()):
+        where.setdefault(backend, []).append(service)
+    return "; ".join(f"{backend}: {' '.join(services)}" for backend, services in sorted(where.items()))
 
 
 def make_backend(name: str, options: Mapping[str, Any]) -> Backend:

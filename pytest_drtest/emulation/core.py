@@ -2,8 +2,9 @@
 
 How a call flows (docs/emulation.md, "How the emulation hooks into botocore"):
 
-1. ``before-parameter-build`` (every operation): the API parameters as the caller passed them
-   are stashed in the request context.
+1. ``before-parameter-build`` (every operation): ``<Service>Emulator.translate_<Operation>(params,
+   region)`` may rewrite names the emulation shows into the backend's; then the API parameters are
+   stashed in the request context.
 2. ``before-call`` (registered first): a call to a lost region raises
    ``EndpointConnectionError``; then ``<Service>Emulator.before_<Operation>(call)`` may answer
    the call itself (return a dict, the parsed response) or raise :class:`AwsError`.
@@ -320,6 +321,14 @@ class Emulation:
                 self._dataplane = None
 
     def _stash_params(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        # ``translate_<Operation>(params, region)`` may rewrite, in place and before botocore
+        # serializes them, names only the emulation shows (e.g. an automated snapshot's clock-dated
+        # identifier) into the backend's.
+        region = context.get("client_region") or "us-east-1"
+        for emulator in self._emulators.get(model.service_model.service_name, ()):
+            translate = getattr(emulator, f"translate_{model.name}", None)
+            if translate is not None:
+                translate(params, region)
         context["dr_params"] = copy.copy(params)
 
     def _call(self, model: Any, context: dict[str, Any]) -> Call:

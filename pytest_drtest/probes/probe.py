@@ -3,10 +3,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
+
+import botocore.exceptions
 
 from pytest_drtest.durations import parse_duration
-from pytest_drtest.measure import Ledger, Result, Sample, Timeline, compute_rpo, compute_rto
+from pytest_drtest.errors import DrConfigError
+from pytest_drtest.measure import (
+    Ledger,
+    Result,
+    Sample,
+    Timeline,
+    compute_rpo,
+    compute_rto,
+    conflict_overwrites,
+)
 from pytest_drtest.probes.app import AppUnavailable
 
 if TYPE_CHECKING:
@@ -37,6 +48,9 @@ class Probe:
         modeled: bool = True,
         prefix: str = "probe",
         health_transitions: Callable[[str], list[tuple[float, bool]]] | None = None,
+        keys: int | None = None,
+        conflicts: Callable[[], list[tuple[str, str | None]]] | None = None,
+        in_flight: Callable[[], int] | None = None,
     ) -> None:
         self.clock = clock
         self.topology = topology
@@ -48,6 +62,11 @@ class Probe:
         if consecutive < 1:
             raise ValueError("consecutive must be at least 1")
         self.consecutive = consecutive
+        if keys is not None and keys < 1:
+            raise ValueError("keys must be at least 1")
+        self.keys = keys  # None: a new key every tick; N: the ticks update N items in turn
+        self._conflicts = conflicts  # (key, payload) of writes discarded by last writer wins (emulated)
+        self._in_flight = in_flight  # replicated writes of the probe table not yet applied (emulated)
         self.path = path
         self.samples: list[Sample] = []
         self._fault_time = fault_time
@@ -59,13 +78,16 @@ class Probe:
         self.prefix = prefix
         self._health_transitions = health_transitions
         self._lock = threading.RLock()
+        self._thin_until = float("-inf")
+        self._thin_every = 0.0
+        self._last_tick = float("-inf")
 
     # -- running ---------------------------------------------------------------------------------
-    def __enter__(self) -> Probe:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -76,6 +98,14 @@ class Probe:
             # a path over the network waits on the world's own threads: it must not hold the world lock
             unlocked = bool(getattr(self.path, "network", False))
             self._handle = self.clock.every(self.interval, self.tick, start=first, name="probe", unlocked=unlocked)
+
+    def thin(self, *, until: float, every: float) -> None:
+        """Tick only every ``every`` seconds before clock time ``until``, at the full interval after.
+
+        For a steady state whose end (the fault) is known: until shortly before the fault nothing
+        can change the outcome, and writes in flight when it strikes — what a region loss loses —
+        are written at the full interval from ``until`` on."""
+        self._thin_until, self._thin_every = until, every
 
     def stop(self) -> None:
         if self._handle is not None:
@@ -89,15 +119,21 @@ class Probe:
         if close is not None:
             close()
 
-    def tick(self) -> Sample:
-        """One write of the next sequence number and one read, through the path."""
+    def tick(self) -> Sample | None:
+        """One write of the next sequence number and one read, through the path (None: a tick
+        left out by :meth:`thin`)."""
+        now = self.clock.now()
+        if now < self._thin_until and now - self._last_tick < self._thin_every - 1e-9:
+            return None
         with self._lock:  # a paced clock ticks on its own thread while the test reads results
+            self._last_tick = now
             return self._tick()
 
     def _tick(self) -> Sample:
         self._seq += 1
         now = self.clock.now()
-        key = f"{self.prefix}#{self._seq:07d}"
+        number = self._seq if self.keys is None else (self._seq - 1) % self.keys + 1
+        key = f"{self.prefix}#{number:07d}"
         payload = f"{self._seq}@{now:.3f}"
         region = None
         error = None
@@ -137,6 +173,56 @@ class Probe:
         """Let the clock run until recovered or ``within`` passes; return whether it recovered."""
         return self.clock.run_until(self.recovered, timeout=within, step=self.interval)
 
+    def wait_converged(self, within: float | str = "1h") -> Result:
+        """Measure after a failback: stop writing, let the clock run (polling every interval) until
+        the tables of every region whose application has one agree on every ledger key (and, on
+        an emulated backend, no replicated write is still on its way), or ``within`` passes, then
+        compute :meth:`result`. Global tables converge once the writes held by an outage have
+        propagated and last writer wins has settled every conflict (DynamoDB developer guide,
+        global tables); the timeline notes ``converged`` (or ``not-converged``)."""
+        if self.topology is None:
+            raise DrConfigError("wait_converged compares the regions' tables of the built topology: "
+                                "use a probe from dr.probe() without path=")
+        self.stop()
+        keys = sorted(self.ledger.latest())
+        agreed = self.clock.run_until(lambda: self._regions_agree(keys), timeout=within, step=self.interval)
+        tables = ", ".join(f"{r}:{t}" for r, t in self._tables().items())
+        self.timeline.add(self.clock.now(), "converged" if agreed else "not-converged",
+                          f"{len(keys)} ledger keys in {tables}")
+        return self.result()
+
+    def _tables(self) -> dict[str, str]:
+        """Region -> the table its application reads (regions whose application has one)."""
+        assert self.topology is not None
+        config = self.topology.app_config
+        return {region: str(config[region]["table"]) for region in self.topology.regions
+                if config.get(region, {}).get("table")}
+
+    def _regions_agree(self, keys: list[str]) -> bool:
+        """Every region's table holds the same payload (or none) for every key; False while a
+        region does not answer, or while replicated writes are on their way."""
+        assert self.topology is not None
+        if self._in_flight is not None and self._in_flight() > 0:
+            return False
+        hash_key = self.topology.blueprint.table(self.topology.probe_table).hash_key
+        seen: list[dict[str, str | None]] = []
+        for region, table in self._tables().items():
+            client = self.topology.clients.client("dynamodb", region)
+            found: dict[str, str | None] = dict.fromkeys(keys)
+            try:
+                for start in range(0, len(keys), 100):
+                    request: dict[str, Any] = {table: {
+                        "Keys": [{hash_key: {"S": k}} for k in keys[start : start + 100]], "ConsistentRead": True}}
+                    while request:
+                        response = client.batch_get_item(RequestItems=request)
+                        for item in response["Responses"].get(table, []):
+                            found[item[hash_key]["S"]] = item.get("payload", {}).get("S")
+                        request = response.get("UnprocessedKeys") or {}
+            except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError):
+                return False
+            seen.append(found)
+        return all(other == seen[0] for other in seen[1:])
+
     def result(self) -> Result:
         """RTO and phases from the samples; RPO and lost writes by reading the ledger back."""
         with self._lock:
@@ -166,6 +252,7 @@ class Probe:
             fault_t=fault_t, rto_s=rto, rpo_s=rpo, lost_writes=lost, phases=phases, modeled=self.modeled,
             samples=len(self.samples), failed_samples=sum(1 for s in self.samples if not s.ok),
             milestones=milestones, served_by=served,
+            conflict_overwrites=conflict_overwrites(self.ledger, self._conflicts()) if self._conflicts else [],
         )
         if any(getattr(f, "data_fault", False) for f in self._faults()):
             self._recovered_by_runbook(result)

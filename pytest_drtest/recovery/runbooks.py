@@ -1,36 +1,47 @@
 """The shipped runbooks.
 
 - ``dns-failover`` (pilot light, warm standby): wait for the primary's health check to fail,
-  scale the DR ASG to full capacity; Route 53 failover records move traffic by themselves.
+  promote the DR replica, scale the DR ASG to full capacity (new instances boot and warm up), scale
+  the promoted database to the production class when it is smaller (a pilot light's), then point the
+  DR application at it; Route 53 failover records move traffic by themselves.
 - ``shift-traffic`` (active/active): wait for the failing region's health check, scale the
   surviving region up to take all traffic; latency records shift by themselves.
-- ``restore-from-backup`` (backup & restore): wait for detection, restore the latest recovery
-  point copied to the DR vault into a NEW table, build compute in the DR region, repoint DNS.
-- ``pitr-restore`` (data corruption): restore the table as of one second before the corruption
-  into a NEW table (waiting until that time is restorable) and repoint the application.
+- ``restore-from-backup`` (backup & restore): wait for detection, restore each data store (the
+  newest recovery point copied to the DR vault into a NEW table, the newest DB snapshot copied to the
+  DR region into a NEW instance), deploy the DR region's stack configured with them, launch and warm
+  up its instances, repoint DNS.
+- ``pitr-restore`` (data corruption): restore the table (or database) as of one second before the
+  corruption into a NEW one (waiting until that time is restorable), repoint the application, and
+  copy back the changes made after the restore point that the corruption did not touch.
 - ``none``: nothing (in-region HA is expected to heal by itself, e.g. an AZ outage).
 """
 from __future__ import annotations
 
 import datetime as _dt
 import importlib
+import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.recovery.steps import (
     RunbookFailed,
+    deploy_stack,
     fail_over_global_database,
-    finish_promotion,
     finish_snapshot_restore,
     new_table_name,
     point_dns_at,
+    point_dr_app_at,
     poll,
     record_restore,
+    resize_database,
     restore_database_to_time,
     scale,
+    sleep_until,
     start_promotion,
     start_snapshot_restore,
+    start_warm_up,
+    wait_promoted,
     wait_unhealthy,
 )
 
@@ -42,11 +53,19 @@ Runbook = Callable[["Topology", "Clock"], None]
 
 
 def dns_failover(topology: Topology, clock: Clock) -> None:
+    """Pilot light and warm standby ("Disaster Recovery of Workloads on AWS", pilot light: switch on
+    and scale out the application servers, promote and scale the data tier; warm standby: scale up)."""
     wait_unhealthy(topology, topology.primary, clock)
     replica = start_promotion(topology)
+    cold = topology.dr.capacity == 0  # pilot light: no application server runs in the DR region yet
     scale(topology, topology.dr, topology.blueprint.capacity, clock)
+    warm_at = start_warm_up(topology, topology.dr, clock) if cold else clock.now()
     if replica is not None:
-        finish_promotion(topology, replica, clock)
+        wait_promoted(topology, replica, clock)
+        resize_database(topology, replica, clock)
+    sleep_until(clock, warm_at)
+    if replica is not None:
+        point_dr_app_at(topology, replica)
 
 
 def shift_traffic(topology: Topology, clock: Clock) -> None:
@@ -56,7 +75,10 @@ def shift_traffic(topology: Topology, clock: Clock) -> None:
 
 
 def restore_from_backup(topology: Topology, clock: Clock) -> None:
-    from pytest_drtest.topology.build import backup_role, build_compute
+    """Backup & restore ("Disaster Recovery of Workloads on AWS", backup and restore: restore the data
+    from backups, deploy the infrastructure with IaC, then switch DNS): the restores run in parallel,
+    the stack is deployed with the restored table and database, then instances launch and warm up."""
+    from pytest_drtest.topology.build import backup_role
 
     primary, dr = topology.primary, topology.dr
     wait_unhealthy(topology, primary, clock)
@@ -78,8 +100,8 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
         IamRoleArn=backup_role(topology), ResourceType="DynamoDB",
     )["RestoreJobId"]
 
-    def finished() -> dict | None:
-        status = backup.describe_restore_job(RestoreJobId=job)
+    def finished() -> dict[str, Any] | None:
+        status: dict[str, Any] = backup.describe_restore_job(RestoreJobId=job)
         if status["Status"] in ("FAILED", "ABORTED"):
             raise RunbookFailed(f"restore job {job} {status['Status']}: {status.get('StatusMessage', '')}")
         return status if status["Status"] == "COMPLETED" else None
@@ -92,30 +114,54 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
         topology, kind="aws-backup-restore", region=dr.region, source_region=primary.region, source=source, target=target,
         restore_time=clock.seconds_at(latest["CreationDate"]), started=started, completed=clock.now(),
     )
-    build_compute(topology, dr, topology.blueprint.capacity)
-    scale(topology, dr, topology.blueprint.capacity, clock)
-    topology.app_config.setdefault(dr.region, {})["table"] = target
     if db_job is not None:
         finish_snapshot_restore(topology, db_job, clock)
+    topology.app_config.setdefault(dr.region, {})["table"] = target
+    deploy_stack(topology, dr, clock)
+    scale(topology, dr, topology.blueprint.capacity, clock)
+    sleep_until(clock, start_warm_up(topology, dr, clock))
     point_dns_at(topology, dr, clock)
 
 
 def pitr_restore(topology: Topology, clock: Clock) -> None:
+    """Restore to one second before the corruption into a NEW table or database, repoint the
+    application, then copy back what changed after the restore point and the corruption did not touch
+    (:mod:`pytest_drtest.recovery.reapply`)."""
     faults = [f for f in topology.faults if f.kind in ("corrupt-table", "corrupt-database")]
     if not faults:
         raise RunbookFailed("pitr-restore needs a corrupt-table or corrupt-database fault to know when the corruption happened")
     fault = faults[-1]
     if fault.kind == "corrupt-database":
-        restore_at = clock.datetime(fault.injected_at - 1.0).replace(microsecond=0)
-        topology.note("detected", f"corruption of the database noticed ({fault.record.get('mode')})")
-        poll(clock, lambda: latest_restorable_time(topology) >= restore_at, every=30, timeout=3600,
-             what="restore time within the PITR window")
-        target = restore_database_to_time(topology, restore_at, clock)
-        for region in (topology.primary_region, topology.dr_region):
-            if topology.app_config.get(region, {}).get("db", {}).get("id") == fault.record["database"]:
-                topology.app_config[region]["db"] = target
-        topology.note("app-repointed", f"database -> {target['id']}")
-        return
+        _pitr_database(topology, clock, fault)
+    else:
+        _pitr_table(topology, clock, fault)
+
+
+def _pitr_database(topology: Topology, clock: Clock, fault: Any) -> None:
+    from pytest_drtest.recovery.reapply import reapply_sql, sql_snapshot
+
+    if getattr(fault, "database", ""):
+        raise RunbookFailed(f"pitr-restore restores the topology's database, not {fault.database!r}: write your own runbook")
+    restore_at = clock.datetime(fault.injected_at - 1.0).replace(microsecond=0)
+    topology.note("detected", f"corruption of the database noticed ({fault.record.get('mode')})")
+    poll(clock, lambda: latest_restorable_time(topology) >= restore_at, every=30, timeout=3600,
+         what="restore time within the PITR window")
+    damaged = {"kind": fault.record["kind"], "region": fault.record["region"], "id": fault.record["database"], "reader": False}
+    target = restore_database_to_time(topology, restore_at, clock)
+    record = topology.restores[-1]
+    restored = sql_snapshot(topology, target)
+    for region in (topology.primary_region, topology.dr_region):
+        if topology.app_config.get(region, {}).get("db", {}).get("id") == fault.record["database"]:
+            topology.app_config[region]["db"] = target
+    topology.note("app-repointed", f"database -> {target['id']}")
+    done = reapply_sql(topology, damaged, target, restored, fault.corrupted)
+    record["reapplied"] = list(done.copied)
+    topology.note("writes-reapplied", done.describe(fault.record["database"]))
+
+
+def _pitr_table(topology: Topology, clock: Clock, fault: Any) -> None:
+    from pytest_drtest.recovery.reapply import reapply_table, table_items
+
     region = fault.record["region"]
     source = fault.record["table"]
     ddb = topology.clients.client("dynamodb", region)
@@ -134,13 +180,21 @@ def pitr_restore(topology: Topology, clock: Clock) -> None:
     started = clock.now()
     ddb.restore_table_to_point_in_time(SourceTableName=source, TargetTableName=target, RestoreDateTime=restore_at)
     ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
-    topology.note("table-restored", target)
+    topology.note("table-restored", f"{target} as of {restore_at:%H:%M:%S}")
     record_restore(
         topology, kind="dynamodb-pitr", region=region, source=source, target=target,
         restore_time=clock.seconds_at(restore_at), started=started, completed=clock.now(),
     )
-    topology.app_config.setdefault(region, {})["table"] = target
-    topology.note("app-repointed", f"{region} -> {target}")
+    record = topology.restores[-1]
+    keys = [k["AttributeName"] for k in sorted(ddb.describe_table(TableName=source)["Table"]["KeySchema"],
+                                                key=lambda k: k["KeyType"] != "HASH")]
+    restored = table_items(ddb, target, keys)
+    if topology.app_config.get(region, {}).get("table") == source:
+        topology.app_config[region]["table"] = target
+        topology.note("app-repointed", f"{region} -> {target}")
+    done = reapply_table(ddb, source, target, restored, keys, fault.corrupted_keys)
+    record["reapplied"] = [str(next(iter(json.loads(k)[keys[0]].values()))) for k in done.copied]
+    topology.note("writes-reapplied", done.describe(source))
 
 
 def latest_restorable_time(topology: Topology) -> _dt.datetime:
@@ -148,8 +202,11 @@ def latest_restorable_time(topology: Topology) -> _dt.datetime:
     target = topology.app_config[topology.primary_region]["db"]
     rds = topology.clients.client("rds", target["region"])
     if target["kind"] == "cluster":
-        return rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]["LatestRestorableTime"]
-    return rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]["LatestRestorableTime"]
+        latest = rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]["LatestRestorableTime"]
+    else:
+        latest = rds.describe_db_instances(DBInstanceIdentifier=target["id"])["DBInstances"][0]["LatestRestorableTime"]
+    assert isinstance(latest, _dt.datetime)
+    return latest
 
 
 def no_runbook(topology: Topology, clock: Clock) -> None:
@@ -181,7 +238,8 @@ def resolve_runbook(ref: str | Runbook, *, source: str = "", field: str = "runbo
             raise DrConfigError(f"cannot import runbook {ref!r}: {exc}", source=source, field=field) from None
         if not callable(fn):
             raise DrConfigError(f"runbook {ref!r} is not callable", source=source, field=field)
-        return fn
+        runbook: Runbook = fn
+        return runbook
     raise DrConfigError(
         f"unknown runbook {ref!r}; expected one of {', '.join(RUNBOOKS)} or 'module:function'", source=source, field=field
     )

@@ -1,7 +1,11 @@
-"""Runbook steps shared by the shipped runbooks: detect, scale, restore, repoint DNS."""
+"""Runbook steps shared by the shipped runbooks: detect, scale, warm up, restore, resize, deploy, repoint DNS.
+
+Modeled waits (``app_warmup_time``, ``stack_create_time``, ``rds_modify_class_time`` where the
+emulator applies a change at once) are drawn from the latency profile and slept on the clock, on
+emulated backends only: on ``aws`` the real service takes its own time.
+"""
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,6 +20,15 @@ T = TypeVar("T")
 
 class RunbookFailed(DrError):
     """A runbook step did not reach its goal in time."""
+
+
+def modeled_wait(topology: Topology, clock: Clock, key: str, *, what: str) -> float:
+    """Sleep a draw of the profile's ``key`` on a modeled clock (0 on a real one); the seconds slept."""
+    if not clock.modeled:
+        return 0.0
+    seconds = topology.profile.sample(key, stream=f"runbook.{key}")
+    clock.sleep(seconds)
+    return seconds
 
 
 def poll(clock: Clock, check: Callable[[], T | None], *, every: float, timeout: float, what: str) -> T:
@@ -65,6 +78,35 @@ def scale(topology: Topology, stack: RegionStack, desired: int, clock: Clock, *,
     topology.note("scaled", f"{stack.asg_name} at {desired} InService")
 
 
+def start_warm_up(topology: Topology, stack: RegionStack, clock: Clock) -> float:
+    """The application's start-up on instances that just went InService (``app_warmup_time``, the
+    Auto Scaling health check grace period): returns the clock time it is warm, and notes ``app-warm``
+    then. The emulated web tier serves an instance as soon as it is InService (no lifecycle hooks),
+    so a runbook waits for this time before it sends the region traffic it controls (a database it
+    repoints, a DNS record it switches)."""
+    if not clock.modeled:
+        return clock.now()
+    warm_at = clock.now() + topology.profile.sample("app_warmup_time", stream="runbook.app_warmup_time")
+    clock.call_at(warm_at, lambda: topology.note("app-warm", f"{stack.asg_name}: the application serves"), name="app-warm")
+    return warm_at
+
+
+def sleep_until(clock: Clock, t: float) -> None:
+    if t > clock.now():
+        clock.sleep(t - clock.now())
+
+
+def deploy_stack(topology: Topology, stack: RegionStack, clock: Clock) -> None:
+    """Backup & restore: deploy the region's stack — VPC, subnets, ALB, launch template, Auto Scaling
+    group at 0 — the way IaC (CloudFormation) would, and wait out its creation (``stack_create_time``)."""
+    from pytest_drtest.topology.build import build_compute
+
+    topology.note("stack-deploy-started", stack.region)
+    build_compute(topology, stack, 0)
+    modeled_wait(topology, clock, "stack_create_time", what=f"stack of {stack.region}")
+    topology.note("stack-created", f"{stack.region}: {stack.asg_name}, {stack.alb_dns}")
+
+
 def point_dns_at(topology: Topology, stack: RegionStack, clock: Clock) -> None:
     """UPSERT the application's record to the region's ALB and wait until INSYNC (botocore waiter)."""
     from pytest_drtest.topology.build import change_records, record_set
@@ -76,24 +118,26 @@ def point_dns_at(topology: Topology, stack: RegionStack, clock: Clock) -> None:
     topology.note("dns-switched", f"{topology.fqdn} -> {stack.alb_dns}")
 
 
-_restore_counter = itertools.count(1)
-
-
 def new_table_name(topology: Topology, logical: str, how: str) -> str:
-    return f"{topology.name}-{logical}-{how}-{next(_restore_counter)}"
+    return f"{topology.name}-{logical}-{how}-{next(topology.serials)}"
 
 
 def record_restore(topology: Topology, **fields: Any) -> None:
-    """Remember a restore for the harness's restore check (contents against the ledger)."""
+    """Remember a restore for the harness's restore check (contents against the ledger); a restored
+    table is deleted at teardown with the rest of the topology (backends without a reset: LocalStack)."""
     topology.restores.append(fields)
+    target, region = fields.get("target"), fields.get("region")
+    if fields.get("store") != "sql" and target and region:
+        ddb = topology.clients.client("dynamodb", region)
+        topology.cleanup.push(f"table {target}", lambda: ddb.delete_table(TableName=target))
 
 
 # -- relational tier -----------------------------------------------------------------------------------
-def wait_instance(topology: Topology, region: str, ident: str, clock: Clock, *, what: str, timeout: float = 7200) -> dict:
+def wait_instance(topology: Topology, region: str, ident: str, clock: Clock, *, what: str, timeout: float = 7200) -> dict[str, Any]:
     rds = topology.clients.client("rds", region)
 
-    def ready() -> dict | None:
-        instance = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    def ready() -> dict[str, Any] | None:
+        instance: dict[str, Any] = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
         return instance if instance["DBInstanceStatus"] == "available" else None
 
     return poll(clock, ready, every=30, timeout=timeout, what=what)
@@ -109,44 +153,82 @@ def start_promotion(topology: Topology) -> str | None:
     return replica
 
 
-def finish_promotion(topology: Topology, replica: str, clock: Clock) -> None:
-    """Wait until the promoted replica is a standalone writable instance, then repoint the DR app."""
-    from pytest_drtest.topology.build import db_target
-
+def wait_promoted(topology: Topology, replica: str, clock: Clock) -> None:
+    """Wait until the promoted replica is a standalone writable instance."""
     rds = topology.clients.client("rds", topology.dr_region)
 
     def promoted() -> bool:
         instance = rds.describe_db_instances(DBInstanceIdentifier=replica)["DBInstances"][0]
-        return instance["DBInstanceStatus"] == "available" and not instance.get("ReadReplicaSourceDBInstanceIdentifier")
+        return bool(instance["DBInstanceStatus"] == "available" and not instance.get("ReadReplicaSourceDBInstanceIdentifier"))
 
     poll(clock, promoted, every=15, timeout=3600, what=f"promotion of {replica}")
+
+
+def point_dr_app_at(topology: Topology, replica: str) -> None:
+    from pytest_drtest.topology.build import db_target
+
     topology.app_config[topology.dr_region]["db"] = db_target(topology, topology.dr_region, replica, "instance")
     topology.note("db-promoted", replica)
+
+
+def finish_promotion(topology: Topology, replica: str, clock: Clock) -> None:
+    """Wait until the promoted replica is a standalone writable instance, then repoint the DR app."""
+    wait_promoted(topology, replica, clock)
+    point_dr_app_at(topology, replica)
+
+
+def resize_database(topology: Topology, ident: str, clock: Clock, *, timeout: float = 7200) -> None:
+    """Scale a DR instance up to the blueprint's production class (a pilot light's replica is a smaller
+    one): ``ModifyDBInstance(DBInstanceClass=..., ApplyImmediately=True)``, then wait until it is
+    ``available`` in that class. Where the emulator applies the change at once (no ``modifying``
+    state, no pending class), the modification's time is modeled here (``rds_modify_class_time``)."""
+    spec = topology.blueprint.database
+    if spec is None:
+        return
+    rds = topology.clients.client("rds", topology.dr_region)
+    current = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    if current["DBInstanceClass"] == spec.instance_class:
+        return
+    rds.modify_db_instance(DBInstanceIdentifier=ident, DBInstanceClass=spec.instance_class, ApplyImmediately=True)
+    topology.note("db-resize-started", f"{ident}: {current['DBInstanceClass']} -> {spec.instance_class}")
+    after = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+    pending = (after.get("PendingModifiedValues") or {}).get("DBInstanceClass")
+    if after["DBInstanceStatus"] == "modifying" or pending:
+
+        def resized() -> bool:
+            instance = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
+            return bool(instance["DBInstanceStatus"] == "available" and instance["DBInstanceClass"] == spec.instance_class)
+
+        poll(clock, resized, every=30, timeout=timeout, what=f"{ident} modified to {spec.instance_class}")
+    else:
+        modeled_wait(topology, clock, "rds_modify_class_time", what=f"{ident} modified to {spec.instance_class}")
+    topology.note("db-resized", f"{ident} is {spec.instance_class}")
 
 
 def fail_over_global_database(topology: Topology, clock: Clock) -> None:
     """Aurora global database: fail over to the DR region's cluster (AllowDataLoss), repoint writes."""
     from pytest_drtest.topology.build import db_target
 
-    if topology.blueprint.database is None or topology.global_cluster is None:
-        return
     secondary = topology.dr.database
+    global_id = topology.global_cluster
+    if topology.blueprint.database is None or global_id is None or secondary is None:
+        return
     rds = topology.clients.client("rds", topology.dr_region)
     arn = rds.describe_db_clusters(DBClusterIdentifier=secondary)["DBClusters"][0]["DBClusterArn"]
-    rds.failover_global_cluster(GlobalClusterIdentifier=topology.global_cluster, TargetDbClusterIdentifier=arn, AllowDataLoss=True)
+    rds.failover_global_cluster(GlobalClusterIdentifier=global_id, TargetDbClusterIdentifier=arn, AllowDataLoss=True)
     topology.note("db-failover-started", secondary)
 
     def writer() -> bool:
-        cluster = rds.describe_global_clusters(GlobalClusterIdentifier=topology.global_cluster)["GlobalClusters"][0]
+        cluster = rds.describe_global_clusters(GlobalClusterIdentifier=global_id)["GlobalClusters"][0]
         members = {m["DBClusterArn"]: m for m in cluster.get("GlobalClusterMembers", [])}
-        return cluster.get("Status") == "available" and members.get(arn, {}).get("IsWriter", False)
+        return bool(cluster.get("Status") == "available" and members.get(arn, {}).get("IsWriter", False))
 
     poll(clock, writer, every=10, timeout=1800, what=f"global failover to {secondary}")
     topology.app_config[topology.dr_region]["db"] = db_target(topology, topology.dr_region, secondary, "cluster")
     topology.note("db-promoted", secondary)
 
 
-def start_snapshot_restore(topology: Topology) -> dict | None:
+def start_snapshot_restore(topology: Topology) -> dict[str, Any] | None:
     """Backup & restore: restore the newest snapshot copied to the DR region into a NEW instance."""
     if topology.blueprint.database is None or topology.primary.database is None:
         return None
@@ -155,7 +237,7 @@ def start_snapshot_restore(topology: Topology) -> dict | None:
     if not snapshots:
         raise RunbookFailed(f"no database snapshot reached {topology.dr_region}")
     latest = max(snapshots, key=lambda s: s.get("OriginalSnapshotCreateTime") or s["SnapshotCreateTime"])
-    target = f"{topology.name}-db-restored-{next(_restore_counter)}"
+    target = f"{topology.name}-db-restored-{next(topology.serials)}"
     rds.restore_db_instance_from_db_snapshot(DBInstanceIdentifier=target, DBSnapshotIdentifier=latest["DBSnapshotIdentifier"])
     topology.note("db-restore-started", f"{latest['DBSnapshotIdentifier']} -> {target}")
     created = latest.get("OriginalSnapshotCreateTime") or latest["SnapshotCreateTime"]
@@ -163,7 +245,7 @@ def start_snapshot_restore(topology: Topology) -> dict | None:
             "started": topology.clock.now()}
 
 
-def finish_snapshot_restore(topology: Topology, job: dict, clock: Clock) -> None:
+def finish_snapshot_restore(topology: Topology, job: dict[str, Any], clock: Clock) -> None:
     from pytest_drtest.topology.build import db_target
 
     wait_instance(topology, topology.dr_region, job["target"], clock, what=f"restore of {job['target']}")
@@ -175,7 +257,7 @@ def finish_snapshot_restore(topology: Topology, job: dict, clock: Clock) -> None
                    started=job["started"], completed=clock.now(), store="sql", db=target)
 
 
-def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) -> dict:
+def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) -> dict[str, Any]:
     """PITR of the primary database into a NEW instance/cluster; returns its target."""
     from pytest_drtest.topology.build import db_target
 
@@ -183,7 +265,7 @@ def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) 
     rds = topology.clients.client("rds", current["region"])
     started = clock.now()
     if current["kind"] == "cluster":
-        new = f"{topology.name}-db-pitr-{next(_restore_counter)}"
+        new = f"{topology.name}-db-pitr-{next(topology.serials)}"
         rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier=new, SourceDBClusterIdentifier=current["id"], RestoreToTime=restore_at)
         rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=new, WaiterConfig={"Delay": 30, "MaxAttempts": 240})
         rds.create_db_instance(DBInstanceIdentifier=f"{new}-writer", DBClusterIdentifier=new, Engine="aurora-postgresql",
@@ -191,7 +273,7 @@ def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) 
         wait_instance(topology, current["region"], f"{new}-writer", clock, what=f"writer of {new}")
         target, kind = db_target(topology, current["region"], new, "cluster"), "aurora-cluster-pitr"
     else:
-        new = f"{topology.name}-db-pitr-{next(_restore_counter)}"
+        new = f"{topology.name}-db-pitr-{next(topology.serials)}"
         rds.restore_db_instance_to_point_in_time(SourceDBInstanceIdentifier=current["id"], TargetDBInstanceIdentifier=new, RestoreTime=restore_at)
         wait_instance(topology, current["region"], new, clock, what=f"PITR of {current['id']}")
         target, kind = db_target(topology, current["region"], new, "instance"), "rds-pitr"

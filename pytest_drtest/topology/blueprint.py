@@ -35,6 +35,8 @@ class DatabaseSpec:
     instance_class: str = "db.r6g.large"
     snapshot_every: str = "4h"  # backup & restore: the team's snapshot-and-copy job
     record_ttl: str = "30s"  # TTL of the db.<domain> record that services following DNS resolve
+    # pilot light: the DR region's replica runs this smaller class; failover scales it to instance_class
+    pilot_light_instance_class: str = "db.t4g.medium"
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def _name(value: str, fields: Fields, key: str) -> str:
     return value
 
 
-def parse_blueprint(data: dict, source: str) -> Blueprint:
+def parse_blueprint(data: dict[str, Any], source: str) -> Blueprint:
     top = Fields(data, source)
     name = _name(top.get("name", str), top, "name")
     domain = top.get("domain", str, "drtest.example")
@@ -192,6 +194,7 @@ def parse_blueprint(data: dict, source: str) -> Blueprint:
             instance_class=db.get("instance_class", str, "db.r6g.large"),
             snapshot_every=db.get("snapshot_every", str, "4h"),
             record_ttl=db.get("record_ttl", str, "30s"),
+            pilot_light_instance_class=db.get("pilot_light_instance_class", str, "db.t4g.medium"),
         )
         from pytest_drtest.durations import parse_duration
 

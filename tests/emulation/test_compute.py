@@ -124,6 +124,8 @@ def test_target_health_is_initial_while_pending_then_healthy(stack: Stack) -> No
 def test_az_loss_marks_its_targets_unhealthy_after_the_detection_time(stack: Stack) -> None:
     clock = stack.env.clock
     stack.create_group(desired=3)
+    # no replacement: the targets stay registered, so their health is what the ALB sees
+    stack.asg.suspend_processes(AutoScalingGroupName="web", ScalingProcesses=["HealthCheck", "ReplaceUnhealthy"])
     clock.sleep(LAUNCH)
     lost = next(i["InstanceId"] for i in stack.group_instances() if i["AvailabilityZone"] == "us-east-1a")
 
@@ -158,6 +160,33 @@ def test_az_loss_replaces_the_instances_in_the_remaining_azs(stack: Stack) -> No
     assert all(v.az != "us-east-1a" for v in stack.model.instances("web") if v.lifecycle_state == "InService")
     replaced = [e for e in stack.model.events() if e.kind == "launch" and e.replaces in lost]
     assert {e.at for e in replaced} == {LAUNCH + DETECTION}
+
+
+def test_targets_the_group_terminates_after_an_az_loss_drain_for_the_delay_then_leave(stack: Stack) -> None:
+    # [ALB-UG:load-balancer-target-groups] "Deregistration delay": a deregistering target is
+    # draining (Target.DeregistrationInProgress) until the delay ends, then unused; not unhealthy.
+    clock = stack.env.clock
+    delay = 120.0
+    stack.elbv2.modify_target_group_attributes(
+        TargetGroupArn=stack.tg_arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": f"{delay:g}"}]
+    )
+    stack.create_group(desired=3)
+    clock.sleep(LAUNCH)
+    lost = next(i["InstanceId"] for i in stack.group_instances() if i["AvailabilityZone"] == "us-east-1a")
+
+    stack.env.emulation.world.lose_az("us-east-1a")
+    clock.sleep(DETECTION)
+    at_detection = stack.target_states()[lost]
+    clock.sleep(delay - 0.5)
+    before_the_end = stack.target_states()[lost]
+    clock.sleep(0.5)
+    asked = stack.elbv2.describe_target_health(TargetGroupArn=stack.tg_arn, Targets=[{"Id": lost}])
+
+    assert at_detection == ("draining", "Target.DeregistrationInProgress")
+    assert before_the_end == ("draining", "Target.DeregistrationInProgress")
+    assert lost not in stack.target_states()
+    health = asked["TargetHealthDescriptions"][0]["TargetHealth"]
+    assert (health["State"], health["Reason"]) == ("unused", "Target.NotRegistered")
 
 
 def test_alb_endpoint_is_unhealthy_while_every_target_is_down_and_back_after_replacement(stack: Stack) -> None:

@@ -78,6 +78,7 @@ def restore(client: Any, when: Any = None, target: str = "orders-restored", **ex
 
 def make_global(env: Any, ddb: DynamoDbEmulator, lag: float = 2.0) -> tuple[Any, Any]:
     env.profile.override("dynamodb_replication_lag", lag, origin="test")
+    env.profile.override("dynamodb_replica_create_time", 0, origin="test")  # ACTIVE at once
     east = make_table(env)
     east.update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": WEST}}])
     return east, env.client("dynamodb", WEST)
@@ -309,11 +310,51 @@ def test_restored_table_is_creating_until_the_restore_time_then_active(
 
 
 # -- global tables --------------------------------------------------------------------------------
+def replica_statuses(client: Any) -> tuple[str, list[tuple[str, str]]]:
+    table = client.describe_table(TableName=TABLE)["Table"]
+    return table["TableStatus"], [(r["RegionName"], r["ReplicaStatus"]) for r in table["Replicas"]]
+
+
+def test_an_added_replica_is_creating_and_the_table_updating_for_the_modeled_time(
+    emu_env: Any, ddb: DynamoDbEmulator
+) -> None:
+    # [BC:dynamodb] ReplicaStatus CREATING -> ACTIVE; the table is UPDATING meanwhile and takes no
+    # other UpdateTable (ResourceInUseException); the new replica's table answers no item call yet.
+    emu_env.profile.override("dynamodb_replica_create_time", "4m", origin="test")
+    east = make_table(emu_env)
+    put(east, "a")
+    answer = east.update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": WEST}}])["TableDescription"]
+    west = emu_env.client("dynamodb", WEST)
+    put(east, "b")  # the table still serves while UPDATING
+    with pytest.raises(ClientError) as again:
+        east.update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}])
+    with pytest.raises(ClientError) as not_yet:
+        west.get_item(TableName=TABLE, Key=key("a"))
+    progress = east.describe_table(TableName=TABLE)["Table"]["Replicas"][1]["ReplicaStatusPercentProgress"]
+    emu_env.clock.sleep(120)
+    halfway = progress, east.describe_table(TableName=TABLE)["Table"]["Replicas"][1]["ReplicaStatusPercentProgress"]
+    during = replica_statuses(east), replica_statuses(west)
+    emu_env.clock.sleep(120 - 0.5)
+    still = replica_statuses(east)
+    emu_env.clock.sleep(0.5)
+
+    assert answer["TableStatus"] == "UPDATING"
+    assert [(r["RegionName"], r["ReplicaStatus"]) for r in answer["Replicas"]] == [(EAST, "ACTIVE"), (WEST, "CREATING")]
+    assert code(again) == "ResourceInUseException"
+    assert code(not_yet) == "ResourceNotFoundException"
+    assert halfway == ("0", "50")
+    assert during == (("UPDATING", [(EAST, "ACTIVE"), (WEST, "CREATING")]), ("CREATING", [(EAST, "ACTIVE"), (WEST, "CREATING")]))
+    assert still == ("UPDATING", [(EAST, "ACTIVE"), (WEST, "CREATING")])
+    assert replica_statuses(east) == replica_statuses(west) == ("ACTIVE", [(EAST, "ACTIVE"), (WEST, "ACTIVE")])
+    assert scan(west) == ["a", "b"]
+
+
 def test_replica_is_created_with_the_items_and_described_in_every_region(emu_env: Any, ddb: DynamoDbEmulator) -> None:
     east = make_table(emu_env)
     put(east, "a")
     east.update_table(TableName=TABLE, ReplicaUpdates=[{"Create": {"RegionName": WEST}}])
     west = emu_env.client("dynamodb", WEST)
+    emu_env.clock.run_until(lambda: replica_statuses(east)[0] == "ACTIVE", timeout=3600, step=20)
     assert scan(west) == ["a"]
     for client in (east, west):
         table = client.describe_table(TableName=TABLE)["Table"]
@@ -341,24 +382,51 @@ def test_replicated_write_is_visible_only_after_the_lag(emu_env: Any, ddb: Dynam
     ]
 
 
-def test_writes_in_flight_are_lost_with_their_source_region(emu_env: Any, ddb: DynamoDbEmulator) -> None:
+def test_writes_acknowledged_in_a_lost_region_are_held_there_and_sent_when_it_returns(
+    emu_env: Any, ddb: DynamoDbEmulator
+) -> None:
+    # [DDB-DG:V2globaltables_HowItWorks] "Availability and durability": the isolated region's
+    # writes that had not left it are sent when it recovers, after the replication lag.
     east, west = make_global(emu_env, ddb, lag=2.0)
-    put(east, "b")
+    put(east, "b")  # t = 0, due in the west at 2
     emu_env.clock.sleep(1)
     emu_env.emulation.world.lose_region(EAST)
     emu_env.clock.sleep(10)
-    assert value_of(west, "b") is None and ddb.pending_replication(TABLE) == 0
-    assert ddb.lost_in_flight(TABLE) == [
-        {
-            "table": TABLE,
-            "key": key("b"),
-            "op": "put",
-            "source_region": EAST,
-            "written_at": 0,
-            "lost_at": 1,
-            "destinations": [WEST],
-        }
-    ]
+    during = value_of(west, "b"), ddb.pending_replication(TABLE), ddb.held_in_region(TABLE)
+    emu_env.emulation.world.restore_region(EAST)  # t = 11
+    emu_env.clock.sleep(2 - 0.1)
+    not_yet = value_of(west, "b")
+    emu_env.clock.sleep(0.1)
+
+    assert during == (None, 1, [{"key": key("b"), "op": "put", "source_region": EAST, "written_at": 0,
+                                  "held_since": 1, "destinations": [WEST]}])
+    assert not_yet is None
+    assert value_of(west, "b") == "v" and ddb.pending_replication(TABLE) == 0 and ddb.held_in_region(TABLE) == []
+    assert ddb.table_history(WEST, TABLE)[-1]["time"] == 13
+    assert ddb.conflicts(TABLE) == []
+
+
+def test_a_held_write_that_loses_to_a_later_write_of_the_other_region_is_overwritten_everywhere(
+    emu_env: Any, ddb: DynamoDbEmulator
+) -> None:
+    # Writes to the same item during the split are settled by last writer wins: the held write
+    # reaches the west after the later west write and is discarded; the west write replaces it
+    # in the east; the regions converge; the loss is kept in conflicts().
+    east, west = make_global(emu_env, ddb, lag=2.0)
+    put(east, "x", "east")  # t = 0, held in the east by the loss at 1
+    emu_env.clock.sleep(1)
+    emu_env.emulation.world.lose_region(EAST)
+    put(west, "x", "west")  # t = 1: the west never saw the east's write
+    emu_env.clock.sleep(9)
+    emu_env.emulation.world.restore_region(EAST)  # t = 10: the west's write reaches the east now
+    emu_env.clock.sleep(5)
+
+    assert (value_of(east, "x"), value_of(west, "x")) == ("west", "west")
+    assert ddb.conflicts(TABLE) == [{
+        "table": TABLE, "seq": ddb.conflicts(TABLE)[0]["seq"], "key": key("x"), "op": "put",
+        "item": {"pk": {"S": "x"}, "value": {"S": "east"}}, "source_region": EAST,
+        "written_at": 0, "lost_to": {"region": WEST, "written_at": 1}, "detected_in": WEST, "detected_at": 12,
+    }]
 
 
 def test_writes_to_a_lost_destination_are_held_and_delivered_on_restore(emu_env: Any, ddb: DynamoDbEmulator) -> None:

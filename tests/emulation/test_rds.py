@@ -1,7 +1,8 @@
 """RDS DB instance emulation on real PostgreSQL: statuses, failover, replicas, snapshots, PITR."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import psycopg
 import pytest
@@ -19,12 +20,18 @@ PROFILE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _rds_answers_in_shape(answers_in_shape: Any) -> None:
+    """Every answer carries only fields of botocore's output shapes ([BC:rds])."""
+    answers_in_shape("rds")
+
+
 @pytest.fixture
-def rds(emu_env: Any) -> RdsInstanceEmulator:
+def rds(emu_env: Any, postgres_or_skip: Callable[[Exception], NoReturn]) -> RdsInstanceEmulator:
     try:
         DataPlane.check()
     except DataPlaneUnavailable as exc:
-        pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
+        postgres_or_skip(exc)
     for key, value in PROFILE.items():
         emu_env.profile.override(key, value, origin="test")
     emulator = RdsInstanceEmulator(emu_env.emulation)
@@ -99,7 +106,6 @@ def test_create_is_creating_then_available_with_the_callers_master_user_and_data
     instance = describe(emu_env, "db1")
     assert instance["Endpoint"] == created["Endpoint"]
     assert instance["InstanceCreateTime"] == emu_env.clock.datetime(0)
-    assert instance["EarliestRestorableTime"] == emu_env.clock.datetime(0)
     assert instance["LatestRestorableTime"] == emu_env.clock.datetime(400)  # now - 5 min
     assert events(emu_env, "db1") == [("DB instance created.", 300)]
 
@@ -475,3 +481,82 @@ def test_pitr_errors_create_nothing(emu_env: Any, rds: RdsInstanceEmulator) -> N
         UseLatestRestorableTime=True)["DBInstance"]
     assert by_resource_id["DBInstanceIdentifier"] == "new"
     assert by_resource_id["DbiResourceId"] != describe(emu_env, "db1")["DbiResourceId"]
+
+
+# -- automated backups -------------------------------------------------------------------------------------
+def automated_backup(env: Any, ident: str, region: str = EAST) -> dict[str, Any]:
+    rows = env.client("rds", region).describe_db_instance_automated_backups(DBInstanceIdentifier=ident)
+    return rows["DBInstanceAutomatedBackups"][0]  # type: ignore[no-any-return]
+
+
+def test_automated_backups_report_the_restore_window_creating_then_active(
+        emu_env: Any, rds: RdsInstanceEmulator) -> None:
+    # [BC:rds] DBInstanceAutomatedBackup: Status creating until the first backup, then active, with
+    # RestoreWindow {EarliestTime, LatestTime}; DBInstance carries LatestRestorableTime only.
+    clock = emu_env.clock
+    create(emu_env, "db1")
+    creating = automated_backup(emu_env, "db1")
+    wait_available(emu_env, "db1")  # t = 300
+    clock.sleep(400)
+    active = automated_backup(emu_env, "db1")
+    by_arn = emu_env.client("rds", EAST).describe_db_instance_automated_backups(
+        DBInstanceAutomatedBackupsArn=active["DBInstanceAutomatedBackupsArn"])["DBInstanceAutomatedBackups"]
+    listed = emu_env.client("rds", EAST).describe_db_instance_automated_backups(
+        Filters=[{"Name": "status", "Values": ["active"]}])["DBInstanceAutomatedBackups"]
+
+    assert (creating["Status"], "RestoreWindow" in creating) == ("creating", False)
+    assert active["Status"] == "active"
+    assert active["RestoreWindow"] == {"EarliestTime": clock.datetime(0), "LatestTime": clock.datetime(400)}
+    assert describe(emu_env, "db1")["LatestRestorableTime"] == active["RestoreWindow"]["LatestTime"]
+    assert "EarliestRestorableTime" not in describe(emu_env, "db1")
+    assert active["DbiResourceId"] == describe(emu_env, "db1")["DbiResourceId"]
+    assert active["DBInstanceAutomatedBackupsArn"].startswith("arn:aws:rds:us-east-1:123456789012:auto-backup:ab-")
+    assert [row["DBInstanceIdentifier"] for row in by_arn] == [row["DBInstanceIdentifier"] for row in listed] == ["db1"]
+    restored = emu_env.client("rds", EAST).restore_db_instance_to_point_in_time(
+        SourceDBInstanceAutomatedBackupsArn=active["DBInstanceAutomatedBackupsArn"], TargetDBInstanceIdentifier="db1-ab",
+        UseLatestRestorableTime=True)["DBInstance"]
+    assert restored["DBInstanceStatus"] == "creating"
+
+
+def test_the_earliest_restorable_time_is_within_the_backup_retention_period(
+        emu_env: Any, rds: RdsInstanceEmulator) -> None:
+    # [RDS-UG:USER_PIT]: the window reaches back no further than BackupRetentionPeriod days; 0 turns
+    # automated backups (and PITR) off.
+    client, clock = emu_env.client("rds", EAST), emu_env.clock
+    day = 86400.0
+    create(emu_env, "db1", BackupRetentionPeriod=2)
+    wait_available(emu_env, "db1")
+    clock.sleep(3 * day)
+    window = automated_backup(emu_env, "db1")["RestoreWindow"]
+    with pytest.raises(ClientError) as too_old:
+        client.restore_db_instance_to_point_in_time(
+            SourceDBInstanceIdentifier="db1", TargetDBInstanceIdentifier="old", RestoreTime=clock.datetime(clock.now() - 2 * day - 1))
+    client.modify_db_instance(DBInstanceIdentifier="db1", BackupRetentionPeriod=0, ApplyImmediately=True)
+    off = describe(emu_env, "db1")
+    with pytest.raises(ClientError) as disabled:
+        client.restore_db_instance_to_point_in_time(
+            SourceDBInstanceIdentifier="db1", TargetDBInstanceIdentifier="new", UseLatestRestorableTime=True)
+
+    assert window["EarliestTime"] == clock.datetime(clock.now() - 2 * day)
+    assert code(too_old) == "InvalidRestoreFault"
+    assert (off["BackupRetentionPeriod"], "LatestRestorableTime" in off) == (0, False)
+    assert client.describe_db_instance_automated_backups()["DBInstanceAutomatedBackups"] == []
+    assert code(disabled) == "PointInTimeRestoreNotEnabled"
+
+
+def test_the_automated_snapshot_is_named_after_the_clock_and_restores_by_that_name(
+        emu_env: Any, rds: RdsInstanceEmulator) -> None:
+    # AWS names automated snapshots rds:<instance>-YYYY-MM-DD-HH-MM ([BC:rds] examples); moto uses the wall clock.
+    client = emu_env.client("rds", EAST)
+    create(emu_env, "db1")
+    wait_available(emu_env, "db1")
+    listed = client.describe_db_snapshots(DBInstanceIdentifier="db1", SnapshotType="automated")["DBSnapshots"]
+    name = emu_env.clock.datetime(0).strftime("rds:db1-%Y-%m-%d-%H-%M")
+    by_name = client.describe_db_snapshots(DBSnapshotIdentifier=name)["DBSnapshots"]
+    client.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="db1-restored", DBSnapshotIdentifier=name)
+    wait_available(emu_env, "db1-restored")
+
+    assert [s["DBSnapshotIdentifier"] for s in listed] == [name] == [s["DBSnapshotIdentifier"] for s in by_name]
+    assert listed[0]["DBSnapshotArn"] == f"arn:aws:rds:us-east-1:123456789012:snapshot:{name}"
+    assert listed[0]["SnapshotCreateTime"] == emu_env.clock.datetime(0)
+    assert events(emu_env, "db1-restored")[-1][0] == f"Restored from snapshot {name}."

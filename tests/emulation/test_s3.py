@@ -273,3 +273,61 @@ def test_delete_replication_configuration_stops_replication(emu_env: Any, s3: S3
     emu_env.clock.sleep(60)
     assert missing(dst, "late")
     assert s3.deliveries(SOURCE) == []
+
+
+def test_replicas_keep_the_source_version_id_in_listings_heads_and_gets(emu_env: Any, s3: S3Emulator, pair: Any) -> None:
+    # [S3-UG:replication] "Why use replication": replicas retain the source's version IDs.
+    src, dst = pair
+    first = src.put_object(Bucket=SOURCE, Key="del/k", Body=b"1")["VersionId"]
+    second = src.put_object(Bucket=SOURCE, Key="del/k", Body=b"2")["VersionId"]
+    emu_env.clock.sleep(LAG)
+    marker = src.delete_object(Bucket=SOURCE, Key="del/k")["VersionId"]  # replicated: the del/ rule enables it
+    emu_env.clock.sleep(LAG)
+
+    listing = dst.list_object_versions(Bucket=DESTINATION, Prefix="del/k")
+    older = dst.get_object(Bucket=DESTINATION, Key="del/k", VersionId=first)
+    head = dst.head_object(Bucket=DESTINATION, Key="del/k", VersionId=second)
+    tags = dst.get_object_tagging(Bucket=DESTINATION, Key="del/k", VersionId=first)
+
+    assert sorted(v["VersionId"] for v in listing["Versions"]) == sorted([first, second])
+    assert [m["VersionId"] for m in listing["DeleteMarkers"]] == [marker]
+    assert (older["VersionId"], older["Body"].read(), older["ReplicationStatus"]) == (first, b"1", "REPLICA")
+    assert (head["VersionId"], head["ReplicationStatus"]) == (second, "REPLICA")
+    assert tags["VersionId"] == first
+    assert [d.destination_version_id for d in s3.deliveries(SOURCE)] == [first, second, marker]
+
+
+def test_the_current_replica_answers_with_the_source_version_id_and_pages_by_it(
+    emu_env: Any, s3: S3Emulator, pair: Any
+) -> None:
+    src, dst = pair
+    ids = [src.put_object(Bucket=SOURCE, Key="p", Body=str(i).encode())["VersionId"] for i in range(3)]
+    emu_env.clock.sleep(LAG)
+
+    current = dst.get_object(Bucket=DESTINATION, Key="p")
+    page = dst.list_object_versions(Bucket=DESTINATION, Prefix="p", MaxKeys=1)
+    rest = dst.list_object_versions(
+        Bucket=DESTINATION, Prefix="p", KeyMarker=page["NextKeyMarker"], VersionIdMarker=page["NextVersionIdMarker"]
+    )
+
+    assert current["VersionId"] == ids[-1]
+    assert [v["VersionId"] for v in page["Versions"]] == [ids[-1]]
+    assert page["NextVersionIdMarker"] == ids[-1]
+    assert [v["VersionId"] for v in rest["Versions"]] == [ids[1], ids[0]]
+
+
+def test_a_replica_deleted_by_its_source_version_id_is_gone_from_the_destination_only(
+    emu_env: Any, s3: S3Emulator, pair: Any
+) -> None:
+    src, dst = pair
+    version = src.put_object(Bucket=SOURCE, Key="d", Body=b"1")["VersionId"]
+    emu_env.clock.sleep(LAG)
+
+    deleted = dst.delete_object(Bucket=DESTINATION, Key="d", VersionId=version)
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        dst.head_object(Bucket=DESTINATION, Key="d", VersionId=version)
+
+    assert deleted["VersionId"] == version
+    assert excinfo.value.response["Error"]["Code"] == "404"
+    assert dst.list_object_versions(Bucket=DESTINATION, Prefix="d").get("Versions", []) == []
+    assert src.head_object(Bucket=SOURCE, Key="d", VersionId=version)["ReplicationStatus"] == "COMPLETED"

@@ -26,7 +26,7 @@ def test_missed_objective_fails_with_a_readable_story(pytester: pytest.Pytester)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "*ObjectiveMissed: RTO * s exceeds objective 120 s (fault at 0 s, detected +*s, health check unhealthy +90.0 s, *first good write +*s*",
+        "*ObjectiveMissed: RTO * s exceeds objective 120 s (fault at 0 s, detected +*s, health check unhealthy +*s, *first good write +*s*",
         "-*test_pilot_light_is_too_slow_for_two_minutes*pilot-light*2m00s*FAIL*modeled*region-outage(primary)",
     ])
 
@@ -66,12 +66,14 @@ def test_faults_are_reverted_when_the_test_fails_or_is_interrupted(pytester: pyt
 
         def test_fails_after_injecting(dr):
             _watch(dr)
+            dr.topology  # built (with its database): teardown must take it down too
             dr.inject(faults.RegionOutage("primary"))
             dr.inject(faults.AzOutage("dr:b"))
             assert False, "the test failed"
 
         def test_interrupted_after_injecting(dr):
             _watch(dr)
+            dr.topology
             dr.inject(faults.PauseReplication("dynamodb", "orders"))
             raise KeyboardInterrupt
         """

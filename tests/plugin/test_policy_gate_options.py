@@ -220,10 +220,10 @@ def test_availability_objective_of_the_marker_fails_with_the_figures(pytester: p
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "--dr-report=r.json")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*ObjectiveMissed: availability *% (* nines) below objective 99.90% (3.0 nines) (* of * probe ticks failed)"])
+    result.stdout.fnmatch_lines(["*ObjectiveMissed: availability *% (* nines) below objective 99.90% (3.0 nines) (down * of * probed)"])
     record = json.loads((pytester.path / "r.json").read_text())["experiments"][0]
     assert record["disruption"] == "AZ" and record["objectives"]["sources"]["availability"] == "marker"
-    assert record["measured"]["availability"]["ok"] < record["measured"]["availability"]["total"]
+    assert record["measured"]["availability"]["ok_s"] < record["measured"]["availability"]["total_s"]
 
 
 def test_story_is_in_time_order_with_one_unit() -> None:

@@ -85,6 +85,35 @@ def test_profile_same_seed_same_draws_and_streams_are_independent():
     assert draws_a != [LatencyProfile(seed=4).sample("rds_multi_az_failover") for _ in range(5)]
 
 
+def test_profile_streams_per_resource_differ_and_repeat_for_the_seed():
+    # one stream per (key, operation:resource): the first restore of two tables differ; the same
+    # seed gives the same draws; the key is part of the stream (same name, another key: another stream)
+    a, b = LatencyProfile(seed=1), LatencyProfile(seed=1)
+    orders = a.sample("dynamodb_restore_time", stream="restore:us-east-1/orders-pitr")
+    users = a.sample("dynamodb_restore_time", stream="restore:us-east-1/users-pitr")
+    assert orders != users
+    assert b.sample("dynamodb_restore_time", stream="restore:us-east-1/users-pitr") == users
+    assert b.sample("dynamodb_restore_time", stream="restore:us-east-1/orders-pitr") == orders
+    assert a.sample("backup_restore_time", stream="restore:us-east-1/orders-pitr") != orders
+    assert LatencyProfile(seed=2).sample("dynamodb_restore_time", stream="restore:us-east-1/orders-pitr") != orders
+
+
+def test_profile_draws_do_not_depend_on_the_process_hash_seed():
+    # streams are seeded with SHA-256, never hash(): another interpreter, another PYTHONHASHSEED, same draw
+    import os
+    import subprocess
+    import sys
+
+    code = ("from pytest_drtest.profile import LatencyProfile; "
+            "print(repr(LatencyProfile(seed=1).sample('dynamodb_restore_time', stream='restore:us-east-1/t')))")
+    draws = {
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": hash_seed}, check=True,
+                       capture_output=True, text=True).stdout.strip()
+        for hash_seed in ("1", "2")
+    }
+    assert draws == {repr(LatencyProfile(seed=1).sample("dynamodb_restore_time", stream="restore:us-east-1/t"))}
+
+
 def test_profile_overrides_file_and_lines(tmp_path):
     profile = LatencyProfile()
     path = tmp_path / "profile.toml"

@@ -200,7 +200,7 @@ class AuroraBase(RdsFamilyEmulator):
             http_endpoint=bool(params.get("EnableHttpEndpoint")),
             created=self.clock.now(),
             retention_days=int(params.get("BackupRetentionPeriod") or 1),
-            pitr_lag=self._sample("rds_pitr_latest_lag", f"rds_pitr_latest_lag:{region}:{identifier.lower()}"),
+            pitr_lag=self._sample("rds_pitr_latest_lag", f"pitr:{region}/{identifier.lower()}"),
         )
         self.clusters[cluster_key(region, cluster.id)] = cluster
         return cluster

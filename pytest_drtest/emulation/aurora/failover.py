@@ -74,7 +74,7 @@ class Failover(Storage):
                 else:
                     old_head.stop("immediate")  # the writer restarts as a reader: it stops serving now
         self._route(cluster)
-        duration = self._sample("aurora_failover", f"aurora_failover:{cluster.region}:{cluster.id}")
+        duration = self._sample("aurora_failover", f"failover:{cluster.region}/{cluster.id}")
         cluster.failover_handle = self.later(
             duration, lambda: self._finish_failover(cluster, target), name=f"aurora:failover:{cluster.id}")
 
@@ -133,7 +133,7 @@ class Failover(Storage):
         cluster.status = FAILING_OVER
         writer.status = RECOVERING
         self._route(cluster)
-        delay = self._sample("rds_create_time", f"rebuild:{cluster.region}:{cluster.id}")
+        delay = self._sample("rds_create_time", f"rebuild:{cluster.region}/{cluster.id}")
 
         def rebuilt() -> None:
             cluster.failover_handle = None

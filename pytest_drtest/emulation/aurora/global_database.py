@@ -11,7 +11,6 @@ failover nor switchover.
 from __future__ import annotations
 
 import contextlib
-import secrets
 from typing import Any
 
 from pytest_drtest.emulation.aurora.models import (
@@ -52,7 +51,8 @@ class GlobalDatabases(Storage):
         identifier = params["GlobalClusterIdentifier"].lower()
         if identifier in self.globals:
             raise AwsError("GlobalClusterAlreadyExistsFault", f"Global cluster {identifier} already exists", 400)
-        token = secrets.token_hex(4)
+        # seeded, so that the same run gives the same resource id and endpoint
+        token = f"{self.profile.rng(f'aurora.global-cluster-ids:{identifier}').getrandbits(32):08x}"
         version = params.get("EngineVersion")
         if version is None and source is not None:
             with contextlib.suppress(Exception):
@@ -198,7 +198,7 @@ class GlobalDatabases(Storage):
             with contextlib.suppress(Exception):
                 cluster.replica.close()
         old = cluster.head
-        lag = self._sample("aurora_global_lag", f"aurora_global_lag:{gdb.id}:{cluster.region}:{cluster.id}")
+        lag = self._sample("aurora_global_lag", f"replicate:{gdb.id}:{cluster.region}/{cluster.id}")
         cluster.replica = plane.add_replica(primary.head, self._server_name(cluster, "replica"), lag=lag)
         cluster.replica.paused = self._paused(gdb, cluster)
         cluster.head = cluster.replica.server
@@ -290,7 +290,7 @@ class GlobalDatabases(Storage):
             self._cluster_event(target, "RDS-EVENT-0181",
                                 f"Global switchover to DB cluster {target.id} in Region {target.region} started.",
                                 "global failover")
-        duration = self._sample("aurora_global_failover", f"aurora_global_failover:{gdb.id}")
+        duration = self._sample("aurora_global_failover", f"failover:{gdb.id}")
         verify = duration * GLOBAL_VERIFY_SHARE
         gdb.handles = [
             self.later(verify, lambda: self._global_fence(gdb, source, target, allow_data_loss),

@@ -94,6 +94,7 @@ class AuroraCluster:
     failover_handle: Scheduled | None = None
     retired: list[PostgresServer] = field(default_factory=list)
     deleted: bool = False
+    automated_snapshot_ids: dict[str, str] = field(default_factory=dict)  # clock-dated name -> moto's
 
     @property
     def arn(self) -> str:

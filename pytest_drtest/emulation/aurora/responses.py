@@ -157,7 +157,7 @@ class AuroraEmulator(Failover, GlobalDatabases, SnapshotsAndRestores):
             proxy = instance.endpoint
             self.emulation.register_endpoint(Endpoint(instance.host, call.region, lambda: proxy.target_port is not None,
                                                       "aurora-instance", address=proxy.host))
-        delay = self._sample("rds_create_time", f"rds_create_time:{call.region}:{instance.id}")
+        delay = self._sample("rds_create_time", f"create:{call.region}/{instance.id}")
 
         def available() -> None:
             if instance.deleted:
@@ -233,7 +233,7 @@ class AuroraEmulator(Failover, GlobalDatabases, SnapshotsAndRestores):
                 str(self._cluster_view(cluster).get("EngineVersion") or "")):
             rebooting += [i for i in cluster.readers() if i.status == AVAILABLE]
         # The readers stay unavailable until the writer is back [AUR-UG:aurora-reboot-cluster]: one delay.
-        delay = self._sample("rds_reboot_time", f"rds_reboot_time:{call.region}:{instance.id}")
+        delay = self._sample("rds_reboot_time", f"reboot:{call.region}/{instance.id}")
         for member in rebooting:
             self._reboot(member, delay)
         self._route(cluster)

@@ -7,8 +7,11 @@ replayed to it). moto ignores the restore time and makes snapshots ``available``
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
+
+from botocore.utils import parse_to_aware_datetime
 
 from pytest_drtest.emulation.aurora.models import (
     AVAILABLE,
@@ -18,7 +21,7 @@ from pytest_drtest.emulation.aurora.models import (
 )
 from pytest_drtest.emulation.aurora.storage import Storage
 from pytest_drtest.emulation.core import AwsError, Call
-from pytest_drtest.emulation.rds_common import parse_rds_arn
+from pytest_drtest.emulation.rds_common import TIME_EPSILON, parse_rds_arn, rds_arn
 
 log = logging.getLogger("pytest_drtest.emulation.aurora")
 
@@ -52,6 +55,58 @@ class SnapshotsAndRestores(Storage):
             snap = self.snapshots.get(cluster_key(call.region, item.get("DBClusterSnapshotIdentifier", "")))
             if snap is not None:
                 self._snapshot_fields(snap, item)
+                continue
+            cluster = self.clusters.get(cluster_key(call.region, item.get("DBClusterIdentifier", "")))
+            if cluster is not None and not cluster.deleted and item.get("SnapshotType") == "automated":
+                self._automated_snapshot_fields(cluster, item)
+
+    def _automated_snapshot_fields(self, cluster: AuroraCluster, item: dict[str, Any]) -> None:
+        """moto names and stamps a cluster's automated snapshot with the wall clock; AWS with its time,
+        ``rds:<cluster>-YYYY-MM-DD-HH-MM`` (AWS's example ``rds:sample-cluster-2016-09-14-10-38``,
+        [BC:rds] examples-1.json CopyDBClusterSnapshot)."""
+        when = self.clock.datetime(cluster.restorable_from if cluster.restorable_from is not None else cluster.created)
+        shown = f"rds:{cluster.id}-{when.strftime('%Y-%m-%d-%H-%M')}"
+        cluster.automated_snapshot_ids[shown] = str(item.get("DBClusterSnapshotIdentifier", ""))
+        item["DBClusterSnapshotIdentifier"] = shown
+        item["DBClusterSnapshotArn"] = rds_arn(cluster.region, "cluster-snapshot", shown)
+        item["SnapshotCreateTime"] = when
+        item["ClusterCreateTime"] = self.clock.datetime(cluster.created)
+
+    # -- an automated cluster snapshot named by its clock-dated name (see core.Emulation) -------
+    def _translate(self, params: dict[str, Any], region: str, member: str) -> None:
+        name = params.get(member)
+        if not isinstance(name, str):
+            return
+        arn_region, ident = parse_rds_arn(name)
+        if not ident.startswith("rds:"):
+            return
+        home = arn_region or region
+        for cluster in self._live_clusters(region=home):
+            if not ident.startswith(f"rds:{cluster.id}-"):
+                continue
+            if ident not in cluster.automated_snapshot_ids:
+                with contextlib.suppress(Exception):  # learn moto's name from its listing
+                    rows = self.backdoor(home).describe_db_cluster_snapshots(
+                        DBClusterIdentifier=cluster.id, SnapshotType="automated")["DBClusterSnapshots"]
+                    for row in rows:
+                        self._automated_snapshot_fields(cluster, dict(row))
+            moto_id = cluster.automated_snapshot_ids.get(ident)
+            if moto_id is not None:
+                params[member] = rds_arn(home, "cluster-snapshot", moto_id) if arn_region else moto_id
+            return
+
+    def translate_DescribeDBClusterSnapshots(self, params: dict[str, Any], region: str) -> None:
+        self._translate(params, region, "DBClusterSnapshotIdentifier")
+
+    translate_DeleteDBClusterSnapshot = translate_DescribeDBClusterSnapshots
+    translate_DescribeDBClusterSnapshotAttributes = translate_DescribeDBClusterSnapshots
+    translate_ModifyDBClusterSnapshotAttribute = translate_DescribeDBClusterSnapshots
+
+    def translate_RestoreDBClusterFromSnapshot(self, params: dict[str, Any], region: str) -> None:
+        self._translate(params, region, "SnapshotIdentifier")
+
+    def translate_CopyDBClusterSnapshot(self, params: dict[str, Any], region: str) -> None:
+        self._translate(params, region, "SourceDBClusterSnapshotIdentifier")
 
     def after_DeleteDBClusterSnapshot(self, call: Call) -> None:
         snap = self.snapshots.pop(cluster_key(call.region, call.params.get("DBClusterSnapshotIdentifier", "")), None)
@@ -90,7 +145,8 @@ class SnapshotsAndRestores(Storage):
         if plane is not None and snap.data is not None:
             cluster.head = plane.restore_snapshot(snap.data, self._server_name(cluster, "snap"))
         self._configure_volume(cluster)
-        self._restored(cluster, f"Restored from snapshot {snap.id}.", item)
+        self._restored(cluster, f"Restored from snapshot {snap.id}.", item,
+                       origin=f"{snap.id}@{self.clock.datetime(snap.created).isoformat()}")
 
     def before_RestoreDBClusterToPointInTime(self, call: Call) -> dict[str, Any] | None:
         params = call.params
@@ -114,12 +170,14 @@ class SnapshotsAndRestores(Storage):
         if window is None:
             raise AwsError("InvalidDBClusterStateFault", f"DB cluster {source.id} is still being restored", 400)
         if restore_time is not None:
-            t = self.clock.seconds_at(restore_time)
-            if not window[0] <= t <= window[1]:
+            # a datetime, an ISO 8601 string or epoch seconds, as botocore accepts a timestamp
+            t = self.clock.seconds_at(parse_to_aware_datetime(restore_time))
+            if not window[0] - TIME_EPSILON <= t <= window[1] + TIME_EPSILON:
                 raise AwsError(
                     "InvalidRestoreFault",
-                    f"Restore time {restore_time.isoformat()} is outside the restorable window "
+                    f"Restore time {self.clock.datetime(t).isoformat()} is outside the restorable window "
                     f"{self.clock.datetime(window[0]).isoformat()} - {self.clock.datetime(window[1]).isoformat()}", 400)
+            t = min(max(t, window[0]), window[1])
         elif latest:
             t = window[1]
         elif copy_on_write:
@@ -144,7 +202,8 @@ class SnapshotsAndRestores(Storage):
             cluster.head = plane.restore_to_time(source.head, t, self._server_name(cluster, "pitr"))
             plane.snapshot(cluster.head)  # the restored cluster's own PITR base
         self._configure_volume(cluster)
-        self._restored(cluster, f"Restored from DB cluster {source.id} to {cluster.id}.", item)
+        self._restored(cluster, f"Restored from DB cluster {source.id} to {cluster.id}.", item,
+                       origin=f"{source.id}@{self.clock.datetime(t).isoformat()}")
 
     def _take_snapshot(self, cluster: AuroraCluster, identifier: str) -> ClusterSnapshot:
         """A base backup of the volume now; ``creating`` -> ``available`` after ``rds_snapshot_time``."""
@@ -165,7 +224,7 @@ class SnapshotsAndRestores(Storage):
             self._event(cluster.region, snap.id, "db-cluster-snapshot", "RDS-EVENT-0075",
                         "Manual cluster snapshot created.", "backup")
 
-        self.later(self._sample("rds_snapshot_time", f"rds_snapshot_time:{cluster.region}:{snap.id}"), available,
+        self.later(self._sample("rds_snapshot_time", f"snapshot:{cluster.region}/{snap.id}"), available,
                    name=f"aurora:snapshot:{snap.id}")
         return snap
 
@@ -177,7 +236,7 @@ class SnapshotsAndRestores(Storage):
         if cluster is not None:
             item["ClusterCreateTime"] = self.clock.datetime(cluster.created)
 
-    def _restored(self, cluster: AuroraCluster, message: str, item: dict[str, Any]) -> None:
+    def _restored(self, cluster: AuroraCluster, message: str, item: dict[str, Any], origin: str) -> None:
         """A restored cluster: ``creating`` for ``rds_restore_time``, no instances, no restore window yet."""
         cluster.restorable_from = None
 
@@ -186,7 +245,7 @@ class SnapshotsAndRestores(Storage):
             self._cluster_event(cluster, "RDS-EVENT-0170", "DB cluster created.", "creation")
             log.debug(message)
 
-        self._schedule_available(cluster, "rds_restore_time", created_event=False, then=done)
+        self._schedule_available(cluster, "rds_restore_time", created_event=False, then=done, origin=origin)
         self._proxies(cluster)
         self._route(cluster)
         self._cluster_fields(cluster, item)

@@ -118,8 +118,9 @@ class Storage(AuroraBase):
 
     # -- clusters on the clock --------------------------------------------------------------
     def _schedule_available(self, cluster: AuroraCluster, key: str, *, created_event: bool,
-                            then: Callable[[], None] | None = None) -> None:
-        delay = self._sample(key, f"{key}:{cluster.region}:{cluster.id}")
+                            then: Callable[[], None] | None = None, origin: str = "") -> None:
+        """``creating`` for ``key``'s figure (drawn per cluster and what it is made from), then ``available``."""
+        delay = self._sample(key, f"available:{cluster.region}/{cluster.id}" + (f"<-{origin}" if origin else ""))
 
         def available() -> None:
             if cluster.deleted:

@@ -50,10 +50,11 @@ class JobKind(Generic[J]):
 
     waiting: str  # the state from creation until RUNNING
     duration_key: str  # profile key of how long RUNNING lasts
-    stream: str  # the random stream it is drawn from
+    stream: str  # the random stream it is drawn from, one per resource: "<stream>:<resource(job)>"
     begin: Callable[[J], str | None]  # at RUNNING: why the job fails at once, or None
     finish: Callable[[J], str | None]  # at the end of RUNNING: why it fails, or None to complete
     completed: Callable[[J], None]  # once COMPLETED
+    resource: Callable[[J], str]  # what the job works on (its random stream's name)
 
 
 def _nothing_to_do(job: Job) -> None:
@@ -66,11 +67,14 @@ class Jobs(BackupBase):
     def __init__(self, emulation: Emulation) -> None:
         super().__init__(emulation)
         self._backup_kind: JobKind[BackupJob] = JobKind(
-            "CREATED", "backup_job_time", "backup.job", self._take_snapshot, self._snapshot_kept, self._publish_point)
+            "CREATED", "backup_job_time", "backup.job", self._take_snapshot, self._snapshot_kept, self._publish_point,
+            lambda job: job.resource_arn)
         self._copy_kind: JobKind[CopyJob] = JobKind(
-            "CREATED", "backup_copy_time", "backup.copy", _nothing_to_do, self._copy_arrived, self._land_copy)
+            "CREATED", "backup_copy_time", "backup.copy", _nothing_to_do, self._copy_arrived, self._land_copy,
+            lambda job: f"{job.source.resource_arn}->{job.destination_vault_arn}")
         self._restore_kind: JobKind[RestoreJob] = JobKind(
-            "PENDING", "backup_restore_time", "backup.restore", _nothing_to_do, self._table_restored, _nothing_to_do)
+            "PENDING", "backup_restore_time", "backup.restore", _nothing_to_do, self._table_restored, _nothing_to_do,
+            lambda job: f"{job.region}/{job.target_table}<-{job.recovery_point.resource_arn}@{job.recovery_point.creation}")
 
     # -- the state machine --------------------------------------------------------------------
     def _launch(self, job: J, kind: JobKind[J]) -> None:
@@ -87,7 +91,7 @@ class Jobs(BackupBase):
         if failure is not None:
             self._fail(job, failure)
             return
-        job.duration = self.profile.sample(kind.duration_key, stream=kind.stream)
+        job.duration = self.profile.sample(kind.duration_key, stream=f"{kind.stream}:{kind.resource(job)}")
         self.at(now + job.duration, lambda: self._end(job, kind), name=f"backup:complete {job.job_id}")
 
     def _end(self, job: J, kind: JobKind[J]) -> None:

@@ -212,7 +212,7 @@ class InstanceLifecycle(ScalingActivities):
             progress=30,
         )
         self._event("launch", inst, activity.cause, replaces)
-        launch_time = self.profile.sample("ec2_launch_time", stream="compute.launch")
+        launch_time = self.profile.sample("ec2_launch_time", stream=f"launch:{group.region}/{group.name}")
         self.at(now + launch_time, lambda: self._come_in_service(inst, activity), name=f"compute:in-service:{inst.id}")
 
     def _come_in_service(self, inst: Instance, activity: Activity | None) -> None:

@@ -111,6 +111,13 @@ class AutoScalingEmulator(_ComputeEmulator):
     def after_UpdateAutoScalingGroup(self, call: Call) -> None:
         self.model.sync(call.region, call.params["AutoScalingGroupName"], Reason("update"))
 
+    def after_SuspendProcesses(self, call: Call) -> None:
+        # The processes suspended now decide whether an AZ loss replaces instances
+        # ([ASG-UG:as-suspend-resume-processes]): the model reads them from the group.
+        self.model.sync(call.region, call.params["AutoScalingGroupName"], Reason("update"))
+
+    after_ResumeProcesses = after_SuspendProcesses
+
     def before_TerminateInstanceInAutoScalingGroup(self, call: Call) -> dict[str, Any] | None:
         iid = call.params["InstanceId"]
         name = self.model.group_of_instance(call.region, iid)

@@ -2,7 +2,9 @@
 
 [BC:elbv2] TargetHealth: ``initial`` (``Elb.RegistrationInProgress``) while an instance launches,
 ``healthy`` in service, ``unhealthy`` (``Target.Timeout``) once the load balancer has seen its AZ
-fail, ``draining`` (``Target.DeregistrationInProgress``) for the deregistration delay. Each load
+fail, ``draining`` (``Target.DeregistrationInProgress``) from deregistration until the deregistration
+delay ends, whatever its health ([ALB-UG:load-balancer-target-groups] "Deregistration delay"), then
+gone from the group. Each load
 balancer's DNS name is an :class:`~pytest_drtest.emulation.core.Endpoint`, healthy while one of
 its targets really serves. moto reports every target ``healthy``.
 """
@@ -54,9 +56,11 @@ class Targets(ComputeBase):
             return moto_health
         if not inst.registered:
             return None
-        down = self._elb_sees_down(inst.az)
         if inst.draining:
-            return dict(TARGET_UNHEALTHY if down else TARGET_DRAINING)
+            # A deregistered target is draining until the delay ends, healthy or not; then it
+            # leaves ([BC:elbv2] TargetHealth.Reason: Target.DeregistrationInProgress).
+            return dict(TARGET_DRAINING)
+        down = self._elb_sees_down(inst.az)
         if inst.state == PENDING:
             return dict(TARGET_INITIAL)
         if inst.stopped_at is not None and self.clock.now() >= inst.stopped_at + self.detection_time():

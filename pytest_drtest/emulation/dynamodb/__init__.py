@@ -13,9 +13,10 @@ run's clock:
   modeled restore time has passed, then ``ACTIVE`` — for PITR and on-demand backup restores
   (``tables``, ``backups``);
 * **global tables, version 2019.11.21**: replicas added and removed with
-  ``UpdateTable(ReplicaUpdates=...)``, each write delivered to the other replicas after a modeled
-  lag, last writer wins, deliveries held while replication is paused or the destination region is
-  lost, and lost when the source region is lost before they left it (``global_tables``).
+  ``UpdateTable(ReplicaUpdates=...)`` (``CREATING`` for a modeled time, ``global_tables``); each
+  write delivered to the other replicas after a modeled lag, last writer wins (the writes it
+  discards kept in ``conflicts``), deliveries held while replication is paused or a region is
+  lost, and the writes a lost region had not sent sent when it returns (``replication``).
 
 Writes the emulator makes itself (replication deliveries, restored items) go through the backdoor:
 they are recorded in the destination's history and never replicated again.

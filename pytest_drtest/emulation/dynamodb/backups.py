@@ -109,7 +109,7 @@ class OnDemandBackups(DynamoDbTables):
         summary["RestoreDateTime"] = (
             self.clock.datetime(backup.created_at) if backup else moto_summary.get("RestoreDateTime")
         )
-        self._start_restore(call.region, target, self._restore_duration(), summary)
+        self._start_restore(call.region, target, self._restore_duration(call.region, target, summary), summary)
         self._decorate(call.region, description)
 
     def _backup_time(self, details: dict[str, Any]) -> None:

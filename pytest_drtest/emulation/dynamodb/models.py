@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 import botocore.exceptions
 
@@ -48,6 +48,18 @@ class HistoryRecord:
         }
 
 
+class Version(NamedTuple):
+    """Which write an item's value in a replica comes from: last writer wins on ``order``."""
+
+    time: float  # the write's time in the region that took it
+    seq: int  # the emulator's global write sequence (ties)
+    region: str  # the region that took the write
+
+    @property
+    def order(self) -> tuple[float, int]:
+        return (self.time, self.seq)
+
+
 @dataclass
 class RestoreProgress:
     """A table being restored: ``CREATING`` until ``done_at`` on the clock."""
@@ -70,12 +82,25 @@ class TableState:
     pitr_enabled_at: float | None = None
     pitr_period_days: int = DEFAULT_RECOVERY_PERIOD_DAYS
     restore: RestoreProgress | None = None
-    #: last-writer-wins version per item key: (source write time, global write sequence)
-    versions: dict[str, tuple[float, int]] = field(default_factory=dict)
+    #: last-writer-wins version per item key
+    versions: dict[str, Version] = field(default_factory=dict)
 
     @property
     def restoring(self) -> bool:
         return self.restore is not None and not self.restore.done
+
+
+@dataclass
+class ReplicaProgress:
+    """A replica being added to a global table: ``CREATING`` until ``done_at`` on the clock."""
+
+    started: float
+    done_at: float
+    handle: Scheduled | None = None
+
+    def percent(self, now: float) -> int:
+        span = self.done_at - self.started
+        return 0 if span <= 0 else max(0, min(99, int(100 * (now - self.started) / span)))
 
 
 @dataclass
@@ -101,8 +126,10 @@ class Delivery:
     dest: str
     written_at: float
     due: float
+    lag: float = 0.0  # the replication lag drawn for it
     handle: Scheduled | None = None
-    held: bool = False
+    held: bool = False  # blocked when it was due: its destination lost, or replication paused
+    stranded_since: float | None = None  # its source region was lost before it left: held there
 
     @property
     def ident(self) -> tuple[int, str]:

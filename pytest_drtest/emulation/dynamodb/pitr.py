@@ -117,22 +117,24 @@ class PointInTimeRecovery(DynamoDbTables):
             origin="restore",
         )
         summary = {"SourceTableArn": source["TableArn"], "RestoreDateTime": self.clock.datetime(restore_at)}
-        self._start_restore(call.region, target, self._restore_duration(), summary)
+        self._start_restore(call.region, target, self._restore_duration(call.region, target, summary), summary)
         return {"TableDescription": self._describe(call.region, target)}
 
     # -- the window -------------------------------------------------------------------------
-    def _latest_lag(self) -> float:
-        if self._pitr_lag is None:
+    def _latest_lag(self, state: TableState) -> float:
+        key = (state.region, state.name)
+        if key not in self._pitr_lags:
             # [DDB-DG:PointInTimeRecovery_Howitworks]: LatestRestorableDateTime is about now - 5 min.
-            self._pitr_lag = self.profile.sample("dynamodb_pitr_latest_lag", stream="dynamodb.pitr")
-        return self._pitr_lag
+            self._pitr_lags[key] = self.profile.sample(
+                "dynamodb_pitr_latest_lag", stream=f"pitr:{state.region}/{state.name}")
+        return self._pitr_lags[key]
 
     def _window(self, state: TableState) -> tuple[float, float]:
         """[earliest, latest] restorable clock times, whole seconds (the restore granularity)."""
         assert state.pitr_enabled_at is not None
         now = self.clock.now()
         earliest = self._to_second(max(state.pitr_enabled_at, now - state.pitr_period_days * 86400), up=True)
-        latest = max(earliest, self._to_second(now - self._latest_lag()))
+        latest = max(earliest, self._to_second(now - self._latest_lag(state)))
         return earliest, latest
 
     def _to_second(self, t: float, *, up: bool = False) -> float:

@@ -6,7 +6,7 @@ import json
 from pytest_drtest.emulation.core import AwsError, Call
 from pytest_drtest.emulation.dynamodb.backups import OnDemandBackups
 from pytest_drtest.emulation.dynamodb.global_tables import GlobalTables
-from pytest_drtest.emulation.dynamodb.models import Item, table_name_of
+from pytest_drtest.emulation.dynamodb.models import Item, Version, table_name_of
 from pytest_drtest.emulation.dynamodb.pitr import PointInTimeRecovery
 
 
@@ -19,12 +19,14 @@ class DynamoDbEmulator(PointInTimeRecovery, OnDemandBackups, GlobalTables):
         for state in self._tables.values():
             if state.restore is not None:
                 state.restore.handle = None
+        for progress in self._adding.values():
+            progress.handle = None
 
     # -- tables still being restored ----------------------------------------------------------
     def _reject_if_creating(self, call: Call) -> None:
         """Item calls on a table still CREATING fail as if it did not exist yet ([DDB-DG:CreateBackup])."""
         for table in self._tables_of_call(call):
-            if self._restoring_state(call.region, table) is not None:
+            if self._restoring_state(call.region, table) is not None or self._replica_creating(call.region, table):
                 raise AwsError("ResourceNotFoundException", "Requested resource not found")
 
     @staticmethod
@@ -63,8 +65,11 @@ class DynamoDbEmulator(PointInTimeRecovery, OnDemandBackups, GlobalTables):
     before_TransactWriteItems = before_GetItem
 
     def before_DeleteTable(self, call: Call) -> None:
-        if self._restoring_state(call.region, call.params["TableName"]) is not None:
-            raise AwsError("ResourceInUseException", f"Table is being created: {call.params['TableName']}")
+        name = table_name_of(call.params["TableName"])
+        if self._restoring_state(call.region, name) is not None or self._replica_creating(call.region, name):
+            raise AwsError("ResourceInUseException", f"Table is being created: {name}")
+        if call.region in self._groups.get(name, ()) and self._updating(name):
+            raise AwsError("ResourceInUseException", f"Table is being updated: {name}")
 
     # -- table lifecycle --------------------------------------------------------------------
     def after_CreateTable(self, call: Call) -> None:
@@ -134,7 +139,7 @@ class DynamoDbEmulator(PointInTimeRecovery, OnDemandBackups, GlobalTables):
             return
         record = self._record(state, item, origin="write", source_region=region, delete=delete)
         seq = next(self._write_seq)
-        state.versions[record.key] = (record.time, seq)
+        state.versions[record.key] = Version(record.time, seq, region)
         group = self._groups.get(name, [])
         if region in group:
             for dest in group:

@@ -8,6 +8,7 @@ calls only once ``ACTIVE``.
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from pytest_drtest.emulation.dynamodb.models import (
     Delivery,
     HistoryRecord,
     Item,
+    ReplicaProgress,
     RestoreProgress,
     TableState,
     canonical_key,
@@ -40,11 +42,12 @@ class DynamoDbTables(ServiceEmulator):
         super().__init__(emulation)
         self._tables: dict[tuple[str, str], TableState] = {}
         self._groups: dict[str, list[str]] = {}  # global table name -> replica regions, in join order
+        self._adding: dict[tuple[str, str], ReplicaProgress] = {}  # (table, region) of replicas being created
         self._in_flight: dict[tuple[int, str], Delivery] = {}  # by (seq, dest); in write order
-        self._lost: list[dict[str, Any]] = []
+        self._conflicts: list[dict[str, Any]] = []  # writes discarded by last writer wins
         self._backups: dict[str, BackupRecord] = {}  # by backup ARN
         self._write_seq = itertools.count(1)
-        self._pitr_lag: float | None = None
+        self._pitr_lags: dict[tuple[str, str], float] = {}  # per (region, table): drawn once
 
     def items_as_of(self, region: str, table: str, t: float) -> list[Item]:
         """The table's items (DynamoDB JSON) as they were at clock time ``t``.
@@ -158,7 +161,18 @@ class DynamoDbTables(ServiceEmulator):
         state = self._tables.pop((region, table), None)
         if state is not None and state.restore is not None and state.restore.handle is not None:
             state.restore.handle.cancel()
+        adding = self._adding.pop((table, region), None)
+        if adding is not None and adding.handle is not None:
+            adding.handle.cancel()
         self._leave_group(region, table)
+
+    def _updating(self, table: str) -> bool:
+        """A replica of the global table ``table`` is being created: the table is UPDATING."""
+        return any(name == table for name, _ in self._adding)
+
+    def _replica_creating(self, region: str, table: str) -> bool:
+        """``table`` in ``region`` is a replica still being created (its table is CREATING)."""
+        return (table_name_of(table), region) in self._adding
 
     def _describe(self, region: str, table: str) -> dict[str, Any]:
         description: dict[str, Any] = self._client(region).describe_table(TableName=table)["Table"]
@@ -181,9 +195,21 @@ class DynamoDbTables(ServiceEmulator):
                     description["TableStatus"] = "CREATING"
         group = self._groups.get(table)
         if group and region in group:
-            # [BC:dynamodb] TableDescription: GlobalTableVersion and Replicas[] once replicated.
+            # [BC:dynamodb] TableDescription: GlobalTableVersion and Replicas[] once replicated; a
+            # replica being added is CREATING (with ReplicaStatusPercentProgress) and the table
+            # UPDATING meanwhile (UpdateTable doc), the new replica's own table CREATING.
             description["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
-            description["Replicas"] = [{"RegionName": r, "ReplicaStatus": "ACTIVE"} for r in group]
+            replicas: list[dict[str, Any]] = []
+            for member in group:
+                entry: dict[str, Any] = {"RegionName": member, "ReplicaStatus": "ACTIVE"}
+                progress = self._adding.get((table, member))
+                if progress is not None:
+                    entry["ReplicaStatus"] = "CREATING"
+                    entry["ReplicaStatusPercentProgress"] = str(progress.percent(self.clock.now()))
+                replicas.append(entry)
+            description["Replicas"] = replicas
+            if self._updating(table):
+                description["TableStatus"] = "CREATING" if (table, region) in self._adding else "UPDATING"
 
     def _create_table(self, region: str, params: dict[str, Any], items: Iterable[Item], *, origin: str) -> TableState:
         """Create a table through the backdoor, fill it, and start its history."""
@@ -253,6 +279,9 @@ class DynamoDbTables(ServiceEmulator):
         progress.handle = self.at(progress.done_at, finish, name=f"dynamodb restore {region}/{table}")
         state.restore = progress
 
-    def _restore_duration(self) -> float:
+    def _restore_duration(self, region: str, target: str, summary: dict[str, Any]) -> float:
+        """How long the restore of ``summary``'s source (table and restore time) into ``target`` takes."""
         # [DDB-DG:CreateBackup]: 95% of restores finish in under 1 h, not proportional to size.
-        return self.profile.sample("dynamodb_restore_time", stream="dynamodb.restore")
+        when: Any = summary.get("RestoreDateTime")
+        origin = f"{summary.get('SourceTableArn', '')}@{when.isoformat() if isinstance(when, _dt.datetime) else when}"
+        return self.profile.sample("dynamodb_restore_time", stream=f"restore:{region}/{target}<-{origin}")

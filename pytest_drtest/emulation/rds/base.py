@@ -19,11 +19,13 @@ from pytest_drtest.emulation.rds.models import (
     DbInstance,
     DbSnapshotRecord,
     Key,
+    automated_snapshot_id,
     resource_id,
 )
 from pytest_drtest.emulation.rds_common import (
     RdsFamilyEmulator,
     endpoint_address,
+    parse_rds_arn,
     rds_arn,
     restore_window,
     switch_endpoint,
@@ -197,10 +199,11 @@ class RdsInstanceBase(RdsFamilyEmulator):
         self._refresh(inst)
 
     def _restore_window(self, inst: DbInstance) -> tuple[float, float] | None:
-        """``(earliest, latest)`` restorable clock times; None without automated backups."""
-        if inst.earliest_restorable is None or inst.source is not None or inst.deleted:
+        """``(earliest, latest)`` restorable clock times, the earliest no older than the backup
+        retention period ([RDS-UG:USER_PIT]); None without automated backups."""
+        if inst.earliest_restorable is None or inst.source is not None or inst.deleted or inst.retention_days <= 0:
             return None
-        return restore_window(self.clock.now(), inst.earliest_restorable, inst.pitr_lag)
+        return restore_window(self.clock.now(), inst.earliest_restorable, inst.pitr_lag, inst.retention_days)
 
     # -- rewriting what moto reports --------------------------------------------------------
     def _describe_into(self, inst: DbInstance, entry: dict[str, Any]) -> None:
@@ -235,14 +238,13 @@ class RdsInstanceBase(RdsFamilyEmulator):
         entry["ReadReplicaDBInstanceIdentifiers"] = [
             ident if region == inst.region else rds_arn(region, "db", ident) for region, ident in inst.replicas
         ]
+        entry["BackupRetentionPeriod"] = inst.retention_days
         window = self._restore_window(inst) if inst.status != "creating" else None
+        # [BC:rds] DBInstance has LatestRestorableTime only: the earliest restorable time is in
+        # DescribeDBInstanceAutomatedBackups' RestoreWindow.
         if window is None:
             entry.pop("LatestRestorableTime", None)
-            entry.pop("EarliestRestorableTime", None)
         else:
-            # EarliestRestorableTime is not in the DBInstance shape (AWS shows it in
-            # DescribeDBInstanceAutomatedBackups' RestoreWindow); reported here for convenience.
-            entry["EarliestRestorableTime"] = clock.datetime(window[0])
             entry["LatestRestorableTime"] = clock.datetime(window[1])
 
     def _rewrite_instances(self, call: Call) -> None:
@@ -255,6 +257,15 @@ class RdsInstanceBase(RdsFamilyEmulator):
             if inst is not None:
                 self._describe_into(inst, entry)
 
+    def _shown_snapshot_name(self, name: str) -> str:
+        """The clock-dated name of moto's automated snapshot ``name`` (an id or an ARN), else ``name``."""
+        arn_region, ident = parse_rds_arn(name)
+        for inst in self._instances.values():
+            for shown, moto_id in inst.automated_snapshot_ids.items():
+                if moto_id == ident and (arn_region is None or arn_region == inst.region):
+                    return rds_arn(inst.region, "snapshot", shown) if arn_region else shown
+        return name
+
     def _describe_snapshot_into(self, rec: DbSnapshotRecord, entry: dict[str, Any]) -> None:
         clock = self.clock
         entry["Status"] = rec.status
@@ -264,7 +275,7 @@ class RdsInstanceBase(RdsFamilyEmulator):
         if rec.instance_created_at is not None:
             entry["InstanceCreateTime"] = clock.datetime(rec.instance_created_at)
         if rec.source_arn is not None:
-            entry["SourceDBSnapshotIdentifier"] = rec.source_arn
+            entry["SourceDBSnapshotIdentifier"] = self._shown_snapshot_name(rec.source_arn)
             entry["SourceRegion"] = rec.source_region
 
     def _rewrite_snapshots(self, call: Call) -> None:
@@ -277,12 +288,42 @@ class RdsInstanceBase(RdsFamilyEmulator):
             if rec is not None:
                 self._describe_snapshot_into(rec, entry)
                 continue
-            # moto's automated snapshot of one of our instances: stamp it with clock times.
+            # moto's automated snapshot of one of our instances: clock times and a clock-dated name.
             inst = self._mine(call.region, entry.get("DBInstanceIdentifier"))
             if inst is not None and entry.get("SnapshotType") == "automated":
-                when = self.clock.datetime(inst.earliest_restorable or inst.created_at)
-                entry["SnapshotCreateTime"] = entry["OriginalSnapshotCreateTime"] = when
-                entry["InstanceCreateTime"] = self.clock.datetime(inst.created_at)
+                self._automated_snapshot_into(inst, entry)
+
+    def _automated_snapshot_into(self, inst: DbInstance, entry: dict[str, Any]) -> None:
+        """moto names and stamps the automated snapshot with the wall clock; AWS with its own time."""
+        when = self.clock.datetime(inst.earliest_restorable or inst.created_at)
+        entry["SnapshotCreateTime"] = entry["OriginalSnapshotCreateTime"] = when
+        entry["InstanceCreateTime"] = self.clock.datetime(inst.created_at)
+        moto_id = str(entry.get("DBSnapshotIdentifier", ""))
+        shown = automated_snapshot_id(inst.ident, when)
+        inst.automated_snapshot_ids[shown] = moto_id
+        entry["DBSnapshotIdentifier"] = shown
+        entry["DBSnapshotArn"] = rds_arn(inst.region, "snapshot", shown)
+
+    def _moto_snapshot_name(self, region: str, name: str) -> str:
+        """moto's identifier of the snapshot a caller names ``name`` (an id or an ARN): the
+        clock-dated name of an automated snapshot becomes moto's; anything else is kept."""
+        arn_region, ident = parse_rds_arn(name)
+        if not ident.startswith("rds:"):
+            return name
+        home = arn_region or region
+        for inst in self._instances.values():
+            if inst.region != home or not ident.startswith(f"rds:{inst.ident}-"):
+                continue
+            if ident not in inst.automated_snapshot_ids:
+                with contextlib.suppress(Exception):  # learn moto's name (and ours) from moto's listing
+                    rows = self.backdoor(home).describe_db_snapshots(
+                        DBInstanceIdentifier=inst.ident, SnapshotType="automated")["DBSnapshots"]
+                    for row in rows:
+                        self._automated_snapshot_into(inst, dict(row))
+            moto_id = inst.automated_snapshot_ids.get(ident)
+            if moto_id is not None:
+                return rds_arn(home, "snapshot", moto_id) if arn_region else moto_id
+        return name
 
     # -- new instances on the clock ---------------------------------------------------------
     def _register(self, entry: dict[str, Any], region: str, *, server: PostgresServer | None, pair: MultiAZ | None,
@@ -294,7 +335,8 @@ class RdsInstanceBase(RdsFamilyEmulator):
             region=region, ident=ident, created_at=self.clock.now(), endpoint=endpoint, standalone=server, pair=pair,
             master_user=master_user, master_password=master_password, dbname=dbname, az=az, base_name=base_name,
             dbi_resource_id=resource_id(region, ident, next(self._serial)), multi_az=multi_az,
-            pitr_lag=self.profile.sample("rds_pitr_latest_lag"),
+            pitr_lag=self.profile.sample("rds_pitr_latest_lag", stream=f"pitr:{region}/{ident}"),
+            retention_days=int(entry.get("BackupRetentionPeriod", 1) or 0),
         )
         if multi_az:
             inst.secondary_az = self._pick_az(region, {az})
@@ -333,4 +375,5 @@ class RdsInstanceBase(RdsFamilyEmulator):
                 self._set_status(inst, after)
 
         # No profile key of its own: stopping and starting are a shutdown and a boot, like a reboot.
-        self._later_for(inst, self.profile.sample("rds_reboot_time"), done, f"{inst.ident} {what}")
+        delay = self.profile.sample("rds_reboot_time", stream=f"{what}:{inst.region}/{inst.ident}")
+        self._later_for(inst, delay, done, f"{inst.ident} {what}")

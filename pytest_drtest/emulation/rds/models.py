@@ -1,6 +1,7 @@
 """RDS DB instance state: instances with their servers, manual snapshots, the errors AWS gives."""
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import itertools
 from dataclasses import dataclass, field
@@ -29,8 +30,6 @@ SERVING_STATUSES = frozenset({"available", "backing-up", "modifying"})
 FORCE_FAILOVER_SINGLE_AZ = (
     "ForceFailover cannot be specified since the instance is not configured for either MultiAZ or High Availability"
 )
-#: Clock times compare to the microsecond: the precision of the datetimes we report.
-TIME_EPSILON = 1e-6
 #: Parameters of RestoreDBInstanceToPointInTime that only the emulation interprets.
 PITR_ONLY_PARAMS = ("RestoreTime", "UseLatestRestorableTime", "SourceDbiResourceId",
                     "SourceDBInstanceAutomatedBackupsArn", "SourceDBInstanceIdentifier")
@@ -58,6 +57,7 @@ class DbInstance:
     status: str = "creating"
     earliest_restorable: float | None = None  # None: no automated backups (yet)
     pitr_lag: float = 300.0
+    retention_days: int = 1  # BackupRetentionPeriod: 0 turns automated backups (and PITR) off
     replica: AsyncReplica | None = None  # set while this is a read replica
     source: Key | None = None
     replicas: list[Key] = field(default_factory=list)
@@ -67,6 +67,7 @@ class DbInstance:
     timers: list[Scheduled] = field(default_factory=list)
     standby_names: itertools.count[int] = field(default_factory=lambda: itertools.count(2))
     deleted: bool = False
+    automated_snapshot_ids: dict[str, str] = field(default_factory=dict)  # clock-dated name -> moto's
 
     @property
     def key(self) -> Key:
@@ -128,6 +129,18 @@ def not_available(ident: str, status: str) -> AwsError:
 
 def snapshot_not_available(ident: str, status: str) -> AwsError:
     return AwsError("InvalidDBSnapshotState", f"Snapshot {ident} is not in available state (it is {status}).")
+
+
+def automated_snapshot_id(ident: str, when: _dt.datetime) -> str:
+    """``rds:<instance>-YYYY-MM-DD-HH-MM``: an automated snapshot's identifier, from its time (AWS's
+    example ``rds:mysqldb-2014-04-22-08-15``, [BC:rds] examples-1.json); moto uses the wall clock."""
+    return f"rds:{ident}-{when.strftime('%Y-%m-%d-%H-%M')}"
+
+
+def automated_backups_arn(region: str, dbi_resource_id: str) -> str:
+    """``DBInstanceAutomatedBackupsArn`` of an instance's automated backups ([BC:rds]
+    DBInstanceAutomatedBackup): ``arn:aws:rds:<region>:<account>:auto-backup:ab-<id>``."""
+    return rds_arn(region, "auto-backup", "ab-" + dbi_resource_id.removeprefix("db-"))
 
 
 def resource_id(region: str, ident: str, serial: int) -> str:

@@ -63,7 +63,7 @@ class MultiAz(RdsInstanceBase):
             self._instance_event(inst, "RDS-EVENT-0006", "DB instance restarted.", "availability")
 
         # RDS user guide, rebooting a DB instance: a brief outage.
-        self._later_for(inst, self.profile.sample("rds_reboot_time"), done, f"{inst.ident} reboot")
+        self._later_for(inst, self.profile.sample("rds_reboot_time", stream=f"reboot:{inst.region}/{inst.ident}"), done, f"{inst.ident} reboot")
 
     def _begin_failover(self, inst: DbInstance, *, primary_lost: bool) -> None:
         """Multi-AZ failover: the endpoint refuses for ``rds_multi_az_failover``, then the standby serves."""
@@ -76,7 +76,7 @@ class MultiAz(RdsInstanceBase):
             inst.pair.primary.kill()  # the host went with its AZ
         self._set_status(inst, "rebooting")
         # RDS user guide, Multi-AZ failover: typically 60-120 s.
-        self._later_for(inst, self.profile.sample("rds_multi_az_failover"), lambda: self._finish_failover(inst, op),
+        self._later_for(inst, self.profile.sample("rds_multi_az_failover", stream=f"failover:{inst.region}/{inst.ident}"), lambda: self._finish_failover(inst, op),
                         f"{inst.ident} failover")
 
     def _finish_failover(self, inst: DbInstance, op: int) -> None:
@@ -124,6 +124,6 @@ class MultiAz(RdsInstanceBase):
                 pair.lose_standby()
                 self._instance_event(inst, "RDS-EVENT-0052", "Multi-AZ instance recovery started.", "recovery")
                 # No profile key of its own: a new standby is built like a new instance.
-                self._later_for(inst, self.profile.sample("rds_create_time"),
+                self._later_for(inst, self.profile.sample("rds_create_time", stream=f"standby:{inst.region}/{inst.ident}"),
                                 functools.partial(self._recover_standby, inst), f"{inst.ident} standby recovery")
             self._refresh(inst)  # a Single-AZ instance in the lost AZ stays unreachable until it is back

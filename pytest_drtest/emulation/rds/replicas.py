@@ -54,7 +54,7 @@ class ReadReplicas(RdsInstanceBase):
         replica = None
         try:
             # RDS user guide, read replicas: asynchronous, lag of seconds (held on the clock).
-            replica = self.plane.add_replica(src.server, name, lag=self.profile.sample("rds_replica_lag"))
+            replica = self.plane.add_replica(src.server, name, lag=self.profile.sample("rds_replica_lag", stream=f"replicate:{region}/{ident}"))
             endpoint = self._new_endpoint(region, entry)
         except BaseException:
             if replica is not None:
@@ -71,7 +71,8 @@ class ReadReplicas(RdsInstanceBase):
         if not self.world.region_up(src.region):
             self._cut(inst)
         # No profile key of its own: a replica is created like an instance (from a backup of the source).
-        self._become_available(inst, self.profile.sample("rds_create_time"), backups=False, event=None)
+        self._become_available(inst, self.profile.sample("rds_create_time", stream=f"create:{region}/{ident}"),
+                               backups=False, event=None)
         self._describe_into(inst, entry)
 
     def before_PromoteReadReplica(self, call: Call) -> dict[str, Any] | None:
@@ -91,11 +92,13 @@ class ReadReplicas(RdsInstanceBase):
             return
         inst.op += 1
         op = inst.op
+        # [BC:rds] PromoteReadReplica BackupRetentionPeriod: 0-35 days, default 1
+        inst.retention_days = int(call.params.get("BackupRetentionPeriod", 1))
         self._set_status(inst, "modifying")
         # RDS user guide, promoting a read replica: replication stops, the replica reboots, then it is a
         # standalone instance; the whole takes rds_promotion_time, of which the reboot rds_reboot_time.
-        total = self.profile.sample("rds_promotion_time")
-        reboot = min(self.profile.sample("rds_reboot_time"), total / 2)
+        total = self.profile.sample("rds_promotion_time", stream=f"promote:{inst.region}/{inst.ident}")
+        reboot = min(self.profile.sample("rds_reboot_time", stream=f"promote:{inst.region}/{inst.ident}"), total / 2)
         self._later_for(inst, total - reboot, lambda: self._promotion_reboots(inst, op), f"{inst.ident} promotion reboot")
         self._later_for(inst, total, lambda: self._promotion_done(inst, op), f"{inst.ident} promoted")
         self._describe_into(inst, call.parsed["DBInstance"])

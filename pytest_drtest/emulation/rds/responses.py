@@ -5,6 +5,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.emulation.core import AwsError, Call, az_region
+from pytest_drtest.emulation.rds.backups import AutomatedBackups
 from pytest_drtest.emulation.rds.models import (
     SUPPORTED_ENGINES,
     DbInstance,
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from pytest_drtest.dataplane import PostgresServer
 
 
-class RdsInstanceEmulator(MultiAz, ReadReplicas, DbSnapshots, Restores):
+class RdsInstanceEmulator(MultiAz, ReadReplicas, DbSnapshots, Restores, AutomatedBackups):
     """DB instances (not Aurora cluster members) with real PostgreSQL servers, on the run's clock."""
 
     def before_CreateDBInstance(self, call: Call) -> dict[str, Any] | None:
@@ -63,7 +64,7 @@ class RdsInstanceEmulator(MultiAz, ReadReplicas, DbSnapshots, Restores):
                               endpoint=endpoint, master_user=user, master_password=password, dbname=dbname, az=az,
                               multi_az=multi_az)
         # RDS user guide, creating a DB instance: creating -> available in minutes; event RDS-EVENT-0005.
-        self._become_available(inst, self.profile.sample("rds_create_time"), backups=True,
+        self._become_available(inst, self.profile.sample("rds_create_time", stream=f"create:{region}/{ident}"), backups=True,
                                event=("RDS-EVENT-0005", "DB instance created.", "creation"))
         self._describe_into(inst, entry)
 
@@ -71,6 +72,9 @@ class RdsInstanceEmulator(MultiAz, ReadReplicas, DbSnapshots, Restores):
         self._rewrite_instances(call)
 
     def after_ModifyDBInstance(self, call: Call) -> None:
+        inst = self._mine(call.region, call.params.get("DBInstanceIdentifier"))
+        if inst is not None and call.params.get("BackupRetentionPeriod") is not None:
+            self._set_retention(inst, int(call.params["BackupRetentionPeriod"]))
         self._rewrite_instances(call)
 
     def before_StopDBInstance(self, call: Call) -> dict[str, Any] | None:

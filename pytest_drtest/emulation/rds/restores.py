@@ -19,12 +19,16 @@ from pytest_drtest.emulation.rds.base import RdsInstanceBase
 from pytest_drtest.emulation.rds.models import (
     PITR_ONLY_PARAMS,
     SUPPORTED_ENGINES,
-    TIME_EPSILON,
     DbInstance,
     DbSnapshotRecord,
+    automated_backups_arn,
     snapshot_not_available,
 )
-from pytest_drtest.emulation.rds_common import create_master, parse_rds_arn
+from pytest_drtest.emulation.rds_common import (
+    TIME_EPSILON,
+    create_master,
+    parse_rds_arn,
+)
 
 if TYPE_CHECKING:
     from pytest_drtest.dataplane import PostgresServer
@@ -67,7 +71,8 @@ class Restores(RdsInstanceBase):
         self._restored_instance(
             call, entry, lambda name: self._server_from_snapshot(rec, name, user, password, dbname),
             user=user, password=password, dbname=dbname,
-            event=("RDS-EVENT-0043", f"Restored from snapshot {snap_id}.", "restoration"),
+            event=("RDS-EVENT-0043", f"Restored from snapshot {self._shown_snapshot_name(snap_id)}.", "restoration"),
+            origin=f"{self._shown_snapshot_name(snap_id)}@{self.clock.datetime(rec.created_at).isoformat() if rec else ''}",
         )
 
     def before_RestoreDBInstanceToPointInTime(self, call: Call) -> dict[str, Any] | None:
@@ -88,8 +93,7 @@ class Restores(RdsInstanceBase):
         if self._moto_instance(region, target) is not None:
             raise AwsError("DBInstanceAlreadyExists", "DB instance already exists")
         self._check_restore_engine(call)
-        moto_src = self._moto_instance(region, src.ident) or {}
-        if src.source is not None or not moto_src.get("BackupRetentionPeriod"):
+        if src.source is not None or src.retention_days <= 0:
             raise AwsError("PointInTimeRestoreNotEnabled",
                            f"Point-in-time restore is not enabled for DB instance {src.ident} (no automated backups).")
         window = self._restore_window(src) if src.status != "creating" else None
@@ -115,6 +119,7 @@ class Restores(RdsInstanceBase):
             call, entry, lambda name: self.plane.restore_to_time(src.server, when, name),
             user=src.master_user, password=src.master_password, dbname=src.dbname,
             event=("RDS-EVENT-0019", f"Restored from DB instance {src.ident} to {target}.", "restoration"),
+            origin=f"{src.ident}@{self.clock.datetime(when).isoformat()}",
         )
         return {"DBInstance": entry}
 
@@ -139,7 +144,7 @@ class Restores(RdsInstanceBase):
 
     def _restored_instance(self, call: Call, entry: dict[str, Any], make: Callable[[str], PostgresServer], *,
                            user: str, password: str | None, dbname: str,
-                           event: tuple[str, str, str]) -> DbInstance:
+                           event: tuple[str, str, str], origin: str) -> DbInstance:
         """A NEW instance on a server made by ``make(name)``; ``creating`` for ``rds_restore_time``."""
         region, ident = call.region, entry["DBInstanceIdentifier"]
         multi_az = bool(call.params.get("MultiAZ"))
@@ -163,7 +168,7 @@ class Restores(RdsInstanceBase):
                               endpoint=endpoint, master_user=user, master_password=password, dbname=dbname, az=az,
                               multi_az=multi_az)
         # RDS user guide, restoring to a new instance: tens of minutes.
-        self._become_available(inst, self.profile.sample("rds_restore_time"), backups=True, event=event)
+        self._become_available(inst, self.profile.sample("rds_restore_time", stream=f"restore:{region}/{ident}<-{origin}"), backups=True, event=event)
         self._describe_into(inst, entry)
         return inst
 
@@ -183,8 +188,12 @@ class Restores(RdsInstanceBase):
                     return inst
             raise AwsError("DBInstanceNotFound", f"DBInstance with DbiResourceId {wanted} not found.", 404)
         if params.get("SourceDBInstanceAutomatedBackupsArn"):
-            raise AwsError("DBInstanceAutomatedBackupNotFound",
-                           f"Automated backup {params['SourceDBInstanceAutomatedBackupsArn']} not found.", 404)
+            arn = str(params["SourceDBInstanceAutomatedBackupsArn"])
+            for inst in self._instances.values():
+                # (replicated automated backups from another region are not emulated)
+                if inst.region == region and not inst.deleted and automated_backups_arn(region, inst.dbi_resource_id) == arn:
+                    return inst
+            raise AwsError("DBInstanceAutomatedBackupNotFound", f"Automated backup {arn} not found.", 404)
         raise AwsError("InvalidParameterCombination",
                        "One of SourceDBInstanceIdentifier, SourceDbiResourceId or "
                        "SourceDBInstanceAutomatedBackupsArn must be specified.")

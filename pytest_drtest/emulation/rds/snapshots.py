@@ -63,7 +63,8 @@ class DbSnapshots(RdsInstanceBase):
         now = self.clock.now()
         cross_region = src_region != call.region
         # RDS user guide: a cross-Region copy takes tens of minutes; an in-Region copy is a snapshot's work.
-        ready = now + self.profile.sample("rds_snapshot_copy_time" if cross_region else "rds_snapshot_time")
+        ready = now + self.profile.sample("rds_snapshot_copy_time" if cross_region else "rds_snapshot_time",
+                                          stream=f"copy:{call.region}/{entry['DBSnapshotIdentifier']}")
         if source is not None:
             rec = DbSnapshotRecord(
                 region=call.region, ident=entry["DBSnapshotIdentifier"], instance_id=source.instance_id,
@@ -118,7 +119,7 @@ class DbSnapshots(RdsInstanceBase):
         now = self.clock.now()
         data = self.plane.snapshot(inst.server, self._plane_snapshot_name(inst.region, ident))
         # RDS user guide, snapshots: minutes.
-        ready = now + self.profile.sample("rds_snapshot_time")
+        ready = now + self.profile.sample("rds_snapshot_time", stream=f"snapshot:{inst.region}/{ident}")
         rec = DbSnapshotRecord(
             region=inst.region, ident=ident, instance_id=inst.ident, instance_region=inst.region, data=data,
             created_at=now, original_created_at=now, ready_at=ready, master_user=inst.master_user,

@@ -21,7 +21,7 @@ from pytest_drtest.emulation.rds_common.events import (
     RdsEventLog,
     event_log,
 )
-from pytest_drtest.emulation.rds_common.pitr import restore_window
+from pytest_drtest.emulation.rds_common.pitr import TIME_EPSILON, restore_window
 
 __all__ = [
     "ACCOUNT",
@@ -29,6 +29,7 @@ __all__ = [
     "LOCALHOST",
     "endpoint_address",
     "SOURCE_TYPES",
+    "TIME_EPSILON",
     "RdsEvent",
     "RdsEventLog",
     "RdsFamilyEmulator",

@@ -8,6 +8,9 @@ same of clusters.
 from __future__ import annotations
 
 DAY = 86400.0
+#: Clock times compare to the microsecond: the precision of the datetimes reported, so a time
+#: copied from ``LatestRestorableTime`` (or ``EarliestRestorableTime``) lies in the window.
+TIME_EPSILON = 1e-6
 
 
 def restore_window(now: float, since: float, lag: float, retention_days: float | None = None) -> tuple[float, float]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.emulation.core import AwsError, Call, Emulation, ServiceEmulator
@@ -114,7 +113,9 @@ class RdsDataEmulator(ServiceEmulator):
             return None
         conn = self._connect(cluster, call.params.get("database"))
         conn.autocommit = False
-        tx = Transaction(base64.b64encode(uuid.uuid4().bytes * 2).decode(), cluster, conn, self.clock.now())
+        # a seeded id: the same run gives the same ids (the profile's stream per cluster)
+        token = self.profile.rng(f"rds-data.transaction-ids:{call.params.get('resourceArn', '')}").randbytes(16)
+        tx = Transaction(base64.b64encode(token * 2).decode(), cluster, conn, self.clock.now())
         self._transactions[tx.id] = tx
         return {"transactionId": tx.id}
 

@@ -102,7 +102,7 @@ class Answers(Route53Model):
             # Zero weights only when every non-zero record is unhealthy; all unhealthy = all healthy.
             pool = [rr for rr in candidates if healthy(rr)] or candidates
             weighted = [rr for rr in pool if int(rr.get("Weight", 0)) > 0]
-            rng = self.profile.rng("route53.weighted")
+            rng = self.profile.rng(f"route53.weighted:{candidates[0]['Name']}:{candidates[0]['Type']}")
             if not weighted:
                 return pool[rng.randrange(len(pool))]  # every weight 0: equal shares
             point = rng.random() * sum(int(rr["Weight"]) for rr in weighted)

@@ -71,7 +71,7 @@ class ChangePropagation(Route53Model):
         rng = self.profile.rng("route53.change_ids")
         change_id = "C" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(20))
         insync_at = max(
-            now + self.profile.sample("route53_change_propagation", stream="route53.propagation"),
+            now + self.profile.sample("route53_change_propagation", stream=f"change:{self._zone_table().get(zone_id, (zone_id, False))[0]}"),
             self._last_insync.get(zone_id, now),
         )
         self._last_insync[zone_id] = insync_at

@@ -8,6 +8,7 @@ moto stores a bucket's replication configuration and replicates nothing. The emu
 - new object versions and delete markers covered by an ``Enabled`` rule are delivered to the
   destination after a modeled lag (``s3_replication_lag``), with ``ReplicationStatus``
   ``PENDING`` → ``COMPLETED`` on the source and ``REPLICA`` on the destination (``replication``);
+  replicas keep the source's version IDs in what callers see (``version_ids``);
 - a delivery whose source or destination region is lost, or whose bucket is paused, is held in
   ``PENDING`` and applied, in order, when the region comes back or replication resumes.
 """

@@ -14,7 +14,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from pytest_drtest.emulation.core import Emulation, ServiceEmulator
+from pytest_drtest.emulation.core import Call, Emulation, ServiceEmulator
 from pytest_drtest.emulation.s3.models import (
     COMPLETED,
     FAILED,
@@ -23,6 +23,7 @@ from pytest_drtest.emulation.s3.models import (
     REPLICA,
     Delivery,
     ReplicationRule,
+    copy_source_bucket,
 )
 
 
@@ -41,6 +42,9 @@ class CrossRegionReplication(ServiceEmulator):
         self._held: list[Delivery] = []
         self._last_due: dict[tuple[str, str], float] = {}
         self._seq = itertools.count(1)
+        # replicas keep the source's version ID: (bucket, key, moto's ID) <-> source ID
+        self._source_ids: dict[tuple[str, str, str], str] = {}
+        self._moto_ids: dict[tuple[str, str, str], str] = {}
 
     def bucket_region(self, bucket: str) -> str | None:
         """The bucket's home region (None when no such bucket exists)."""
@@ -52,6 +56,19 @@ class CrossRegionReplication(ServiceEmulator):
             constraint = location.get("LocationConstraint")
             self._regions[bucket] = LEGACY_LOCATIONS.get(constraint, constraint)
         return self._regions[bucket]
+
+    def _guard_bucket_regions(self, call: Call) -> None:
+        """Fail like the outage when a bucket named by the call lives in a lost region."""
+        if not self.world.lost_regions:
+            return
+        for bucket in (call.params.get("Bucket"), copy_source_bucket(call.params.get("CopySource"))):
+            if not bucket:
+                continue
+            region = self.bucket_region(bucket)
+            if region is not None and not self.world.region_up(region):
+                raise botocore.exceptions.EndpointConnectionError(
+                    endpoint_url=f"https://{bucket}.s3.{region}.amazonaws.com"
+                )
 
     def replication_status(self, bucket: str, key: str, version_id: str) -> str | None:
         """``PENDING``/``COMPLETED``/``FAILED`` on a source version, ``REPLICA`` on a replica."""
@@ -86,7 +103,7 @@ class CrossRegionReplication(ServiceEmulator):
         now = self.clock.now()
         pair = (bucket, rule.destination_bucket)
         # S3 RTC: most objects in seconds, 99.99 % within 15 min (profile ``s3_replication_lag``).
-        lag = self.profile.sample("s3_replication_lag", stream="s3.replication")
+        lag = self.profile.sample("s3_replication_lag", stream=f"replicate:{bucket}->{rule.destination_bucket}")
         due = max(now + lag, self._last_due.get(pair, now))
         self._last_due[pair] = due
         delivery = Delivery(
@@ -164,9 +181,13 @@ class CrossRegionReplication(ServiceEmulator):
             return
         delivery.state = "delivered"
         delivery.delivered_at = self.clock.now()
-        delivery.destination_version_id = answer.get("VersionId")
-        if delivery.destination_version_id:
-            self._status[(delivery.destination_bucket, delivery.key, delivery.destination_version_id)] = REPLICA
+        moto_id = answer.get("VersionId")
+        if moto_id:
+            # The replica keeps the source version's ID ([S3-UG:replication] "Why use replication").
+            delivery.destination_version_id = delivery.source_version_id
+            self._source_ids[(delivery.destination_bucket, delivery.key, moto_id)] = delivery.source_version_id
+            self._moto_ids[(delivery.destination_bucket, delivery.key, delivery.source_version_id)] = moto_id
+            self._status[(delivery.destination_bucket, delivery.key, delivery.source_version_id)] = REPLICA
         if delivery.kind == "object":
             outstanding = self._outstanding.get(source_key, set())
             outstanding.discard(delivery.destination_bucket)

@@ -12,13 +12,13 @@ from pytest_drtest.emulation.s3.models import (
     PENDING,
     ReplicationRule,
     bucket_from_arn,
-    copy_source_bucket,
 )
-from pytest_drtest.emulation.s3.replication import CrossRegionReplication
+from pytest_drtest.emulation.s3.version_ids import ReplicaVersionIds
 
 
-class S3Emulator(CrossRegionReplication):
-    """Bucket home regions and CRR with modeled lag, holds during outages and pauses."""
+class S3Emulator(ReplicaVersionIds):
+    """Bucket home regions and CRR with modeled lag (replicas keep the source's version IDs),
+    holds during outages and pauses."""
 
     # -- the outage of a bucket's home region -----------------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -28,19 +28,6 @@ class S3Emulator(CrossRegionReplication):
         if name.startswith("before_"):
             return self._guard_bucket_regions
         raise AttributeError(name)
-
-    def _guard_bucket_regions(self, call: Call) -> None:
-        """Fail like the outage when a bucket named by the call lives in a lost region."""
-        if not self.world.lost_regions:
-            return
-        for bucket in (call.params.get("Bucket"), copy_source_bucket(call.params.get("CopySource"))):
-            if not bucket:
-                continue
-            region = self.bucket_region(bucket)
-            if region is not None and not self.world.region_up(region):
-                raise botocore.exceptions.EndpointConnectionError(
-                    endpoint_url=f"https://{bucket}.s3.{region}.amazonaws.com"
-                )
 
     def before_CreateBucket(self, call: Call) -> None:
         region = (call.params.get("CreateBucketConfiguration") or {}).get("LocationConstraint") or call.region
@@ -112,6 +99,9 @@ class S3Emulator(CrossRegionReplication):
         for rule in rules:
             self._schedule("object", bucket, key, version_id, rule)
 
+    def before_DeleteObject(self, call: Call) -> dict[str, Any] | None:
+        return self._answer_for_replica(call)
+
     def after_DeleteObject(self, call: Call) -> None:
         assert call.parsed is not None
         if call.params.get("VersionId"):
@@ -136,11 +126,27 @@ class S3Emulator(CrossRegionReplication):
                 self._schedule("delete-marker", bucket, key, marker_version_id, rule)
 
     # -- what readers see -------------------------------------------------------------------
+    def before_HeadObject(self, call: Call) -> dict[str, Any] | None:
+        return self._answer_for_replica(call)
+
+    before_GetObject = before_HeadObject
+    before_GetObjectTagging = before_HeadObject
+    before_PutObjectTagging = before_HeadObject
+    before_DeleteObjectTagging = before_HeadObject
+
     def after_HeadObject(self, call: Call) -> None:
+        self._show_source_id(call)
         self._report_status(call)
 
     def after_GetObject(self, call: Call) -> None:
+        self._show_source_id(call)
         self._report_status(call)
+
+    def after_GetObjectTagging(self, call: Call) -> None:
+        self._show_source_id(call)
+
+    after_PutObjectTagging = after_GetObjectTagging
+    after_DeleteObjectTagging = after_GetObjectTagging
 
     def _report_status(self, call: Call) -> None:
         assert call.parsed is not None
