@@ -90,7 +90,7 @@ def test_the_resilience_hub_pitr_sop_as_the_runbook_of_a_corruption(tmp_path: Pa
 [[experiments]]
 name = "corrupt-orders"
 fault = { kind = "corrupt-table", table = "orders", fraction = 0.5 }
-objectives = { rto = "2h", rpo = "10m" }
+objectives = { rto = "2h", rpo = "10m", discarded = 500 }
 probe = { interval = "30s" }
 [experiments.runbook]
 ssm = "AWSResilienceHub-RestoreDynamoDBTableToPointInTimeSOP_2020-04-01"
@@ -108,6 +108,9 @@ parameters = { DynamoDBTableSourceName = "${table.orders}", DynamoDBTableTargetN
     assert execution.status == "Success" and restores and restores[0].passed and restores[0].new_resource
     assert table == restores[0].target and table.startswith("dr-warm-standby-orders-restored-")
     assert record.runbook_rto_s == float(execution.outputs["OutputRecoveryTime.RecoveryTime"])  # the SOP's own measure
+    # the SOP restores and repoints but copies nothing back: the writes made to the damaged table
+    # after the restore point are discarded (the shipped pitr-restore runbook copies them back)
+    assert record.result.discarded_writes and all(w.ack_t > record.result.fault_t for w in record.result.discarded_writes)
 
 
 def test_a_failing_document_fails_the_runbook_with_the_step_and_its_reason(tmp_path: Path) -> None:
