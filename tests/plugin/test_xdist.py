@@ -94,7 +94,7 @@ def test_two_workers_give_the_serial_figures_in_one_report(pytester: pytest.Pyte
     two = json.loads((pytester.path / "parallel.json").read_text())
     assert [e["id"] for e in two["experiments"]] == ["ci::reboot-with-failover", "ci::corrupt-table"]
     assert figures(two) == figures(one)
-    assert len(two["restores"]) == 1 and two["availability"]["total"] > 0
+    assert len(two["restores"]) == 1 and two["availability"]["total_s"] > 0
 
     # one summary, with one line per experiment, printed once (by the controller)
     assert out.count("drtest summary") == 1
