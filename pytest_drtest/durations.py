@@ -15,7 +15,7 @@ _ISO = re.compile(
 )
 
 
-def parse_duration(value: str | int | float, *, what: str = "duration") -> float:
+def parse_duration(value: str | float, *, what: str = "duration") -> float:
     """Return ``value`` in seconds.
 
     Accepts a number of seconds or a string of ``<number><unit>`` parts with units
@@ -74,7 +74,7 @@ def format_duration(seconds: float | None) -> str:
         return "-" + format_duration(-seconds)
     if seconds < 60:
         return f"{seconds:.1f}s"
-    total = int(round(seconds))
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

@@ -17,6 +17,7 @@ Definitions (DESIGN.md):
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -180,7 +181,7 @@ class Result:
         ticks = self.probe_samples
         if len(ticks) < 2:
             return Availability(float(self.samples - self.failed_samples), float(self.samples))
-        gaps = [b.t - a.t for a, b in zip(ticks, ticks[1:], strict=False)]
+        gaps = [b.t - a.t for a, b in itertools.pairwise(ticks)]
         positive = [g for g in gaps if g > 0]
         weights = gaps + [min(positive) if positive else 1.0]
         up = sum(w for tick, w in zip(ticks, weights, strict=True) if tick.ok)

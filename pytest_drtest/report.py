@@ -17,7 +17,7 @@ from pytest_drtest.durations import format_duration
 from pytest_drtest.measure import Availability
 
 if TYPE_CHECKING:
-    from pytest_drtest.harness import ExperimentRecord
+    from pytest_drtest.experiments import ExperimentRecord
     from pytest_drtest.restores import RestoreResult
     from pytest_drtest.settings import Settings
 
@@ -111,7 +111,7 @@ class RunReport:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunReport:
         """A report read back from :meth:`as_dict` (e.g. a JSON file, or workers' reports merged)."""
-        from pytest_drtest.harness import ExperimentRecord
+        from pytest_drtest.experiments import ExperimentRecord
         from pytest_drtest.restores import RestoreResult
 
         return cls(

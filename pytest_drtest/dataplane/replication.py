@@ -198,7 +198,7 @@ class AsyncReplica:
                 self._source_conn.execute("SELECT pg_current_xact_id()")
                 flushed = parse_lsn(self._source_conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0])  # type: ignore[index]
                 self._primed = True
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure of the source: reconnect on the next try
             self._drop_source_conn()
             return False
         received = self.proxy.wait_received(flushed, timeout=timeout)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def service_port(port: int) -> int:
 SENTINEL = (250, 250, 9)  # 127.S.250.250:9 is held by the run that owns slot S
 
 
-def claim_slot(environ: dict[str, str] | None = None) -> tuple[int, socket.socket]:
+def claim_slot(environ: Mapping[str, str] | None = None) -> tuple[int, socket.socket]:
     """Claim the run's slot: ``(S, the socket that holds it)``; close the socket to release it.
 
     With ``DRTEST_ADDRESS_SLOT`` the preferred slot (:func:`run_slot`) is taken as it is (an error
@@ -56,7 +56,7 @@ def claim_slot(environ: dict[str, str] | None = None) -> tuple[int, socket.socke
     env = os.environ if environ is None else environ
     preferred = run_slot(env)
     given = bool(env.get("DRTEST_ADDRESS_SLOT"))
-    for slot in [preferred] if given else [*range(preferred, 256), *range(0, preferred)]:
+    for slot in [preferred] if given else [*range(preferred, 256), *range(preferred)]:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.bind((f"127.{slot}.{SENTINEL[0]}.{SENTINEL[1]}", SENTINEL[2]))
@@ -71,7 +71,7 @@ def claim_slot(environ: dict[str, str] | None = None) -> tuple[int, socket.socke
     )
 
 
-def run_slot(environ: dict[str, str] | None = None) -> int:
+def run_slot(environ: Mapping[str, str] | None = None) -> int:
     """The preferred slot ``S``: ``DRTEST_ADDRESS_SLOT`` (default 0) plus the pytest-xdist worker
     number (``gw3`` -> 3), so that each worker of a run has its own block."""
     env = os.environ if environ is None else environ

@@ -193,7 +193,7 @@ class NetworkWorld:
             return answer
 
         def wall(ttl: int) -> int:
-            return max(1, round(ttl / speed))
+            return max(1, round(ttl / float(speed)))
 
         return DnsAnswer(answer.rcode, tuple((n, t, wall(ttl)) for n, t, ttl in answer.cnames),
                          tuple((n, a, wall(ttl)) for n, a, ttl in answer.addresses))

@@ -101,7 +101,7 @@ class FisExperimentFault(Fault):
 
     def inject(self, ctx: FaultContext) -> None:
         ctx.require_world(self)
-        topology = ctx.topology
+        topology = ctx.require_topology(self, "the FIS template's placeholders")
         template = resolve(self.template, topology, {})
         fis = topology.client("fis", "primary")
         template_id = fis.create_experiment_template(clientToken=f"drtest-{id(self)}", **template)["experimentTemplate"]["id"]
@@ -110,7 +110,7 @@ class FisExperimentFault(Fault):
         topology.note("fis-experiment-started", f"{experiment['id']}: {self.description}")
 
     def revert(self, ctx: FaultContext) -> None:
-        if "experiment" not in self.record or ctx.world is None:
+        if "experiment" not in self.record or ctx.world is None or ctx.topology is None:
             return
         fis = ctx.topology.clients.client("fis", self.record["region"])
         try:
