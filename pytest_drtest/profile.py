@@ -47,6 +47,16 @@ DEFAULTS: dict[str, Figure] = {
         "for an empty table, up to several hours for large ones (a few minutes: the blueprints' small tables)"),
     # S3
     "s3_replication_lag": Figure(1, 15, "S3 user guide, Replication Time Control: most objects in seconds, 99.99% within 15 min"),
+    "s3_glacier_expedited": Figure(60, 300, "S3 user guide, archive retrieval options: Expedited retrievals from "
+                                   "S3 Glacier Flexible Retrieval typically within 1-5 minutes"),
+    "s3_glacier_standard": Figure(10800, 18000, "S3 user guide, archive retrieval options: Standard retrievals from "
+                                  "S3 Glacier Flexible Retrieval typically within 3-5 hours"),
+    "s3_glacier_bulk": Figure(18000, 43200, "S3 user guide, archive retrieval options: Bulk retrievals from "
+                              "S3 Glacier Flexible Retrieval typically within 5-12 hours"),
+    "s3_deep_archive_standard": Figure(43200, 43200, "S3 user guide, archive retrieval options: Standard retrievals "
+                                       "from S3 Glacier Deep Archive within 12 hours (modeled at the bound)"),
+    "s3_deep_archive_bulk": Figure(172800, 172800, "S3 user guide, archive retrieval options: Bulk retrievals from "
+                                   "S3 Glacier Deep Archive within 48 hours (modeled at the bound)"),
     # Route 53
     "route53_health_check_interval": Figure(30, 30, "Route 53 developer guide: RequestInterval 10 or 30 s (default 30)"),
     "route53_failure_threshold": Figure(3, 3, "Route 53 developer guide: FailureThreshold 1-10 (default 3)", unit="count"),
