@@ -17,10 +17,20 @@ NOT_RESTORED: dict[str, tuple[str, ...]] = {
     "rds": ("DB parameter group (default)", "option group (default)", "VPC security groups (default)", "alarms"),
     "aurora": ("DB instances (create a writer)", "cluster parameter group (default)", "VPC security groups (default)",
                "alarms"),
+    # [S3-UG:RestoringPreviousVersions]: a copied version is a new version; the later ones stay
+    "s3-versioning": ("the versions written after the restore time (kept in the history, not current)",),
+    # "AWS Backup Developer Guide, Restoring S3 data": each object's version as of the point, in S3 Standard
+    "s3-backup": ("earlier object versions", "storage classes (restored objects are in S3 Standard)",
+                  "bucket settings (policy, lifecycle, replication)"),
 }
+
+#: S3 restore kinds: versioning restores in place; AWS Backup restores into a NEW bucket.
+S3_RESTORE_KINDS = ("s3-versioning", "s3-backup", "s3-backup-pitr")
 
 
 def not_restored(kind: str) -> tuple[str, ...]:
+    if kind.startswith("s3-"):
+        return NOT_RESTORED["s3-versioning" if kind == "s3-versioning" else "s3-backup"]
     if kind.startswith("aurora"):
         return NOT_RESTORED["aurora"]
     if kind.startswith("rds"):
@@ -142,7 +152,9 @@ def source_exists(topology: Topology, record: dict[str, Any]) -> bool | None:
     """Whether the restore's source still exists (None when its region is down: cannot look)."""
     region = record.get("source_region", record["region"])
     try:
-        if record.get("store") == "sql":
+        if record.get("store") == "s3":
+            topology.clients.client("s3", region).head_bucket(Bucket=record["source"])
+        elif record.get("store") == "sql":
             rds = topology.clients.client("rds", region)
             if record["kind"] == "aurora-cluster-pitr":
                 rds.describe_db_clusters(DBClusterIdentifier=record["source"])
@@ -190,8 +202,55 @@ def _newness(topology: Topology, record: dict[str, Any], existing_before: set[st
     return []
 
 
+def bucket_etags(s3: Any, bucket: str) -> dict[str, str] | None:
+    """``key -> ETag`` of the current version of every object of ``bucket`` (None: no such bucket)."""
+    found: dict[str, str] = {}
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            found.update((obj["Key"], obj["ETag"]) for obj in page.get("Contents", []))
+    except botocore.exceptions.ClientError:
+        return None
+    return found
+
+
+def verify_s3_restore(topology: Topology, record: dict[str, Any], *, existing_before: set[str] | None = None) -> RestoreResult:
+    """Compare a restored bucket with what it held at the restore time (``record["expected"]``: key -> ETag).
+
+    ``s3-versioning`` recovers in place, so only the expected keys are compared (the bucket's other
+    objects are not the recovery's business); the AWS Backup kinds restore into a NEW bucket, all of
+    whose objects must be expected ("AWS Backup Developer Guide, Restoring S3 data": a restore goes
+    to an existing or a new bucket; the check asks for a new one, as for tables and databases).
+    """
+    region, source, target = record["region"], record["source"], record["target"]
+    expected = {str(k): str(v) for k, v in record["expected"].items()}
+    problems: list[str] = []
+    in_place = record["kind"] == "s3-versioning"
+    if not in_place and target == source:
+        problems.append(f"restored in place: the target {target} is the source itself, not a new bucket")
+    if not in_place and (record.get("target_existed") or (existing_before is not None and target in existing_before)):
+        problems.append(f"{target} existed before the restore: not a new bucket")
+    actual = bucket_etags(topology.clients.client("s3", region), target)
+    if actual is None:
+        problems.append(f"the target {target} does not exist")
+        actual = {}
+    if in_place:
+        actual = {k: v for k, v in actual.items() if k in expected}
+    missing = sorted(k for k, v in expected.items() if actual.get(k) != v)
+    unexpected = sorted(k for k in actual if k not in expected)
+    return RestoreResult(
+        kind=record["kind"], region=region, source=source, target=target,
+        restore_time=topology.clock.datetime(record["restore_time"]).isoformat(), restore_t=record["restore_time"],
+        new_resource=not problems, source_untouched=source_exists(topology, record), items_expected=len(expected),
+        items_matched=len(expected) - len(missing), unexpected_items=len(unexpected),
+        duration_s=record["completed"] - record["started"], modeled=topology.clock.modeled, missing_keys=missing[:20],
+        not_restored=not_restored(record["kind"]), unexpected_keys=unexpected[:20], problems=problems,
+    )
+
+
 def verify_restore(topology: Topology, ledger: Ledger, record: dict[str, Any], *, existing_before: set[str] | None = None) -> RestoreResult:
     """Compare the restored table (or database) with the ledger's state as of the restore time."""
+    if record.get("store") == "s3":
+        return verify_s3_restore(topology, record, existing_before=existing_before)
     region = record["region"]
     problems = _newness(topology, record, existing_before)
     expected = ledger.state_as_of(record["restore_time"])

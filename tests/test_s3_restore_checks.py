@@ -1,0 +1,66 @@
+"""S3 recovery after the delete-objects fault: the undelete-objects runbook and the s3-* restore checks."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_drtest import faults
+from pytest_drtest.harness import Harness
+from pytest_drtest.recovery import resolve_runbook
+from pytest_drtest.recovery.steps import record_restore
+from pytest_drtest.settings import Settings
+
+
+@pytest.fixture
+def ws() -> Any:
+    with Harness(Settings(), strategy="warm-standby") as harness:
+        yield harness
+
+
+def test_undelete_objects_brings_the_deleted_objects_back_and_the_check_passes(ws: Any) -> None:
+    s3 = ws.client("s3")
+    bucket = ws.topology.bucket_name("assets")
+    ws.clock.sleep("1m")
+    fault = ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/", fraction=0.5))
+    ws.clock.sleep("5m")
+    untouched = "seed/later.json"
+    s3.put_object(Bucket=bucket, Key=untouched, Body=b"written after the fault")
+    resolve_runbook("undelete-objects")(ws.topology, ws.clock)
+
+    listed = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert set(fault.deleted) <= listed and untouched in listed
+    [result] = ws.verify_restores()
+    assert result.passed, result.story()
+    assert (result.kind, result.items_expected, result.items_matched) == ("s3-versioning", 10, 10)
+    assert result.target == result.source == bucket
+    assert "objects-recovered" in [m.kind for m in ws.timeline.events]  # what ends the RTO of a data fault
+
+
+def test_the_check_fails_when_every_version_was_deleted(ws: Any) -> None:
+    assert ws.topology.bucket_name("assets")  # builds the topology
+    ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/", fraction=0.25, versions=True))
+    resolve_runbook("undelete-objects")(ws.topology, ws.clock)
+    [result] = ws.verify_restores()
+    assert not result.passed
+    assert result.items_expected == 5 and result.items_matched == 0
+    assert "5 of the 5 items" in result.reasons()[0]
+
+
+def test_a_backup_restore_check_fails_in_place_and_on_wrong_objects(ws: Any) -> None:
+    s3 = ws.client("s3")
+    bucket = ws.topology.bucket_name("assets")
+    expected = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    now = ws.clock.now()
+    record_restore(ws.topology, kind="s3-backup", store="s3", region=ws.topology.primary_region, source=bucket,
+                   target=bucket, restore_time=now, started=now, completed=now, expected=expected)
+    s3.create_bucket(Bucket="assets-restored")
+    s3.put_object(Bucket="assets-restored", Key="seed/00000.json", Body=b"another body")
+    s3.put_object(Bucket="assets-restored", Key="stray", Body=b"x")
+    record_restore(ws.topology, kind="s3-backup-pitr", store="s3", region=ws.topology.primary_region, source=bucket,
+                   target="assets-restored", restore_time=now, started=now, completed=now, expected=expected)
+    in_place, wrong = ws.verify_restores()
+    assert not in_place.passed and "restored in place" in in_place.reasons()[0]
+    assert not wrong.passed
+    assert (wrong.items_matched, wrong.unexpected_items) == (0, 1)
+    assert wrong.unexpected_keys == ["stray"]
