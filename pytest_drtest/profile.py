@@ -76,6 +76,10 @@ DEFAULTS: dict[str, Figure] = {
     "backup_job_time": Figure(300, 1200, "AWS Backup developer guide: DynamoDB backup jobs complete in minutes (no SLA)"),
     "backup_copy_time": Figure(900, 2700, "AWS Backup developer guide: cross-Region copies take tens of minutes (no SLA)"),
     "backup_restore_time": Figure(900, 3600, "DynamoDB developer guide: 95% of restores finish in under 1 h"),
+    "backup_s3_job_time": Figure(300, 1800, "AWS Backup developer guide, Amazon S3 backups: a backup job reads "
+                                 "every object of the bucket; minutes for small buckets (no SLA)"),
+    "backup_s3_restore_time": Figure(600, 3600, "AWS Backup developer guide, restoring S3 data: the objects are "
+                                     "written into the destination bucket; minutes to an hour for small buckets (no SLA)"),
     # RDS / Aurora (relational tier)
     "rds_create_time": Figure(300, 900, "RDS user guide, creating a DB instance: creating -> available in minutes"),
     "rds_multi_az_failover": Figure(60, 120, "RDS user guide, Multi-AZ failover: typically 60-120 s"),

@@ -64,3 +64,30 @@ def test_a_backup_restore_check_fails_in_place_and_on_wrong_objects(ws: Any) -> 
     assert not wrong.passed
     assert (wrong.items_matched, wrong.unexpected_items) == (0, 1)
     assert wrong.unexpected_keys == ["stray"]
+
+
+def test_an_aws_backup_restore_into_a_new_bucket_passes_the_check(ws: Any) -> None:
+    s3, backup = ws.client("s3"), ws.client("backup")
+    bucket = ws.topology.bucket_name("assets")
+    region = ws.topology.primary_region
+    backup.create_backup_vault(BackupVaultName="s3-check")
+    role = "arn:aws:iam::123456789012:role/backup"
+    started = backup.start_backup_job(BackupVaultName="s3-check", ResourceArn=f"arn:aws:s3:::{bucket}", IamRoleArn=role)
+    ws.clock.sleep("1h")
+    taken = backup.describe_backup_job(BackupJobId=started["BackupJobId"])
+    assert taken["State"] == "COMPLETED", taken.get("StatusMessage")
+    expected = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    ws.inject(faults.DeleteObjects(bucket="assets", fraction=1.0, versions=True))  # nothing left in the bucket
+
+    target = f"{bucket}-restored"
+    begun = ws.clock.now()
+    job = backup.start_restore_job(RecoveryPointArn=started["RecoveryPointArn"], IamRoleArn=role,
+                                   Metadata={"DestinationBucketName": target, "NewBucket": "true"})["RestoreJobId"]
+    ws.clock.sleep("2h")
+    assert backup.describe_restore_job(RestoreJobId=job)["Status"] == "COMPLETED"
+    record_restore(ws.topology, kind="s3-backup", store="s3", region=region, source=bucket, target=target,
+                   restore_time=ws.clock.seconds_at(taken["CreationDate"]), started=begun, completed=ws.clock.now(),
+                   expected=expected)
+    [result] = ws.verify_restores()
+    assert result.passed, result.story()
+    assert result.items_expected == len(expected) == 20
