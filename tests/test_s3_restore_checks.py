@@ -6,9 +6,11 @@ from typing import Any
 import pytest
 
 from pytest_drtest import faults
+from pytest_drtest.errors import DrConfigError
 from pytest_drtest.harness import Harness
 from pytest_drtest.recovery import resolve_runbook
 from pytest_drtest.recovery.steps import record_restore
+from pytest_drtest.scenario import ProbeSettings, RestoreCheck, load_scenario
 from pytest_drtest.settings import Settings
 
 
@@ -91,3 +93,31 @@ def test_an_aws_backup_restore_into_a_new_bucket_passes_the_check(ws: Any) -> No
     [result] = ws.verify_restores()
     assert result.passed, result.story()
     assert result.items_expected == len(expected) == 20
+
+
+@pytest.mark.parametrize("kind", ["s3-backup", "s3-backup-pitr"])
+def test_scenario_s3_restore_checks_restore_into_a_new_bucket_and_pass(ws: Any, kind: str) -> None:
+    check = RestoreCheck(kind, kind, "orders", 600.0, ProbeSettings(60.0, 1, 5.0), 2 * 3600.0, "assets")
+    [result] = ws.run_restore_checks([check])
+    assert result.passed, result.story()
+    assert result.kind == kind and result.items_expected == 20
+    assert result.target.startswith(ws.topology.bucket_name("assets") + "-restored-")
+    assert result.target != result.source
+
+
+def test_a_continuous_backup_that_does_not_reach_back_is_a_config_error(ws: Any) -> None:
+    check = RestoreCheck("early", "s3-backup-pitr", "orders", 1800.0, ProbeSettings(60.0, 1, 5.0), 2400.0, "assets")
+    with pytest.raises(DrConfigError, match="does not reach back to the restore time"):
+        ws.run_restore_checks([check])
+
+
+def test_scenario_files_name_a_blueprint_bucket_for_the_s3_kinds(tmp_path: Any) -> None:
+    path = tmp_path / "s3.toml"
+    path.write_text('name = "x"\nstrategy = "warm-standby"\n[[restore_checks]]\nkind = "s3-backup-pitr"\nage = "10m"\n'
+                    'steady_state = "2h"\n[[restore_checks]]\nkind = "s3-backup"\nbucket = "assets"\nname = "snap"\nage = "1m"\n')
+    first, second = load_scenario(path).restore_checks
+    assert (first.kind, first.bucket, second.bucket) == ("s3-backup-pitr", "assets", "assets")
+    path.write_text('name = "x"\nstrategy = "warm-standby"\n[[restore_checks]]\nkind = "s3-backup"\nbucket = "logs"\n')
+    with pytest.raises(DrConfigError, match="unknown bucket 'logs'") as info:
+        load_scenario(path)
+    assert "restore_checks[0].bucket" in str(info.value)
