@@ -96,6 +96,9 @@ DEFAULTS: dict[str, Figure] = {
                                     "has downtime; AWS Knowledge Center rds-performance-impact: a new host is built, "
                                     "the storage moved, the database recovered (no published figure; minutes)"),
     "rds_pitr_latest_lag": Figure(300, 300, "RDS user guide, PITR: transaction logs uploaded every 5 min"),
+    # Runbooks in AWS formats (SSM Automation aws:approve, ARC Region switch manual approval)
+    "manual_approval_time": Figure(120, 600, "no AWS figure (a person answers): an on-call approver within minutes; set your team's"),
+    "automation_poll_interval": Figure(5, 5, "no AWS figure: how often aws:waitForAwsResourceProperty and ARC Region switch steps re-read a resource"),
 }
 
 
