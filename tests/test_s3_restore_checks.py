@@ -121,3 +121,33 @@ def test_scenario_files_name_a_blueprint_bucket_for_the_s3_kinds(tmp_path: Any) 
     with pytest.raises(DrConfigError, match="unknown bucket 'logs'") as info:
         load_scenario(path)
     assert "restore_checks[0].bucket" in str(info.value)
+
+
+LEAN = 'name = "lean"\n[compute]\ncapacity = 3\n[[tables]]\nname = "orders"\nseed_items = 20\n[[buckets]]\nname = "assets"\nseed_objects = 6\n'
+GAME_DAY = """
+name = "objects"
+strategy = "warm-standby"
+blueprint = "lean.toml"
+steady_state = "1m"
+probe = { interval = "5s", recovered_after = 3, timeout = "2h" }
+objectives = { rto = "10m", rpo = "5m" }
+
+[[experiments]]
+name = "deleted-assets"
+fault = { kind = "delete-objects", bucket = "assets", fraction = 0.5 }
+runbook = "undelete-objects"
+"""
+
+
+def test_a_scenario_experiment_recovers_by_undelete_and_measures_the_rto(tmp_path: Any) -> None:
+    (tmp_path / "lean.toml").write_text(LEAN, encoding="utf-8")
+    path = tmp_path / "objects.toml"
+    path.write_text(GAME_DAY, encoding="utf-8")
+    scenario = load_scenario(path)
+    with Harness(Settings(), test="objects::deleted-assets", scenario=scenario) as dr:
+        record = dr.run_experiment(scenario.experiments[0])
+        assert record.passed
+        assert record.result.rto_s is not None and record.result.rto_s < 60
+        assert [m.kind for m in record.result.milestones if m.kind == "objects-recovered"] == ["objects-recovered"]
+        [restore] = dr.restore_results
+        assert restore.kind == "s3-versioning" and restore.passed and restore.items_expected == 3
