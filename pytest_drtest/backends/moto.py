@@ -24,12 +24,12 @@ def _speed_up_moto() -> None:
     service model moto loads; one loader, with its cache, serves them all. Idempotent."""
     import functools
 
-    from moto.core import responses, utils
+    from moto.core import loaders, responses, utils
 
-    if getattr(responses.method_names_from_class, "cache_info", None) is None:
-        responses.method_names_from_class = functools.cache(utils.method_names_from_class)
-    if getattr(utils.create_loader, "cache_info", None) is None:
-        utils.create_loader = functools.cache(utils.create_loader)
+    if not hasattr(getattr(responses, "method_names_from_class"), "cache_info"):  # noqa: B009 - not re-exported
+        setattr(responses, "method_names_from_class", functools.cache(utils.method_names_from_class))  # noqa: B010
+    if not hasattr(getattr(utils, "create_loader"), "cache_info"):  # noqa: B009
+        setattr(utils, "create_loader", functools.cache(loaders.create_loader))  # noqa: B010
 
 
 class MotoBackend(Backend):
