@@ -64,7 +64,15 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     emulation.add(RdsInstanceEmulator(emulation))
     emulation.add(AuroraEmulator(emulation))
     emulation.add(RdsDataEmulator(emulation))
+    add_cache_and_document_emulators(emulation)
     return emulation
+
+
+def add_cache_and_document_emulators(emulation: Emulation) -> None:
+    """ElastiCache (real Redis), DAX and DocumentDB (control plane)."""
+    from pytest_drtest.emulation.elasticache import ElastiCacheEmulator
+
+    emulation.add(ElastiCacheEmulator(emulation))
 
 
 @dataclass
