@@ -64,15 +64,17 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     emulation.add(RdsInstanceEmulator(emulation))
     emulation.add(AuroraEmulator(emulation))
     emulation.add(RdsDataEmulator(emulation))
-    add_cache_and_document_emulators(emulation)
+    add_cache_emulators(emulation)
     return emulation
 
 
-def add_cache_and_document_emulators(emulation: Emulation) -> None:
-    """ElastiCache (real Redis), DAX and DocumentDB (control plane)."""
+def add_cache_emulators(emulation: Emulation) -> None:
+    """ElastiCache for Valkey / Redis OSS (on real Redis) and DAX (in front of the DynamoDB emulation)."""
+    from pytest_drtest.emulation.dax import DaxEmulator
     from pytest_drtest.emulation.elasticache import ElastiCacheEmulator
 
     emulation.add(ElastiCacheEmulator(emulation))
+    emulation.add(DaxEmulator(emulation))
 
 
 @dataclass

@@ -104,7 +104,8 @@ DEFAULTS: dict[str, Figure] = {
     "elasticache_global_failover": Figure(30, 60, "ElastiCache user guide, Global Datastore: promoting a secondary "
                                           "Region to primary takes under a minute"),
     # DynamoDB Accelerator (DAX)
-    "dax_create_time": Figure(300, 900, "DAX developer guide, creating a cluster: creating -> available in minutes"),
+    "dax_create_time": Figure(300, 900, "DAX developer guide, creating a cluster: creating -> available in minutes "
+                              "(no published figure)"),
     "dax_item_ttl": Figure(300, 300, "DAX developer guide, item cache: TTL 5 minutes by default (record-ttl-millis)"),
     "dax_node_replication_lag": Figure(0.1, 1.0, "DAX developer guide, consistency among cluster nodes: the primary's "
                                        "item cache replicates to the other nodes, eventually, usually in under 1 s"),
