@@ -223,11 +223,12 @@ class StreamLagProxy(_Acceptor):
         except (OSError, ConnectionError):
             pass
 
-    def release_due(self) -> None:
-        """Send the replica every byte whose lag has passed (all of them before the sync ends)."""
+    def release_due(self) -> int:
+        """Send the replica every byte whose lag has passed (all of them before the sync ends);
+        returns how many bytes were sent."""
         with self._lock:
             if self._pair is None or not self._queue:
-                return
+                return 0
             now = self.clock.now()
             out: list[bytes] = []
             while self._queue:
@@ -237,14 +238,15 @@ class StreamLagProxy(_Acceptor):
                 self._queue.popleft()
                 out.append(data)
             if not out:
-                return
+                return 0
             payload = b"".join(out)
             try:
                 self._pair[0].sendall(payload)
             except OSError:
                 self._drop_pair()
-                return
+                return 0
             self.released += len(payload)
+            return len(payload)
 
     def hold_from_now(self) -> int:
         """Start holding the stream (the initial sync is done); returns the bytes received so far."""
@@ -343,6 +345,23 @@ class RedisLink:
             return
         self.proxy.wait_received(self.base_bytes + offset - self.base_offset)
 
+    def wait_applied(self, *, timeout: float = 2.0) -> bool:
+        """Wait (real time) until the replica has applied every byte the proxy released to it, so
+        that a read right after a clock move sees what the move delivered."""
+        if self.proxy.cut_bytes is not None or not self.proxy.holding or not self.replica.running:
+            return False
+        wanted = self.base_offset + self.proxy.released - self.base_bytes
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if int(self.replica.info().get("slave_repl_offset", -1)) >= wanted:
+                    return True
+            except Exception:  # noqa: BLE001 - the replica is gone: nothing to wait for
+                return False
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+
     def cut(self) -> int:
         """Lose the link (a lost region or primary): what is still held never arrives."""
         self.proxy.release_due()
@@ -407,8 +426,9 @@ class RedisPlane:
                 link.capture()
 
     def _after(self, old: float, new: float) -> None:
-        for link in list(self.links):
-            link.proxy.release_due()
+        released = [link for link in list(self.links) if link.proxy.release_due()]
+        for link in released:
+            link.wait_applied()
 
     def close(self) -> None:
         if self._closed:
