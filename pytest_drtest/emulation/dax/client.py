@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.exceptions
 
@@ -45,6 +46,20 @@ from pytest_drtest.emulation.dax.models import (
 
 if TYPE_CHECKING:
     from pytest_drtest.emulation.dax.responses import DaxEmulator
+
+
+T = TypeVar("T")
+
+
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a client call under the world lock, as every API call into the emulated world runs."""
+
+    @functools.wraps(method)
+    def run(self: DaxClient, *args: Any, **kwargs: Any) -> T:
+        with self.emulator.emulation.lock:
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 class DaxUnavailable(Exception):
@@ -116,6 +131,7 @@ class DaxClient:
             return None
         return entry
 
+    @_locked
     def peek(self, table: str, key: dict[str, Any], node: str | None = None) -> Cached | None:
         """The live entry of ``key`` on ``node`` (default: the primary's), without reading through."""
         found = next((n for n in self.cluster.nodes if n.id == node), None) if node else self.cluster.primary_node()
@@ -159,6 +175,7 @@ class DaxClient:
         return found
 
     # -- the DynamoDB item API --------------------------------------------------------------------
+    @_locked
     def get_item(self, *, TableName: str, Key: dict[str, Any], ConsistentRead: bool = False) -> dict[str, Any]:
         if ConsistentRead:  # passed through to DynamoDB, not cached ("Strongly consistent and transactional reads")
             self._require_up()
@@ -168,6 +185,7 @@ class DaxClient:
         found = self._read(self._read_node(), TableName, Key)
         return {"Item": found} if found is not None else {}
 
+    @_locked
     def batch_get_item(self, *, RequestItems: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """Every key of one request answered by one node; a table's ``ConsistentRead`` passes through."""
         node = self._read_node()
@@ -181,6 +199,7 @@ class DaxClient:
             responses[table] = [item for key in keys if (item := self._read(node, table, key)) is not None]
         return {"Responses": responses, "UnprocessedKeys": {}}
 
+    @_locked
     def put_item(self, *, TableName: str, Item: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         primary = self._write_node()
         result = dict(self.dynamodb.put_item(TableName=TableName, Item=Item, **kwargs))
@@ -188,12 +207,14 @@ class DaxClient:
         self._cache(primary, cache_key(TableName, key), Item)
         return result
 
+    @_locked
     def update_item(self, *, TableName: str, Key: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         primary = self._write_node()
         result = dict(self.dynamodb.update_item(TableName=TableName, Key=Key, **kwargs))
         self._cache(primary, cache_key(TableName, Key), self._current(TableName, Key))  # the new image
         return result
 
+    @_locked
     def delete_item(self, *, TableName: str, Key: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         primary = self._write_node()
         result = dict(self.dynamodb.delete_item(TableName=TableName, Key=Key, **kwargs))
