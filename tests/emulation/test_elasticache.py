@@ -6,7 +6,7 @@ group's endpoints; the clock is virtual, so modeled minutes cost nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import botocore.exceptions
@@ -70,7 +70,9 @@ def settle() -> None:
     time.sleep(0.05)
 
 
-def test_group_is_creating_then_available_across_azs_with_endpoints(emu_env: Any, cache: ElastiCacheEmulator) -> None:
+def test_group_is_creating_then_available_across_azs_with_endpoints(emu_env: Any, cache: ElastiCacheEmulator,
+                                                                    answers_in_shape: Callable[[str], None]) -> None:
+    answers_in_shape("elasticache")
     created = create_group(emu_env, "sessions", wait=False)
     assert created["Status"] == "creating"
     emu_env.clock.sleep(CREATE - 1)
@@ -117,7 +119,9 @@ def test_az_loss_promotes_the_replica_after_the_failover_time_and_loses_unreplic
     assert promoted.set("after", "3")
 
 
-def test_test_failover_logs_aws_events_and_recovers_the_node(emu_env: Any, cache: ElastiCacheEmulator) -> None:
+def test_test_failover_logs_aws_events_and_recovers_the_node(emu_env: Any, cache: ElastiCacheEmulator,
+                                                             answers_in_shape: Callable[[str], None]) -> None:
+    answers_in_shape("elasticache")
     create_group(emu_env, "sessions")
     ec = emu_env.client("elasticache")
     ec.test_failover(ReplicationGroupId="sessions", NodeGroupId="0001")
@@ -166,7 +170,9 @@ def global_datastore(emu_env: Any) -> str:
     return str(gds["GlobalReplicationGroupId"])
 
 
-def test_global_datastore_lags_fails_over_and_swaps_roles(emu_env: Any, cache: ElastiCacheEmulator) -> None:
+def test_global_datastore_lags_fails_over_and_swaps_roles(emu_env: Any, cache: ElastiCacheEmulator,
+                                                          answers_in_shape: Callable[[str], None]) -> None:
+    answers_in_shape("elasticache")
     gds_id = global_datastore(emu_env)
     connect(cache, "sessions").set("k", "v")
     settle()
