@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pytest_drtest.clock import VirtualClock  # noqa: E402
-from pytest_drtest.dataplane import DataPlane  # noqa: E402
+from pytest_drtest.clock import VirtualClock
+from pytest_drtest.dataplane import DataPlane
 
 
 def ready_triplet(plane: DataPlane) -> float:

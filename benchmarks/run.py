@@ -4,10 +4,14 @@
 
 Rows:
 - game days: ``pytest --dr-scenario=all`` wall time (median of --repeat runs) against the 60 s aim,
-  and per scenario (from the JSON report): real seconds and modeled seconds per real second;
+  the same over two pytest-xdist workers (``-n 2``) against the serial run, and per scenario (from
+  the JSON report): real seconds and modeled seconds per real second;
 - harness overhead: topology build + N probe ticks through the harness (emulation on) against
-  the same boto3 calls made by hand on moto (no emulation), aim <= 1.5x;
-- reproducibility: the same --dr-seed twice gives identical figures; another seed may differ.
+  the same boto3 calls made by hand on moto (no emulation), aim <= 1.5x; both sides read
+  botocore's service models through the same process-wide loader (the harness's), so the ratio
+  is the cost of the harness, not of re-reading JSON models;
+- reproducibility: the same --dr-seed twice gives identical figures, and so does ``-n 2``; another
+  seed may differ.
 """
 from __future__ import annotations
 
@@ -27,14 +31,16 @@ PYTHON = sys.executable
 PROBE_TICKS = 300
 
 
-def run_gamedays(seed: int, report: Path) -> float:
-    """Run every shipped game day in a fresh pytest process; return its wall time."""
+def run_gamedays(seed: int, report: Path, workers: int = 0) -> float:
+    """Run every shipped game day in a fresh pytest process (over ``workers`` pytest-xdist workers
+    when > 0); return its wall time."""
+    parallel = ["-n", str(workers)] if workers else []
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         proc = subprocess.run(
             [PYTHON, "-m", "pytest", "--dr-scenario=all", f"--dr-seed={seed}", f"--dr-report={report}", "-q",
-             "-p", "no:cacheprovider"],
-            cwd=folder, capture_output=True, text=True, timeout=900,
+             "-p", "no:cacheprovider", *parallel],
+            cwd=folder, capture_output=True, text=True, timeout=900, check=False,
         )
         wall = time.perf_counter() - started
     if proc.returncode != 0:
@@ -81,15 +87,17 @@ def through_harness(database: bool) -> float:
 
 def by_hand(database: bool) -> float:
     """The same resources and the same number of probe calls, with boto3 on moto, no emulation
-    (with ``database``: the same RDS calls too, answered by moto's metadata only)."""
-    import boto3
+    (with ``database``: the same RDS calls too, answered by moto's metadata only). The session
+    shares the harness's model loader: neither side re-reads botocore's JSON models."""
     from moto import mock_aws
+
+    from pytest_drtest.backends.base import new_boto3_session
 
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", MOTO_EC2_LOAD_DEFAULT_AMIS="false",
                       AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled")
     started = time.perf_counter()
     with mock_aws():
-        session = boto3.Session(region_name="us-east-1")
+        session = new_boto3_session()
         clients: dict[tuple[str, str], Any] = {}
 
         def c(service: str, region: str) -> Any:
@@ -160,8 +168,10 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     out = Path(tempfile.mkdtemp(prefix="drtest-bench-"))
     walls = [run_gamedays(1, out / f"seed1-{i}.json") for i in range(args.repeat)]
+    parallel_walls = [run_gamedays(1, out / f"seed1-n2-{i}.json", workers=2) for i in range(args.repeat)]
     run_gamedays(2, out / "seed2.json")
     same = figures(out / "seed1-0.json") == figures(out / "seed1-1.json") if args.repeat > 1 else None
+    same_parallel = figures(out / "seed1-0.json") == figures(out / "seed1-n2-0.json")
     differs = figures(out / "seed1-0.json") != figures(out / "seed2.json")
     for database in (False, True):  # warm imports, caches and the PostgreSQL template
         by_hand(database), through_harness(database)
@@ -174,6 +184,9 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = [("measure", "value", "baseline", "ratio")]
     game = statistics.median(walls)
     rows.append(("four game days, pytest --dr-scenario=all (median wall)", f"{game:.1f} s", "aim 60 s", f"{game / 60:.2f}x"))
+    parallel = statistics.median(parallel_walls)
+    rows.append(("  the same over 2 pytest-xdist workers (-n 2)", f"{parallel:.1f} s", f"serial {game:.1f} s",
+                 f"{parallel / game:.2f}x"))
     for name, (wall, modeled) in sorted(scenarios.items()):
         rows.append((f"  {name}: experiments wall / modeled", f"{wall:.2f} s / {modeled / 3600:.2f} h", "1 real second",
                      f"{modeled / wall:,.0f} modeled s per s"))
@@ -182,15 +195,17 @@ def main() -> None:
     rows.append(("  the same with the RDS tier (real PostgreSQL behind it)", f"{harness_db:.2f} s",
                  f"by hand {hand_db:.2f} s (moto metadata only)", f"{harness_db / hand_db:.2f}x"))
     rows.append(("same --dr-seed twice: identical figures", str(same), "must be True", "-"))
+    rows.append(("-n 2 vs serial, same seed: identical figures", str(same_parallel), "must be True", "-"))
     rows.append(("--dr-seed 1 vs 2: figures differ", str(differs), "may be True", "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     if args.json:
-        args.json.write_text(json.dumps({"gamedays_wall_s": walls, "harness_s": harness, "by_hand_s": hand,
+        args.json.write_text(json.dumps({"gamedays_wall_s": walls, "gamedays_n2_wall_s": parallel_walls,
+                                         "same_figures_n2": same_parallel, "harness_s": harness, "by_hand_s": hand,
                                          "harness_db_s": harness_db, "by_hand_db_s": hand_db,
                                          "scenarios": scenarios, "same_seed_identical": same, "seeds_differ": differs}, indent=2))
-    if same is False:
+    if same is False or not same_parallel:
         sys.exit("the same seed gave different figures")
 
 

@@ -8,7 +8,9 @@ modeled seconds per real second, so that processes outside the test meet the mod
 Exceptions raised by a callback propagate out of ``sleep`` into the caller (the test).
 
 Every clock has a :class:`~pytest_drtest.lock.WorldLock` (``clock.lock``): scheduling and each
-callback run under it, and so does every call into the emulated world from any thread.
+callback run under it, and so does every call into the emulated world from any thread. Every clock
+also has the run's :class:`~pytest_drtest.sink.ErrorSink` (``clock.errors``): errors raised in the
+world's background threads are raised in the test's thread at its next ``sleep``.
 """
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ from typing import Any
 
 from pytest_drtest.durations import parse_duration
 from pytest_drtest.lock import WorldLock
+from pytest_drtest.sink import ErrorSink
 
 Seconds = float
-DEFAULT_EPOCH = _dt.datetime(2026, 1, 5, 0, 0, 0, tzinfo=_dt.timezone.utc)
+DEFAULT_EPOCH = _dt.datetime(2026, 1, 5, 0, 0, 0, tzinfo=_dt.UTC)
 
 
 @dataclass(order=True)
@@ -53,7 +56,7 @@ class Clock:
 
     def __init__(self, epoch: _dt.datetime = DEFAULT_EPOCH) -> None:
         if epoch.tzinfo is None:
-            epoch = epoch.replace(tzinfo=_dt.timezone.utc)
+            epoch = epoch.replace(tzinfo=_dt.UTC)
         self.epoch = epoch
         self._queue: list[Scheduled] = []
         self._seq = itertools.count()
@@ -61,6 +64,7 @@ class Clock:
         self._before: list[Callable[[float, float], None]] = []
         self._after: list[Callable[[float, float], None]] = []
         self.lock = WorldLock()
+        self.errors = ErrorSink()  # the run's background errors, raised at sleep in the creating thread
 
     # -- listeners ----------------------------------------------------------------------------
     def add_advance_listener(
@@ -87,7 +91,7 @@ class Clock:
         for hook in list(hooks):
             try:
                 hook(old, new)
-            except Exception:  # noqa: BLE001 - a listener's hiccup must not break the run's clock
+            except Exception:
                 logging.getLogger("pytest_drtest.clock").exception("clock listener %r failed", hook)
 
     def _advance_to(self, t: Seconds) -> None:
@@ -113,7 +117,7 @@ class Clock:
     def seconds_at(self, when: _dt.datetime) -> Seconds:
         """Clock time of an aware (or naive UTC) datetime."""
         if when.tzinfo is None:
-            when = when.replace(tzinfo=_dt.timezone.utc)
+            when = when.replace(tzinfo=_dt.UTC)
         return (when - self.epoch).total_seconds()
 
     # -- scheduling -------------------------------------------------------------------------
@@ -188,10 +192,12 @@ class Clock:
     def sleep(self, seconds: Seconds | str) -> None:
         """Let ``seconds`` pass, running every callback that falls due meanwhile."""
         delta = parse_duration(seconds, what="sleep")
+        self.errors.check()
         target = self.now() + delta
         self._run_due(target)
         with self.lock:
             self._advance_to(target)
+        self.errors.check()
 
     def close(self) -> None:
         """Stop background work (the paced clock's pacer); scheduled callbacks stay unrun."""
@@ -221,8 +227,7 @@ class VirtualClock(Clock):
         return self._now
 
     def _set_now(self, t: Seconds) -> None:
-        if t > self._now:
-            self._now = t
+        self._now = max(self._now, t)
 
 
 class RealClock(Clock):
@@ -232,7 +237,7 @@ class RealClock(Clock):
     kind = "real"
 
     def __init__(self) -> None:
-        super().__init__(_dt.datetime.now(_dt.timezone.utc))
+        super().__init__(_dt.datetime.now(_dt.UTC))
         self._start = time.monotonic()
 
     def now(self) -> Seconds:
@@ -251,7 +256,7 @@ class PacedClock(VirtualClock):
     virtual clock: building a topology takes no wall time. Then a pacer thread runs callbacks
     as they fall due, also while the test waits on an external process; ``sleep`` waits
     ``seconds / speed`` of wall time. Errors raised by callbacks on the pacer thread are raised
-    in the test at its next ``sleep`` (or :meth:`raise_errors`).
+    in the test at its next ``sleep`` (or :meth:`raise_errors`), through ``clock.errors``.
     """
 
     kind = "paced"
@@ -267,7 +272,6 @@ class PacedClock(VirtualClock):
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._errors: list[BaseException] = []
         self._notified = 0.0  # the clock time advance listeners last heard of
 
     @property
@@ -310,7 +314,7 @@ class PacedClock(VirtualClock):
                     self._notified = new
                 self._run_due(new)
             except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-                self._errors.append(exc)
+                self.errors.report(exc, "the paced clock's pacer")
             with self.lock:
                 due = self._queue[0].when if self._queue else None
             wait = 0.05 if due is None else min(0.05, max(0.0, (due - self.now()) / self.speed))
@@ -318,10 +322,8 @@ class PacedClock(VirtualClock):
             self._wake.clear()
 
     def raise_errors(self) -> None:
-        """Raise (in the calling thread) the first error a callback raised on the pacer thread."""
-        if self._errors:
-            first, self._errors = self._errors[0], []
-            raise first
+        """Raise (in the calling thread) what callbacks raised on the pacer thread (see :class:`ErrorSink`)."""
+        self.errors.raise_errors()
 
     def sleep(self, seconds: Seconds | str) -> None:
         if not self._pacing:

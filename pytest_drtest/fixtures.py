@@ -11,16 +11,32 @@ from pytest_drtest.clock import Clock
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.harness import Harness
 from pytest_drtest.objectives import MARKER, Objectives
+from pytest_drtest.progress import Progress
 from pytest_drtest.regions import check_region_pair
-from pytest_drtest.report import RunReport
+from pytest_drtest.report import RunReport, display_id
 from pytest_drtest.settings import Settings
 from pytest_drtest.strategies import get_strategy
-from pytest_drtest.topology.blueprint import Blueprint, load_blueprint, parse_web, shipped_blueprints
+from pytest_drtest.topology.blueprint import (
+    Blueprint,
+    load_blueprint,
+    parse_web,
+    shipped_blueprints,
+)
 from pytest_drtest.topology.model import Topology
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 REPORT_KEY = pytest.StashKey[RunReport]()
 SCENARIOS_KEY = pytest.StashKey[list[Any]]()
+PROGRESS_KEY = pytest.StashKey[Progress]()  # absent where nothing is shown (-q, no terminal, xdist worker)
+HARNESS_KEY = pytest.StashKey[Harness]()  # on an item: its harness (background errors fail its call phase)
+
+
+def watch(node: pytest.Item, harness: Harness) -> None:
+    """Make ``harness`` the item's, and show its phases while it runs (see :mod:`pytest_drtest.progress`)."""
+    node.stash[HARNESS_KEY] = harness
+    progress = node.config.stash.get(PROGRESS_KEY, None)
+    if progress is not None:
+        harness.observe(progress.start(display_id(node.nodeid)))
 
 
 def dr_marker_args(
@@ -112,6 +128,7 @@ def dr(request: pytest.FixtureRequest) -> Iterator[Harness]:
         regions=args.get("regions") or (None if scenario else settings.regions),
         web=args.get("web"),
     )
+    watch(request.node, harness)
     harness.start()
     try:
         yield harness

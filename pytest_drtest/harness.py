@@ -1,32 +1,42 @@
 """The harness of one test: backend, clock, emulation, topology, faults, probes, results.
 
 Works without pytest (``with Harness(settings) as dr: ...``); the ``dr`` fixture is a thin layer
-over it. ``close()`` always reverts faults (newest first), stops probes, tears down the topology
-and stops the backend, also when the test failed or was interrupted.
+over it. ``start()`` puts the undo of each step on one exit stack; ``close()`` unwinds it: probes
+closed, faults reverted (newest first), the topology torn down, patched globals restored, the
+network world, the emulation, the clock and the backend stopped — every step, also when an earlier
+one raises or the test failed or was interrupted; then one :class:`DrError` lists what failed.
 """
 from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 import botocore.waiter
 
-from pytest_drtest.assessment import TopologyAssessment, assess_topology
 from pytest_drtest.backends.base import Backend, ClientFactory, make_backend
 from pytest_drtest.clock import Clock, PacedClock, RealClock, VirtualClock, WaiterTime
-from pytest_drtest.durations import parse_duration
+from pytest_drtest.durations import format_duration, parse_duration
 from pytest_drtest.errors import DrConfigError, DrError
+from pytest_drtest.experiments import ExperimentRecord, ExperimentRunner
 from pytest_drtest.faults.base import Fault, FaultContext
-from pytest_drtest.measure import Ledger, Result, Sample, Timeline
-from pytest_drtest.objectives import Objectives, assert_objectives
+from pytest_drtest.measure import Ledger, Timeline
+from pytest_drtest.objectives import Objectives
 from pytest_drtest.probes.probe import Probe
+from pytest_drtest.probes.wiring import (
+    app_path,
+    lww_losers,
+    publish_error_rate,
+    reach_of,
+    replicating,
+)
 from pytest_drtest.profile import LatencyProfile
+from pytest_drtest.progress import PhaseTracker
 from pytest_drtest.regions import check_region_pair
-from pytest_drtest.restores import RestoreResult, verify_restore
+from pytest_drtest.restores import RestoreResult
 from pytest_drtest.settings import Settings
+from pytest_drtest.sink import ErrorSink
 from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, WebSpec, load_blueprint
 from pytest_drtest.topology.model import RegionStack, Topology
@@ -36,24 +46,24 @@ if TYPE_CHECKING:
     from pytest_drtest.gateway.addresses import AddressPlan
     from pytest_drtest.gateway.web import WebTier
     from pytest_drtest.gateway.world import NetworkWorld
-    from pytest_drtest.scenario import Experiment, ProbeSettings, RestoreCheck, Scenario
-
-
-#: The last seconds of a scenario's steady state probed at the full interval (see Probe.thin).
-DENSE_LEAD = 30.0
+    from pytest_drtest.scenario import ProbeSettings, Scenario
 
 
 def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFactory) -> Emulation:
     """The emulation hub with every service emulator."""
+    from pytest_drtest.emulation.arc_region_switch import ArcRegionSwitchEmulator
     from pytest_drtest.emulation.aurora import AuroraEmulator
     from pytest_drtest.emulation.backup import BackupEmulator
+    from pytest_drtest.emulation.cloudwatch import CloudWatchEmulator
     from pytest_drtest.emulation.compute import install_compute
     from pytest_drtest.emulation.core import Emulation
     from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+    from pytest_drtest.emulation.fis import FisEmulator
     from pytest_drtest.emulation.rds import RdsInstanceEmulator
     from pytest_drtest.emulation.rds_data import RdsDataEmulator
     from pytest_drtest.emulation.route53 import Route53Emulator
     from pytest_drtest.emulation.s3 import S3Emulator
+    from pytest_drtest.emulation.ssm import SsmEmulator
 
     emulation = Emulation(clock, profile, backdoor)
     emulation.add(DynamoDbEmulator(emulation))
@@ -64,6 +74,10 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     emulation.add(RdsInstanceEmulator(emulation))
     emulation.add(AuroraEmulator(emulation))
     emulation.add(RdsDataEmulator(emulation))
+    emulation.add(CloudWatchEmulator(emulation))
+    emulation.add(SsmEmulator(emulation))
+    emulation.add(FisEmulator(emulation))
+    emulation.add(ArcRegionSwitchEmulator(emulation))
     add_cache_emulators(emulation)
     return emulation
 
@@ -77,83 +91,8 @@ def add_cache_emulators(emulation: Emulation) -> None:
     emulation.add(DaxEmulator(emulation))
 
 
-@dataclass
-class ExperimentRecord:
-    """One measured experiment, as reports show it; :meth:`as_dict` / :meth:`from_dict` round-trip
-    it through the JSON report (reports, pictures and gates work from that data alone)."""
-
-    test: str
-    scenario: str
-    strategy: str
-    fault: str
-    objectives: Objectives
-    result: Result
-    passed: bool
-    failures: list[str] = field(default_factory=list)
-    clock_s: float = 0.0  # modeled (or real) seconds the experiment spanned
-    wall_s: float = 0.0  # real seconds it took
-    name: str = ""  # the experiment's name, or the test's name within its file
-    id: str = ""  # stable across runs: "<scenario>::<experiment>", or the test's node id
-    regions: tuple[str, str] | None = None  # (primary, dr) actually used
-    fault_kinds: list[str] = field(default_factory=list)
-    disruption: str | None = None  # Resilience Hub disruption type: Software, Hardware, AZ, Region
-    policy: str | None = None  # name of the resiliency policy whose entry judged it
-    policy_entry: str | None = None  # the entry used (a disruption type), None when none applied
-    topology: TopologyAssessment | None = None  # what the built topology implements (scenario items)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id or self.test or self.name,
-            "test": self.test,
-            "name": self.name,
-            "clock_s": round(self.clock_s, 3),
-            "wall_s": round(self.wall_s, 3),
-            "scenario": self.scenario,
-            "strategy": self.strategy,
-            "regions": None if self.regions is None else {"primary": self.regions[0], "dr": self.regions[1]},
-            "fault": self.fault,
-            "fault_kinds": list(self.fault_kinds),
-            "disruption": self.disruption,
-            "policy": self.policy,
-            "policy_entry": self.policy_entry,
-            "objectives": self.objectives.as_dict(),
-            "measured": self.result.as_dict(),
-            "passed": self.passed,
-            "failures": self.failures,
-            "topology": None if self.topology is None else self.topology.as_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ExperimentRecord:
-        regions = data.get("regions")
-        topology = data.get("topology")
-        return cls(
-            test=str(data.get("test", "")), scenario=str(data.get("scenario", "")), strategy=str(data.get("strategy", "")),
-            fault=str(data.get("fault", "-")), objectives=Objectives.from_dict(data.get("objectives") or {}),
-            result=Result.from_dict(data.get("measured") or {}), passed=bool(data.get("passed")),
-            failures=list(data.get("failures", [])), clock_s=float(data.get("clock_s", 0.0)),
-            wall_s=float(data.get("wall_s", 0.0)), name=str(data.get("name", "")), id=str(data.get("id", "")),
-            regions=None if not regions else (str(regions["primary"]), str(regions["dr"])),
-            fault_kinds=list(data.get("fault_kinds", [])), disruption=data.get("disruption"), policy=data.get("policy"),
-            policy_entry=data.get("policy_entry"),
-            topology=None if not topology else TopologyAssessment.from_dict(topology),
-        )
-
-
-def stable_id(scenario: str, experiment: str) -> str:
-    """The id of a scenario's experiment in every run, whatever the folder pytest runs in."""
-    return f"{scenario}::{experiment}"
-
-
-def test_name(nodeid: str) -> str:
-    """``tests/test_x.py::TestA::test_b[1]`` -> ``TestA::test_b[1]``."""
-    return nodeid.split("::", 1)[1] if "::" in nodeid else nodeid
-
-
-class Harness:
+class Harness(ExperimentRunner):
     """Everything one DR test works with (the ``dr`` fixture)."""
-
-    _assessment: TopologyAssessment | None = None  # set by run_experiment once the topology is built
 
     def __init__(
         self,
@@ -199,8 +138,10 @@ class Harness:
         self._topology: Topology | None = None
         self._faults: list[Fault] = []
         self._probes: list[Probe] = []
-        self._saved_waiter_time: Any = None
-        self._slot_claim: Any = None  # the socket holding the run's address slot
+        self._probe_metrics: list[Any] = []  # CloudWatch publishers of the probes' error rate
+        self._undo = contextlib.ExitStack()  # the undo of every step start() took, unwound by close()
+        self._teardown_failures: list[tuple[str, BaseException | None]] = []
+        self._tracker: PhaseTracker | None = None
         self._probe_settings: ProbeSettings | None = scenario.probe if scenario else None
         self._started = False
         self._closed = False
@@ -215,82 +156,131 @@ class Harness:
         self.close()
 
     def start(self) -> Harness:
-        """Start the backend, the clock and (on emulated backends) the emulation."""
+        """Start the backend, the clock and (on emulated backends) the emulation and network world.
+
+        Each step's undo goes on the harness's exit stack as the step succeeds: a start that fails
+        half-way undoes what it did, and :meth:`close` undoes everything.
+        """
         if self._started:
             return self
         self._started = True
         self._wall_start = time.perf_counter()
-        self.backend.start()
+        undo = self._undo
         try:
+            undo.callback(self._undo_step, "stopping the backend", self.backend.stop)
+            self.backend.start()
             if not self.backend.emulated:
                 self.clock = RealClock()
             elif self.settings.clock_mode == "paced":
                 self.clock = PacedClock(self.settings.clock_speed, self.settings.clock_start)
             else:
                 self.clock = VirtualClock(self.settings.clock_start)
+            undo.callback(self._undo_background_errors)  # after everything that runs threads has stopped
+            undo.callback(self._undo_step, "stopping the clock", self.clock.close)
+            # errors of the world's threads: the data plane's proxies log them, others escape the thread
+            undo.enter_context(self.clock.errors.capturing_logs("pytest_drtest.dataplane"))
+            undo.enter_context(self.clock.errors.capturing_threads())
             self.session = self.backend.new_session()
             self.clients = self.backend.factory(self.session)
             if self.backend.emulated:
                 from pytest_drtest.gateway.addresses import AddressPlan, claim_slot
 
                 backdoor = self.backend.factory(self.backend.new_session())
-                self.emulation = assemble_emulation(self.clock, self.profile, backdoor)
-                slot, self._slot_claim = claim_slot()
+                self.emulation = emulation = assemble_emulation(self.clock, self.profile, backdoor)
+                undo.callback(self._undo_step, "closing the emulation", emulation.close)
+                slot, claim = claim_slot()
+                undo.callback(claim.close)  # last of all: the addresses are free again for another run
                 self.addresses = AddressPlan(self.regions, slot)
-                self.emulation.addresses = self.addresses
-                self.emulation.install_session(self.session)
+                emulation.addresses = self.addresses
+                emulation.install_session(self.session)
+                undo.callback(self._undo_step, "restoring boto3.DEFAULT_SESSION", setattr, boto3, "DEFAULT_SESSION",
+                              boto3.DEFAULT_SESSION)
                 boto3.DEFAULT_SESSION = self.backend.new_session()
-                self.emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
+                emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
                 if self.backend.serves_network:
                     from pytest_drtest.gateway.world import NetworkWorld
 
-                    self.network = NetworkWorld(self.addresses, self.clients, self.emulation, primary=self.regions[0])
-                    self.network.start()
+                    self.network = network = NetworkWorld(self.addresses, self.clients, emulation, primary=self.regions[0])
+                    undo.callback(self._undo_step, "stopping the network world", network.stop)
+                    network.start()
             # botocore waiters sleep on the run's clock: virtual time on emulators; on aws real
             # time, during which the clock's scheduled work (probe ticks) keeps running
-            self._saved_waiter_time = botocore.waiter.time
-            botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment]
-        except BaseException:
-            self.close()
+            undo.callback(self._undo_step, "restoring botocore.waiter.time", setattr, botocore.waiter, "time",
+                          botocore.waiter.time)
+            botocore.waiter.time = WaiterTime(self.clock)  # type: ignore[assignment,unused-ignore]
+            # what the test does from here on, undone first (newest first)
+            undo.callback(self._undo_topology)
+            undo.callback(self._undo_world)
+            undo.callback(self._undo_faults)
+            undo.callback(self._undo_probes)
+            if self._tracker is not None:
+                self._watch_probes()
+        except BaseException as exc:
+            try:
+                self.close()
+            except Exception as also:  # noqa: BLE001 - the start's own error is the one to see
+                exc.add_note(f"and undoing the start: {also}")
             raise
         return self
 
     def close(self) -> None:
-        """Revert faults, stop probes, tear down the topology, stop the backend. Idempotent."""
+        """Unwind the exit stack: every undo step runs even when an earlier one raises; then one
+        :class:`DrError` lists the steps that failed. Idempotent."""
         if self._closed or not self._started:
             return
         self._closed = True
-        errors: list[str] = []
+        self._teardown_failures = []
+        self._undo.close()  # a KeyboardInterrupt in a step still lets the later steps run, then propagates
+        failures, self._teardown_failures = self._teardown_failures, []
+        if failures:
+            listing = "; ".join(what for what, _ in failures)
+            first = next((exc for _, exc in failures if exc is not None), None)
+            raise DrError(f"teardown incomplete ({len(failures)} step{'s' if len(failures) > 1 else ''} failed): "
+                          f"{listing}") from first
+
+    # -- undo steps (close() runs them newest first) ----------------------------------------------------
+    def _undo_step(self, what: str, fn: Any, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - listed by close(), after every other step ran
+            self._teardown_failures.append((f"{what}: {type(exc).__name__}: {exc}", exc))
+
+    def _undo_probes(self) -> None:
         for probe in self._probes:
-            probe.close()
-        errors.extend(self._revert_remaining())
-        if self.emulation is not None:
-            for region in list(self.emulation.world.lost_regions):
-                self.emulation.world.restore_region(region)
-            for az in list(self.emulation.world.lost_azs):
-                self.emulation.world.restore_az(az)
-        if self.network is not None:
-            try:
-                self.network.stop()
-                self.network.raise_errors()
-            except Exception as exc:  # noqa: BLE001
-                errors.append(str(exc))
-        with contextlib.suppress(Exception):
-            self.clock.close()
-        if self._topology is not None and self.settings.backend not in ("moto", "moto-server"):
-            errors.extend(self.backend.clean_up(self._topology.cleanup))
-        if self._saved_waiter_time is not None:
-            botocore.waiter.time = self._saved_waiter_time  # type: ignore[assignment]
-        if self.emulation is not None:
-            self.emulation.close()
-        with contextlib.suppress(Exception):
-            boto3.DEFAULT_SESSION = None
-        self.backend.stop()
-        if self._slot_claim is not None:  # the addresses are free again: another run may take them
-            self._slot_claim.close()
-            self._slot_claim = None
-        if errors:
-            raise DrError("teardown incomplete: " + "; ".join(errors))
+            self._undo_step("closing a probe", probe.close)
+        for metrics in self._probe_metrics:
+            self._undo_step("stopping a probe's CloudWatch metrics", metrics.stop)
+
+    def _undo_faults(self) -> None:
+        """Revert every fault still active (not reverted by the test), newest first."""
+        for fault in reversed(self.active_faults):
+            self._undo_step(f"reverting {fault.describe()}", self.revert, fault)
+
+    def _undo_world(self) -> None:
+        """Bring back the regions and AZs a fault took away (whatever reverted or not)."""
+        if self.emulation is None:
+            return
+        world = self.emulation.world
+        for region in list(world.lost_regions):
+            self._undo_step(f"restoring region {region}", world.restore_region, region)
+        for az in list(world.lost_azs):
+            self._undo_step(f"restoring AZ {az}", world.restore_az, az)
+
+    def _undo_topology(self) -> None:
+        """Delete what the topology created (moto drops it with the backend)."""
+        if self._topology is None or self.settings.backend in ("moto", "moto-server"):
+            return
+        for problem in self.backend.clean_up(self._topology.cleanup):
+            self._teardown_failures.append((problem, None))
+
+    def _undo_background_errors(self) -> None:
+        for reported in self.clock.errors.take():
+            self._teardown_failures.append((f"background thread {reported.describe()}", reported.error))
+
+    @property
+    def background_errors(self) -> ErrorSink | None:
+        """The run's error sink (what the world's background threads raised), once started."""
+        return self.clock.errors if self._started and hasattr(self, "clock") else None
 
     # -- clients -------------------------------------------------------------------------------
     def client(self, service: str, region: str = "primary") -> Any:
@@ -363,18 +353,19 @@ class Harness:
                 "world on the network: use --dr-backend=moto-server"
             )
         self._topology = planned
+        self._phase("building", f"{self.strategy.name} topology in {planned.primary_region} + {planned.dr_region}")
         if self.network is not None:
             from pytest_drtest.gateway.web import WebTier
 
             self.web = WebTier(self.network, planned, self.web_spec, self.env, self.network.folder).start()
             self.network.on_stop(self.web.stop)
-        build(planned)
+        build(planned, self.ledger if self.web_spec is None else None)  # seeds before replicas
         build_database(planned)
         self.wait_ready()
         put = None
         if self.web is not None and self.web_spec is not None:
             self.web.start_services()
-            path = self._app_path(planned, None)
+            path = app_path(self, planned, None)
             put = path.put
         seed(planned, self.ledger, put)
         if isinstance(self.clock, PacedClock):
@@ -445,16 +436,6 @@ class Harness:
         return FaultContext(self._topology, self.emulation.world if self.emulation else None, clients=self.clients,
                             regions=self.regions, blueprint=self.blueprint)
 
-    def _revert_remaining(self) -> list[str]:
-        """Teardown: revert every fault still active, newest first; the errors, not raised."""
-        errors: list[str] = []
-        for fault in reversed(self.active_faults):
-            try:
-                self.revert(fault)
-            except Exception as exc:  # noqa: BLE001 - teardown goes on
-                errors.append(f"reverting {fault.describe()}: {exc}")
-        return errors
-
     def mark_fault(self, what: str) -> float:
         """Record that a fault injected outside the harness (AWS FIS, your own tooling) happens now;
         the probes measure RTO and RPO from this time. Returns the clock time."""
@@ -484,42 +465,7 @@ class Harness:
         if path is not None and self._topology is None:
             return self._probe_with(path, interval, consecutive, None, keys)
         topology = self.topology
-        return self._probe_with(path or self._app_path(topology, client_region), interval, consecutive, topology, keys)
-
-    def _reach(self) -> Any:
-        from pytest_drtest.gateway.inprocess import InProcessReach
-
-        return InProcessReach(self.emulation) if self.emulation is not None else None
-
-    def _app_path(self, topology: Topology, client_region: str | None) -> Any:
-        """The built-in application path: over the network when the world is served, else in-process."""
-        if self.network is not None:
-            from pytest_drtest.probes.http import HttpAppPath
-
-            return HttpAppPath(topology, self.network.dns_address, client_region=client_region,
-                               region_of=self.network.plan.region_of, lock=self.clock.lock,
-                               web_port=self.web.port if self.web is not None else 80, subnet_of=self.network.plan.gateway)
-        from pytest_drtest.probes.app import AppPath
-
-        return AppPath(topology, self._reach(), client_region)
-
-    def _lww_losers(self, topology: Topology) -> list[tuple[str, str | None]]:
-        """``(key, payload)`` of the probe table's writes discarded by last writer wins."""
-        from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
-
-        assert self.emulation is not None
-        table = topology.primary.tables.get(topology.probe_table)
-        hash_key = topology.blueprint.table(topology.probe_table).hash_key
-        losers = self.emulation.find(DynamoDbEmulator).conflicts(table) if table else []
-        return [(str(c["key"][hash_key]["S"]), (c["item"] or {}).get("payload", {}).get("S")) for c in losers]
-
-    def _replicating(self, topology: Topology) -> int:
-        """Replicated writes of the probe table not yet applied (in flight or held)."""
-        from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
-
-        assert self.emulation is not None
-        table = topology.primary.tables.get(topology.probe_table)
-        return self.emulation.find(DynamoDbEmulator).pending_replication(table) if table else 0
+        return self._probe_with(path or app_path(self, topology, client_region), interval, consecutive, topology, keys)
 
     def _probe_with(self, path: Any, interval: Any, consecutive: Any, topology: Topology | None,
                     keys: int | None = None) -> Probe:
@@ -530,149 +476,17 @@ class Harness:
             consecutive=consecutive if consecutive is not None else (settings.consecutive if settings else 3),
             fault_time=lambda: self.fault_t, faults=lambda: list(self._faults), modeled=self.clock.modeled,
             prefix="probe" if not self._probes else f"probe{len(self._probes) + 1}",
-            health_transitions=self._reach().health_transitions if self.emulation is not None else None,
+            health_transitions=reach_of(self).health_transitions if self.emulation is not None else None,
             keys=keys if keys is not None else (settings.keys if settings else None),
-            conflicts=(lambda: self._lww_losers(topology)) if topology is not None and self.emulation is not None else None,
-            in_flight=(lambda: self._replicating(topology)) if topology is not None and self.emulation is not None else None,
+            conflicts=(lambda: lww_losers(self, topology)) if topology is not None and self.emulation is not None else None,
+            in_flight=(lambda: replicating(self, topology)) if topology is not None and self.emulation is not None else None,
         )
         if isinstance(self.clock, PacedClock):
             self.clock.pace()
+        if not self._probes:
+            self._phase("steady state", f"probing every {format_duration(probe.interval)}")
         self._probes.append(probe)
+        metrics = publish_error_rate(self, probe)
+        if metrics is not None:
+            self._probe_metrics.append(metrics)
         return probe
-
-    def assert_objectives(
-        self,
-        result: Result,
-        *,
-        rto: str | float | None = None,
-        rpo: str | float | None = None,
-        availability: str | float | None = None,
-        disruption: str | None = None,
-        discarded: int | None = None,
-    ) -> None:
-        """Fail with a readable story if ``result`` misses the objectives in force.
-
-        Those are the marker's, else the ``--dr-policy`` entry for the faults' disruption type
-        (``disruption=``: Software, Hardware, AZ or Region, for faults marked with
-        :meth:`mark_fault`), else the scenario's, else the strategy's band; ``rto``/``rpo``/
-        ``availability`` given here override them all. ``discarded``: how many writes acknowledged
-        after the fault recovery may discard (default none).
-        """
-        from pytest_drtest.policy import DISRUPTION_TYPES
-
-        if disruption is not None and disruption not in DISRUPTION_TYPES:
-            raise DrConfigError(
-                f"assert_objectives: unknown disruption {disruption!r}; expected one of: {', '.join(DISRUPTION_TYPES)}"
-            )
-        call = Objectives.parse(rto, rpo, availability, source="assert_objectives", level="call", discarded=discarded)
-        record = self._record(result, self.objectives, call=call, disruption=disruption)
-        assert_objectives(result, record.objectives)
-
-    def _record(
-        self,
-        result: Result,
-        objectives: Objectives,
-        *,
-        call: Objectives | None = None,
-        disruption: str | None = None,
-        name: str | None = None,
-    ) -> ExperimentRecord:
-        """Apply the policy to ``objectives`` (then ``call`` over them), judge ``result`` and keep the record."""
-        from pytest_drtest.objectives import failures
-        from pytest_drtest.policy import disruption_of
-
-        kinds = [f.kind for f in self._faults]
-        disruption = disruption or disruption_of(kinds)
-        policy = self.settings.policy
-        entry = None
-        if policy is not None:
-            objectives, entry = policy.apply(objectives, disruption)
-        if call is not None:
-            objectives = objectives.merged(call)
-        if not result.probe_samples:
-            result.probe_samples = self._samples_of(result)
-        missed = failures(result, objectives)
-        scenario = self.scenario.name if self.scenario else ""
-        record_name = name or test_name(self.test)
-        record = ExperimentRecord(
-            test=self.test, scenario=scenario,
-            strategy=self.strategy.name, fault=", ".join(f.describe() for f in self._faults) or "-",
-            objectives=objectives, result=result, passed=not missed, failures=missed,
-            clock_s=self.clock.now(), wall_s=time.perf_counter() - self._wall_start,
-            name=record_name, regions=self.regions, fault_kinds=kinds, disruption=disruption,
-            policy=policy.name if entry is not None and policy is not None else None,
-            policy_entry=entry.disruption if entry is not None else None, topology=self._assessment,
-        )
-        record.id = stable_id(scenario, name) if name and scenario else self.test
-        others = [r for r in self.records if r.result is not result]
-        if any(r.id == record.id for r in others):
-            record.id = f"{record.id}#{len(others) + 1}"
-        self.records = others + [record]
-        return record
-
-    def _samples_of(self, result: Result) -> list[Sample]:
-        """The ticks of the probe that produced ``result`` (the first ``result.samples`` of it)."""
-        for probe in reversed(self._probes):
-            ticks = probe.samples[: result.samples]
-            if len(ticks) == result.samples and sum(1 for s in ticks if not s.ok) == result.failed_samples:
-                return list(ticks)
-        return []
-
-    def verify_restores(self) -> list[RestoreResult]:
-        """Check every restore a runbook recorded against the ledger (none before a topology is built)."""
-        topology = self._topology
-        if topology is None:
-            return []
-        results = []
-        for record in topology.restores:
-            result = verify_restore(topology, self.ledger, record)
-            result.test = self.test
-            results.append(result)
-        self.restore_results.extend(results)
-        return results
-
-    # -- scenario items --------------------------------------------------------------------------
-    def run_experiment(self, experiment: Experiment) -> ExperimentRecord:
-        """Build, probe through steady state, inject, run the runbook, measure, check restores."""
-        import copy
-
-        from pytest_drtest.recovery import resolve_runbook
-
-        scenario = self.scenario
-        assert scenario is not None
-        fault = copy.deepcopy(experiment.fault)
-        self._probe_settings = experiment.probe
-        topology = self.build([fault])
-        self._assessment = assess_topology(topology)  # as built, before the fault
-        runbook = resolve_runbook(experiment.runbook)
-        with self.probe() as probe:
-            if experiment.probe.steady_interval > experiment.probe.interval:
-                probe.thin(until=self.clock.now() + experiment.steady_state - DENSE_LEAD,
-                           every=experiment.probe.steady_interval)
-            self.clock.sleep(experiment.steady_state)
-            self.inject(fault)
-            runbook(topology, self.clock)
-            probe.wait_recovered(within=experiment.probe.timeout)
-            if experiment.failback:  # the fault ends (its own revert), the regions converge, then measure
-                fault.revert(FaultContext(topology, self.emulation.world if self.emulation else None))
-                topology.note("failback", f"{fault.describe()} reverted")
-                result = probe.wait_converged(within=experiment.probe.timeout)
-            else:
-                result = probe.result()
-        restores = self.verify_restores()
-        record = self._record(result, experiment.objectives, name=experiment.name)
-        if experiment.failback and not any(m.kind == "converged" for m in result.milestones):
-            raise AssertionError(f"{experiment.name}: after the failback the regions' tables did not agree on every "
-                                 f"ledger key within {experiment.probe.timeout:.0f} s")
-        bad = [r for r in restores if not r.passed]
-        if not record.passed:
-            assert_objectives(result, record.objectives)
-        if bad:
-            raise AssertionError("restore check failed: " + "; ".join(r.story() for r in bad))
-        return record
-
-    def run_restore_checks(self, checks: list[RestoreCheck]) -> list[RestoreResult]:
-        """Run a scenario's restore checks on one topology (see :func:`restores.run_restore_checks`)."""
-        from pytest_drtest.restores import run_restore_checks
-
-        return run_restore_checks(self, checks)

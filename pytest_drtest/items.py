@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pytest_drtest.errors import DrError
-from pytest_drtest.fixtures import SETTINGS_KEY, report_results
+from pytest_drtest.fixtures import SETTINGS_KEY, report_results, watch
 from pytest_drtest.harness import Harness
 from pytest_drtest.scenario import Experiment, RestoreCheck, Scenario
 
@@ -48,21 +48,32 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         harness = Harness(self.config.stash[SETTINGS_KEY], test=self.nodeid, scenario=self.scenario)
+        watch(self, harness)
         try:
             harness.start()
             if self.experiment is not None:
                 harness.run_experiment(self.experiment)
             else:
                 harness.run_restore_checks(self.checks)
-        finally:
+        except BaseException as exc:
             try:
-                report_results(self, harness)
-            finally:
-                harness.close()
+                self._finish(harness)
+            except Exception as teardown:  # noqa: BLE001 - the experiment's own failure comes first
+                exc.add_note(str(teardown))
+            raise
+        self._finish(harness)
+
+    def _finish(self, harness: Harness) -> None:
+        """Hand over what was measured, then tear everything down (raises what teardown could not undo)."""
+        try:
+            report_results(self, harness)
+        finally:
+            harness.close()
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, (AssertionError, DrError)):
-            return f"{self.scenario.name} / {self.name}: {excinfo.value}"
+            notes = "".join(f"\n{note}" for note in getattr(excinfo.value, "__notes__", []))
+            return f"{self.scenario.name} / {self.name}: {excinfo.value}{notes}"
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:

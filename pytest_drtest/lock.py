@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Self
 
 
 class WorldLock:
@@ -43,7 +44,7 @@ class WorldLock:
         """True if the calling thread holds the lock."""
         return self._owner == threading.get_ident()
 
-    def __enter__(self) -> WorldLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

@@ -17,7 +17,9 @@ Definitions (DESIGN.md):
 """
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,12 +35,19 @@ class Milestone:
 
 @dataclass
 class Timeline:
-    """Milestones of one experiment on the clock: fault, detection, failover, restore..."""
+    """Milestones of one experiment on the clock: fault, detection, failover, restore...
+
+    ``observers`` are called with each milestone as it is added (the progress shown while a test runs).
+    """
 
     events: list[Milestone] = field(default_factory=list)
+    observers: list[Callable[[Milestone], None]] = field(default_factory=list, repr=False, compare=False)
 
     def add(self, t: float, kind: str, detail: str = "") -> None:
-        self.events.append(Milestone(t, kind, detail))
+        milestone = Milestone(t, kind, detail)
+        self.events.append(milestone)
+        for observer in list(self.observers):
+            observer(milestone)
 
     def first(self, kind: str, after: float | None = None) -> Milestone | None:
         for event in self.events:
@@ -172,7 +181,7 @@ class Result:
         ticks = self.probe_samples
         if len(ticks) < 2:
             return Availability(float(self.samples - self.failed_samples), float(self.samples))
-        gaps = [b.t - a.t for a, b in zip(ticks, ticks[1:], strict=False)]
+        gaps = [b.t - a.t for a, b in itertools.pairwise(ticks)]
         positive = [g for g in gaps if g > 0]
         weights = gaps + [min(positive) if positive else 1.0]
         up = sum(w for tick, w in zip(ticks, weights, strict=True) if tick.ok)

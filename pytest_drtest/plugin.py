@@ -8,9 +8,17 @@ from typing import Any
 import pytest
 
 from pytest_drtest.clock import parse_clock_mode
-from pytest_drtest.compare import GateRule, comparison_lines, load_baseline, parse_rules, regressions
+from pytest_drtest.compare import (
+    GateRule,
+    comparison_lines,
+    load_baseline,
+    parse_rules,
+    regressions,
+)
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered from the plugin module
+    HARNESS_KEY,
+    PROGRESS_KEY,
     REPORT_KEY,
     SCENARIOS_KEY,
     SETTINGS_KEY,
@@ -21,8 +29,14 @@ from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered fro
     dr_topology,
     marker_args,
 )
+from pytest_drtest.progress import Progress
 from pytest_drtest.report import RunReport
-from pytest_drtest.settings import Settings, parse_clock_start, parse_regions, parse_seed
+from pytest_drtest.settings import (
+    Settings,
+    parse_clock_start,
+    parse_regions,
+    parse_seed,
+)
 
 OPTIONS: list[tuple[str, str, str, str | None]] = [
     # (option, ini, help, default shown)
@@ -37,10 +51,10 @@ OPTIONS: list[tuple[str, str, str, str | None]] = [
     ("--dr-clock-start", "dr_clock_start", "ISO 8601 UTC start of the virtual clock", "2026-01-05T00:00:00Z"),
     ("--dr-html", "dr_html", "write the HTML report (a timeline picture per experiment) to this path", None),
     ("--dr-compare", "dr_compare", "compare RTO, RPO and lost writes with a previous --dr-report JSON file", None),
-    ("--dr-policy", "dr_policy", "AWS Resilience Hub resiliency policy file (JSON or YAML; API or CloudFormation) "
-     "whose RTO/RPO per disruption type judge the experiments", None),
-    ("--dr-clock", "dr_clock", "virtual (time stands still while the test waits on a process) or paced:SPEED "
-     "(modeled seconds per real second, e.g. paced:60)", "virtual"),
+    ("--dr-policy", "dr_policy", ("AWS Resilience Hub resiliency policy file (JSON or YAML; API or CloudFormation) "
+     "whose RTO/RPO per disruption type judge the experiments"), None),
+    ("--dr-clock", "dr_clock", ("virtual (time stands still while the test waits on a process) or paced:SPEED "
+     "(modeled seconds per real second, e.g. paced:60)"), "virtual"),
 ]
 GATE_HELP = (
     "fail the session when a figure regresses against --dr-compare beyond RULE: rto:10%, rto:30s, rpo:0, "
@@ -196,14 +210,57 @@ def _scenario_info(scenario: Any) -> dict[str, Any]:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     stash = config.stash
-    if SETTINGS_KEY in stash:
-        del stash[SETTINGS_KEY]
-    if SCENARIOS_KEY in stash:
-        del stash[SCENARIOS_KEY]
-    if REPORT_KEY in stash:
-        del stash[REPORT_KEY]
-    if GATE_KEY in stash:
-        del stash[GATE_KEY]
+    keys: list[pytest.StashKey[Any]] = [SETTINGS_KEY, SCENARIOS_KEY, REPORT_KEY, GATE_KEY, PROGRESS_KEY]
+    for key in keys:
+        if key in stash:
+            del stash[key]
+    hooks = config.pluginmanager.get_plugin(PROGRESS_PLUGIN)
+    if hooks is not None:
+        config.pluginmanager.unregister(hooks)
+
+
+# -- while an item runs: progress and the errors of the world's background threads ------------------
+class ProgressHooks:
+    """Ends an item's progress before pytest writes its outcome (registered only where it shows)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.progress.finish()
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        self.progress.finish()
+
+
+PROGRESS_PLUGIN = "drtest-progress"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    progress = Progress.for_config(config)  # the terminal reporter exists by now
+    if progress is not None and not config.pluginmanager.has_plugin(PROGRESS_PLUGIN):
+        config.stash[PROGRESS_KEY] = progress
+        config.pluginmanager.register(ProgressHooks(progress), PROGRESS_PLUGIN)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Errors raised in a harness's background threads fail the test's call phase, not its teardown."""
+    harness = item.stash.get(HARNESS_KEY, None)
+    try:
+        result = yield
+    except BaseException as exc:
+        sink = harness.background_errors if harness is not None else None
+        for reported in sink.take() if sink is not None else []:
+            exc.add_note(f"meanwhile in a background thread of the emulated world: {reported.describe()}")
+        raise
+    harness = item.stash.get(HARNESS_KEY, harness)
+    sink = harness.background_errors if harness is not None else None
+    if sink is not None:
+        sink.raise_errors()
+    return result
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -276,7 +333,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     settings = config.stash.get(SETTINGS_KEY, None)
     if report is None or settings is None:
         return
-    if report.experiments or report.restores:
+    if not report.empty:
         terminalreporter.write_sep("=", "drtest summary")
         for line in report.table():
             terminalreporter.write_line(line)
@@ -291,7 +348,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 terminalreporter.write_line(f"REGRESSION {line}", red=True)
         else:
             terminalreporter.write_line(f"drtest gate: no regression against {gate.baseline_path} ({', '.join(r.text for r in gate.rules)})")
-    if report.experiments or report.restores or settings.report or settings.html:
+    if not report.empty or settings.report or settings.html:
         if settings.report:
             terminalreporter.write_line(f"JSON report: {settings.report}")
         if settings.html:
@@ -305,6 +362,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     gate = config.stash.get(GATE_KEY, None)
     if report is None or settings is None or config.option.collectonly:
         return  # --collect-only measures nothing: keep the files of the last real run
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller merges, judges and writes
+        workeroutput[WORKER_REPORT] = report.as_dict()
+        return
     data = report.as_dict()
     if gate is not None and gate.baseline is not None:
         gate.lines = comparison_lines(data, gate.baseline, str(gate.baseline_path))
@@ -321,6 +382,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         from pytest_drtest.report_html import write_html
 
         write_html(data, settings.html)
+
+
+# -- pytest-xdist: workers hand their report data to the controller (as pytest-cov does) ---------------
+WORKER_REPORT = "drtest_report"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """The controller keeps the collection order: the merged report lists experiments as a serial run does."""
+    report = node.config.stash.get(REPORT_KEY, None)
+    if report is not None and not report.order:
+        report.order = list(ids)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller takes a finished worker's report data (none when it crashed)."""
+    report = node.config.stash.get(REPORT_KEY, None)
+    data = (getattr(node, "workeroutput", None) or {}).get(WORKER_REPORT)
+    if report is not None and data:
+        report.workers.append(data)
 
 
 __all__ = ["DrError"]

@@ -97,7 +97,7 @@ def _yaml_loader() -> Any:
     ``{"Ref": ...}``-style mappings instead of refusing the template."""
     import yaml
 
-    class CfnLoader(yaml.SafeLoader):
+    class CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
         pass
 
     def intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:

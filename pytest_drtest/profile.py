@@ -117,6 +117,9 @@ DEFAULTS: dict[str, Figure] = {
                                "typically under 1 s"),
     "docdb_global_failover": Figure(30, 60, "DocumentDB developer guide, global clusters: a secondary cluster is "
                                     "promoted in under a minute"),
+    # Runbooks in AWS formats (SSM Automation aws:approve, ARC Region switch manual approval)
+    "manual_approval_time": Figure(120, 600, "no AWS figure (a person answers): an on-call approver within minutes; set your team's"),
+    "automation_poll_interval": Figure(5, 5, "no AWS figure: how often aws:waitForAwsResourceProperty and ARC Region switch steps re-read a resource"),
 }
 
 

@@ -17,7 +17,7 @@ from pytest_drtest.durations import format_duration
 from pytest_drtest.measure import Availability
 
 if TYPE_CHECKING:
-    from pytest_drtest.harness import ExperimentRecord
+    from pytest_drtest.experiments import ExperimentRecord
     from pytest_drtest.restores import RestoreResult
     from pytest_drtest.settings import Settings
 
@@ -53,6 +53,14 @@ class RunReport:
     extra: dict[str, Any] = field(default_factory=dict)  # comparison and gate results, set by the plugin
     meta: dict[str, Any] = field(default_factory=dict)  # the run's settings when read back by from_dict
     services: dict[str, str] = field(default_factory=dict)  # service -> what answered it (Backend.placement)
+    workers: list[dict[str, Any]] = field(default_factory=list)  # pytest-xdist workers' as_dict(), on the controller
+    order: list[str] = field(default_factory=list)  # the collected node ids (experiments sort by them)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing measured (here or, on a pytest-xdist controller, by any worker)."""
+        return not (self.experiments or self.restores
+                    or any(w.get("experiments") or w.get("restores") for w in self.workers))
 
     def _settings_dict(self) -> dict[str, Any]:
         settings = self.settings
@@ -96,12 +104,14 @@ class RunReport:
         data["availability"] = run_availability(data).as_dict()
         data["recommendations"] = recommendations(data)
         data.update(self.extra)
+        if self.workers:
+            data = merge_reports([data, *self.workers], order=self.order)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunReport:
         """A report read back from :meth:`as_dict` (e.g. a JSON file, or workers' reports merged)."""
-        from pytest_drtest.harness import ExperimentRecord
+        from pytest_drtest.experiments import ExperimentRecord
         from pytest_drtest.restores import RestoreResult
 
         return cls(
@@ -123,16 +133,30 @@ class RunReport:
         return summary_lines(self.as_dict())
 
 
-def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+def merge_reports(reports: list[dict[str, Any]], *, order: list[str] | None = None) -> dict[str, Any]:
     """One report of several (e.g. pytest-xdist workers' ``as_dict()``): the first one's settings,
-    everybody's experiments, restores and scenarios, availability and recommendations recomputed."""
+    everybody's experiments, restores and scenarios, availability and recommendations recomputed.
+
+    With ``order`` (node ids in collection order) experiments and restores are listed in the order
+    of their tests, as a serial run lists them; those of unknown tests keep their place after them.
+    """
     from pytest_drtest.assessment import recommendations
 
     if not reports:
         raise ValueError("nothing to merge")
     merged = dict(reports[0])
-    merged["experiments"] = [e for r in reports for e in r.get("experiments", [])]
-    merged["restores"] = [x for r in reports for x in r.get("restores", [])]
+    experiments = [e for r in reports for e in r.get("experiments", [])]
+    restores = [x for r in reports for x in r.get("restores", [])]
+    if order:
+        rank = {nodeid: index for index, nodeid in enumerate(order)}
+
+        def place(entry: dict[str, Any]) -> int:
+            return rank.get(str(entry.get("test", "")), len(rank))
+
+        experiments.sort(key=place)  # stable: a test's own records keep their order
+        restores.sort(key=place)
+    merged["experiments"] = experiments
+    merged["restores"] = restores
     names: dict[str, dict[str, Any]] = {}
     for r in reports:
         for s in r.get("scenarios", []):
@@ -206,7 +230,7 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
             o = e.get("objectives") or {}
             row = [
                 e.get("scenario") or "-", _experiment_name(e), e.get("strategy", ""),
-                format_duration(o.get("rto_s")), "never" if m.get("rto_s") is None else format_duration(m["rto_s"]),
+                format_duration(o.get("rto_s")), _rto_cell(m, e.get("runbook_rto_s")),
                 format_duration(o.get("rpo_s")), format_duration(m.get("rpo_s")), str(m.get("lost_writes", 0)),
                 str(m.get("discarded_writes", 0)),
             ]
@@ -242,6 +266,12 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         lines.append("")
         lines.extend(assessed)
     return lines
+
+
+def _rto_cell(measured: dict[str, Any], runbook: float | None) -> str:
+    """The probe's RTO, and the runbook's own figure next to it (ARC's actualRecoveryTime)."""
+    rto = "never" if measured.get("rto_s") is None else format_duration(measured["rto_s"])
+    return rto if runbook is None else f"{rto} (runbook {format_duration(runbook)})"
 
 
 def _levels(objectives: dict[str, Any]) -> str:

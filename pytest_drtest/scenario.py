@@ -12,7 +12,7 @@ from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.faults import Fault, fault_from_spec
 from pytest_drtest.objectives import Objectives, parse_availability, parse_discarded
-from pytest_drtest.recovery import resolve_runbook
+from pytest_drtest.recovery import Runbook, resolve_runbook
 from pytest_drtest.regions import check_region_pair
 from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, load_blueprint
@@ -38,7 +38,7 @@ class Experiment:
     name: str
     fault_spec: dict[str, Any]
     fault: Fault
-    runbook: str
+    runbook: str | Runbook  # a name, "module:function", or a runbook in AWS's formats (recovery/formats.py)
     objectives: Objectives
     probe: ProbeSettings
     steady_state: float
@@ -225,17 +225,26 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
     for i, exp in enumerate(top.tables("experiments")):
         field_name = f"experiments[{i}]"
         fault_spec = exp.get("fault", dict)
-        fault = fault_from_spec(fault_spec, source=source, field_name=f"{field_name}.fault")
+        if "fis" in fault_spec:  # an FIS experiment template (recovery/formats.py)
+            from pytest_drtest.recovery.formats import fis_fault_from_spec
+
+            fault: Fault = fis_fault_from_spec(fault_spec, source=source, field=f"{field_name}.fault", base=path.parent)
+        else:
+            fault = fault_from_spec(fault_spec, source=source, field_name=f"{field_name}.fault")
         try:
             fault.validate(paper_topology(blueprint, strategy, primary, dr))
         except DrConfigError as exc:
             raise DrConfigError(str(exc), source=source, field=f"{field_name}.fault") from None
         exp._seen.add("steady_state")
-        exp_name = exp.get("name", str, str(fault_spec.get("kind")))
+        exp_name = exp.get("name", str, str(fault_spec.get("kind", "fis" if "fis" in fault_spec else None)))
         if exp_name == "restore-checks":
             raise DrConfigError("'restore-checks' is the name of the restore checks' item; choose another",
                                 source=source, field=f"{field_name}.name")
-        runbook = exp.get("runbook", str, strategy.default_runbook)
+        runbook: str | Runbook = exp.get("runbook", (str, dict), strategy.default_runbook)
+        if isinstance(runbook, dict):  # { ssm = ... } or { arc_plan = ... } (recovery/formats.py)
+            from pytest_drtest.recovery.formats import runbook_from_spec
+
+            runbook = runbook_from_spec(runbook, source=source, field=f"{field_name}.runbook", base=path.parent)
         resolve_runbook(runbook, source=source, field=f"{field_name}.runbook")
         failback = exp.get("failback", bool, False)
         if failback and fault.data_fault:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.backends import BACKEND_NAMES
 from pytest_drtest.clock import DEFAULT_EPOCH
@@ -48,7 +48,7 @@ class Settings:
             raise DrConfigError(f"--dr-profile: file {str(self.profile_file)!r} does not exist")
         self.build_profile()  # fail early on bad latency overrides
 
-    def build_profile(self, scenario_latency: dict | None = None, scenario_source: str = "scenario") -> LatencyProfile:
+    def build_profile(self, scenario_latency: dict[str, Any] | None = None, scenario_source: str = "scenario") -> LatencyProfile:
         """Defaults, then the scenario's [latency], then the profile file, then ini ``dr_latency`` lines."""
         profile = LatencyProfile(seed=self.seed)
         for key, value in (scenario_latency or {}).items():
@@ -78,7 +78,7 @@ def parse_seed(value: str) -> int:
 
 def parse_clock_start(value: str) -> _dt.datetime:
     try:
-        when = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        when = _dt.datetime.fromisoformat(value)  # Python 3.11 reads a trailing Z
     except ValueError:
         raise DrConfigError(f"--dr-clock-start: expected an ISO 8601 time like 2026-01-05T00:00:00Z, got {value!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=_dt.timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=_dt.UTC)

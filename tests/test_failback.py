@@ -98,7 +98,7 @@ def test_conflict_overwrites_round_trip_and_show_in_the_summary_and_html() -> No
     assert (data["conflict_overwrites"], data["timeline"]["conflicts"]) == (1, [{"seq": 1, "key": "probe#0000003", "t": -0.25}])
     assert [(w.seq, w.key, w.ack_t) for w in again.conflict_overwrites] == [(1, "probe#0000003", 259.75)]
     column = lines[1].index("conflicts")
-    assert lines[1][lines[1].index("lost"):column].split() == ["lost"]  # right after the lost writes
+    assert lines[1][lines[1].index("lost"):column].split() == ["lost", "discarded"]  # right after the lost and discarded writes
     assert (lines[2][column:].split()[0], lines[3][column:].split()[0]) == ("1", "0")
     assert "conflicts" not in plain_lines[1]  # no column when nothing was replaced
     assert 'class="conflicts"' in page and "probe#0000003" in page

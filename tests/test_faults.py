@@ -165,6 +165,7 @@ def test_pause_replication_of_own_global_table_until_reverted(own):
     ddb = _table(own, "sessions")
     ddb.update_table(TableName="sessions", ReplicaUpdates=[{"Create": {"RegionName": "us-west-2"}}])
     west = own.client("dynamodb", "dr")
+    west.get_waiter("table_exists").wait(TableName="sessions", WaiterConfig={"Delay": 20, "MaxAttempts": 90})  # replica CREATING first
     key = {"id": {"S": "new"}, "n": {"N": "1"}}
     with own.inject(faults.PauseReplication("dynamodb", "sessions")):
         ddb.put_item(TableName="sessions", Item={**key, "payload": {"S": "x"}})

@@ -12,13 +12,12 @@ from pytest_drtest.settings import Settings
 
 def test_region_loss_loses_exactly_the_writes_within_the_replication_lag():
     settings = Settings(latency_lines=["rds_replica_lag = 1s", "dynamodb_replication_lag = 1s"])
-    with Harness(settings, strategy="warm-standby") as dr:
-        with dr.probe(interval="250ms") as probe:
-            dr.clock.sleep("1m")
-            fault = dr.inject(faults.RegionOutage("primary"))
-            RUNBOOKS["dns-failover"](dr.topology, dr.clock)
-            assert probe.wait_recovered(within="30m")
-            result = probe.result()
+    with Harness(settings, strategy="warm-standby") as dr, dr.probe(interval="250ms") as probe:
+        dr.clock.sleep("1m")
+        fault = dr.inject(faults.RegionOutage("primary"))
+        RUNBOOKS["dns-failover"](dr.topology, dr.clock)
+        assert probe.wait_recovered(within="30m")
+        result = probe.result()
     lost_ages = sorted(fault.injected_at - w.ack_t for w in result.lost_writes)
     # writes acknowledged within the last second before the loss were still in flight: lost;
     # everything older had reached the DR region (DynamoDB replica and RDS replica alike)

@@ -74,7 +74,7 @@ class ClientFactory:
             endpoint = self.endpoint_for(service)
             if endpoint:
                 kwargs["endpoint_url"] = endpoint
-            self._clients[key] = self.session.client(service, **kwargs)  # type: ignore[call-overload]
+            self._clients[key] = self.session.client(service, **kwargs)
         return self._clients[key]
 
 

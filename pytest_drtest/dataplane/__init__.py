@@ -16,10 +16,20 @@ Importing this package starts nothing.
 from __future__ import annotations
 
 from pytest_drtest.dataplane.plane import DataPlane
-from pytest_drtest.dataplane.postgres import PostgresServer, Snapshot, format_lsn, parse_lsn
+from pytest_drtest.dataplane.postgres import (
+    PostgresServer,
+    Snapshot,
+    format_lsn,
+    parse_lsn,
+)
 from pytest_drtest.dataplane.proxy import CutReport, EndpointProxy, LagProxy
 from pytest_drtest.dataplane.replication import AsyncReplica, MultiAZ
-from pytest_drtest.dataplane.runtime import DataPlaneError, DataPlaneUnavailable, Runtime, reap_orphans
+from pytest_drtest.dataplane.runtime import (
+    DataPlaneError,
+    DataPlaneUnavailable,
+    Runtime,
+    reap_orphans,
+)
 from pytest_drtest.dataplane.timeline import ClockTimeline, on_advance
 
 __all__ = [

@@ -27,9 +27,15 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from pytest_drtest.clock import Clock, RealClock
-from pytest_drtest.dataplane.postgres import PostgresServer, Snapshot, clone_template, ensure_template
+from pytest_drtest.dataplane.postgres import (
+    PostgresServer,
+    Snapshot,
+    clone_template,
+    ensure_template,
+)
 from pytest_drtest.dataplane.proxy import EndpointProxy, LagProxy
 from pytest_drtest.dataplane.replication import (
     AsyncReplica,
@@ -310,7 +316,7 @@ class DataPlane:
         self._finished = True
         atexit.unregister(self.close)
 
-    def __enter__(self) -> DataPlane:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -309,11 +309,15 @@ class PostgresServer:
             "sslmode=disable gssencmode=disable connect_timeout=10"
         )
 
-    def connect(self, *, autocommit: bool = True, **kwargs: Any) -> psycopg.Connection[Any]:
-        """A psycopg connection to this server (autocommit unless told otherwise)."""
+    def connect(self, *, autocommit: bool = True, track: bool = True, **kwargs: Any) -> psycopg.Connection[Any]:
+        """A psycopg connection to this server (autocommit unless told otherwise). While it is open
+        it counts as activity (``track=False``: a connection that only reads WAL positions)."""
         import psycopg
 
-        return psycopg.connect(self.dsn, autocommit=autocommit, **kwargs)
+        from pytest_drtest.dataplane import activity
+
+        connection = psycopg.connect(self.dsn, autocommit=autocommit, **kwargs)
+        return activity.track(connection) if track else connection
 
     def query(self, sql: str, params: Iterable[Any] | Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Run one statement on a short-lived connection; the rows it returns (``[]`` if none)."""

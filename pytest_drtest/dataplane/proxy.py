@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from pytest_drtest.clock import Clock
+from pytest_drtest.dataplane import activity
 
 log = logging.getLogger("pytest_drtest.dataplane")
 
@@ -423,6 +424,7 @@ class EndpointProxy(_Acceptor):
             threading.Thread(target=self._pump, args=(src, dst, pair), name=f"{self.name}-pump", daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, pair: tuple[socket.socket, socket.socket]) -> None:
+        to_server = src is pair[0]
         try:
             while True:
                 if not _readable(src, 0.2):
@@ -430,6 +432,8 @@ class EndpointProxy(_Acceptor):
                 data = src.recv(1 << 16)
                 if not data:
                     break
+                if to_server:
+                    activity.note_write()
                 dst.sendall(data)
         except (OSError, ConnectionError):
             pass

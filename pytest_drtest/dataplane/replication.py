@@ -12,6 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from pytest_drtest.dataplane import activity
 from pytest_drtest.dataplane.postgres import HOST, PostgresServer, parse_lsn
 from pytest_drtest.dataplane.proxy import CutReport, LagProxy
 from pytest_drtest.dataplane.runtime import DataPlaneError, run
@@ -153,6 +154,7 @@ class AsyncReplica:
         self.proxy = proxy
         self.promoted = False
         self._source_conn: psycopg.Connection[Any] | None = None
+        self._captured_at: int | None = None  # activity generation of the last complete capture
         self._primed = False  # whether the stream (since it last (re)connected) has carried WAL
 
     @property
@@ -182,9 +184,12 @@ class AsyncReplica:
             return False
         if not self.proxy.streaming:
             return False
+        mark = activity.generation()
+        if mark is not None and mark == self._captured_at:
+            return True  # no client wrote to a server since the last look: nothing new to tag
         try:
             if self._source_conn is None or self._source_conn.closed:
-                self._source_conn = self.source.connect(connect_timeout=2)
+                self._source_conn = self.source.connect(connect_timeout=2, track=False)
             flushed = parse_lsn(self._source_conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0])  # type: ignore[index]
             if not self._primed and self.proxy.received_lsn < flushed:
                 # A stream that has just (re)started has nothing to send until the source writes, and
@@ -193,10 +198,13 @@ class AsyncReplica:
                 self._source_conn.execute("SELECT pg_current_xact_id()")
                 flushed = parse_lsn(self._source_conn.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0])  # type: ignore[index]
                 self._primed = True
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure of the source: reconnect on the next try
             self._drop_source_conn()
             return False
-        return self.proxy.wait_received(flushed, timeout=timeout)
+        received = self.proxy.wait_received(flushed, timeout=timeout)
+        if received:
+            self._captured_at = mark
+        return received
 
     def settle(self, *, timeout: float = 10.0) -> None:
         """Wait until the replica has received (and flushed) every byte the proxy released to it."""

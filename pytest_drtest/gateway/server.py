@@ -3,7 +3,8 @@
 Each gateway, load balancer and the like is a threaded WSGI server (werkzeug's) on its own
 address. :meth:`Listener.stop` closes the listening socket and every open connection, so any
 client — whatever its language or connection pool — sees refused connections, as in a region
-outage; :meth:`Listener.start` binds the same address again.
+outage; :meth:`Listener.start` binds the same address again. An exception that escapes the app is
+answered 500 and handed to ``on_error`` (the run's error sink: it fails the test).
 """
 from __future__ import annotations
 
@@ -48,11 +49,13 @@ class _Handler(WSGIRequestHandler):
 class Listener:
     """One WSGI app served on ``host:port`` in daemon threads; stop and start it at will."""
 
-    def __init__(self, host: str, port: int, app: WsgiApp, *, name: str) -> None:
+    def __init__(self, host: str, port: int, app: WsgiApp, *, name: str,
+                 on_error: Callable[[BaseException], None] | None = None) -> None:
         self.host = host
         self.port = port
         self.app = app
         self.name = name
+        self.on_error = on_error
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -70,7 +73,7 @@ class Listener:
         if self._server is not None:
             return
         try:
-            server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_Handler)
+            server = make_server(self.host, self.port, self._serve, threaded=True, request_handler=_Handler)
         except OSError as exc:
             raise DrError(
                 f"{self.name}: cannot listen on {self.host}:{self.port}: {exc.strerror or exc} "
@@ -82,6 +85,14 @@ class Listener:
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"drtest-{self.name}", daemon=True)
         self._thread.start()
+
+    def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        try:
+            return self.app(environ, start_response)
+        except Exception as exc:
+            if self.on_error is not None:
+                self.on_error(exc)
+            raise  # werkzeug answers 500
 
     def stop(self) -> None:
         """Refuse new connections and cut the open ones."""

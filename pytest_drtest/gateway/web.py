@@ -17,6 +17,7 @@ Both speak the probe protocol: ``PUT /drtest/items/{key}`` (2xx = acknowledged) 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -248,11 +249,11 @@ class WebTier:
             self.services[region] = service
             backend = ServiceProxy(service)
             if self._auto_start:  # a load balancer made during recovery: start its service at once
-                self.topology.clock.call_later(0, lambda r=region: self._start_service(r), name=f"start service {region}",
-                                               unlocked=True)
+                self.topology.clock.call_later(0, functools.partial(self._start_service, region),
+                                               name=f"start service {region}", unlocked=True)
         self._apps.append(backend)
         self._backends[region] = backend
-        return backend
+        return backend  # type: ignore[no-any-return]
 
     def start_services(self) -> None:
         """Start the team's service in every region that has a load balancer (the topology serves)."""

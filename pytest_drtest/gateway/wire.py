@@ -85,7 +85,7 @@ def _signing_index() -> dict[str, tuple[str, ...]]:
     for name in loader.list_available_services("service-2"):
         try:
             metadata = loader.load_service_model(name, "service-2")["metadata"]
-        except Exception:  # noqa: BLE001 - a model botocore ships but cannot load: not routable
+        except Exception:  # noqa: BLE001, S112 - a model botocore ships but cannot load: not routable
             continue
         signing = str(metadata.get("signingName") or metadata.get("endpointPrefix") or name).lower()
         index.setdefault(signing, []).append(name)

@@ -4,6 +4,7 @@ the DNS server and the names it answers; started and stopped with the harness.
 A lost region's gateway (and every listener of that region) stops listening: connections are
 refused, whatever the client. In-process calls keep going through the emulation hub's botocore
 hooks; both paths share one world (moto's state, the emulators, the clock, the world lock).
+Errors raised in request threads go to the run's error sink (``clock.errors``), which fails the test.
 """
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_drtest.errors import DrError
 from pytest_drtest.gateway.addresses import AddressPlan, service_port
 from pytest_drtest.gateway.dns import ELB_TTL, MAX_CHAIN, RDS_TTL, DnsAnswer, DnsServer
 from pytest_drtest.gateway.gateway import GatewayApp
 from pytest_drtest.gateway.server import Listener
+from pytest_drtest.sink import ErrorSink
 
 if TYPE_CHECKING:
     from pytest_drtest.backends.base import ClientFactory
@@ -69,22 +70,25 @@ class NetworkWorld:
         self.emulation = emulation
         self.primary = primary
         self.lock = emulation.lock
-        self.errors: list[BaseException] = []
+        self.errors: ErrorSink = emulation.clock.errors
         self.names: dict[str, Name] = {}
         self.gateway_port = service_port(80)
         self.dns_port = service_port(53)
-        self.gateways: dict[str, Listener] = {
-            region: Listener(plan.gateway(region), self.gateway_port,
-                             GatewayApp(clients, region, on_error=self.errors.append), name=f"gateway {region}")
-            for region in plan.regions
-        }
-        self.global_gateway = Listener(plan.global_gateway, self.gateway_port,
-                                       GatewayApp(clients, None, on_error=self.errors.append), name="gateway (global services)")
-        self.dns = DnsServer(plan.dns, self.dns_port, self.answer, region_of=plan.region_of, on_error=self.errors.append)
+        self.gateways: dict[str, Listener] = {region: self._gateway(region) for region in plan.regions}
+        self.global_gateway = self._gateway(None)
+        self.dns = DnsServer(plan.dns, self.dns_port, self.answer, region_of=plan.region_of,
+                             on_error=self.errors.reporter("the DNS server"))
         self._region_listeners: dict[str, list[Listener]] = {}
         self._folder: Path | None = None
         self._started = False
         self._stop_hooks: list[Callable[[], None]] = []
+
+    def _gateway(self, region: str | None) -> Listener:
+        name = f"gateway {region}" if region else "gateway (global services)"
+        on_error = self.errors.reporter(name)
+        host = self.plan.gateway(region) if region else self.plan.global_gateway
+        return Listener(host, self.gateway_port, GatewayApp(self.clients, region, on_error=on_error), name=name,
+                        on_error=on_error)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> NetworkWorld:
@@ -129,15 +133,14 @@ class NetworkWorld:
         self._stop_hooks.append(hook)
 
     def raise_errors(self) -> None:
-        """Fail the test with the first error a background thread of the world raised."""
-        if self.errors:
-            first = self.errors[0]
-            self.errors.clear()
-            raise DrError(f"the emulated world failed in a background thread: {type(first).__name__}: {first}") from first
+        """Fail the test with what background threads of the world raised (see :class:`ErrorSink`)."""
+        self.errors.raise_errors()
 
     def add_listener(self, region: str, listener: Listener) -> Listener:
         """A listener of ``region`` (e.g. a load balancer): started now if the region is up, taken
         away while the region is lost."""
+        if listener.on_error is None:
+            listener.on_error = self.errors.reporter(listener.name)
         self._region_listeners.setdefault(region, []).append(listener)
         if self.emulation.world.region_up(region):
             listener.start()
@@ -190,7 +193,7 @@ class NetworkWorld:
             return answer
 
         def wall(ttl: int) -> int:
-            return max(1, round(ttl / speed))
+            return max(1, round(ttl / float(speed)))
 
         return DnsAnswer(answer.rcode, tuple((n, t, wall(ttl)) for n, t, ttl in answer.cnames),
                          tuple((n, a, wall(ttl)) for n, a, ttl in answer.addresses))

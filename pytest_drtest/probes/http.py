@@ -13,6 +13,7 @@ The region that answered is the one whose address block holds the address.
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +96,7 @@ class HttpAppPath:
     def _request(self, method: str, key: str, body: str | None = None) -> tuple[str, requests.Response]:
         address = self._address()
         port = "" if self.web_port == 80 else f":{self.web_port}"
-        url = f"http://{address}{port}/drtest/items/{requests.utils.quote(key, safe='')}"
+        url = f"http://{address}{port}/drtest/items/{urllib.parse.quote(key, safe='')}"
         try:
             with self._released(), self._session_lock:
                 response = self.session.request(method, url, data=body, timeout=HTTP_TIMEOUT)

@@ -100,6 +100,7 @@ class Blueprint:
     backup_schedule: str = "cron(0 */4 ? * * *)"
     database: DatabaseSpec | None = None
     web: WebSpec | None = None
+    tags: tuple[tuple[str, str], ...] = ()  # [tags]: (key, value) pairs applied to every resource built
 
     @property
     def fqdn(self) -> str:
@@ -208,8 +209,25 @@ def parse_blueprint(data: dict[str, Any], source: str) -> Blueprint:
     web = None
     if "web" in data:
         web = parse_web(top.get("web", dict), source=source, cwd=str(Path(source).resolve().parent))
+    tags = _tags(top)
     top.reject_unknown()
-    return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule, database, web)
+    return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule, database, web,
+                     tags)
+
+
+def _tags(top: Fields) -> tuple[tuple[str, str], ...]:
+    """``[tags]``: key = "value" pairs put on every resource (e.g. ``"FIS-Ready" = "True"``); AWS
+    tag rules: keys up to 128 characters, values up to 256, not starting with ``aws:``."""
+    table = top.get("tags", dict, {})
+    for key, value in table.items():
+        where = f"tags.{key}"
+        if not isinstance(value, str):
+            raise DrConfigError(f"expected a string value, got {value!r}", source=top.source, field=where)
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            raise DrConfigError("expected a key of 1-128 characters and a value of up to 256", source=top.source, field=where)
+        if key.lower().startswith(("aws:", "drtest:")):
+            raise DrConfigError("keys starting with aws: or drtest: are reserved", source=top.source, field=where)
+    return tuple((str(k), str(v)) for k, v in table.items())
 
 
 def _identifier(value: str, fields: Fields, key: str) -> str:

@@ -46,12 +46,28 @@ def image_id(topology: Topology, region: str) -> str:
                                   VirtualizationType="hvm")["ImageId"])
 
 
-def _tags(topology: Topology, role: str) -> list[dict[str, str]]:
-    return [
-        {"Key": "drtest:topology", "Value": topology.name},
-        {"Key": "drtest:strategy", "Value": topology.strategy.name},
-        {"Key": "drtest:role", "Value": role},
-    ]
+def _tags(topology: Topology, role: str, stack: RegionStack) -> list[dict[str, str]]:
+    """The tags of every resource the topology builds: the blueprint's ``[tags]``, then
+    ``drtest:role`` (what it is: database, cluster, table, bucket, web, health-check, ...) and
+    ``drtest:region-role`` (primary or dr), so that FIS templates and backup selections can target
+    them by tag."""
+    own = {
+        "drtest:topology": topology.name, "drtest:strategy": topology.strategy.name,
+        "drtest:role": role, "drtest:region-role": stack.role,
+    }
+    return [{"Key": k, "Value": v} for k, v in {**dict(topology.blueprint.tags), **own}.items()]
+
+
+def _spec(topology: Topology, kind: str, role: str, stack: RegionStack) -> list[dict[str, Any]]:
+    """EC2 ``TagSpecifications`` of one resource."""
+    return [{"ResourceType": kind, "Tags": _tags(topology, role, stack)}]
+
+
+def _tag_route53(topology: Topology, kind: str, ident: str, role: str, stack: RegionStack) -> None:
+    """Route 53 tags are set after creation (``ChangeTagsForResource``; health checks and zones)."""
+    topology.clients.client("route53", "us-east-1").change_tags_for_resource(
+        ResourceType=kind, ResourceId=ident.split("/")[-1], AddTags=_tags(topology, role, stack)
+    )
 
 
 def dr_capacity(topology: Topology) -> int:
@@ -60,15 +76,19 @@ def dr_capacity(topology: Topology) -> int:
     return {"none": 0, "zero": 0, "reduced": max(1, full // 3), "full": full}[topology.strategy.dr_capacity]
 
 
-def build(topology: Topology) -> Topology:
-    """Create every resource of ``topology`` (regions already chosen)."""
+def build(topology: Topology, ledger: Any = None) -> Topology:
+    """Create every resource of ``topology`` (regions already chosen).
+
+    With ``ledger``, the tables' seed items are written as soon as each table exists, before its
+    global-table replica is added: the replica then starts from a copy of them, as AWS copies a
+    table's items to a new replica, instead of replicating each one."""
     strategy = topology.strategy
     primary = topology.regions.setdefault(topology.primary_region, RegionStack(topology.primary_region, "primary"))
     dr = topology.regions.setdefault(topology.dr_region, RegionStack(topology.dr_region, "dr"))
     build_compute(topology, primary, topology.blueprint.capacity)
     if strategy.dr_capacity != "none":
         build_compute(topology, dr, dr_capacity(topology))
-    build_tables(topology)
+    build_tables(topology, ledger)
     build_buckets(topology)
     build_dns(topology)
     if strategy.name == "backup-restore":
@@ -90,14 +110,16 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
     asg = topology.clients.client("autoscaling", region)
     index = 0 if stack.role == "primary" else 1
     name = f"{topology.name}-{stack.role}"
-    vpc_id = ec2.create_vpc(CidrBlock=f"10.{index}.0.0/16")["Vpc"]["VpcId"]
+    vpc_id = ec2.create_vpc(CidrBlock=f"10.{index}.0.0/16", TagSpecifications=_spec(topology, "vpc", "vpc", stack))["Vpc"]["VpcId"]
     topology.cleanup.push(f"vpc {vpc_id}", lambda: ec2.delete_vpc(VpcId=vpc_id))
     stack.vpc_id = vpc_id
     for i, az in enumerate(zones(region)):
-        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{index}.{i}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{index}.{i}.0/24", AvailabilityZone=az,
+                                   TagSpecifications=_spec(topology, "subnet", "subnet", stack))["Subnet"]["SubnetId"]
         stack.subnets[az] = subnet
         topology.cleanup.push(f"subnet {subnet}", partial(ec2.delete_subnet, SubnetId=subnet))
-    lb = elb.create_load_balancer(Name=f"{name}-alb"[:32], Subnets=list(stack.subnets.values()), Scheme="internet-facing", Type="application")["LoadBalancers"][0]
+    lb = elb.create_load_balancer(Name=f"{name}-alb"[:32], Subnets=list(stack.subnets.values()), Scheme="internet-facing",
+                                  Type="application", Tags=_tags(topology, "load-balancer", stack))["LoadBalancers"][0]
     stack.alb_arn, stack.alb_dns = lb["LoadBalancerArn"], lb["DNSName"].lower()
     topology.cleanup.push(f"alb {stack.alb_arn}", partial(elb.delete_load_balancer, LoadBalancerArn=stack.alb_arn))
     tg = elb.create_target_group(
@@ -105,6 +127,7 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
         HealthCheckPath="/health", HealthCheckIntervalSeconds=int(topology.profile.value("elb_health_check_interval")),
         UnhealthyThresholdCount=int(topology.profile.value("elb_unhealthy_threshold")),
         HealthyThresholdCount=int(topology.profile.value("elb_healthy_threshold")),
+        Tags=_tags(topology, "target-group", stack),
     )["TargetGroups"][0]["TargetGroupArn"]
     stack.target_group_arn = tg
     topology.cleanup.push(f"target group {tg}", lambda: elb.delete_target_group(TargetGroupArn=tg))
@@ -115,6 +138,7 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
     ec2.create_launch_template(
         LaunchTemplateName=template,
         LaunchTemplateData={"ImageId": image_id(topology, region), "InstanceType": topology.blueprint.instance_type},
+        TagSpecifications=_spec(topology, "launch-template", "launch-template", stack),
     )
     topology.cleanup.push(f"launch template {template}", lambda: ec2.delete_launch_template(LaunchTemplateName=template))
     stack.asg_name = f"{name}-asg"
@@ -125,7 +149,7 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
         MinSize=0, MaxSize=maximum, DesiredCapacity=desired,
         VPCZoneIdentifier=",".join(stack.subnets.values()),
         TargetGroupARNs=[tg], HealthCheckType="ELB", HealthCheckGracePeriod=0,
-        Tags=[{**t, "PropagateAtLaunch": True} for t in _tags(topology, stack.role)],
+        Tags=[{**t, "PropagateAtLaunch": True} for t in _tags(topology, "web", stack)],
     )
     topology.cleanup.push(
         f"asg {stack.asg_name}",
@@ -136,7 +160,7 @@ def build_compute(topology: Topology, stack: RegionStack, desired: int) -> Regio
 
 
 # -- data ------------------------------------------------------------------------------------------
-def build_tables(topology: Topology) -> None:
+def build_tables(topology: Topology, ledger: Any = None) -> None:
     primary, dr = topology.primary, topology.dr
     ddb = topology.clients.client("dynamodb", primary.region)
     for spec in topology.blueprint.tables:
@@ -147,16 +171,21 @@ def build_tables(topology: Topology) -> None:
             AttributeDefinitions=[{"AttributeName": spec.hash_key, "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            Tags=_tags(topology, "primary"),
+            Tags=_tags(topology, "table", primary),
         )
         primary.tables[spec.name] = physical
         topology.cleanup.push(f"table {physical}", partial(ddb.delete_table, TableName=physical))
         ddb.update_continuous_backups(
             TableName=physical, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
+        if ledger is not None:
+            seed_table(topology, spec, physical, ledger)
         if topology.strategy.continuous_replication:
             ddb.update_table(TableName=physical, ReplicaUpdates=[{"Create": {"RegionName": dr.region}}])
             dr.tables[spec.name] = physical
+            ddb_dr = topology.clients.client("dynamodb", dr.region)  # a replica has its own tags
+            arn = ddb_dr.describe_table(TableName=physical)["Table"]["TableArn"]
+            ddb_dr.tag_resource(ResourceArn=arn, Tags=_tags(topology, "table", dr))
             topology.cleanup.push(
                 f"replica {physical} in {dr.region}",
                 partial(ddb.update_table, TableName=physical, ReplicaUpdates=[{"Delete": {"RegionName": dr.region}}]),
@@ -186,12 +215,12 @@ def build_buckets(topology: Topology) -> None:
     replicate = topology.strategy.continuous_replication
     for spec in topology.blueprint.buckets:
         source = f"{topology.name}-{spec.name}-{primary.region}"
-        _bucket(topology, primary.region, source)
+        _bucket(topology, primary, source)
         primary.buckets[spec.name] = source
         if not replicate:
             continue
         target = f"{topology.name}-{spec.name}-{dr.region}"
-        _bucket(topology, dr.region, target)
+        _bucket(topology, dr, target)
         dr.buckets[spec.name] = target
         s3 = topology.clients.client("s3", primary.region)
         s3.put_bucket_replication(
@@ -211,13 +240,15 @@ def build_buckets(topology: Topology) -> None:
         )
 
 
-def _bucket(topology: Topology, region: str, name: str) -> None:
+def _bucket(topology: Topology, stack: RegionStack, name: str) -> None:
+    region = stack.region
     s3 = topology.clients.client("s3", region)
     kwargs: dict[str, Any] = {"Bucket": name}
     if region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
     s3.create_bucket(**kwargs)
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(topology, "bucket", stack)})
     topology.cleanup.push(f"bucket {name}", lambda: _empty_and_delete(s3, name))
 
 
@@ -252,6 +283,7 @@ def create_health_check(topology: Topology, stack: RegionStack) -> str:
             "FailureThreshold": int(topology.profile.value("route53_failure_threshold")),
         },
     )["HealthCheck"]["Id"]
+    _tag_route53(topology, "healthcheck", check, "health-check", stack)
     stack.health_check_id = check
     topology.cleanup.push(f"health check {check}", lambda: r53.delete_health_check(HealthCheckId=check))
     return str(check)
@@ -284,6 +316,7 @@ def build_dns(topology: Topology) -> None:
     domain = topology.blueprint.domain
     zone = r53.create_hosted_zone(Name=domain, CallerReference=f"{topology.name}-zone")["HostedZone"]["Id"]
     topology.zone_id = zone.split("/")[-1]
+    _tag_route53(topology, "hostedzone", zone, "dns-zone", topology.primary)
     topology.fqdn = topology.blueprint.fqdn
     primary, dr = topology.primary, topology.dr
     routing = topology.strategy.routing
@@ -322,7 +355,8 @@ def build_backup(topology: Topology) -> None:
     for stack in (primary, dr):
         backup = topology.clients.client("backup", stack.region)
         stack.vault = f"{topology.name}-vault"
-        backup.create_backup_vault(BackupVaultName=stack.vault)
+        backup.create_backup_vault(BackupVaultName=stack.vault,
+                                   BackupVaultTags={t["Key"]: t["Value"] for t in _tags(topology, "backup-vault", stack)})
         topology.cleanup.push(
             f"vault {stack.vault} in {stack.region}", partial(backup.delete_backup_vault, BackupVaultName=stack.vault)
         )
@@ -364,21 +398,9 @@ def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
 
     ``put(key, payload)``: write the probe table's seed items through the application (the team's
     service), so that nothing the service never saw counts as lost; its database is its own."""
-    ddb = topology.clients.client("dynamodb", topology.primary_region)
     for spec in topology.blueprint.tables:
-        physical = topology.primary.tables[spec.name]
-        items = [(f"seed#{i:05d}", json.dumps({"seed": i, "table": spec.name})) for i in range(spec.seed_items)]
-        through_app = put is not None and spec.name == topology.probe_table
-        for start in range(0, len(items), 25):  # BatchWriteItem takes up to 25 puts [BC:dynamodb]
-            batch = items[start:start + 25]
-            if through_app:
-                for key, payload in batch:
-                    put(key, payload)
-            else:
-                _batch_write(ddb, physical, [{spec.hash_key: {"S": k}, "payload": {"S": v}} for k, v in batch])
-            if spec.name == topology.probe_table:
-                for key, payload in batch:
-                    ledger.record(key, payload, topology.clock.now())
+        if spec.name not in topology.seeded:
+            seed_table(topology, spec, topology.primary.tables[spec.name], ledger, put)
     database = topology.blueprint.database
     target = topology.app_config.get(topology.primary_region, {}).get("db")
     if database is not None and target is not None and put is None:
@@ -394,6 +416,24 @@ def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
         bucket = topology.primary.buckets[bucket_spec.name]
         for i in range(bucket_spec.seed_objects):
             s3.put_object(Bucket=bucket, Key=f"seed/{i:05d}.json", Body=json.dumps({"seed": i}).encode())
+
+
+def seed_table(topology: Topology, spec: Any, physical: str, ledger: Any, put: Any = None) -> None:
+    """A table's seed items (in batches of 25); the probe table's enter the ledger with their ack time."""
+    ddb = topology.clients.client("dynamodb", topology.primary_region)
+    items = [(f"seed#{i:05d}", json.dumps({"seed": i, "table": spec.name})) for i in range(spec.seed_items)]
+    through_app = put is not None and spec.name == topology.probe_table
+    for start in range(0, len(items), 25):  # BatchWriteItem takes up to 25 puts [BC:dynamodb]
+        batch = items[start:start + 25]
+        if through_app:
+            for key, payload in batch:
+                put(key, payload)
+        else:
+            _batch_write(ddb, physical, [{spec.hash_key: {"S": k}, "payload": {"S": v}} for k, v in batch])
+        if spec.name == topology.probe_table:
+            for key, payload in batch:
+                ledger.record(key, payload, topology.clock.now())
+    topology.seeded.add(spec.name)
 
 
 def _batch_write(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
@@ -428,7 +468,7 @@ def build_database(topology: Topology) -> None:
         rds.create_db_instance(
             DBInstanceIdentifier=ident, Engine="postgres", DBInstanceClass=spec.instance_class, MultiAZ=True,
             MasterUsername=DB_USER, MasterUserPassword=DB_PASSWORD, DBName=spec.name, AllocatedStorage=20,
-            BackupRetentionPeriod=7, Tags=_tags(topology, "primary"),
+            BackupRetentionPeriod=7, Tags=_tags(topology, "database", primary),
         )
         topology.cleanup.push(f"db {ident}", lambda: rds.delete_db_instance(DBInstanceIdentifier=ident, SkipFinalSnapshot=True))
         rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
@@ -446,7 +486,7 @@ def build_database(topology: Topology) -> None:
             replica_class = spec.pilot_light_instance_class if topology.strategy.name == "pilot-light" else spec.instance_class
             rds_dr.create_db_instance_read_replica(
                 DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=source_arn, DBInstanceClass=replica_class,
-                SourceRegion=primary.region,
+                SourceRegion=primary.region, Tags=_tags(topology, "database", dr),
             )
             topology.cleanup.push(
                 f"db {replica}", lambda: rds_dr.delete_db_instance(DBInstanceIdentifier=replica, SkipFinalSnapshot=True)
@@ -499,6 +539,7 @@ def build_database_record(topology: Topology) -> None:
                 "Type": "TCP", **where, "Port": port, "RequestInterval": health_interval(topology),
                 "FailureThreshold": int(topology.profile.value("route53_failure_threshold"))},
         )["HealthCheck"]["Id"]
+        _tag_route53(topology, "healthcheck", check, "health-check", topology.primary)
         topology.cleanup.push(f"health check {check}", lambda: r53.delete_health_check(HealthCheckId=check))
         record.update(SetIdentifier=f"primary-{topology.primary_region}", Failover="PRIMARY", HealthCheckId=check)
     change = change_records(topology, [record] + ([secondary] if secondary else []), "CREATE")
@@ -519,7 +560,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
     for client, stack, cluster, readers in ((rds, primary, ident, 1), (rds_dr, dr, secondary, 1)):
         kwargs: dict[str, Any] = {
             "DBClusterIdentifier": cluster, "Engine": "aurora-postgresql", "GlobalClusterIdentifier": global_id,
-            "EnableHttpEndpoint": True, "Tags": _tags(topology, stack.role),
+            "EnableHttpEndpoint": True, "Tags": _tags(topology, "cluster", stack),
         }
         if stack is primary:
             kwargs.update(MasterUsername=DB_USER, MasterUserPassword=DB_PASSWORD, DatabaseName=spec.name)
@@ -531,7 +572,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
             instance = f"{cluster}-{member}"
             client.create_db_instance(
                 DBInstanceIdentifier=instance, DBClusterIdentifier=cluster, Engine="aurora-postgresql",
-                DBInstanceClass=spec.instance_class,
+                DBInstanceClass=spec.instance_class, Tags=_tags(topology, "database", stack),
             )
             topology.cleanup.push(f"db {instance}", partial(client.delete_db_instance, DBInstanceIdentifier=instance, SkipFinalSnapshot=True))
         client.get_waiter("db_cluster_available").wait(DBClusterIdentifier=cluster, WaiterConfig={"Delay": 30, "MaxAttempts": 120})

@@ -84,6 +84,7 @@ class Topology:
     restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed
     global_cluster: str | None = None
     account: str = ""  # from STS, on first use (build.account_of)
+    seeded: set[str] = field(default_factory=set)  # logical tables whose seed items are written
     db_record: str | None = None  # the DNS name the application's database answers at (db.<domain>)
     endpoints: dict[tuple[str, str, str, bool], tuple[str, int]] = field(default_factory=dict)  # database endpoints seen
     jobs: list[Any] = field(default_factory=list)  # scheduled jobs (e.g. snapshot-and-copy)

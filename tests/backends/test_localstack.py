@@ -26,6 +26,9 @@ from pytest_drtest.backends.localstack import (
 from pytest_drtest.harness import Harness
 from pytest_drtest.settings import Settings
 
+# one LocalStack per run: under `-n 2 --dist loadgroup` these tests share one worker (and its server)
+pytestmark = pytest.mark.xdist_group("localstack")
+
 EAST, WEST = "us-east-1", "us-west-2"
 COMMUNITY = {"dynamodb": "available", "dynamodbstreams": "available", "s3": "running", "ec2": "available",
              "route53": "available", "sts": "available", "iam": "available", "kinesis": "available"}

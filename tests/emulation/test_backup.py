@@ -319,7 +319,7 @@ def test_schedules_more_frequent_than_hourly_are_refused(bk: BackupEnv) -> None:
 
 
 def test_cron_uses_aws_day_numbers_and_the_rule_timezone() -> None:
-    monday = dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)
+    monday = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
     assert BackupSchedule.parse("cron(0 5 ? * 2 *)").next_after(monday) == monday.replace(hour=5)  # 2 = MON
     assert BackupSchedule.parse("cron(0 5 ? * 6L *)").next_after(monday).date() == dt.date(2026, 1, 30)  # last FRI
     assert BackupSchedule.parse("cron(0 5 ? * 2#2 *)").next_after(monday).date() == dt.date(2026, 1, 12)

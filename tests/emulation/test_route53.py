@@ -9,7 +9,12 @@ import botocore.exceptions
 import pytest
 
 from pytest_drtest.emulation.core import Endpoint
-from pytest_drtest.emulation.route53 import STATUS_FAILURE, STATUS_SUCCESS, Route53Emulator, StubResolver
+from pytest_drtest.emulation.route53 import (
+    STATUS_FAILURE,
+    STATUS_SUCCESS,
+    Route53Emulator,
+    StubResolver,
+)
 from pytest_drtest.profile import LatencyProfile
 
 _refs = itertools.count()

@@ -29,7 +29,7 @@ class Cli:
             pytest.fail("the AWS CLI is not installed (it is in the test extras: pip install -e '.[test]')")
         env = {**os.environ, **self.dr.env(region), "AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"}
         result = subprocess.run([AWS, *args, "--cli-connect-timeout", "2", "--output", "json"], env=env,
-                                capture_output=True, text=True, timeout=60)
+                                capture_output=True, text=True, timeout=60, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"aws {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
         return result

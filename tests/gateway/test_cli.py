@@ -21,7 +21,7 @@ def _table(dr: Harness, name: str) -> None:
 
 def test_cli_pitr_restores_the_items_as_of_the_time_into_a_new_table(world: Harness, cli: Cli) -> None:
     _table(world, "orders")
-    put = lambda key: cli.run("primary", "dynamodb", "put-item", "--table-name", "orders", "--item", f'{{"pk": {{"S": "{key}"}}}}')  # noqa: E731
+    put = lambda key: cli.run("primary", "dynamodb", "put-item", "--table-name", "orders", "--item", f'{{"pk": {{"S": "{key}"}}}}')
     for key in ("a", "b", "c"):
         put(key)
     world.clock.sleep("10m")
@@ -33,8 +33,8 @@ def test_cli_pitr_restores_the_items_as_of_the_time_into_a_new_table(world: Harn
 
     window = cli.json("primary", "dynamodb", "describe-continuous-backups", "--table-name", "orders")
     pitr = window["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
-    assert dt.datetime.fromtimestamp(pitr["EarliestRestorableDateTime"], dt.timezone.utc) == world.clock.datetime(0)
-    assert dt.datetime.fromtimestamp(pitr["LatestRestorableDateTime"], dt.timezone.utc) == world.clock.datetime(world.clock.now() - 300)
+    assert dt.datetime.fromtimestamp(pitr["EarliestRestorableDateTime"], dt.UTC) == world.clock.datetime(0)
+    assert dt.datetime.fromtimestamp(pitr["LatestRestorableDateTime"], dt.UTC) == world.clock.datetime(world.clock.now() - 300)
 
     too_old = cli.run("primary", "dynamodb", "restore-table-to-point-in-time", "--source-table-name", "orders",
                       "--target-table-name", "never", "--restore-date-time", "1990-01-01T00:00:00Z", check=False)

@@ -87,7 +87,7 @@ def test_scenario_latency_table_and_profile_file_move_the_figures(pytester: pyte
         ('name = "x"\nstrategy = "warm-standby"\nprobe = { keys = 0 }\n[[experiments]]\nfault = { kind = "region-outage" }\n',
          "field 'probe.keys': expected at least 1"),
         ('name = "x"\nstrategy = "warm-standby"\n[[experiments]]\nfault = { kind = "corrupt-table", table = "orders" }\n'
-         'failback = true\n', "field 'experiments[0].failback': failback reverts the fault after recovery; 'corrupt-table'"),
+         + 'failback = true\n', "field 'experiments[0].failback': failback reverts the fault after recovery; 'corrupt-table'"),
         ('name = "x"\nstrategy = "warm-standby"\n[[experiments]]\nfault = { kind = "region-outage" }\nfailback = "yes"\n',
          "field 'experiments[0].failback': expected"),
         ('name = "x"\nstrategy = "warm-standby"\ncolour = "red"\n[[experiments]]\nfault = { kind = "region-outage" }\n', "unknown field(s) colour"),

@@ -21,7 +21,11 @@ from pytest_drtest.emulation.aurora.models import (
     AuroraInstance,
 )
 from pytest_drtest.emulation.core import Endpoint
-from pytest_drtest.emulation.rds_common import create_master, endpoint_address, switch_endpoint
+from pytest_drtest.emulation.rds_common import (
+    create_master,
+    endpoint_address,
+    switch_endpoint,
+)
 
 if TYPE_CHECKING:
     from pytest_drtest.dataplane import PostgresServer

@@ -3,20 +3,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_drtest.emulation.compute.lifecycle import InstanceLifecycle
 from pytest_drtest.emulation.compute.models import (
     EC2_STATE,
+    EC2_STOPPED,
     IN_SERVICE,
     LIVE_STATES,
+    TERMINATED,
     TERMINATING,
     ComputeEvent,
     InstanceView,
     Reason,
 )
+from pytest_drtest.emulation.compute.stops import InstanceStops
 from pytest_drtest.emulation.compute.targets import Targets
 
 
-class ComputeModel(InstanceLifecycle, Targets):
+class ComputeModel(InstanceStops, Targets):
     """Shared state of the EC2, Auto Scaling and ELBv2 emulators, and their public API."""
 
     def in_service(self, asg_name: str, region: str | None = None) -> int:
@@ -98,5 +100,5 @@ class ComputeModel(InstanceLifecycle, Targets):
             item["SubnetId"] = inst.subnet_id
             for eni in item.get("NetworkInterfaces", []):
                 eni["SubnetId"] = inst.subnet_id
-        item["State"] = dict(EC2_STATE[inst.state])
+        item["State"] = dict(EC2_STOPPED if inst.stopped_at is not None and inst.state != TERMINATED else EC2_STATE[inst.state])
         item["LaunchTime"] = self.clock.datetime(inst.launched_at)

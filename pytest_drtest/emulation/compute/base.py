@@ -41,6 +41,7 @@ class ComputeBase(ServiceEmulator):
         self._tg_members: dict[str, tuple[str, ...]] = {}
         self._down_since: dict[str, float] = {}
         self._detections: dict[str, Scheduled] = {}  # AZ -> the moment the ALB sees it fail
+        self._launch_blocks: dict[str, tuple[str, str, frozenset[str]]] = {}  # holder -> (region, group, AZs)
 
     def detection_time(self) -> float:
         """Seconds from an AZ loss until the ALB marks its targets unhealthy ([ALB-UG])."""
@@ -116,7 +117,11 @@ class ComputeBase(ServiceEmulator):
         return found
 
     def _serving(self, inst: Instance) -> bool:
-        return inst.state == IN_SERVICE and inst.registered and self.world.az_up(inst.az)
+        return inst.state == IN_SERVICE and inst.registered and inst.stopped_at is None and self.world.az_up(inst.az)
+
+    def _launch_blocked(self, group: Group, az: str) -> bool:
+        """A launch of ``group`` into ``az`` fails for lack of capacity (``block_launches``)."""
+        return any((region, name) == (group.region, group.name) and az in azs for region, name, azs in self._launch_blocks.values())
 
     # -- caches of moto's target groups -------------------------------------------------------
     def invalidate_targets(self) -> None:

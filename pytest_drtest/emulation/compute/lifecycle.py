@@ -170,7 +170,7 @@ class InstanceLifecycle(ScalingActivities):
         for inst in self._live(group):
             if inst.az in counts:
                 counts[inst.az] += 1
-        usable = [az for az in group.azs if self.world.az_up(az)] or group.azs
+        usable = [az for az in group.azs if self.world.az_up(az) and not self._launch_blocked(group, az)] or group.azs
         return min(sorted(usable), key=lambda az: counts[az])
 
     def _launch(

@@ -24,6 +24,7 @@ EC2_STATE = {
     DETACHED: {"Code": 16, "Name": "running"},
     TERMINATED: {"Code": 48, "Name": "terminated"},
 }
+EC2_STOPPED = {"Code": 80, "Name": "stopped"}  # [BC:ec2] InstanceStateName
 
 # ELBv2 TargetHealth values ([BC:elbv2] TargetHealth.State / Reason / Description).
 TARGET_INITIAL = {
@@ -128,6 +129,7 @@ class Instance:
     draining: bool = False
     in_service_at: float | None = None
     waiting_for_az: bool = False
+    stopped_at: float | None = None  # StopInstances: the instance does not run (until StartInstances)
 
 
 @dataclass

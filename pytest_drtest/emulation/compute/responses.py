@@ -39,6 +39,12 @@ class Ec2Emulator(_ComputeEmulator):
             for item in reservation.get("Instances", []):
                 self.model.rewrite_ec2_instance(item)
 
+    def after_StopInstances(self, call: Call) -> None:
+        self.model.stop_instances(call.region, list(call.params.get("InstanceIds", [])))
+
+    def after_StartInstances(self, call: Call) -> None:
+        self.model.start_instances(call.region, list(call.params.get("InstanceIds", [])))
+
     def after_TerminateInstances(self, call: Call) -> None:
         # moto replaces a terminated ASG instance at once; AWS finds it on its next EC2 health check.
         ids = set(call.params.get("InstanceIds", []))

@@ -63,6 +63,8 @@ class Targets(ComputeBase):
         down = self._elb_sees_down(inst.az)
         if inst.state == PENDING:
             return dict(TARGET_INITIAL)
+        if inst.stopped_at is not None and self.clock.now() >= inst.stopped_at + self.detection_time():
+            down = True  # a stopped instance fails every check from the detection time on
         return dict(TARGET_UNHEALTHY if down else TARGET_HEALTHY)
 
     def draining_target_ids(self, target_group_arn: str) -> list[str]:

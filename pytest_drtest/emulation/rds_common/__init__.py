@@ -11,8 +11,8 @@ from pytest_drtest.emulation.rds_common.base import RdsFamilyEmulator
 from pytest_drtest.emulation.rds_common.dataplane import (
     DB_PORT,
     LOCALHOST,
-    endpoint_address,
     create_master,
+    endpoint_address,
     switch_endpoint,
 )
 from pytest_drtest.emulation.rds_common.events import (
@@ -27,13 +27,13 @@ __all__ = [
     "ACCOUNT",
     "DB_PORT",
     "LOCALHOST",
-    "endpoint_address",
     "SOURCE_TYPES",
     "TIME_EPSILON",
     "RdsEvent",
     "RdsEventLog",
     "RdsFamilyEmulator",
     "create_master",
+    "endpoint_address",
     "event_log",
     "parse_rds_arn",
     "rds_arn",

@@ -27,7 +27,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+    def do_PUT(self) -> None:
         payload = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
         try:
             ddb.put_item(TableName=TABLE, Item={"pk": {"S": self._key()}, "payload": {"S": payload}})
@@ -36,7 +36,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         self._reply(200, "ok")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         try:
             item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": self._key()}}, ConsistentRead=True).get("Item")
         except Exception as exc:  # noqa: BLE001

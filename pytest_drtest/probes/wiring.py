@@ -1,0 +1,64 @@
+"""What a harness's probes are wired to: the application path (over the network when the world is
+served, else in-process), the emulation's last-writer-wins losers and replication backlog of the
+probe table, and the probe's error rate published to CloudWatch for alarms and FIS stop conditions."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_drtest.harness import Harness
+    from pytest_drtest.probes.probe import Probe
+    from pytest_drtest.topology.model import Topology
+
+
+def reach_of(harness: Harness) -> Any:
+    """How in-process paths reach the emulated world (None without an emulation)."""
+    from pytest_drtest.gateway.inprocess import InProcessReach
+
+    return InProcessReach(harness.emulation) if harness.emulation is not None else None
+
+
+def app_path(harness: Harness, topology: Topology, client_region: str | None) -> Any:
+    """The built-in application path: over the network when the world is served, else in-process."""
+    if harness.network is not None:
+        from pytest_drtest.probes.http import HttpAppPath
+
+        return HttpAppPath(topology, harness.network.dns_address, client_region=client_region,
+                           region_of=harness.network.plan.region_of, lock=harness.clock.lock,
+                           web_port=harness.web.port if harness.web is not None else 80, subnet_of=harness.network.plan.gateway)
+    from pytest_drtest.probes.app import AppPath
+
+    return AppPath(topology, reach_of(harness), client_region)
+
+
+def lww_losers(harness: Harness, topology: Topology) -> list[tuple[str, str | None]]:
+    """``(key, payload)`` of the probe table's writes discarded by last writer wins."""
+    from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+
+    assert harness.emulation is not None
+    table = topology.primary.tables.get(topology.probe_table)
+    hash_key = topology.blueprint.table(topology.probe_table).hash_key
+    losers = harness.emulation.find(DynamoDbEmulator).conflicts(table) if table else []
+    return [(str(c["key"][hash_key]["S"]), (c["item"] or {}).get("payload", {}).get("S")) for c in losers]
+
+
+def replicating(harness: Harness, topology: Topology) -> int:
+    """Replicated writes of the probe table not yet applied (in flight or held)."""
+    from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
+
+    assert harness.emulation is not None
+    table = topology.primary.tables.get(topology.probe_table)
+    return harness.emulation.find(DynamoDbEmulator).pending_replication(table) if table else 0
+
+
+def publish_error_rate(harness: Harness, probe: Probe) -> Any:
+    """The probe's error rate as a CloudWatch metric (``DrTest/Probe`` ``ErrorRate``) for alarms."""
+    from pytest_drtest.emulation.cloudwatch import CloudWatchEmulator, ProbeMetrics
+
+    if harness.emulation is None:
+        return None
+    try:
+        emulator = harness.emulation.find(CloudWatchEmulator)
+    except KeyError:
+        return None
+    return ProbeMetrics(emulator, lambda: probe.samples, region=harness.regions[0], probe=probe.prefix)
