@@ -47,6 +47,16 @@ DEFAULTS: dict[str, Figure] = {
         "for an empty table, up to several hours for large ones (a few minutes: the blueprints' small tables)"),
     # S3
     "s3_replication_lag": Figure(1, 15, "S3 user guide, Replication Time Control: most objects in seconds, 99.99% within 15 min"),
+    "s3_glacier_expedited": Figure(60, 300, "S3 user guide, archive retrieval options: Expedited retrievals from "
+                                   "S3 Glacier Flexible Retrieval typically within 1-5 minutes"),
+    "s3_glacier_standard": Figure(10800, 18000, "S3 user guide, archive retrieval options: Standard retrievals from "
+                                  "S3 Glacier Flexible Retrieval typically within 3-5 hours"),
+    "s3_glacier_bulk": Figure(18000, 43200, "S3 user guide, archive retrieval options: Bulk retrievals from "
+                              "S3 Glacier Flexible Retrieval typically within 5-12 hours"),
+    "s3_deep_archive_standard": Figure(43200, 43200, "S3 user guide, archive retrieval options: Standard retrievals "
+                                       "from S3 Glacier Deep Archive within 12 hours (modeled at the bound)"),
+    "s3_deep_archive_bulk": Figure(172800, 172800, "S3 user guide, archive retrieval options: Bulk retrievals from "
+                                   "S3 Glacier Deep Archive within 48 hours (modeled at the bound)"),
     # Route 53
     "route53_health_check_interval": Figure(30, 30, "Route 53 developer guide: RequestInterval 10 or 30 s (default 30)"),
     "route53_failure_threshold": Figure(3, 3, "Route 53 developer guide: FailureThreshold 1-10 (default 3)", unit="count"),
@@ -66,6 +76,10 @@ DEFAULTS: dict[str, Figure] = {
     "backup_job_time": Figure(300, 1200, "AWS Backup developer guide: DynamoDB backup jobs complete in minutes (no SLA)"),
     "backup_copy_time": Figure(900, 2700, "AWS Backup developer guide: cross-Region copies take tens of minutes (no SLA)"),
     "backup_restore_time": Figure(900, 3600, "DynamoDB developer guide: 95% of restores finish in under 1 h"),
+    "backup_s3_job_time": Figure(300, 1800, "AWS Backup developer guide, Amazon S3 backups: a backup job reads "
+                                 "every object of the bucket; minutes for small buckets (no SLA)"),
+    "backup_s3_restore_time": Figure(600, 3600, "AWS Backup developer guide, restoring S3 data: the objects are "
+                                     "written into the destination bucket; minutes to an hour for small buckets (no SLA)"),
     # RDS / Aurora (relational tier)
     "rds_create_time": Figure(300, 900, "RDS user guide, creating a DB instance: creating -> available in minutes"),
     "rds_multi_az_failover": Figure(60, 120, "RDS user guide, Multi-AZ failover: typically 60-120 s"),

@@ -1,6 +1,8 @@
-"""Restore checks: a restore lands in a NEW table whose contents equal the ledger as of the restore time."""
+"""Restore checks: a restore lands in a NEW table (database, bucket) whose contents equal the ledger as of
+the restore time; an S3 versioning recovery, in place, gives back the objects as they were then."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +19,20 @@ NOT_RESTORED: dict[str, tuple[str, ...]] = {
     "rds": ("DB parameter group (default)", "option group (default)", "VPC security groups (default)", "alarms"),
     "aurora": ("DB instances (create a writer)", "cluster parameter group (default)", "VPC security groups (default)",
                "alarms"),
+    # [S3-UG:RestoringPreviousVersions]: a copied version is a new version; the later ones stay
+    "s3-versioning": ("the versions written after the restore time (kept in the history, not current)",),
+    # "AWS Backup Developer Guide, Restoring S3 data": each object's version as of the point, in S3 Standard
+    "s3-backup": ("earlier object versions", "storage classes (restored objects are in S3 Standard)",
+                  "bucket settings (policy, lifecycle, replication)"),
 }
+
+#: S3 restore kinds: versioning restores in place; AWS Backup restores into a NEW bucket.
+S3_RESTORE_KINDS = ("s3-versioning", "s3-backup", "s3-backup-pitr")
 
 
 def not_restored(kind: str) -> tuple[str, ...]:
+    if kind.startswith("s3-"):
+        return NOT_RESTORED["s3-versioning" if kind == "s3-versioning" else "s3-backup"]
     if kind.startswith("aurora"):
         return NOT_RESTORED["aurora"]
     if kind.startswith("rds"):
@@ -142,7 +154,9 @@ def source_exists(topology: Topology, record: dict[str, Any]) -> bool | None:
     """Whether the restore's source still exists (None when its region is down: cannot look)."""
     region = record.get("source_region", record["region"])
     try:
-        if record.get("store") == "sql":
+        if record.get("store") == "s3":
+            topology.clients.client("s3", region).head_bucket(Bucket=record["source"])
+        elif record.get("store") == "sql":
             rds = topology.clients.client("rds", region)
             if record["kind"] == "aurora-cluster-pitr":
                 rds.describe_db_clusters(DBClusterIdentifier=record["source"])
@@ -190,8 +204,55 @@ def _newness(topology: Topology, record: dict[str, Any], existing_before: set[st
     return []
 
 
+def bucket_etags(s3: Any, bucket: str) -> dict[str, str] | None:
+    """``key -> ETag`` of the current version of every object of ``bucket`` (None: no such bucket)."""
+    found: dict[str, str] = {}
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            found.update((obj["Key"], obj["ETag"]) for obj in page.get("Contents", []))
+    except botocore.exceptions.ClientError:
+        return None
+    return found
+
+
+def verify_s3_restore(topology: Topology, record: dict[str, Any], *, existing_before: set[str] | None = None) -> RestoreResult:
+    """Compare a restored bucket with what it held at the restore time (``record["expected"]``: key -> ETag).
+
+    ``s3-versioning`` recovers in place, so only the expected keys are compared (the bucket's other
+    objects are not the recovery's business); the AWS Backup kinds restore into a NEW bucket, all of
+    whose objects must be expected ("AWS Backup Developer Guide, Restoring S3 data": a restore goes
+    to an existing or a new bucket; the check asks for a new one, as for tables and databases).
+    """
+    region, source, target = record["region"], record["source"], record["target"]
+    expected = {str(k): str(v) for k, v in record["expected"].items()}
+    problems: list[str] = []
+    in_place = record["kind"] == "s3-versioning"
+    if not in_place and target == source:
+        problems.append(f"restored in place: the target {target} is the source itself, not a new bucket")
+    if not in_place and (record.get("target_existed") or (existing_before is not None and target in existing_before)):
+        problems.append(f"{target} existed before the restore: not a new bucket")
+    actual = bucket_etags(topology.clients.client("s3", region), target)
+    if actual is None:
+        problems.append(f"the target {target} does not exist")
+        actual = {}
+    if in_place:
+        actual = {k: v for k, v in actual.items() if k in expected}
+    missing = sorted(k for k, v in expected.items() if actual.get(k) != v)
+    unexpected = sorted(k for k in actual if k not in expected)
+    return RestoreResult(
+        kind=record["kind"], region=region, source=source, target=target,
+        restore_time=topology.clock.datetime(record["restore_time"]).isoformat(), restore_t=record["restore_time"],
+        new_resource=not problems, source_untouched=source_exists(topology, record), items_expected=len(expected),
+        items_matched=len(expected) - len(missing), unexpected_items=len(unexpected),
+        duration_s=record["completed"] - record["started"], modeled=topology.clock.modeled, missing_keys=missing[:20],
+        not_restored=not_restored(record["kind"]), unexpected_keys=unexpected[:20], problems=problems,
+    )
+
+
 def verify_restore(topology: Topology, ledger: Ledger, record: dict[str, Any], *, existing_before: set[str] | None = None) -> RestoreResult:
     """Compare the restored table (or database) with the ledger's state as of the restore time."""
+    if record.get("store") == "s3":
+        return verify_s3_restore(topology, record, existing_before=existing_before)
     region = record["region"]
     problems = _newness(topology, record, existing_before)
     expected = ledger.state_as_of(record["restore_time"])
@@ -228,7 +289,9 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
     Probes run for the longest steady state (at the shortest interval); an on-demand backup or
     snapshot check takes its backup ``age`` before the end; then every check restores — as of
     ``age`` before the end (PITR kinds), from its backup, or from the newest recovery point of the
-    primary vault (``aws-backup``) — into a NEW table/instance/cluster, compared with the ledger.
+    primary vault (``aws-backup``), from an AWS Backup of a bucket (``s3-backup``, ``s3-backup-pitr``:
+    :class:`S3Checks`) — into a NEW table/instance/cluster/bucket, compared with the ledger (for a
+    bucket: its objects at the restore time).
     """
     from pytest_drtest.errors import DrConfigError
     from pytest_drtest.recovery.steps import (
@@ -264,10 +327,13 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=source)
             taken[index] = {"t": clock.now(), "name": name, "source": source}
 
+    s3_checks = S3Checks(dr, topology) if any(c.kind in S3Checks.KINDS for c in checks) else None
     for index, check in enumerate(checks):
         if check.kind in ("dynamodb-backup", "rds-snapshot"):
             at = start + max(steady - check.age, interval)
             clock.call_at(at + 0.5, lambda i=index, c=check: take(i, c), name=f"restore-check-{check.kind}")
+        elif s3_checks is not None and check.kind in S3Checks.KINDS:
+            s3_checks.prepare(index, check, start + steady)
     with dr.probe():
         clock.sleep(steady)
     end = clock.now()
@@ -288,6 +354,8 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             ddb.get_waiter("table_exists").wait(TableName=target, WaiterConfig={"Delay": 20, "MaxAttempts": 360})
             record_restore(topology, kind=check.kind, region=region, source=backup["source"], target=target,
                            restore_time=backup["t"], started=started, completed=clock.now())
+        elif s3_checks is not None and check.kind in S3Checks.KINDS:
+            s3_checks.restore(index, check)
         elif check.kind in ("rds-pitr", "aurora-cluster-pitr"):
             restore_database_to_time(topology, clock.datetime(end - check.age).replace(microsecond=0), clock)
         elif check.kind == "rds-snapshot":
@@ -323,3 +391,96 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
     if bad:
         raise AssertionError("restore check failed: " + "; ".join(r.story() for r in bad))
     return results
+
+
+class S3Checks:
+    """The ``s3-backup`` and ``s3-backup-pitr`` restore checks of :func:`run_restore_checks`.
+
+    ``s3-backup``: an on-demand AWS Backup job of the bucket ``age`` before the end of the steady
+    state, restored into a NEW bucket. ``s3-backup-pitr``: a backup plan with a continuous rule
+    (hourly, 35 days) chooses the bucket when the checks start; its first run makes the continuous
+    recovery point ("AWS Backup Developer Guide, Point-in-time recovery": a full backup, then every
+    change), which is restored as of ``age`` before the end into a NEW bucket. Both compare with what
+    the bucket held at the restore time (its objects' ETags, read then).
+    """
+
+    KINDS = ("s3-backup", "s3-backup-pitr")
+
+    def __init__(self, dr: Any, topology: Topology) -> None:
+        from pytest_drtest.topology.build import backup_role
+
+        self.dr, self.topology, self.clock = dr, topology, dr.clock
+        self.region = topology.primary_region
+        self.backup = dr.client("backup", self.region)
+        self.s3 = dr.client("s3", self.region)
+        self.role = backup_role(topology)
+        self.vault = f"{topology.name}-s3-checks"
+        self.backup.create_backup_vault(BackupVaultName=self.vault)
+        self.taken: dict[int, dict[str, Any]] = {}
+        self.plans: dict[str, str] = {}  # bucket -> continuous plan id
+
+    def bucket(self, check: Any) -> str:
+        return self.topology.bucket_name(check.bucket or None, self.region)
+
+    def prepare(self, index: int, check: Any, end: float) -> None:
+        bucket = self.bucket(check)
+        at = float(math.ceil(max(end - check.age, self.clock.now())))  # a whole second: RestoreTime has no fraction
+        if check.kind == "s3-backup-pitr" and bucket not in self.plans:
+            rule = {"RuleName": "continuous", "TargetBackupVaultName": self.vault, "ScheduleExpression": "cron(0 * ? * * *)",
+                    "EnableContinuousBackup": True, "Lifecycle": {"DeleteAfterDays": 35}}
+            plan = self.backup.create_backup_plan(BackupPlan={"BackupPlanName": f"{self.vault}-{bucket}"[:50], "Rules": [rule]})
+            self.backup.create_backup_selection(BackupPlanId=plan["BackupPlanId"], BackupSelection={
+                "SelectionName": "bucket", "IamRoleArn": self.role, "Resources": [f"arn:aws:s3:::{bucket}"]})
+            self.plans[bucket] = plan["BackupPlanId"]
+        self.clock.call_at(at, lambda: self._take(index, check, bucket), name=f"restore-check-{check.kind}")
+
+    def _take(self, index: int, check: Any, bucket: str) -> None:
+        """The restore time: what the bucket holds now (and, for ``s3-backup``, the backup job)."""
+        record: dict[str, Any] = {"t": self.clock.now(), "bucket": bucket, "expected": bucket_etags(self.s3, bucket) or {}}
+        if check.kind == "s3-backup":
+            job = self.backup.start_backup_job(BackupVaultName=self.vault, ResourceArn=f"arn:aws:s3:::{bucket}",
+                                               IamRoleArn=self.role)
+            record.update(job=job["BackupJobId"], arn=job["RecoveryPointArn"])
+        self.taken[index] = record
+
+    def restore(self, index: int, check: Any) -> None:
+        from pytest_drtest.errors import DrConfigError
+        from pytest_drtest.recovery.steps import poll, record_restore
+
+        taken = self.taken[index]
+        bucket = taken["bucket"]
+        metadata: dict[str, str] = {"NewBucket": "true"}
+        if check.kind == "s3-backup":
+            def backed_up() -> bool | None:
+                return self.backup.describe_backup_job(BackupJobId=taken["job"])["State"] in ("COMPLETED", "FAILED") or None
+
+            poll(self.clock, backed_up, every=60, timeout=6 * 3600, what=f"backup job {taken['job']}")
+            arn = taken["arn"]
+        else:
+            points = [p for p in self.backup.list_recovery_points_by_resource(ResourceArn=f"arn:aws:s3:::{bucket}")
+                      ["RecoveryPoints"] if ":recovery-point:continuous:" in p["RecoveryPointArn"]]
+            created = min((self.clock.seconds_at(p["CreationDate"]) for p in points), default=None)
+            if created is None or created > taken["t"]:
+                raise DrConfigError(
+                    f"{check.name}: the continuous backup of {bucket} does not reach back to the restore time (its "
+                    "full backup runs at the first full hour after the checks start, then takes minutes); lengthen "
+                    "steady_state or shorten age")
+            arn = points[0]["RecoveryPointArn"]
+            metadata["RestoreTime"] = self.clock.datetime(taken["t"]).isoformat()
+        target = f"{bucket}-restored-{next(self.topology.serials)}"[:63]
+        existed = True
+        try:
+            self.s3.head_bucket(Bucket=target)
+        except botocore.exceptions.ClientError:
+            existed = False
+        started = self.clock.now()
+        job = self.backup.start_restore_job(RecoveryPointArn=arn, IamRoleArn=self.role,
+                                            Metadata={**metadata, "DestinationBucketName": target})["RestoreJobId"]
+
+        def finished() -> bool | None:
+            return self.backup.describe_restore_job(RestoreJobId=job)["Status"] in ("COMPLETED", "FAILED") or None
+
+        poll(self.clock, finished, every=60, timeout=6 * 3600, what=f"restore job {job}")
+        record_restore(self.topology, kind=check.kind, store="s3", region=self.region, source=bucket, target=target,
+                       restore_time=taken["t"], started=started, completed=self.clock.now(),
+                       expected=taken["expected"], target_existed=existed)

@@ -17,7 +17,9 @@ from pytest_drtest.regions import check_region_pair
 from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, load_blueprint
 
-RESTORE_KINDS = ("dynamodb-pitr", "dynamodb-backup", "aws-backup", "rds-snapshot", "rds-pitr", "aurora-cluster-pitr")
+RESTORE_KINDS = ("dynamodb-pitr", "dynamodb-backup", "aws-backup", "rds-snapshot", "rds-pitr", "aurora-cluster-pitr",
+                 "s3-backup", "s3-backup-pitr")
+S3_RESTORE_KINDS = ("s3-backup", "s3-backup-pitr")
 SQL_RESTORE_KINDS = ("rds-snapshot", "rds-pitr", "aurora-cluster-pitr")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -53,6 +55,7 @@ class RestoreCheck:
     age: float  # the restore time is this long before the end of the steady state
     probe: ProbeSettings
     steady_state: float
+    bucket: str = ""  # the S3 kinds: a blueprint bucket ("": the first)
 
 
 @dataclass
@@ -277,6 +280,15 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
                 source=source, field=f"restore_checks[{i}].kind",
             )
         check._seen.add("steady_state")
+        bucket = ""
+        if kind in S3_RESTORE_KINDS:
+            if not blueprint.buckets:
+                raise DrConfigError(f"kind {kind!r} needs a blueprint with a bucket", source=source, field=f"restore_checks[{i}].kind")
+            bucket = check.get("bucket", str, blueprint.buckets[0].name)
+            try:
+                blueprint.bucket(bucket)
+            except DrConfigError as exc:
+                raise DrConfigError(str(exc), source=source, field=f"restore_checks[{i}].bucket") from None
         table = check.get("table", str, blueprint.tables[0].name)
         try:
             blueprint.table(table)
@@ -295,7 +307,7 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
                 source=source, field=f"restore_checks[{i}].age",
             )
         scenario.restore_checks.append(
-            RestoreCheck(check.get("name", str, kind), kind, table, age, _probe(check, probe), check_steady)
+            RestoreCheck(check.get("name", str, kind), kind, table, age, _probe(check, probe), check_steady, bucket)
         )
         check.reject_unknown()
     if not scenario.experiments and not scenario.restore_checks:

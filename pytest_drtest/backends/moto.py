@@ -15,6 +15,23 @@ _ENV = {
 }
 
 
+def _speed_up_moto() -> None:
+    """Process-wide caches of two pure functions moto calls on every request or model load.
+
+    ``method_names_from_class`` lists a responses class's methods with ``inspect.getmembers`` on
+    every call (one per request, the largest cost of a small one); a class's methods do not change.
+    ``create_loader`` builds a new botocore loader (re-listing and re-reading every model) for each
+    service model moto loads; one loader, with its cache, serves them all. Idempotent."""
+    import functools
+
+    from moto.core import loaders, responses, utils
+
+    if not hasattr(getattr(responses, "method_names_from_class"), "cache_info"):  # noqa: B009 - not re-exported
+        setattr(responses, "method_names_from_class", functools.cache(utils.method_names_from_class))  # noqa: B010
+    if not hasattr(getattr(utils, "create_loader"), "cache_info"):  # noqa: B009
+        setattr(utils, "create_loader", functools.cache(loaders.create_loader))  # noqa: B010
+
+
 class MotoBackend(Backend):
     """moto's ``mock_aws`` in this process: no server, no credentials, no network.
 
@@ -30,6 +47,7 @@ class MotoBackend(Backend):
     def start(self) -> None:
         from moto import mock_aws
 
+        _speed_up_moto()
         stack = ExitStack()
         stack.enter_context(patched_environ(_ENV))
         stack.enter_context(mock_aws(config={"core": {"reset_boto3_session": True}}))

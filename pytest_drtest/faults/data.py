@@ -153,6 +153,8 @@ class DeleteObjects(Fault):
     region: str = "primary"
     seed: int = 0
     deleted: list[str] = field(default_factory=list, init=False, compare=False)
+    #: the ETag of each deleted object's current version just before the fault: what a recovery must give back
+    etags: dict[str, str] = field(default_factory=dict, init=False, compare=False)
 
     def validate(self, topology: Topology) -> None:
         if not topology.blueprint.buckets:
@@ -187,11 +189,12 @@ class DeleteObjects(Fault):
             self.check(ctx)
         bucket, region = self.record["bucket"], self.record["region"]
         s3 = ctx.client("s3", region)
-        keys: list[str] = []
+        etags: dict[str, str] = {}
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self.prefix):
-            keys.extend(obj["Key"] for obj in page.get("Contents", []))
-        keys.sort()
+            etags.update((obj["Key"], obj["ETag"]) for obj in page.get("Contents", []))
+        keys = sorted(etags)
         chosen = sorted(_choose(keys, self.fraction, f"{self.seed}:{bucket}"))
+        self.etags = {key: etags[key] for key in chosen}
         for key in chosen:
             if self.versions:
                 versions = s3.list_object_versions(Bucket=bucket, Prefix=key)

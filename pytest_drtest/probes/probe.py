@@ -260,9 +260,11 @@ class Probe:
 
     def _recovered_by_runbook(self, result: Result) -> None:
         """Probes cannot see corrupted data: after a data fault the service counts as recovered
-        when the runbook repointed the application to the restored copy (its last
-        ``app-repointed``/``dns-switched`` milestone); without one it never recovered."""
-        marks = [m for m in self.timeline.events if m.kind in ("app-repointed", "dns-switched") and m.t >= result.fault_t]
+        when the runbook repointed the application to the restored copy, or recovered the data in
+        place (its last ``app-repointed``/``dns-switched``/``objects-recovered`` milestone); without
+        one it never recovered."""
+        marks = [m for m in self.timeline.events
+                 if m.kind in ("app-repointed", "dns-switched", "objects-recovered") and m.t >= result.fault_t]
         if not marks:
             result.rto_s = None
             return

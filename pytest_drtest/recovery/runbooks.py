@@ -13,6 +13,10 @@
 - ``pitr-restore`` (data corruption): restore the table (or database) as of one second before the
   corruption into a NEW one (waiting until that time is restorable), repoint the application, and
   copy back the changes made after the restore point that the corruption did not touch.
+- ``undelete-objects`` (objects deleted from a versioned bucket, the ``delete-objects`` fault):
+  make each deleted object's version as of just before the deletion current again, in place — the
+  delete markers removed, or the previous version copied on top when newer versions exist
+  (:mod:`pytest_drtest.recovery.s3`); objects deleted with every version cannot come back this way.
 - ``none``: nothing (in-region HA is expected to heal by itself, e.g. an AZ outage).
 """
 from __future__ import annotations
@@ -197,6 +201,29 @@ def _pitr_table(topology: Topology, clock: Clock, fault: Any) -> None:
     topology.note("writes-reapplied", done.describe(source))
 
 
+def undelete_objects(topology: Topology, clock: Clock) -> None:
+    """Recover the objects the last ``delete-objects`` fault deleted with S3 Versioning, in place, as of
+    just before the deletion ([S3-UG:ManagingDelMarkers]: to undelete an object, delete its delete marker)."""
+    from pytest_drtest.recovery.s3 import recover_versions
+
+    faults = [f for f in topology.faults if f.kind == "delete-objects"]
+    if not faults:
+        raise RunbookFailed("undelete-objects needs a delete-objects fault to know which objects were deleted, and when")
+    fault = faults[-1]
+    bucket, region = fault.record["bucket"], fault.record["region"]
+    s3 = topology.clients.client("s3", region)
+    # the versions as of 1 ms before the deletes (listings' LastModified has milliseconds)
+    as_of_t = fault.injected_at - 0.001
+    topology.note("detected", f"{len(fault.deleted)} objects missing from {bucket}")
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+        raise RunbookFailed(f"{bucket} is not versioned: deleted objects cannot be recovered from the bucket")
+    started = clock.now()
+    done = recover_versions(s3, bucket, clock.datetime(as_of_t), keys=list(fault.deleted))
+    topology.note("objects-recovered", done.describe(bucket))
+    record_restore(topology, kind="s3-versioning", store="s3", region=region, source=bucket, target=bucket,
+                   restore_time=as_of_t, started=started, completed=clock.now(), expected=dict(fault.etags))
+
+
 def latest_restorable_time(topology: Topology) -> _dt.datetime:
     """``LatestRestorableTime`` of the application's database, as RDS reports it."""
     target = topology.app_config[topology.primary_region]["db"]
@@ -218,6 +245,7 @@ RUNBOOKS: dict[str, Runbook] = {
     "shift-traffic": shift_traffic,
     "restore-from-backup": restore_from_backup,
     "pitr-restore": pitr_restore,
+    "undelete-objects": undelete_objects,
     "none": no_runbook,
 }
 

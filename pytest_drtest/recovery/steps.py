@@ -127,9 +127,21 @@ def record_restore(topology: Topology, **fields: Any) -> None:
     table is deleted at teardown with the rest of the topology (backends without a reset: LocalStack)."""
     topology.restores.append(fields)
     target, region = fields.get("target"), fields.get("region")
-    if fields.get("store") != "sql" and target and region:
+    if fields.get("store") == "s3":
+        if target and region and target != fields.get("source"):
+            s3 = topology.clients.client("s3", region)
+            topology.cleanup.push(f"bucket {target}", lambda: empty_and_delete_bucket(s3, target))
+    elif fields.get("store") != "sql" and target and region:
         ddb = topology.clients.client("dynamodb", region)
         topology.cleanup.push(f"table {target}", lambda: ddb.delete_table(TableName=target))
+
+
+def empty_and_delete_bucket(s3: Any, bucket: str) -> None:
+    """Delete every version and delete marker of ``bucket``, then the bucket."""
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+    s3.delete_bucket(Bucket=bucket)
 
 
 # -- relational tier -----------------------------------------------------------------------------------

@@ -280,13 +280,14 @@ def test_start_backup_job_honours_the_idempotency_token(bk: BackupEnv) -> None:
     assert len(bk.emulator.jobs()) == 2
 
 
-def test_non_dynamodb_resources_fail_with_a_status_message(bk: BackupEnv) -> None:
-    job_id = bk.backup.start_backup_job(BackupVaultName="primary", ResourceArn="arn:aws:s3:::my-bucket", IamRoleArn=ROLE)["BackupJobId"]
+def test_unsupported_resources_fail_with_a_status_message(bk: BackupEnv) -> None:
+    efs = f"arn:aws:elasticfilesystem:us-east-1:{ACCOUNT}:file-system/fs-1"
+    job_id = bk.backup.start_backup_job(BackupVaultName="primary", ResourceArn=efs, IamRoleArn=ROLE)["BackupJobId"]
     bk.env.clock.sleep(0)
 
     job = bk.describe_job(job_id)
-    assert (job["State"], job["ResourceType"]) == ("FAILED", "S3")
-    assert "DynamoDB tables only" in job["StatusMessage"]
+    assert (job["State"], job["ResourceType"]) == ("FAILED", "EFS")
+    assert "DynamoDB tables and S3 buckets only" in job["StatusMessage"]
     assert [j["BackupJobId"] for j in bk.backup.list_backup_jobs(ByState="FAILED")["BackupJobs"]] == [job_id]
     assert bk.backup.list_backup_jobs(ByState="COMPLETED")["BackupJobs"] == []
 

@@ -1,4 +1,4 @@
-"""AWS Backup for DynamoDB tables: selections, scheduled jobs, recovery points, copies, restores.
+"""AWS Backup for DynamoDB tables and S3 buckets: selections, scheduled jobs, recovery points, copies, restores.
 
 moto 5.2.5 stores backup vaults and plans (``CopyActions`` echoed) and nothing else: selections
 raise NotImplementedError, ``UpdateBackupPlan`` too, and jobs, recovery points, copy and restore
@@ -17,7 +17,9 @@ clock:
   ``PENDING`` -> ``RUNNING`` -> ``COMPLETED`` and creates a NEW table holding exactly the recovery
   point's items;
 * vaults and recovery points answer in clock time (``recovery_points``); the job APIs are in
-  ``responses``.
+  ``responses``;
+* S3 buckets (``s3``): snapshot backups and one continuous (point-in-time) recovery point per
+  bucket, restored into a new or an existing bucket.
 """
 from __future__ import annotations
 

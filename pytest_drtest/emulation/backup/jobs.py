@@ -91,8 +91,12 @@ class Jobs(BackupBase):
         if failure is not None:
             self._fail(job, failure)
             return
-        job.duration = self.profile.sample(kind.duration_key, stream=f"{kind.stream}:{kind.resource(job)}")
+        job.duration = self.profile.sample(self._duration_key(job, kind), stream=f"{kind.stream}:{kind.resource(job)}")
         self.at(now + job.duration, lambda: self._end(job, kind), name=f"backup:complete {job.job_id}")
+
+    def _duration_key(self, job: Job, kind: JobKind[Any]) -> str:
+        """The profile key of how long the job runs (a resource type may have its own)."""
+        return kind.duration_key
 
     def _end(self, job: J, kind: JobKind[J]) -> None:
         if job.state != "RUNNING":
@@ -211,7 +215,7 @@ class Jobs(BackupBase):
         """``RUNNING``: the table's items and description are read now (the snapshot)."""
         if job.resource_type != "DynamoDB":
             return (
-                "pytest-drtest emulates AWS Backup for DynamoDB tables only; "
+                "pytest-drtest emulates AWS Backup for DynamoDB tables and S3 buckets only; "
                 f"resource type {job.resource_type} is not supported"
             )
         if not self.world.region_up(job.region):

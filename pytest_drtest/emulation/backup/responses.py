@@ -14,11 +14,12 @@ from pytest_drtest.emulation.backup.models import (
 )
 from pytest_drtest.emulation.backup.plans import Plans
 from pytest_drtest.emulation.backup.recovery_points import RecoveryPoints
+from pytest_drtest.emulation.backup.s3 import S3Backups
 from pytest_drtest.emulation.core import AwsError, Call
 
 
-class BackupEmulator(RecoveryPoints, Plans):
-    """AWS Backup jobs, recovery points, copies and restores of DynamoDB tables, on the clock."""
+class BackupEmulator(S3Backups, RecoveryPoints, Plans):
+    """AWS Backup jobs, recovery points, copies and restores of DynamoDB tables and S3 buckets, on the clock."""
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every backup job (DescribeBackupJob shape plus ``Region``), in creation order."""
@@ -207,6 +208,8 @@ class BackupEmulator(RecoveryPoints, Plans):
         rp = self._find_recovery_point(call.region, p["RecoveryPointArn"])
         if rp.status != "AVAILABLE":
             raise AwsError("InvalidRequestException", f"Recovery point {rp.arn} is not AVAILABLE (status {rp.status})")
+        if rp.resource_type == "S3":
+            return {"RestoreJobId": self._start_s3_restore(call, rp, token).job_id}
         target = (p.get("Metadata") or {}).get("targetTableName")
         if not target:
             raise invalid("Metadata must hold targetTableName, the name of the new table")

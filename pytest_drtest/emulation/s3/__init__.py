@@ -10,7 +10,10 @@ moto stores a bucket's replication configuration and replicates nothing. The emu
   ``PENDING`` → ``COMPLETED`` on the source and ``REPLICA`` on the destination (``replication``);
   replicas keep the source's version IDs in what callers see (``version_ids``);
 - a delivery whose source or destination region is lost, or whose bucket is paused, is held in
-  ``PENDING`` and applied, in order, when the region comes back or replication resumes.
+  ``PENDING`` and applied, in order, when the region comes back or replication resumes;
+- the clock time of every version and delete marker, answered as ``LastModified`` (``history``);
+- ``RestoreObject`` of archived objects taking its tier's time, ``x-amz-restore`` while it runs,
+  ``InvalidObjectState`` until it is done and after the copy expired (``glacier``).
 """
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import botocore.exceptions
 
-from pytest_drtest.emulation.core import Call, Emulation, ServiceEmulator
+from pytest_drtest.emulation.core import Call, Emulation
+from pytest_drtest.emulation.s3.history import ObjectHistory
 from pytest_drtest.emulation.s3.models import (
     COMPLETED,
     FAILED,
@@ -27,10 +28,8 @@ from pytest_drtest.emulation.s3.models import (
 )
 
 
-class CrossRegionReplication(ServiceEmulator):
+class CrossRegionReplication(ObjectHistory):
     """Buckets' home regions, their rules, and the deliveries of new versions to destinations."""
-
-    service = "s3"
 
     def __init__(self, emulation: Emulation) -> None:
         super().__init__(emulation)
@@ -182,6 +181,7 @@ class CrossRegionReplication(ServiceEmulator):
         delivery.state = "delivered"
         delivery.delivered_at = self.clock.now()
         moto_id = answer.get("VersionId")
+        self.note_version(delivery.destination_bucket, delivery.key, moto_id)
         if moto_id:
             # The replica keeps the source version's ID ([S3-UG:replication] "Why use replication").
             delivery.destination_version_id = delivery.source_version_id

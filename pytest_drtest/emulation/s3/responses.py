@@ -1,11 +1,13 @@
 """The S3 emulator: bucket home regions, replication configuration, writes and reads."""
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import botocore.exceptions
 
 from pytest_drtest.emulation.core import AwsError, Call
+from pytest_drtest.emulation.s3.glacier import GlacierRestores
 from pytest_drtest.emulation.s3.models import (
     ARCHIVE_CLASSES,
     LEGACY_LOCATIONS,
@@ -16,9 +18,9 @@ from pytest_drtest.emulation.s3.models import (
 from pytest_drtest.emulation.s3.version_ids import ReplicaVersionIds
 
 
-class S3Emulator(ReplicaVersionIds):
+class S3Emulator(GlacierRestores, ReplicaVersionIds):
     """Bucket home regions and CRR with modeled lag (replicas keep the source's version IDs),
-    holds during outages and pauses."""
+    holds during outages and pauses; clock times of versions; archive restores by tier."""
 
     # -- the outage of a bucket's home region -----------------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -78,10 +80,26 @@ class S3Emulator(ReplicaVersionIds):
     def after_CompleteMultipartUpload(self, call: Call) -> None:
         self._object_written(call, call.params["Bucket"], call.params["Key"])
 
+    def before_CopyObject(self, call: Call) -> None:
+        self._guard_bucket_regions(call)
+        source = call.params.get("CopySource")
+        if isinstance(source, str) and "/" in source.lstrip("/"):
+            bucket, _, key = urllib.parse.unquote(source.lstrip("/").split("?", 1)[0]).partition("/")
+            source = {"Bucket": bucket, "Key": key}
+        if not isinstance(source, dict) or not source.get("Bucket") or not source.get("Key"):
+            return
+        try:
+            self._refuse_expired_copy(Call(call.service, call.operation, call.region, dict(source), call.context))
+        except AwsError:
+            # [BC:s3] CopyObject: an archived source must be restored first
+            raise AwsError("ObjectNotInActiveTierError", "The source object of the COPY action is not in the active "
+                           "tier and is only stored in Amazon S3 Glacier.", 403) from None
+
     def _object_written(self, call: Call, bucket: str, key: str) -> None:
-        """A new version exists: schedule its replication if an Enabled rule covers it."""
+        """A new version exists: note its clock time; schedule its replication if an Enabled rule covers it."""
         assert call.parsed is not None
         version_id = call.parsed.get("VersionId")
+        self.note_version(bucket, key, version_id)
         if not version_id or not self._rules.get(bucket):
             return
         if call.params.get("StorageClass") in ARCHIVE_CLASSES:
@@ -105,7 +123,9 @@ class S3Emulator(ReplicaVersionIds):
     def after_DeleteObject(self, call: Call) -> None:
         assert call.parsed is not None
         if call.params.get("VersionId"):
+            self._changed(call.params["Bucket"], call.params["Key"])
             return  # a version-id delete is never replicated [S3-UG:replication-what-is-isnot-replicated]
+        self.note_version(call.params["Bucket"], call.params["Key"], call.parsed.get("VersionId"))
         if call.parsed.get("DeleteMarker") and call.parsed.get("VersionId"):
             self._delete_marker_written(call.params["Bucket"], call.params["Key"], call.parsed["VersionId"])
 
@@ -115,7 +135,9 @@ class S3Emulator(ReplicaVersionIds):
         by_version = {obj["Key"]: obj.get("VersionId") for obj in call.params.get("Delete", {}).get("Objects", [])}
         for deleted in call.parsed.get("Deleted", []):
             if by_version.get(deleted.get("Key")):
+                self._changed(bucket, str(deleted.get("Key")))
                 continue  # named a version: never replicated
+            self.note_version(bucket, str(deleted.get("Key")), deleted.get("DeleteMarkerVersionId"))
             if deleted.get("DeleteMarker") and deleted.get("DeleteMarkerVersionId"):
                 self._delete_marker_written(bucket, deleted["Key"], deleted["DeleteMarkerVersionId"])
 
@@ -129,16 +151,25 @@ class S3Emulator(ReplicaVersionIds):
     def before_HeadObject(self, call: Call) -> dict[str, Any] | None:
         return self._answer_for_replica(call)
 
-    before_GetObject = before_HeadObject
+    def before_GetObject(self, call: Call) -> dict[str, Any] | None:
+        self._guard_bucket_regions(call)
+        self._refuse_expired_copy(call)
+        return self._answer_for_replica(call)
+
     before_GetObjectTagging = before_HeadObject
     before_PutObjectTagging = before_HeadObject
     before_DeleteObjectTagging = before_HeadObject
 
     def after_HeadObject(self, call: Call) -> None:
+        assert call.parsed is not None
+        self._clock_last_modified(call.params["Bucket"], call.parsed, call.params["Key"], header=True)
+        self._report_restore(call)
         self._show_source_id(call)
         self._report_status(call)
 
     def after_GetObject(self, call: Call) -> None:
+        assert call.parsed is not None
+        self._clock_last_modified(call.params["Bucket"], call.parsed, call.params["Key"], header=True)
         self._show_source_id(call)
         self._report_status(call)
 

@@ -49,6 +49,7 @@ class ReplicaVersionIds(CrossRegionReplication):
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
             raise AwsError(str(error.get("Code", "")), str(error.get("Message", "")), status) from None
         parsed.pop("ResponseMetadata", None)
+        self._clock_last_modified(bucket, parsed, key, header=True)
         parsed["VersionId"] = call.params["VersionId"]
         if call.operation == "DeleteObject":
             self._forget_replica(bucket, key, call.params["VersionId"])
@@ -91,6 +92,7 @@ class ReplicaVersionIds(CrossRegionReplication):
 
     def _rewrite_listing(self, bucket: str, parsed: dict[str, Any]) -> None:
         for entry in list(parsed.get("Versions") or []) + list(parsed.get("DeleteMarkers") or []):
+            self._clock_last_modified(bucket, entry)
             if entry.get("VersionId"):
                 entry["VersionId"] = self.replica_version_id(bucket, entry.get("Key", ""), entry["VersionId"])
         if parsed.get("VersionIdMarker") and parsed.get("KeyMarker") is not None:
