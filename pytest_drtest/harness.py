@@ -78,7 +78,17 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     emulation.add(SsmEmulator(emulation))
     emulation.add(FisEmulator(emulation))
     emulation.add(ArcRegionSwitchEmulator(emulation))
+    add_cache_emulators(emulation)
     return emulation
+
+
+def add_cache_emulators(emulation: Emulation) -> None:
+    """ElastiCache for Valkey / Redis OSS (on real Redis) and DAX (in front of the DynamoDB emulation)."""
+    from pytest_drtest.emulation.dax import DaxEmulator
+    from pytest_drtest.emulation.elasticache import ElastiCacheEmulator
+
+    emulation.add(ElastiCacheEmulator(emulation))
+    emulation.add(DaxEmulator(emulation))
 
 
 class Harness(ExperimentRunner):

