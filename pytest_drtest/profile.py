@@ -96,14 +96,6 @@ DEFAULTS: dict[str, Figure] = {
                                     "has downtime; AWS Knowledge Center rds-performance-impact: a new host is built, "
                                     "the storage moved, the database recovered (no published figure; minutes)"),
     "rds_pitr_latest_lag": Figure(300, 300, "RDS user guide, PITR: transaction logs uploaded every 5 min"),
-    # Aurora Serverless v2
-    "aurora_serverless_resume_time": Figure(15, 15, "Aurora user guide, scaling to zero ACUs (automatic pause): "
-                                            "resuming takes about 15 s (longer after 24 h paused)"),
-    "aurora_serverless_acu_tps": Figure(100, 100, "Aurora user guide, Serverless v2 capacity: 1 ACU is about 2 GiB of "
-                                        "memory with matching CPU; transactions per second one ACU serves: no published "
-                                        "figure (a modeling choice)", unit="count"),
-    "aurora_serverless_scaling_interval": Figure(10, 10, "Aurora user guide, Serverless v2 scaling: capacity follows "
-                                                 "the load within seconds, in 0.5 ACU steps (how often it is evaluated here)"),
     # ElastiCache (Valkey / Redis OSS)
     "elasticache_create_time": Figure(300, 900, "ElastiCache user guide, creating a cluster: creating -> available "
                                       "in minutes (no published figure)"),
@@ -125,12 +117,6 @@ DEFAULTS: dict[str, Figure] = {
                                        "item cache replicates to the other nodes, eventually, usually in under 1 s"),
     "dax_failover": Figure(10, 30, "DAX developer guide, cluster components: a read replica becomes primary when the "
                            "primary fails (no published duration; seconds)"),
-    # Amazon DocumentDB
-    "docdb_failover": Figure(20, 30, "DocumentDB developer guide, failover: a replica is promoted, typically within 30 s"),
-    "docdb_global_lag": Figure(0.2, 1.0, "DocumentDB developer guide, global clusters: cross-Region replication "
-                               "typically under 1 s"),
-    "docdb_global_failover": Figure(30, 60, "DocumentDB developer guide, global clusters: a secondary cluster is "
-                                    "promoted in under a minute"),
     # Runbooks in AWS formats (SSM Automation aws:approve, ARC Region switch manual approval)
     "manual_approval_time": Figure(120, 600, "no AWS figure (a person answers): an on-call approver within minutes; set your team's"),
     "automation_poll_interval": Figure(5, 5, "no AWS figure: how often aws:waitForAwsResourceProperty and ARC Region switch steps re-read a resource"),
