@@ -57,6 +57,7 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     from pytest_drtest.emulation.cloudwatch import CloudWatchEmulator
     from pytest_drtest.emulation.compute import install_compute
     from pytest_drtest.emulation.core import Emulation
+    from pytest_drtest.emulation.docdb import DocDbEmulator
     from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
     from pytest_drtest.emulation.fis import FisEmulator
     from pytest_drtest.emulation.rds import RdsInstanceEmulator
@@ -79,6 +80,7 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     emulation.add(FisEmulator(emulation))
     emulation.add(ArcRegionSwitchEmulator(emulation))
     add_cache_emulators(emulation)
+    emulation.add(DocDbEmulator(emulation))
     return emulation
 
 

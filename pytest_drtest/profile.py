@@ -117,6 +117,15 @@ DEFAULTS: dict[str, Figure] = {
                                        "item cache replicates to the other nodes, eventually, usually in under 1 s"),
     "dax_failover": Figure(10, 30, "DAX developer guide, cluster components: a read replica becomes primary when the "
                            "primary fails (no published duration; seconds)"),
+    # Amazon DocumentDB (instance-based clusters, global clusters)
+    "docdb_create_time": Figure(300, 900, "DocumentDB developer guide, creating a cluster and its instances: "
+                                "creating -> available in minutes (no published figure)"),
+    "docdb_failover": Figure(15, 30, "DocumentDB developer guide, db-cluster-fault-tolerance: a failover to a "
+                             "replica instance typically takes less than 30 seconds"),
+    "docdb_global_lag": Figure(0.2, 1.0, "DocumentDB API reference, CreateGlobalCluster: storage-based replication "
+                               "across Regions with latencies less than one second"),
+    "docdb_global_failover": Figure(30, 60, "DocumentDB developer guide, global clusters: no published duration for a "
+                                    "switchover or failover; modeled as Aurora global database's (under a minute)"),
     # Runbooks in AWS formats (SSM Automation aws:approve, ARC Region switch manual approval)
     "manual_approval_time": Figure(120, 600, "no AWS figure (a person answers): an on-call approver within minutes; set your team's"),
     "automation_poll_interval": Figure(5, 5, "no AWS figure: how often aws:waitForAwsResourceProperty and ARC Region switch steps re-read a resource"),
