@@ -53,6 +53,7 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     """The emulation hub with every service emulator."""
     from pytest_drtest.emulation.arc_region_switch import ArcRegionSwitchEmulator
     from pytest_drtest.emulation.aurora import AuroraEmulator
+    from pytest_drtest.emulation.aurora_serverless import AuroraServerlessEmulator
     from pytest_drtest.emulation.backup import BackupEmulator
     from pytest_drtest.emulation.cloudwatch import CloudWatchEmulator
     from pytest_drtest.emulation.compute import install_compute
@@ -81,6 +82,9 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     emulation.add(ArcRegionSwitchEmulator(emulation))
     add_cache_emulators(emulation)
     emulation.add(DocDbEmulator(emulation))
+    serverless = AuroraServerlessEmulator(emulation)
+    emulation.add(serverless)
+    emulation.add(serverless.data_api_gate, first=True)  # before the Data API emulator: paused clusters resume
     return emulation
 
 

@@ -126,6 +126,16 @@ DEFAULTS: dict[str, Figure] = {
                                "across Regions with latencies less than one second"),
     "docdb_global_failover": Figure(30, 60, "DocumentDB developer guide, global clusters: no published duration for a "
                                     "switchover or failover; modeled as Aurora global database's (under a minute)"),
+    # Aurora Serverless v2
+    "aurora_serverless_resume_time": Figure(15, 15, "Aurora user guide, aurora-serverless-v2-auto-pause (how auto-pause "
+                                            "works): a paused instance resumes in about 15 seconds"),
+    "aurora_serverless_acu_tps": Figure(100, 100, "Aurora user guide, aurora-serverless-v2.how-it-works: 1 ACU is about "
+                                        "2 GiB of memory with the matching CPU and networking; the transactions per "
+                                        "second it serves depend on the workload (no published figure: set your own)",
+                                        unit="count"),
+    "aurora_serverless_scaling_interval": Figure(10, 10, "Aurora user guide, aurora-serverless-v2.how-it-works: "
+                                                 "capacity is adjusted continuously in 0.5 ACU increments, scaling up "
+                                                 "within seconds (how often the emulation re-evaluates it)"),
     # Runbooks in AWS formats (SSM Automation aws:approve, ARC Region switch manual approval)
     "manual_approval_time": Figure(120, 600, "no AWS figure (a person answers): an on-call approver within minutes; set your team's"),
     "automation_poll_interval": Figure(5, 5, "no AWS figure: how often aws:waitForAwsResourceProperty and ARC Region switch steps re-read a resource"),
