@@ -160,14 +160,14 @@ def test_data_api_on_a_paused_cluster_resumes_it(emu_env: Any, serverless: Auror
         DataPlane.check()
     except DataPlaneUnavailable as exc:
         postgres_or_skip(exc)
-    for key, value in {"rds_create_time": 60.0}.items():
+    for key, value in {"rds_create_time": 60.0, "aurora_failover": 30.0}.items():
         emu_env.profile.override(key, value, origin="test")
     # the serverless emulator was added first: move the Aurora ones before it, as the harness orders them
     aurora = AuroraEmulator(emu_env.emulation)
     emu_env.emulation.add(aurora, first=True)
     emu_env.emulation.add(RdsDataEmulator(emu_env.emulation))
-    arn = create(emu_env, "app", {"MinCapacity": 0, "MaxCapacity": 4}, instances={"app-w": 1}, DatabaseName="orders",
-                 EnableHttpEndpoint=True)["DBClusterArn"]
+    arn = create(emu_env, "app", {"MinCapacity": 0, "MaxCapacity": 4}, instances={"app-w": 5, "app-r": 1},
+                 DatabaseName="orders", EnableHttpEndpoint=True)["DBClusterArn"]
     data = emu_env.client("rds-data", REGION)
     secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app"
     emu_env.clock.sleep(60)
@@ -179,3 +179,9 @@ def test_data_api_on_a_paused_cluster_resumes_it(emu_env: Any, serverless: Auror
     emu_env.clock.sleep(RESUME)
     answer = data.execute_statement(resourceArn=arn, secretArn=secret, sql="SELECT count(*) FROM t")
     assert answer["records"] == [[{"longValue": 0}]]
+    # capacity follows the writer role through a failover: the old writer is a tier-5 reader now
+    emu_env.client("rds", REGION).failover_db_cluster(DBClusterIdentifier="app", TargetDBInstanceIdentifier="app-r")
+    emu_env.clock.sleep(30.0)
+    serverless.offer_load(REGION, "app", 300.0)
+    emu_env.clock.sleep(INTERVAL)
+    assert (serverless.capacity(REGION, "app-r"), serverless.capacity(REGION, "app-w")) == (3.0, 0.5)

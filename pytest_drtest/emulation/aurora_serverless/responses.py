@@ -241,11 +241,17 @@ class AuroraServerlessEmulator(ServiceEmulator):
                     and cluster.writer == ident):
                 cluster.writer = next(iter(cluster.instances), None)
 
-    def after_FailoverDBCluster(self, call: Call) -> None:
-        cluster = self.clusters.get((call.region, call.params.get("DBClusterIdentifier", "").lower()))
-        target = (call.params.get("TargetDBInstanceIdentifier") or "").lower()
-        if cluster is not None and target in cluster.instances:
-            cluster.writer = target
+    def _writer(self, cluster: ServerlessCluster) -> ServerlessInstance | None:
+        """The writer now: the Aurora emulation's (it runs failovers on the clock), else the first instance."""
+        from pytest_drtest.emulation.aurora import AuroraEmulator
+
+        try:
+            aurora = self.emulation.find(AuroraEmulator).clusters.get((cluster.region, cluster.id))
+        except KeyError:
+            aurora = None
+        if aurora is not None and not aurora.deleted and aurora.writer in cluster.instances:
+            cluster.writer = aurora.writer
+        return cluster.instances.get(cluster.writer or "")
 
     # -- restores keep the serverless configuration -----------------------------------------
     def after_CreateDBClusterSnapshot(self, call: Call) -> None:
@@ -292,7 +298,7 @@ class AuroraServerlessEmulator(ServiceEmulator):
         wanted = round_up_half(load / self.profile.value("aurora_serverless_acu_tps"))
         if load > 0:
             cluster.last_activity = now  # connections are open: not idle
-        writer = cluster.instances.get(cluster.writer or "")
+        writer = self._writer(cluster)
         for instance in cluster.instances.values():
             follows = instance is writer or instance.promotion_tier in FOLLOWS_WRITER_TIERS
             if instance.resumed_at is not None and now >= instance.resumed_at:
@@ -314,7 +320,7 @@ class AuroraServerlessEmulator(ServiceEmulator):
         """A connection request or statement on the writer: resume what is paused; the wait left."""
         now = self.clock.now()
         cluster.last_activity = now
-        writer = cluster.instances.get(cluster.writer or "")
+        writer = self._writer(cluster)
         if writer is None:
             return 0.0
         wait = 0.0
