@@ -218,3 +218,26 @@ def test_remove_from_global_cluster_makes_a_standalone_writable_cluster(emu_env:
     west = describe(emu_env, "west", DR)
     assert writer_of(west) == "west-1" and "ReplicationSourceIdentifier" not in west
     assert [m["DBClusterArn"] for m in members(emu_env)] == [east_arn]
+
+
+@pytest.mark.parametrize(("behavior", "mode", "kind"), [("switchoverOnly", "graceful", "switchover"),
+                                                        ("switchoverOnly", "ungraceful", "failover")])
+def test_an_arc_region_switch_documentdb_block_moves_the_primary(
+        emu_env: Any, docdb: DocDbEmulator, behavior: str, mode: str, kind: str) -> None:
+    from pytest_drtest.emulation.arc_region_switch import ArcRegionSwitchEmulator
+
+    emu_env.emulation.add(ArcRegionSwitchEmulator(emu_env.emulation))
+    make_global(emu_env)
+    arns = [describe(emu_env, "east")["DBClusterArn"], describe(emu_env, "west", DR)["DBClusterArn"]]
+    arc = emu_env.client("arc-region-switch", DR)
+    plan = arc.create_plan(
+        name="orders", executionRole="arn:aws:iam::123456789012:role/arc", regions=[PRIMARY, DR],
+        recoveryApproach="activePassive", primaryRegion=PRIMARY,
+        workflows=[{"workflowTargetAction": "activate", "workflowTargetRegion": DR, "steps": [{
+            "name": "Docs", "executionBlockType": "DocumentDb", "executionBlockConfiguration": {"documentDbConfig": {
+                "behavior": behavior, "globalClusterIdentifier": "orders", "databaseClusterArns": arns}}}]}])["plan"]
+    ident = arc.start_plan_execution(planArn=plan["arn"], targetRegion=DR, action="activate", mode=mode)["executionId"]
+    emu_env.clock.sleep(GLOBAL_FAILOVER + emu_env.profile.value("automation_poll_interval"))
+    assert arc.get_plan_execution(planArn=plan["arn"], executionId=ident)["executionState"] == "completed"
+    assert [m["IsWriter"] for m in members(emu_env) if m["DBClusterArn"] == arns[1]] == [True]
+    assert [r.kind for r in docdb.global_failovers("orders")] == [kind]
