@@ -79,6 +79,9 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     emulation.add(FisEmulator(emulation))
     emulation.add(ArcRegionSwitchEmulator(emulation))
     add_cache_emulators(emulation)
+    from pytest_drtest.emulation.cloudfront import CloudFrontEmulator
+
+    emulation.add(CloudFrontEmulator(emulation))
     return emulation
 
 
