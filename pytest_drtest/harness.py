@@ -82,6 +82,9 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     from pytest_drtest.emulation.cloudfront import CloudFrontEmulator
 
     emulation.add(CloudFrontEmulator(emulation))
+    from pytest_drtest.emulation.dlm import install_dlm
+
+    install_dlm(emulation)
     return emulation
 
 

@@ -69,7 +69,8 @@ def create(world: Any, codes: list[int], **primary_extra: Any) -> str:
     return str(world.cf.create_distribution(DistributionConfig=cfg)["Distribution"]["Id"])
 
 
-def test_a_cache_behavior_may_target_an_origin_group_and_the_answers_keep_it(world: Any) -> None:
+def test_a_cache_behavior_may_target_an_origin_group_and_the_answers_keep_it(world: Any, answers_in_shape: Any) -> None:
+    answers_in_shape("cloudfront")
     dist_id = create(world, [500, 502, 503, 504])
 
     got = world.cf.get_distribution(Id=dist_id)["Distribution"]["DistributionConfig"]
