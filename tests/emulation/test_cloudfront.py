@@ -130,6 +130,21 @@ def test_an_alb_whose_targets_all_stopped_answering_gives_504_which_can_fail_ove
     assert answer.origin_id == "secondary"
 
 
+def test_a_cache_behavior_that_targets_one_origin_does_not_fail_over(world: Any) -> None:
+    cfg = config(origin("primary", world.primary_alb), origin("secondary", world.secondary_alb), [503])
+    cfg["CacheBehaviors"] = {"Quantity": 1, "Items": [dict(cfg["DefaultCacheBehavior"], PathPattern="/api/*", TargetOriginId="primary")]}
+    dist = world.cf.create_distribution(DistributionConfig=cfg)["Distribution"]
+
+    world.emulation.world.lose_region(PRIMARY)
+    api = world.cloudfront.request(dist["DomainName"], "/api/orders")
+    page = world.cloudfront.request(dist["DomainName"], "/index.html")
+
+    assert (api.status, api.origin_id, api.failed_over, api.seconds) == (504, "primary", False, 30.0)
+    assert (page.status, page.origin_id) == (200, "secondary")
+    got = world.cf.get_distribution_config(Id=dist["Id"])["DistributionConfig"]
+    assert [b["TargetOriginId"] for b in got["CacheBehaviors"]["Items"]] == ["primary"]
+
+
 def test_only_get_head_and_options_fail_over(world: Any) -> None:
     dist_id = create(world, [503])
 

@@ -59,7 +59,6 @@ class DistributionSpec:
     origins: dict[str, OriginSpec]
     groups: dict[str, OriginGroupSpec]
     behaviors: list[Behavior]  # in order, the default behavior last
-    enabled: bool = True
 
     def behavior_for(self, path: str) -> Behavior:
         """The first cache behavior whose path pattern matches ``path``, else the default
@@ -179,4 +178,4 @@ def parse_distribution(dist_id: str, domain: str, config: dict[str, Any]) -> Dis
         groups[str(group["Id"])] = OriginGroupSpec(str(group["Id"]), members[0], members[1], codes)
     behaviors = [Behavior(str(b.get("PathPattern", "*")), str(b["TargetOriginId"])) for b in _items(config.get("CacheBehaviors"))]
     behaviors.append(Behavior("*", str((config.get("DefaultCacheBehavior") or {})["TargetOriginId"])))
-    return DistributionSpec(dist_id, domain, origins, groups, behaviors, bool(config.get("Enabled", True)))
+    return DistributionSpec(dist_id, domain, origins, groups, behaviors)
