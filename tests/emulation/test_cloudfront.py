@@ -81,6 +81,27 @@ def test_a_cache_behavior_may_target_an_origin_group_and_the_answers_keep_it(wor
     assert got["OriginGroups"]["Items"][0]["Members"]["Items"] == [{"OriginId": "primary"}, {"OriginId": "secondary"}]
 
 
+def test_an_update_changes_the_criteria_and_is_checked_like_a_creation(world: Any) -> None:
+    dist_id = create(world, [503])
+    got = world.cf.get_distribution_config(Id=dist_id)
+    changed = got["DistributionConfig"]
+    changed["OriginGroups"]["Items"][0]["FailoverCriteria"]["StatusCodes"] = {"Quantity": 1, "Items": [404]}
+
+    world.cf.update_distribution(Id=dist_id, IfMatch=got["ETag"], DistributionConfig=changed)
+    world.cloudfront.set_origin_status(world.primary_alb, 404)
+    answer = world.cloudfront.request(dist_id, "/")
+    again = world.cf.get_distribution_config(Id=dist_id)
+    bad = again["DistributionConfig"]
+    bad["OriginGroups"]["Items"][0]["FailoverCriteria"]["StatusCodes"] = {"Quantity": 1, "Items": [501]}
+    with pytest.raises(ClientError) as raised:
+        world.cf.update_distribution(Id=dist_id, IfMatch=again["ETag"], DistributionConfig=bad)
+
+    assert (answer.origin_id, answer.failed_over) == ("secondary", True)
+    assert again["DistributionConfig"]["DefaultCacheBehavior"]["TargetOriginId"] == "web-group"
+    assert raised.value.response["Error"]["Code"] == "InvalidArgument"
+    assert world.cloudfront.distribution(dist_id).groups["web-group"].status_codes == {404}
+
+
 def test_requests_answer_from_the_primary_while_it_serves(world: Any) -> None:
     dist_id = create(world, [500, 502, 503, 504])
 

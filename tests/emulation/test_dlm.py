@@ -141,6 +141,20 @@ def test_age_based_snapshots_expire_unless_the_policy_is_disabled_then_on_enabli
     assert world.dlm.get_lifecycle_policy(PolicyId=policy_id)["Policy"]["State"] == "ENABLED"
 
 
+def test_age_based_retention_keeps_the_last_snapshot_of_a_deleted_volume(world: Any) -> None:
+    create(world, schedule(Name="daily", CreateRule={"Interval": 24, "IntervalUnit": "HOURS", "Times": ["09:00"]},
+                           RetainRule={"Interval": 2, "IntervalUnit": "DAYS"}))
+    clock = world.clock
+
+    clock.sleep(33 * HOUR + START_DELAY)  # two runs: 09:00 on day one and day two
+    two = [s["SnapshotId"] for s in snapshots(world.ec2)]
+    world.ec2.delete_volume(VolumeId=world.volume)
+    clock.sleep(4 * 86400)
+
+    assert len(two) == 2
+    assert [s["SnapshotId"] for s in snapshots(world.ec2)] == two[1:]  # the first expired; the last stays
+
+
 def test_a_cron_schedule_runs_at_its_times(world: Any) -> None:
     policy_id = create(world, schedule(Name="six", CreateRule={"CronExpression": "cron(0 6 ? * * *)"}))
 

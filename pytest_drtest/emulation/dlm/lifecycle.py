@@ -9,7 +9,9 @@ schedule, when a new one is created; age-based: at its ``aws:dlm:expirationTime`
 a policy with an age-based retention schedule, the snapshots ... that are set to expire while the
 policy is disabled are retained indefinitely ... When you enable the policy again, Amazon Data
 Lifecycle Manager resumes deleting snapshots"; a deleted policy deletes nothing more
-([BC:dlm] ExtendDeletion, default false). A snapshot is ``pending`` for ``ebs_snapshot_time``;
+([BC:dlm] ExtendDeletion, default false); "If you delete the resource to which a policy with
+age-based retention applies, the policy continues to delete snapshots ... up to the last snapshot";
+a renamed schedule's snapshots are no longer the policy's. A snapshot is ``pending`` for ``ebs_snapshot_time``;
 once it is ``completed`` each cross-Region copy rule of its schedule copies it (EC2
 ``CopySnapshot``), the copy ``pending`` for ``ebs_snapshot_copy_time``.
 
@@ -241,12 +243,32 @@ class Lifecycle(ServiceEmulator):
         policy = self.policies.get(record.policy_id)
         if policy is None or policy.state != "ENABLED":
             return  # kept: a disabled policy's expired snapshots wait for it to be enabled again
+        if self._kept_by_policy_change(policy, record):
+            return
         self._delete(record)
+
+    def _kept_by_policy_change(self, policy: Policy, record: ManagedSnapshot) -> bool:
+        """Snapshots an age-based policy no longer deletes: those of a renamed schedule ("the
+        snapshots ... created under the old schedule name are no longer affected by the policy"),
+        and the last one of a deleted volume (the policy deletes "up to the last snapshot")."""
+        if record.schedule not in {s.name for s in policy.schedules}:
+            return True
+        if record.copy_of is not None or not self.world.region_up(record.region):
+            return False
+        ec2 = self.backdoor(record.region, "ec2")
+        try:
+            ec2.describe_volumes(VolumeIds=[record.resource_id])
+            return False
+        except ec2.exceptions.ClientError:
+            pass  # the volume is gone
+        others = [s for s in self.managed_snapshots(policy.id, region=record.region)
+                  if s.copy_of is None and s.schedule == record.schedule and s.resource_id == record.resource_id]
+        return others == [record]
 
     def _expire_overdue(self, policy: Policy) -> None:
         now = self.clock.now()
         for record in self.managed_snapshots(policy.id):
-            if record.expires_at is not None and record.expires_at <= now:
+            if record.expires_at is not None and record.expires_at <= now and not self._kept_by_policy_change(policy, record):
                 self._delete(record)
 
     def _delete(self, record: ManagedSnapshot) -> None:
