@@ -102,6 +102,22 @@ def test_an_update_changes_the_criteria_and_is_checked_like_a_creation(world: An
     assert world.cloudfront.distribution(dist_id).groups["web-group"].status_codes == {404}
 
 
+def test_create_distribution_with_tags_takes_origin_groups_too(world: Any) -> None:
+    cfg = config(origin("primary", world.primary_alb), origin("secondary", world.secondary_alb), [502])
+    made = world.cf.create_distribution_with_tags(DistributionConfigWithTags={
+        "DistributionConfig": cfg, "Tags": {"Items": [{"Key": "app", "Value": "web"}]}})["Distribution"]
+    bad = dict(config(origin("primary", world.primary_alb), origin("secondary", world.secondary_alb), [302]), CallerReference="bad")
+
+    world.emulation.world.lose_region(PRIMARY)
+    with pytest.raises(ClientError) as raised:
+        world.cf.create_distribution_with_tags(DistributionConfigWithTags={"DistributionConfig": bad, "Tags": {"Items": []}})
+
+    assert made["DistributionConfig"]["DefaultCacheBehavior"]["TargetOriginId"] == "web-group"
+    assert world.cloudfront.request(made["Id"], "/").origin_id == "secondary"
+    assert raised.value.response["Error"]["Code"] == "InvalidArgument"
+    assert cfg["DefaultCacheBehavior"]["TargetOriginId"] == "web-group"  # the caller's dict is left alone
+
+
 def test_requests_answer_from_the_primary_while_it_serves(world: Any) -> None:
     dist_id = create(world, [500, 502, 503, 504])
 
