@@ -236,8 +236,16 @@ def test_the_api_answers_policies_and_refuses_what_aws_refuses(world: Any, answe
         world.dlm.get_lifecycle_policy(PolicyId="policy-0123456789abcdef0")
     with pytest.raises(ClientError) as elsewhere:
         world.client("dlm", DR).get_lifecycle_policy(PolicyId=policy_id)
+    world.dlm.tag_resource(ResourceArn=got["PolicyArn"], Tags={"owner": "ops", "tier": "1"})
+    world.dlm.untag_resource(ResourceArn=got["PolicyArn"], TagKeys=["tier"])
+    policy_tags = world.dlm.list_tags_for_resource(ResourceArn=got["PolicyArn"])["Tags"]
+    world.dlm.delete_lifecycle_policy(PolicyId=policy_id)
+    with pytest.raises(ClientError) as deleted:
+        world.dlm.get_lifecycle_policies(PolicyIds=[policy_id])
     world.clock.sleep(86400)
 
+    assert policy_tags == {"owner": "ops"}
+    assert deleted.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert got["State"] == "DISABLED" and got["PolicyArn"].endswith(f":policy/{policy_id}")
     assert got["DateCreated"] == world.clock.datetime(0)
     assert got["PolicyDetails"]["Schedules"][0]["CreateRule"]["Interval"] == 12
