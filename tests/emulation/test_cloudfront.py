@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from pytest_drtest.emulation.cloudfront import CloudFrontEmulator
 from pytest_drtest.emulation.compute import install_compute
+from pytest_drtest.emulation.s3 import S3Emulator
 
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 
@@ -55,6 +56,7 @@ def config(primary: dict[str, Any], secondary: dict[str, Any], codes: list[int],
 @pytest.fixture
 def world(emu_env: Any) -> Any:
     install_compute(emu_env.emulation)
+    emu_env.emulation.add(S3Emulator(emu_env.emulation))
     emulator = emu_env.emulation.add(CloudFrontEmulator(emu_env.emulation))
     env = emu_env
     env.cf = env.client("cloudfront", PRIMARY)
@@ -232,3 +234,34 @@ def test_bad_connection_settings_and_unknown_members_are_refused(world: Any) -> 
         world.cf.create_distribution(DistributionConfig=one_member)
 
     assert codes == ["InvalidArgument", "NoSuchOrigin"]
+
+
+def test_s3_origins_answer_by_bucket_region_and_object(world: Any) -> None:
+    buckets = {PRIMARY: "assets-east", SECONDARY: "assets-west"}
+    for region, bucket in buckets.items():
+        s3 = world.client("s3", region)
+        s3.create_bucket(Bucket=bucket, **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}))
+        s3.put_object(Bucket=bucket, Key="site/logo.png", Body=b"png")
+    world.client("s3", PRIMARY).put_object(Bucket=buckets[PRIMARY], Key="site/new.png", Body=b"png")
+    world.client("s3", SECONDARY).put_object(Bucket=buckets[SECONDARY], Key="site/west.png", Body=b"png")
+    s3_origins = [{"Id": role, "DomainName": f"{bucket}.s3.{region}.amazonaws.com", "OriginPath": "/site",
+                   "S3OriginConfig": {"OriginAccessIdentity": ""}}
+                  for role, (region, bucket) in zip(("primary", "secondary"), buckets.items(), strict=True)]
+    cfg = config(*s3_origins, [403, 404, 500, 502, 503, 504])
+    dist_id = world.cf.create_distribution(DistributionConfig=cfg)["Distribution"]["Id"]
+
+    logo = world.cloudfront.request(dist_id, "/logo.png")
+    new = world.cloudfront.request(dist_id, "/new.png")
+    west = world.cloudfront.request(dist_id, "/west.png")
+    world.emulation.world.lose_region(PRIMARY)
+    outage_logo = world.cloudfront.request(dist_id, "/logo.png")
+    outage_new = world.cloudfront.request(dist_id, "/new.png")
+    missing = world.cloudfront.request(dist_id, "/nothing.png")
+
+    assert (logo.status, logo.origin_id) == (200, "primary")
+    assert (new.status, new.origin_id) == (200, "primary")
+    assert ([a.status for a in west.attempts], west.origin_id, west.seconds) == ([403, 200], "secondary", 0.0)
+    assert (outage_logo.status, outage_logo.origin_id, outage_logo.seconds) == (200, "secondary", 30.0)
+    # not in the secondary bucket (never replicated): S3 answers 403 without s3:ListBucket
+    assert (outage_new.status, outage_new.origin_id) == (403, "secondary")
+    assert [a.status for a in missing.attempts] == [None, 403]

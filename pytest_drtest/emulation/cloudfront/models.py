@@ -30,12 +30,22 @@ CONNECTION_FAILURE_STATUS = 504
 UNRESOLVED_STATUS = 502
 
 
+#: What S3 answers for a key that does not exist to a requester without ``s3:ListBucket`` — the
+#: case of CloudFront's origin access control, which grants ``s3:GetObject`` ([BC:s3] GetObject:
+#: "If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status code 403").
+S3_MISSING_KEY_STATUS = 403
+#: S3 origin domain names: ``<bucket>.s3.amazonaws.com``, ``<bucket>.s3.<region>.amazonaws.com``,
+#: ``<bucket>.s3-<region>.amazonaws.com`` and the website endpoints ``<bucket>.s3-website[-.]<region>...``.
+S3_ORIGIN = re.compile(r"^(?P<bucket>.+?)\.s3(?:[.-]website)?(?:[.-][a-z0-9-]+)?\.amazonaws\.com$")
+
+
 @dataclass(frozen=True)
 class OriginSpec:
     id: str
     domain: str
     attempts: int = DEFAULT_CONNECTION_ATTEMPTS
     timeout: float = DEFAULT_CONNECTION_TIMEOUT
+    path: str = ""  # OriginPath: prefixed to the request's path
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,7 @@ def parse_distribution(dist_id: str, domain: str, config: dict[str, Any]) -> Dis
             str(o["DomainName"]),
             int(o.get("ConnectionAttempts") or DEFAULT_CONNECTION_ATTEMPTS),
             float(o.get("ConnectionTimeout") or DEFAULT_CONNECTION_TIMEOUT),
+            str(o.get("OriginPath") or ""),
         )
         for o in _items(config.get("Origins"))
     }

@@ -17,9 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import botocore.exceptions
+
 from pytest_drtest.emulation.cloudfront.models import (
     CONNECTION_FAILURE_STATUS,
     FAILOVER_METHODS,
+    S3_MISSING_KEY_STATUS,
+    S3_ORIGIN,
     UNRESOLVED_STATUS,
     Attempt,
     DistributionSpec,
@@ -48,12 +52,12 @@ class Routing(ServiceEmulator):
         tried: list[Attempt] = []
         group = spec.groups.get(target)
         if group is None:
-            tried.append(self._try(spec.origins[target]))
+            tried.append(self._try(spec.origins[target], path))
         else:
-            tried.append(self._try(spec.origins[group.primary]))
+            tried.append(self._try(spec.origins[group.primary], path))
             first = tried[0].status
             if method in FAILOVER_METHODS and (first is None or first in group.status_codes):
-                tried.append(self._try(spec.origins[group.secondary]))
+                tried.append(self._try(spec.origins[group.secondary], path))
         last = tried[-1]
         return ViewerResponse(
             distribution_id=spec.id,
@@ -86,25 +90,52 @@ class Routing(ServiceEmulator):
             self.app_status[key] = int(status)
 
     # -- one origin ---------------------------------------------------------------------------
-    def _try(self, origin: OriginSpec) -> Attempt:
-        status = self._origin_answer(origin.domain)
+    def _try(self, origin: OriginSpec, path: str) -> Attempt:
+        status = self._origin_answer(origin.domain, origin.path.rstrip("/") + "/" + path.lstrip("/"))
         if status is None:  # every connection attempt times out
             return Attempt(origin.id, origin.domain, None, origin.attempts * origin.timeout, origin.attempts)
         return Attempt(origin.id, origin.domain, status, 0.0, 1)
 
-    def _origin_answer(self, domain: str) -> int | None:
+    def _origin_answer(self, domain: str, path: str) -> int | None:
         """The origin's HTTP status, or None when CloudFront cannot connect to it."""
         key = domain.lower().rstrip(".")
         endpoint = self.emulation.endpoints.get(key)
-        if endpoint is None:
+        s3 = S3_ORIGIN.match(key) if endpoint is None else None
+        if s3 is not None:
+            status = self._s3_answer(s3.group("bucket"), path.lstrip("/"))
+        elif endpoint is None:
             return UNRESOLVED_STATUS  # the name does not resolve (a deleted load balancer too)
-        if endpoint.kind == "alb":
+        elif endpoint.kind == "alb":
             status = self._compute().alb_answer(key)
         else:
             status = 200 if endpoint.is_healthy(self.world) else None
         if status == 200:
             return self.app_status.get(key, 200)
         return status
+
+    def _s3_answer(self, bucket: str, object_key: str) -> int | None:
+        """An S3 origin: no connection while the bucket's home Region is lost; 404 for a bucket that
+        does not exist (``NoSuchBucket``); else 200 for an object that exists, 403 for one that does
+        not (``S3_MISSING_KEY_STATUS``)."""
+        from pytest_drtest.emulation.s3 import S3Emulator
+
+        try:
+            region = self.emulation.find(S3Emulator).bucket_region(bucket)
+        except KeyError:  # no S3 emulator: ask the backend
+            try:
+                location = self.backdoor("us-east-1", "s3").get_bucket_location(Bucket=bucket)
+                region = location.get("LocationConstraint") or "us-east-1"
+            except botocore.exceptions.ClientError:
+                region = None
+        if region is None:
+            return 404
+        if not self.world.region_up(region):
+            return None
+        try:
+            self.backdoor(region, "s3").head_object(Bucket=bucket, Key=object_key)
+        except botocore.exceptions.ClientError:
+            return S3_MISSING_KEY_STATUS
+        return 200
 
     def _compute(self) -> ComputeModel:
         from pytest_drtest.emulation.compute import Elbv2Emulator
