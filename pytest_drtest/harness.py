@@ -55,9 +55,11 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     from pytest_drtest.emulation.aurora import AuroraEmulator
     from pytest_drtest.emulation.aurora_serverless import AuroraServerlessEmulator
     from pytest_drtest.emulation.backup import BackupEmulator
+    from pytest_drtest.emulation.cloudfront import CloudFrontEmulator
     from pytest_drtest.emulation.cloudwatch import CloudWatchEmulator
     from pytest_drtest.emulation.compute import install_compute
     from pytest_drtest.emulation.core import Emulation
+    from pytest_drtest.emulation.dlm import install_dlm
     from pytest_drtest.emulation.docdb import DocDbEmulator
     from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
     from pytest_drtest.emulation.fis import FisEmulator
@@ -85,6 +87,8 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     serverless = AuroraServerlessEmulator(emulation)
     emulation.add(serverless)
     emulation.add(serverless.data_api_gate, first=True)  # before the Data API emulator: paused clusters resume
+    emulation.add(CloudFrontEmulator(emulation))
+    install_dlm(emulation)
     return emulation
 
 

@@ -139,6 +139,14 @@ DEFAULTS: dict[str, Figure] = {
     # Runbooks in AWS formats (SSM Automation aws:approve, ARC Region switch manual approval)
     "manual_approval_time": Figure(120, 600, "no AWS figure (a person answers): an on-call approver within minutes; set your team's"),
     "automation_poll_interval": Figure(5, 5, "no AWS figure: how often aws:waitForAwsResourceProperty and ARC Region switch steps re-read a resource"),
+    # Amazon Data Lifecycle Manager (EBS snapshot policies)
+    "dlm_start_delay": Figure(0, 3600, "EC2 user guide, Amazon Data Lifecycle Manager: the first snapshot is created "
+                              "within one hour after the start time, later ones within one hour of their scheduled time"),
+    "ebs_snapshot_time": Figure(60, 600, "EC2 user guide, EBS snapshots: the snapshot is pending until complete, which "
+                                "takes longer for a volume's first snapshot (no published figure; minutes for small volumes)"),
+    "ebs_snapshot_copy_time": Figure(900, 3600, "EC2 user guide, copy an EBS snapshot: cross-Region copies are best effort "
+                                     "(time-based copies guarantee 15 min to 48 h); tens of minutes for small "
+                                     "snapshots (no published figure)"),
 }
 
 
