@@ -177,10 +177,12 @@ def check_fis_role(settings: Settings, scenarios: list[Any]) -> None:
         alarm_name,
         injection_for,
     )
+    from pytest_drtest.scenario import paper_topology
 
     for scenario in scenarios:
         run = RunContext("plan", scenario.primary_region, scenario.dr_region, "000000000000", "", alarm_name("plan"))
-        uses = [e.name for e in scenario.experiments if injection_for(e.fault, run).how == FIS]
+        paper = paper_topology(scenario.blueprint, scenario.strategy, scenario.primary_region, scenario.dr_region)
+        uses = [e.name for e in scenario.experiments if injection_for(e.fault, run, paper).how == FIS]
         if uses:
             raise pytest.UsageError(
                 f"--dr-aws-fis-role: scenario {scenario.name} injects {', '.join(uses)} through AWS FIS, whose "

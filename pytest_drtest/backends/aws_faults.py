@@ -278,3 +278,51 @@ class FisInjector:
         status = fis.get_experiment(id=record["experiment"])["experiment"]["state"]["status"]
         if status in ("pending", "initiating", "running"):
             fis.stop_experiment(id=record["experiment"])
+
+
+class AccountProbeMetrics:
+    """The probe's error rate on the account's CloudWatch, what the stop alarm watches: each minute of
+    ticks ``[m, m + 60)`` becomes one ``DrTest/Probe`` ``ErrorRate`` datapoint (unit ``Percent``; a failed
+    tick counts 100, a good one 0), as the emulation publishes it
+    (:mod:`pytest_drtest.emulation.cloudwatch.probe_metrics`). A publish that fails is counted in
+    :attr:`failed` and does not fail the test: the probe measures either way."""
+
+    def __init__(self, clock: Any, cloudwatch: Any, samples: Any, *, probe: str) -> None:
+        import math
+
+        self.clock = clock
+        self.cloudwatch = cloudwatch
+        self.samples = samples
+        self.probe = probe
+        self.failed = 0
+        first = math.floor(clock.now() / 60.0) * 60.0 + 60.0
+        self._handle = clock.every(60.0, self.publish, start=first, name=f"cloudwatch {probe} error rate")
+        self._published = first - 60.0
+
+    def publish(self) -> None:
+        import math
+
+        end = math.floor(self.clock.now() / 60.0) * 60.0
+        while self._published < end:
+            start, self._published = self._published, self._published + 60.0
+            self._publish_minute(start)
+
+    def _publish_minute(self, start: float) -> None:
+        import botocore.exceptions
+
+        ticks = [s for s in self.samples() if start <= s.t < start + 60.0]
+        if not ticks:
+            return
+        failed = sum(1 for s in ticks if not s.ok)
+        try:
+            self.cloudwatch.put_metric_data(Namespace=PROBE_NAMESPACE, MetricData=[{
+                "MetricName": PROBE_METRIC, "Dimensions": [{"Name": "Probe", "Value": self.probe}],
+                "Timestamp": self.clock.datetime(start), "Unit": "Percent",
+                "StatisticValues": {"SampleCount": float(len(ticks)), "Sum": 100.0 * failed,
+                                    "Minimum": 100.0 if failed == len(ticks) else 0.0, "Maximum": 100.0 if failed else 0.0},
+            }])
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            self.failed += 1
+
+    def stop(self) -> None:
+        self._handle.cancel()

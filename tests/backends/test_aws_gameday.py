@@ -196,3 +196,22 @@ def test_the_plan_makes_read_calls_only_and_names_what_it_would_create(account: 
     assert "ec2 subnet dr-warm-standby-dr us-west-2c (10.1.2.0/24)  [drtest:role=subnet drtest:region-role=dr]" in text
     assert "teardown (after each experiment, also when it fails or is interrupted): every resource tagged drtest:run=<run id>" in text
     assert f"drtest-{'<run id>'}-stop" in text and "NOTE" not in text  # the role exists: no note
+
+
+def test_the_probe_error_rate_the_stop_alarm_watches_is_published_each_minute(account: None) -> None:
+    from pytest_drtest.backends.aws_faults import AccountProbeMetrics
+    from pytest_drtest.clock import DEFAULT_EPOCH, VirtualClock
+    from pytest_drtest.measure import Sample
+
+    clock = VirtualClock(DEFAULT_EPOCH)
+    ticks = [Sample(t, write_ok=t < 120, read_ok=True) for t in range(60, 180, 10)]  # the 2nd minute fails
+    cloudwatch = boto3.client("cloudwatch")
+    metrics = AccountProbeMetrics(clock, cloudwatch, lambda: [s for s in ticks if s.t <= clock.now()], probe="probe")
+    clock.sleep(200)
+    metrics.stop()
+    points = cloudwatch.get_metric_statistics(
+        Namespace="DrTest/Probe", MetricName="ErrorRate", Dimensions=[{"Name": "Probe", "Value": "probe"}],
+        StartTime=clock.datetime(0), EndTime=clock.datetime(300), Period=60, Statistics=["Average", "SampleCount"])
+    got = sorted((p["Timestamp"].replace(tzinfo=None), p["Average"], p["SampleCount"]) for p in points["Datapoints"])
+    assert [(avg, n) for _, avg, n in got] == [(0.0, 6.0), (100.0, 6.0)] and metrics.failed == 0
+    assert got[0][0] == clock.datetime(60).replace(tzinfo=None)
