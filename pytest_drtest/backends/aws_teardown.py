@@ -26,6 +26,11 @@ from pytest_drtest.topology.build import RUN_TAG
 _GONE = re.compile(r"NotFound|NoSuch|NotExist|does not exist", re.IGNORECASE)
 
 
+#: Tagged kinds that are records, not resources: the FIS API has no call that deletes an experiment
+#: (the run's are tagged); stopping it is what teardown does, with its template's deleter.
+RECORDS = frozenset({"fis:experiment"})
+
+
 @dataclass(frozen=True)
 class Tagged:
     """One resource of the run: its ARN, the region to call and its kind (``service:type``)."""
@@ -40,6 +45,9 @@ def parse_arn(arn: str, default_region: str) -> Tagged:
     """``arn:aws:ec2:us-east-1:123456789012:subnet/subnet-1`` -> kind ``ec2:subnet``, ident ``subnet-1``."""
     parts = arn.split(":", 5)
     service, region, resource = parts[2], parts[3] or default_region, parts[5]
+    if service == "route53":  # global: its API is called in us-east-1
+        kind, _, ident = resource.partition("/")
+        return Tagged(arn, "us-east-1", f"route53:{kind}", ident)
     if service == "s3":
         return Tagged(arn, region, "s3:bucket", resource)
     if service == "autoscaling":  # autoScalingGroup:<uuid>:autoScalingGroupName/<name>
@@ -61,6 +69,8 @@ def find_tagged(clients: Any, regions: Iterable[str], run_id: str) -> list[Tagge
         for page in tagging.get_paginator("get_resources").paginate(TagFilters=[{"Key": RUN_TAG, "Values": [run_id]}]):
             for mapping in page.get("ResourceTagMappingList", []):
                 tagged = parse_arn(mapping["ResourceARN"], region)
+                if tagged.kind in RECORDS:
+                    continue
                 found.setdefault((tagged.kind, tagged.region, tagged.ident), tagged)
         asg = clients.client("autoscaling", region)
         filters = [{"Name": "key", "Values": [RUN_TAG]}, {"Name": "value", "Values": [run_id]}]

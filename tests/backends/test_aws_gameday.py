@@ -150,6 +150,12 @@ def test_faults_fis_has_run_as_experiments_of_templates_with_the_stop_condition(
         assert experiment["state"]["status"] in ("stopping", "stopped", "completed")
         with pytest.raises(DrConfigError, match="FIS has no action that takes a whole Region away"):
             dr.inject(faults.RegionOutage("primary"))
+        left_running = dr.inject(faults.PauseReplication("dynamodb", "*"))  # not reverted: teardown stops it
+        paused = fis.get_experiment_template(id=left_running.record["fis"]["template"])["experimentTemplate"]
+        assert paused["targets"]["Tables"]["resourceTags"] == {RUN_TAG: dr.run_id, "drtest:role": "table",
+                                                               "drtest:region-role": "primary"}
+    stopped = boto3.client("fis").get_experiment(id=left_running.record["fis"]["experiment"])["experiment"]
+    assert stopped["state"]["status"] in ("stopping", "stopped") and left_running.reverted_at is not None
     assert boto3.client("fis").list_experiment_templates()["experimentTemplates"] == []
     assert boto3.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
     assert boto3.client("rds").describe_db_instances()["DBInstances"] == []
@@ -215,3 +221,17 @@ def test_the_probe_error_rate_the_stop_alarm_watches_is_published_each_minute(ac
     got = sorted((p["Timestamp"].replace(tzinfo=None), p["Average"], p["SampleCount"]) for p in points["Datapoints"])
     assert [(avg, n) for _, avg, n in got] == [(0.0, 6.0), (100.0, 6.0)] and metrics.failed == 0
     assert got[0][0] == clock.datetime(60).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize(("arn", "expected"), [
+    ("arn:aws:route53:::healthcheck/abc", ("us-east-1", "route53:healthcheck", "abc")),
+    ("arn:aws:rds:us-west-2:123456789012:db:orders-db", ("us-west-2", "rds:db", "orders-db")),
+    ("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0e1d:autoScalingGroupName/web", ("us-east-1", "autoscaling:group", "web")),
+    ("arn:aws:backup:us-east-1:123456789012:backup-plan:p-1", ("us-east-1", "backup:backup-plan", "p-1")),
+    ("arn:aws:s3:::assets", ("us-west-2", "s3:bucket", "assets")),
+])
+def test_tagged_arns_name_the_call_that_deletes_them(arn: str, expected: tuple[str, str, str]) -> None:
+    from pytest_drtest.backends.aws_teardown import DELETERS, parse_arn
+
+    tagged = parse_arn(arn, "us-west-2")
+    assert (tagged.region, tagged.kind, tagged.ident) == expected and tagged.kind in DELETERS
