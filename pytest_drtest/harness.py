@@ -482,6 +482,8 @@ class Harness(ExperimentRunner):
             rds = ctx.client("rds", target["region"])
             members = rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]["DBClusterMembers"]
             target["writer"] = next(m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"])
+        if fault.kind == "az-outage" and not str(getattr(fault, "az", "")).endswith(":database"):
+            self._check_az_on_aws(str(getattr(fault, "az", "")))
         injection = injection_for(fault, self._aws_run(), self._topology)
         if injection.how == REFUSED:
             raise DrConfigError(f"{fault.describe()} cannot be injected on aws: {injection.detail}")
@@ -493,6 +495,17 @@ class Harness(ExperimentRunner):
                 raise DrConfigError(f"{fault.describe()} runs as an AWS FIS experiment on aws, which needs the IAM role it "
                                     "runs as: give --dr-aws-fis-role=arn:aws:iam::ACCOUNT:role/NAME (ini dr_aws_fis_role)")
         return injection if injection.how in (API, FIS) else None
+
+    def _check_az_on_aws(self, az: str) -> None:
+        """The AZ of an ``az-outage`` is one ``DescribeAvailabilityZones`` lists in its region."""
+        run = self._aws_run()
+        name = f"{run.region(az.split(':', 1)[0])}{az.split(':', 1)[1]}" if ":" in az else az
+        region = name.rstrip("abcdefghijklmnopqrstuvwxyz")
+        if region not in self.regions:
+            raise DrConfigError(f"az-outage({az}): {name!r} is not an AZ of the run's regions ({', '.join(self.regions)})")
+        zones = [z["ZoneName"] for z in self.client("ec2", region).describe_availability_zones()["AvailabilityZones"]]
+        if name not in zones:
+            raise DrConfigError(f"az-outage({az}): unknown AZ {name!r}; {region} has {', '.join(zones)}")
 
     def _fis_injector(self) -> Any:
         from pytest_drtest.backends.aws_faults import FisInjector

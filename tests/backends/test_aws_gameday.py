@@ -161,9 +161,13 @@ def test_faults_fis_has_run_as_experiments_of_templates_with_the_stop_condition(
     assert boto3.client("rds").describe_db_instances()["DBInstances"] == []
 
 
-def test_a_fis_fault_without_the_role_names_the_option(account: None, tmp_path: Path) -> None:
-    with _harness(tmp_path) as dr, pytest.raises(DrConfigError, match="--dr-aws-fis-role=arn:aws:iam::ACCOUNT:role/NAME"):
-        dr.inject(faults.AzOutage("primary:b"))
+def test_a_fis_fault_without_the_role_or_with_an_unknown_az_is_refused_clearly(account: None, tmp_path: Path) -> None:
+    with _harness(tmp_path) as dr:
+        with pytest.raises(DrConfigError, match="--dr-aws-fis-role=arn:aws:iam::ACCOUNT:role/NAME"):
+            dr.inject(faults.AzOutage("primary:b"))
+        with pytest.raises(DrConfigError, match=r"az-outage\(primary:q\): unknown AZ 'us-east-1q'; us-east-1 has us-east-1a, "):
+            dr.inject(faults.AzOutage("primary:q"))
+        assert dr.active_faults == []
 
 
 def test_how_each_fault_is_injected_on_aws() -> None:
