@@ -201,8 +201,8 @@ def plan_lines(plans: list[ScenarioPlan], account: str) -> list[str]:
         lines.append(
             f"  teardown (after each experiment, also when it fails or is interrupted): every resource tagged "
             f"{RUN_TAG}={RUN_PLACEHOLDER} in {plan.regions[0]}, {plan.regions[1]} and Route 53, found with "
-            "GetResources (Resource Groups Tagging API), Auto Scaling DescribeTags, FIS ListExperimentTemplates and "
-            "Route 53 ListTagsForResources, deleted in this order: " + ", ".join(DELETERS)
+            "GetResources (Resource Groups Tagging API), Auto Scaling DescribeTags, EC2 DescribeLaunchTemplates, FIS "
+            "ListExperimentTemplates and Route 53 ListTagsForResources, deleted in this order: " + ", ".join(DELETERS)
             + "; what cannot be deleted is listed")
         for note in plan.notes:
             lines.append(f"  NOTE: {note}")
