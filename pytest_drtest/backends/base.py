@@ -169,5 +169,5 @@ def make_backend(name: str, options: Mapping[str, Any]) -> Backend:
     if name == "aws":
         from pytest_drtest.backends.aws import AwsBackend
 
-        return AwsBackend(allowlist=options.get("aws_accounts") or ())
+        return AwsBackend(allowlist=options.get("aws_accounts") or (), fis_role=options.get("aws_fis_role"))
     raise DrConfigError(f"unknown backend {name!r}; expected one of: moto, moto-server, localstack, aws")
