@@ -14,12 +14,14 @@ from pytest_drtest.emulation.backup.models import (
 )
 from pytest_drtest.emulation.backup.plans import Plans
 from pytest_drtest.emulation.backup.recovery_points import RecoveryPoints
+from pytest_drtest.emulation.backup.restore_testing import RestoreTesting
 from pytest_drtest.emulation.backup.s3 import S3Backups
 from pytest_drtest.emulation.core import AwsError, Call
 
 
-class BackupEmulator(S3Backups, RecoveryPoints, Plans):
-    """AWS Backup jobs, recovery points, copies and restores of DynamoDB tables and S3 buckets, on the clock."""
+class BackupEmulator(RestoreTesting, S3Backups, RecoveryPoints, Plans):
+    """AWS Backup jobs, recovery points, copies, restores and restore testing of DynamoDB tables and S3
+    buckets, on the clock."""
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every backup job (DescribeBackupJob shape plus ``Region``), in creation order."""
@@ -225,7 +227,9 @@ class BackupEmulator(S3Backups, RecoveryPoints, Plans):
     def before_ListRestoreJobs(self, call: Call) -> dict[str, Any]:
         mine = [job for job in reversed(self._restore_jobs.values()) if job.region == call.region]
         jobs = [self._describe_restore_job(job) for job in mine]
-        return listing(jobs, call.params, {"ByStatus": "Status", "ByResourceType": "ResourceType"}, "RestoreJobs")
+        filters = {"ByStatus": "Status", "ByResourceType": "ResourceType",
+                   "ByRestoreTestingPlanArn": "CreatedBy.RestoreTestingPlanArn"}
+        return listing(jobs, call.params, filters, "RestoreJobs")
 
     def _describe_restore_job(self, job: RestoreJob) -> dict[str, Any]:
         rp = job.recovery_point
@@ -247,4 +251,5 @@ class BackupEmulator(S3Backups, RecoveryPoints, Plans):
             "ResourceType": rp.resource_type,
             "RecoveryPointCreationDate": self.clock.datetime(rp.creation),
             "IsParent": False,
+            **self._restore_test_fields(job),
         })
