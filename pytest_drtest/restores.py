@@ -62,6 +62,9 @@ class RestoreResult:
     test: str = ""
     unexpected_keys: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # why it is not a new resource, or none
+    made_by: str = ""  # what restored it when not the test itself: an AWS Backup restore testing plan
+    restore_job_id: str = ""  # the restore testing job
+    validation_status: str = ""  # what was put with PutRestoreValidationResult (SUCCESSFUL, FAILED)
 
     @property
     def passed(self) -> bool:
@@ -109,6 +112,8 @@ class RestoreResult:
             "not_restored": list(self.not_restored),
             "passed": self.passed,
             "reasons": self.reasons(),
+            **({"made_by": self.made_by, "restore_job_id": self.restore_job_id,
+                "validation_status": self.validation_status} if self.made_by else {}),
         }
 
     @classmethod
@@ -124,6 +129,8 @@ class RestoreResult:
             unexpected_items=int(data.get("unexpected_items", 0)), duration_s=float(data.get("duration_s", 0.0)),
             modeled=bool(data.get("modeled", True)), not_restored=tuple(data.get("not_restored", ())),
             test=str(data.get("test", "")), problems=[r for r in reasons if not any(c in r for c in counted)],
+            made_by=str(data.get("made_by", "")), restore_job_id=str(data.get("restore_job_id", "")),
+            validation_status=str(data.get("validation_status", "")),
         )
 
     def story(self) -> str:

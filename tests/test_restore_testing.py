@@ -1,0 +1,137 @@
+"""AWS Backup restore testing of a topology's probe table, validated by the harness against the ledger.
+
+A small backup & restore topology (hourly AWS Backup rule, no database) takes probe writes; a
+restore testing plan restores the newest recovery point every hour at :30. The harness checks each
+restored table against the ledger, puts SUCCESSFUL or FAILED with PutRestoreValidationResult, and
+AWS Backup deletes the table; the report lists each restore test with its plan and validation.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_drtest import faults
+from pytest_drtest.harness import Harness
+from pytest_drtest.report import RunReport, summary_lines
+from pytest_drtest.restores import RestoreResult
+from pytest_drtest.settings import Settings
+from pytest_drtest.topology.build import account_of, backup_role
+
+TINY = """
+name = "tiny"
+[compute]
+capacity = 1
+[[tables]]
+name = "orders"
+seed_items = 10
+[backup]
+schedule = "cron(0 * ? * * *)"
+"""
+TEST = "tests/test_restore_testing.py::restore_tests"
+
+
+@pytest.fixture
+def dr(tmp_path: Path) -> Iterator[Harness]:
+    blueprint = tmp_path / "tiny.toml"
+    blueprint.write_text(TINY)
+    with Harness(Settings(), strategy="backup-restore", blueprint=str(blueprint), test=TEST) as harness:
+        yield harness
+
+
+def restore_testing(dr: Harness, window_hours: int = 4) -> str:
+    """An hourly (at :30) restore testing plan of the probe table; its ARN."""
+    topology = dr.topology
+    backup = dr.client("backup")
+    account = account_of(topology)
+    vault_arn = f"arn:aws:backup:{topology.primary_region}:{account}:backup-vault:{topology.primary.vault}"
+    plan = backup.create_restore_testing_plan(RestoreTestingPlan={
+        "RestoreTestingPlanName": "hourly_check", "ScheduleExpression": "cron(30 * ? * * *)",
+        "RecoveryPointSelection": {"Algorithm": "LATEST_WITHIN_WINDOW", "RecoveryPointTypes": ["SNAPSHOT"],
+                                   "IncludeVaults": [vault_arn]}})
+    table_arn = f"arn:aws:dynamodb:{topology.primary_region}:{account}:table/{topology.table_name()}"
+    backup.create_restore_testing_selection(RestoreTestingPlanName="hourly_check", RestoreTestingSelection={
+        "RestoreTestingSelectionName": "probe_table", "ProtectedResourceType": "DynamoDB",
+        "IamRoleArn": backup_role(topology), "ProtectedResourceArns": [table_arn], "ValidationWindowHours": window_hours})
+    return str(plan["RestoreTestingPlanArn"])
+
+
+def jobs_of(dr: Harness, plan_arn: str) -> dict[str, dict[str, Any]]:
+    listed = dr.client("backup").list_restore_jobs(ByRestoreTestingPlanArn=plan_arn)["RestoreJobs"]
+    return {j["RestoreJobId"]: j for j in listed}
+
+
+def test_each_restore_test_is_checked_against_the_ledger_and_its_verdict_put(dr: Harness) -> None:
+    plan_arn = restore_testing(dr)
+    with dr.probe(interval="180s"):
+        dr.clock.sleep("3h40m")  # backups at 01:00, 02:00, 03:00; restore tests at 01:30, 02:30, 03:30
+
+    results = dr.restore_results
+    assert len(results) >= 2
+    jobs = jobs_of(dr, plan_arn)
+    for result in results:
+        assert result.passed, result.story()
+        assert result.made_by == "plan hourly_check" and result.test == TEST
+        assert result.kind == "aws-backup-restore-test" and result.new_resource
+        assert result.items_expected > 10 and result.items_matched == result.items_expected  # seed items and probe writes
+        assert result.duration_s > 0
+        job = jobs[result.restore_job_id]
+        assert job["CreatedBy"] == {"RestoreTestingPlanArn": plan_arn}
+        assert job["ValidationStatus"] == result.validation_status == "SUCCESSFUL"
+        assert job["ValidationStatusMessage"].startswith("restore check passed")
+        assert job["DeletionStatus"] == "SUCCESSFUL"  # deleted once validated, not after the 4-hour window
+    tables = dr.client("dynamodb").list_tables()["TableNames"]
+    assert not [t for t in tables if "restore-test" in t]
+    # the later test restores a later point: it holds more of the probe's writes
+    assert results[1].restore_t - results[0].restore_t == 3600 and results[1].items_expected > results[0].items_expected
+
+    lines = summary_lines(RunReport(restores=list(results)).as_dict())
+    header = next(line for line in lines if line.startswith("restore "))
+    assert "validation" in header and "made by" in header
+    rows = [line for line in lines if line.startswith("aws-backup-restore-test")]
+    assert len(rows) == len(results) and all("SUCCESSFUL" in r and r.endswith("plan hourly_check") for r in rows)
+    as_json = RunReport(restores=list(results)).as_dict()["restores"][0]
+    assert (as_json["made_by"], as_json["validation_status"]) == ("plan hourly_check", "SUCCESSFUL")
+    assert RestoreResult.from_dict(as_json).made_by == "plan hourly_check"
+
+
+def test_a_backup_of_corrupted_data_fails_its_restore_test(dr: Harness) -> None:
+    plan_arn = restore_testing(dr, window_hours=0)
+    with dr.probe(interval="60s"):
+        dr.clock.sleep("40m")
+        fault = faults.CorruptTable(fraction=0.5)
+        dr.inject(fault)  # a bad deploy before the 01:00 backup
+        dr.clock.sleep("1h50m")  # the 01:30 restore test has completed
+
+    first = dr.restore_results[0]
+    assert not first.passed and first.validation_status == "FAILED"
+    assert first.items_expected - first.items_matched == len(fault.corrupted) > 0  # every corrupted item, no other
+    assert first.missing_keys == sorted(fault.corrupted)[:20]  # the first 20 named
+    job = jobs_of(dr, plan_arn)[first.restore_job_id]
+    assert job["ValidationStatus"] == "FAILED" and "are missing or hold another value" in job["ValidationStatusMessage"]
+    assert job["DeletionStatus"] == "SUCCESSFUL"
+
+
+def test_restore_tests_of_other_tables_are_left_to_their_owner(dr: Harness) -> None:
+    topology = dr.topology
+    ddb, backup = dr.client("dynamodb"), dr.client("backup")
+    ddb.create_table(TableName="elsewhere", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    arn = f"arn:aws:dynamodb:{topology.primary_region}:{account_of(topology)}:table/elsewhere"
+    backup.start_backup_job(BackupVaultName=topology.primary.vault, ResourceArn=arn, IamRoleArn=backup_role(topology))
+    backup.create_restore_testing_plan(RestoreTestingPlan={
+        "RestoreTestingPlanName": "other", "ScheduleExpression": "cron(30 * ? * * *)",
+        "RecoveryPointSelection": {"Algorithm": "LATEST_WITHIN_WINDOW", "RecoveryPointTypes": ["SNAPSHOT"],
+                                   "IncludeVaults": ["*"]}})
+    backup.create_restore_testing_selection(RestoreTestingPlanName="other", RestoreTestingSelection={
+        "RestoreTestingSelectionName": "elsewhere", "ProtectedResourceType": "DynamoDB",
+        "IamRoleArn": backup_role(topology), "ProtectedResourceArns": [arn], "ValidationWindowHours": 1})
+    dr.clock.sleep("2h35m")  # restore tests at 00:30, 01:30 and 02:30 of the on-demand point
+    plan_arn = backup.list_restore_testing_plans()["RestoreTestingPlans"][0]["RestoreTestingPlanArn"]
+    jobs = sorted(backup.list_restore_jobs(ByRestoreTestingPlanArn=plan_arn)["RestoreJobs"], key=lambda j: j["CreationDate"])
+    assert len(jobs) == 3 and {j["SourceResourceArn"] for j in jobs} == {arn}
+    first = jobs[0]  # done by 01:30, its 1-hour window closed by 02:30: deleted, never validated
+    assert (first["Status"], first["DeletionStatus"]) == ("COMPLETED", "SUCCESSFUL") and "ValidationStatus" not in first
+    assert dr.restore_results == []  # the ledger knows the probe table only
