@@ -148,6 +148,7 @@ def test_a_validation_result_ends_the_window_and_is_reported_on_the_job(rt: Env)
     assert code(unknown) == "ResourceNotFoundException"
     on_demand = rt.backup.start_restore_job(RecoveryPointArn=job["RecoveryPointArn"], IamRoleArn=ROLE,
                                             Metadata={"targetTableName": "by-hand"})["RestoreJobId"]
+    assert rt.backup.get_restore_job_metadata(RestoreJobId=on_demand)["Metadata"] == {"targetTableName": "by-hand"}
     with pytest.raises(ClientError) as by_hand:
         rt.backup.put_restore_validation_result(RestoreJobId=on_demand, ValidationStatus="SUCCESSFUL")
     assert code(by_hand) == "InvalidRequestException" and "not started by a restore testing plan" in str(by_hand.value)
@@ -220,6 +221,8 @@ def test_plans_and_selections_read_update_and_delete(rt: Env) -> None:
     rt.back_up()
     rt.sleep_until("2h31m")  # the new schedule (02:00) and the overridden table name
     assert "checked" in rt.table_names()
+    (job,) = rt.backup.list_restore_jobs()["RestoreJobs"]
+    assert rt.backup.get_restore_job_metadata(RestoreJobId=job["RestoreJobId"])["Metadata"] == {"targetTableName": "checked"}
     (listed,) = rt.backup.list_restore_testing_plans()["RestoreTestingPlans"]
     assert (listed["ScheduleExpression"], listed["LastExecutionTime"]) == ("cron(0 2 ? * * *)", rt.at("2h"))
     rt.backup.update_restore_testing_selection(RestoreTestingPlanName="nightly", RestoreTestingSelectionName="orders",

@@ -154,6 +154,7 @@ class RestoreJob(Job):
     recovery_point: RecoveryPoint
     target_table: str
     created_resource_arn: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)  # StartRestoreJob's Metadata (GetRestoreJobMetadata)
     # restore testing ([BC:backup] RestoreJobsListMember): the plan that made it, its validation, the deletion
     created_by: dict[str, Any] | None = None
     validation_window_hours: int | None = None

@@ -210,13 +210,23 @@ class BackupEmulator(RestoreTesting, S3Backups, RecoveryPoints, Plans):
         rp = self._find_recovery_point(call.region, p["RecoveryPointArn"])
         if rp.status != "AVAILABLE":
             raise AwsError("InvalidRequestException", f"Recovery point {rp.arn} is not AVAILABLE (status {rp.status})")
+        metadata = {str(k): str(v) for k, v in (p.get("Metadata") or {}).items()}
         if rp.resource_type == "S3":
-            return {"RestoreJobId": self._start_s3_restore(call, rp, token).job_id}
-        target = (p.get("Metadata") or {}).get("targetTableName")
-        if not target:
-            raise invalid("Metadata must hold targetTableName, the name of the new table")
-        job = self._create_restore_job(call.region, rp, target, p.get("IamRoleArn") or rp.iam_role_arn, token)
+            job = self._start_s3_restore(call, rp, token)
+        else:
+            target = metadata.get("targetTableName")
+            if not target:
+                raise invalid("Metadata must hold targetTableName, the name of the new table")
+            job = self._create_restore_job(call.region, rp, target, p.get("IamRoleArn") or rp.iam_role_arn, token)
+        job.metadata = metadata
         return {"RestoreJobId": job.job_id}
+
+    def before_GetRestoreJobMetadata(self, call: Call) -> dict[str, Any]:
+        """The metadata the job restores with: StartRestoreJob's, or what restore testing inferred."""
+        job = self._restore_jobs.get(call.params["RestoreJobId"])
+        if job is None or job.region != call.region:
+            raise AwsError("ResourceNotFoundException", f"Restore job {call.params['RestoreJobId']} not found")
+        return {"RestoreJobId": job.job_id, "Metadata": dict(job.metadata)}
 
     def before_DescribeRestoreJob(self, call: Call) -> dict[str, Any]:
         job = self._restore_jobs.get(call.params["RestoreJobId"])

@@ -388,6 +388,7 @@ class RestoreTesting(Jobs):
         target = overrides.get("targettablename") or f"{rp.resource_name}-restore-test-{job_serial}"[:255]
         job = self._create_restore_job(plan.region, rp, target, selection.spec["IamRoleArn"], None)
         job.created_by = {"RestoreTestingPlanArn": plan.arn}
+        job.metadata = {"targetTableName": target}
         window = selection.spec.get("ValidationWindowHours")
         job.validation_window_hours = 0 if window is None else int(window)
         return job
