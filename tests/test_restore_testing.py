@@ -41,12 +41,14 @@ def dr(tmp_path: Path) -> Iterator[Harness]:
         yield harness
 
 
-def restore_testing(dr: Harness, window_hours: int = 4) -> str:
-    """An hourly (at :30) restore testing plan of the probe table; its ARN."""
+def restore_testing(dr: Harness, window_hours: int = 4, region: str = "primary") -> str:
+    """An hourly (at :30) restore testing plan of the probe table's recovery points in the vault of
+    ``region`` (the DR vault holds the copies); its ARN."""
     topology = dr.topology
-    backup = dr.client("backup")
+    backup = dr.client("backup", region)
     account = account_of(topology)
-    vault_arn = f"arn:aws:backup:{topology.primary_region}:{account}:backup-vault:{topology.primary.vault}"
+    stack = topology.primary if region == "primary" else topology.dr
+    vault_arn = f"arn:aws:backup:{stack.region}:{account}:backup-vault:{stack.vault}"
     plan = backup.create_restore_testing_plan(RestoreTestingPlan={
         "RestoreTestingPlanName": "hourly_check", "ScheduleExpression": "cron(30 * ? * * *)",
         "RecoveryPointSelection": {"Algorithm": "LATEST_WITHIN_WINDOW", "RecoveryPointTypes": ["SNAPSHOT"],
@@ -58,35 +60,38 @@ def restore_testing(dr: Harness, window_hours: int = 4) -> str:
     return str(plan["RestoreTestingPlanArn"])
 
 
-def jobs_of(dr: Harness, plan_arn: str) -> dict[str, dict[str, Any]]:
-    listed = dr.client("backup").list_restore_jobs(ByRestoreTestingPlanArn=plan_arn)["RestoreJobs"]
+def jobs_of(dr: Harness, plan_arn: str, region: str = "primary") -> dict[str, dict[str, Any]]:
+    listed = dr.client("backup", region).list_restore_jobs(ByRestoreTestingPlanArn=plan_arn)["RestoreJobs"]
     return {j["RestoreJobId"]: j for j in listed}
 
 
 def test_each_restore_test_is_checked_against_the_ledger_and_its_verdict_put(dr: Harness) -> None:
     plan_arn = restore_testing(dr)
+    dr_plan_arn = restore_testing(dr, region="dr")
     with dr.probe(interval="180s"):
         dr.clock.sleep("3h40m")  # backups at 01:00, 02:00, 03:00; restore tests at 01:30, 02:30, 03:30
 
-    results = dr.restore_results
-    assert len(results) >= 2
-    jobs = jobs_of(dr, plan_arn)
-    for result in results:
+    of_copies = [r for r in dr.restore_results if r.region == dr.regions[1]]
+    results = [r for r in dr.restore_results if r.region == dr.regions[0]]
+    assert len(results) >= 2 and of_copies  # the copies reach the DR vault tens of minutes after each backup
+    jobs = {**jobs_of(dr, plan_arn), **jobs_of(dr, dr_plan_arn, "dr")}
+    for result in results + of_copies:
         assert result.passed, result.story()
         assert result.made_by == "plan hourly_check" and result.test == TEST
         assert result.kind == "aws-backup-restore-test" and result.new_resource
         assert result.items_expected > 10 and result.items_matched == result.items_expected  # seed items and probe writes
         assert result.duration_s > 0
         job = jobs[result.restore_job_id]
-        assert job["CreatedBy"] == {"RestoreTestingPlanArn": plan_arn}
+        assert job["CreatedBy"] == {"RestoreTestingPlanArn": plan_arn if result in results else dr_plan_arn}
         assert job["ValidationStatus"] == result.validation_status == "SUCCESSFUL"
         assert job["ValidationStatusMessage"].startswith("restore check passed")
         assert job["DeletionStatus"] == "SUCCESSFUL"  # deleted once validated, not after the 4-hour window
-    tables = dr.client("dynamodb").list_tables()["TableNames"]
-    assert not [t for t in tables if "restore-test" in t]
+    for region in ("primary", "dr"):
+        assert not [t for t in dr.client("dynamodb", region).list_tables()["TableNames"] if "restore-test" in t]
     # the later test restores a later point: it holds more of the probe's writes
     assert results[1].restore_t - results[0].restore_t == 3600 and results[1].items_expected > results[0].items_expected
 
+    assert of_copies[0].source == results[0].source and of_copies[0].restore_t in {r.restore_t for r in results}
     lines = summary_lines(RunReport(restores=list(results)).as_dict())
     header = next(line for line in lines if line.startswith("restore "))
     assert "validation" in header and "made by" in header
