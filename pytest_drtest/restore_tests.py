@@ -90,4 +90,5 @@ def _failed_restore(harness: Harness, record: dict[str, Any], why: str) -> Resto
         new_resource=False, source_untouched=None, items_expected=len(expected), items_matched=0, unexpected_items=0,
         duration_s=record["completed"] - record["started"], modeled=harness.clock.modeled,
         not_restored=not_restored("dynamodb"), problems=[f"the restore test's job failed: {why}"],
+        missing_keys=sorted(expected)[:20],  # nothing was restored
     )

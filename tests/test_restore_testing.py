@@ -140,3 +140,19 @@ def test_restore_tests_of_other_tables_are_left_to_their_owner(dr: Harness) -> N
     first = jobs[0]  # done by 01:30, its 1-hour window closed by 02:30: deleted, never validated
     assert (first["Status"], first["DeletionStatus"]) == ("COMPLETED", "SUCCESSFUL") and "ValidationStatus" not in first
     assert dr.restore_results == []  # the ledger knows the probe table only
+
+
+def test_a_restore_test_whose_job_fails_is_a_failed_restore_with_no_validation(dr: Harness) -> None:
+    plan_arn = restore_testing(dr)
+    dr.clock.sleep("1h40m")  # the 01:30 restore test runs (15 minutes at least)
+    dr.inject(faults.RegionOutage("primary"))
+    dr.clock.sleep("1h")
+
+    (result,) = dr.restore_results
+    assert not result.passed and result.validation_status == "" and result.made_by == "plan hourly_check"
+    assert result.reasons()[0] == (f"the restore test's job failed: Region {dr.regions[0]} became unavailable "
+                                   "before the restore completed")
+    assert result.items_matched == 0 and result.items_expected == len(result.missing_keys) == 10  # the seed items
+    dr.revert(dr.active_faults[0])
+    (job,) = jobs_of(dr, plan_arn).values()
+    assert job["Status"] == "FAILED" and "ValidationStatus" not in job and "DeletionStatus" not in job

@@ -293,3 +293,22 @@ def test_selections_need_an_existing_plan_and_a_fresh_name(rt: Env) -> None:
     with pytest.raises(ClientError) as plan_twice:
         rt.plan()
     assert code(plan_twice) == "AlreadyExistsException"
+
+
+def test_a_failed_restore_test_is_heard_and_cannot_be_validated(rt: Env) -> None:
+    rt.back_up()
+    heard: list[dict[str, Any]] = []
+    rt.emulator.on_restore_test(heard.append)
+    rt.plan(schedule="cron(0 1 ? * * *)")
+    rt.select()
+    rt.sleep_until("1h10m")
+    rt.env.emulation.world.lose_region("us-east-1")
+    rt.sleep_until("1h30m")
+    rt.env.emulation.world.restore_region("us-east-1")
+    (record,) = heard
+    assert record["Status"] == "FAILED" and "became unavailable" in record["StatusMessage"]
+    with pytest.raises(ClientError) as info:
+        rt.backup.put_restore_validation_result(RestoreJobId=record["RestoreJobId"], ValidationStatus="SUCCESSFUL")
+    assert code(info) == "InvalidRequestException" and "is FAILED" in str(info.value)
+    rt.sleep_until("1d1h30m")  # the next run, once the Region is back
+    assert len(heard) == 2 and heard[1]["Status"] == "COMPLETED"
