@@ -92,3 +92,71 @@ def _failed_restore(harness: Harness, record: dict[str, Any], why: str) -> Resto
         not_restored=not_restored("dynamodb"), problems=[f"the restore test's job failed: {why}"],
         missing_keys=sorted(expected)[:20],  # nothing was restored
     )
+
+
+# -- the "aws-backup-restore-testing" restore check of a scenario -------------------------------------
+SCENARIO_KIND = "aws-backup-restore-testing"
+
+
+def restore_testing_settings(check: Any) -> dict[str, Any]:
+    """The plan fields of an ``aws-backup-restore-testing`` restore check (a :class:`~pytest_drtest.config.Fields`),
+    checked as AWS checks them; a :class:`DrConfigError` names the file and field otherwise."""
+    from pytest_drtest.emulation.backup.restore_testing import (
+        ALGORITHMS,
+        MAX_SELECTION_WINDOW_DAYS,
+        MAX_VALIDATION_WINDOW_HOURS,
+    )
+    from pytest_drtest.emulation.backup.schedules import BackupSchedule
+    from pytest_drtest.errors import DrConfigError
+
+    schedule = check.get("schedule", str, "cron(30 * ? * * *)")
+    try:
+        BackupSchedule.parse(schedule)
+    except ValueError as exc:
+        raise DrConfigError(f"{exc} (an AWS cron expression, as a restore testing plan's ScheduleExpression)",
+                            source=check.source, field=check._name("schedule")) from None
+    algorithm = check.get("algorithm", str, "LATEST_WITHIN_WINDOW", choices=ALGORITHMS)
+    settings: dict[str, Any] = {"schedule": schedule, "algorithm": algorithm}
+    for key, low, high, default in (("selection_window_days", 1, MAX_SELECTION_WINDOW_DAYS, 30),
+                                    ("validation_window_hours", 0, MAX_VALIDATION_WINDOW_HOURS, 0)):
+        value = check.get(key, int, default)
+        if isinstance(value, bool) or not low <= value <= high:
+            raise DrConfigError(f"expected an integer from {low} to {high}, got {value!r}", source=check.source,
+                                field=check._name(key))
+        settings[key] = value
+    return settings
+
+
+def plan_name(check_name: str) -> str:
+    """A restore testing plan name (letters, digits, underscores, at most 50) from a check's name."""
+    return ("drtest_" + "".join(c if c.isalnum() else "_" for c in check_name))[:50]
+
+
+def start_restore_testing(dr: Harness, name: str, settings: dict[str, Any]) -> None:
+    """Create the restore testing plan of a check: the probe table's points in the primary vault."""
+    from pytest_drtest.topology.build import account_of, backup_role
+
+    topology = dr.topology
+    backup = dr.client("backup", topology.primary_region)
+    account = account_of(topology)
+    backup.create_restore_testing_plan(RestoreTestingPlan={
+        "RestoreTestingPlanName": plan_name(name), "ScheduleExpression": settings["schedule"],
+        "RecoveryPointSelection": {
+            "Algorithm": settings["algorithm"], "RecoveryPointTypes": ["SNAPSHOT"],
+            "IncludeVaults": [f"arn:aws:backup:{topology.primary_region}:{account}:backup-vault:{topology.primary.vault}"],
+            "SelectionWindowDays": settings["selection_window_days"]}})
+    backup.create_restore_testing_selection(RestoreTestingPlanName=plan_name(name), RestoreTestingSelection={
+        "RestoreTestingSelectionName": "probe_table", "ProtectedResourceType": "DynamoDB",
+        "IamRoleArn": backup_role(topology), "ValidationWindowHours": settings["validation_window_hours"],
+        "ProtectedResourceArns": [f"arn:aws:dynamodb:{topology.primary_region}:{account}:table/{topology.table_name()}"]})
+
+
+def restore_tests_of(dr: Harness, name: str) -> list[RestoreResult]:
+    """The restore tests the check's plan made (validated as they completed)."""
+    from pytest_drtest.errors import DrConfigError
+
+    made = [r for r in dr.restore_results if r.made_by == f"plan {plan_name(name)}"]
+    if not made:
+        raise DrConfigError(f"{name}: no restore test of its plan completed during the steady state; lengthen "
+                            "steady_state past the backup schedule, the restore testing schedule and a restore")
+    return made

@@ -298,7 +298,9 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
     ``age`` before the end (PITR kinds), from its backup, or from the newest recovery point of the
     primary vault (``aws-backup``), from an AWS Backup of a bucket (``s3-backup``, ``s3-backup-pitr``:
     :class:`S3Checks`) — into a NEW table/instance/cluster/bucket, compared with the ledger (for a
-    bucket: its objects at the restore time).
+    bucket: its objects at the restore time). An ``aws-backup-restore-testing`` check creates an AWS
+    Backup restore testing plan before the steady state; its restore tests, validated against the
+    ledger as they complete (:mod:`pytest_drtest.restore_tests`), are its results.
     """
     from pytest_drtest.errors import DrConfigError
     from pytest_drtest.recovery.steps import (
@@ -341,6 +343,10 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             clock.call_at(at + 0.5, lambda i=index, c=check: take(i, c), name=f"restore-check-{check.kind}")
         elif s3_checks is not None and check.kind in S3Checks.KINDS:
             s3_checks.prepare(index, check, start + steady)
+        elif check.kind == "aws-backup-restore-testing":  # its plan restores (and is validated) on its schedule
+            from pytest_drtest.restore_tests import start_restore_testing
+
+            start_restore_testing(dr, check.name, check.restore_testing)
     with dr.probe():
         clock.sleep(steady)
     end = clock.now()
@@ -363,6 +369,8 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
                            restore_time=backup["t"], started=started, completed=clock.now())
         elif s3_checks is not None and check.kind in S3Checks.KINDS:
             s3_checks.restore(index, check)
+        elif check.kind == "aws-backup-restore-testing":
+            continue  # its restore tests ran during the steady state
         elif check.kind in ("rds-pitr", "aurora-cluster-pitr"):
             restore_database_to_time(topology, clock.datetime(end - check.age).replace(microsecond=0), clock)
         elif check.kind == "rds-snapshot":
@@ -394,6 +402,12 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             record_restore(topology, kind=check.kind, region=region, source=source, target=target,
                            restore_time=clock.seconds_at(latest["CreationDate"]), started=started, completed=clock.now())
     results: list[RestoreResult] = dr.verify_restores()
+    if any(c.kind == "aws-backup-restore-testing" for c in checks):
+        from pytest_drtest.restore_tests import restore_tests_of
+
+        for check in checks:
+            if check.kind == "aws-backup-restore-testing":
+                results += restore_tests_of(dr, check.name)
     bad = [r for r in results if not r.passed]
     if bad:
         raise AssertionError("restore check failed: " + "; ".join(r.story() for r in bad))

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from pytest_drtest import faults
+from pytest_drtest.errors import DrConfigError
 from pytest_drtest.harness import Harness
 from pytest_drtest.report import RunReport, summary_lines
 from pytest_drtest.restores import RestoreResult
+from pytest_drtest.scenario import load_scenario
 from pytest_drtest.settings import Settings
 from pytest_drtest.topology.build import account_of, backup_role
 
@@ -156,3 +158,59 @@ def test_a_restore_test_whose_job_fails_is_a_failed_restore_with_no_validation(d
     dr.revert(dr.active_faults[0])
     (job,) = jobs_of(dr, plan_arn).values()
     assert job["Status"] == "FAILED" and "ValidationStatus" not in job and "DeletionStatus" not in job
+
+
+SCENARIO = """
+name = "restore-tests"
+strategy = "backup-restore"
+blueprint = "tiny.toml"
+steady_state = "3h"
+probe = { interval = "3m" }
+
+[[restore_checks]]
+name = "orders-restore-testing"
+kind = "aws-backup-restore-testing"
+{fields}
+"""
+
+
+def scenario_file(folder: Path, fields: str = "") -> Path:
+    (folder / "tiny.toml").write_text(TINY)
+    path = folder / "scenario.toml"
+    path.write_text(SCENARIO.replace("{fields}", fields))
+    return path
+
+
+def test_a_scenario_restore_check_runs_a_restore_testing_plan(tmp_path: Path) -> None:
+    scenario = load_scenario(scenario_file(tmp_path, 'schedule = "cron(45 * ? * * *)"\nvalidation_window_hours = 2'))
+    (check,) = scenario.restore_checks
+    assert check.restore_testing == {"schedule": "cron(45 * ? * * *)", "algorithm": "LATEST_WITHIN_WINDOW",
+                                     "selection_window_days": 30, "validation_window_hours": 2}
+    with Harness(Settings(), test="restore-tests::restore-checks", scenario=scenario) as dr:
+        results = dr.run_restore_checks(scenario.restore_checks)
+        assert results and all(r.passed and r.made_by == "plan drtest_orders_restore_testing" for r in results)
+        plan = dr.client("backup").get_restore_testing_plan(RestoreTestingPlanName="drtest_orders_restore_testing")
+        assert plan["RestoreTestingPlan"]["ScheduleExpression"] == "cron(45 * ? * * *)"
+
+
+@pytest.mark.parametrize(("fields", "field", "says"), [
+    ('schedule = "rate(1 hour)"', "schedule", "expected cron("),
+    ('schedule = "cron(*/10 * ? * * *)"', "schedule", "less than 60 minutes"),
+    ('algorithm = "OLDEST"', "algorithm", "expected one of LATEST_WITHIN_WINDOW, RANDOM_WITHIN_WINDOW"),
+    ("selection_window_days = 0", "selection_window_days", "from 1 to 365"),
+    ("validation_window_hours = 200", "validation_window_hours", "from 0 to 168"),
+    ('validation_window = "2h"', "restore_checks[0]", "unknown field(s) validation_window"),
+])
+def test_a_bad_restore_testing_check_names_the_file_and_field(tmp_path: Path, fields: str, field: str, says: str) -> None:
+    path = scenario_file(tmp_path, fields)
+    with pytest.raises(DrConfigError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert str(path) in message and field in message and says in message
+
+
+def test_restore_testing_checks_need_the_backup_restore_strategy(tmp_path: Path) -> None:
+    path = scenario_file(tmp_path)
+    path.write_text(path.read_text().replace('strategy = "backup-restore"', 'strategy = "warm-standby"'))
+    with pytest.raises(DrConfigError, match="needs the backup-restore strategy"):
+        load_scenario(path)
