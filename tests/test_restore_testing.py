@@ -17,6 +17,7 @@ from pytest_drtest import faults
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.harness import Harness
 from pytest_drtest.report import RunReport, summary_lines
+from pytest_drtest.report_html import render_html
 from pytest_drtest.restores import RestoreResult
 from pytest_drtest.scenario import load_scenario
 from pytest_drtest.settings import Settings
@@ -102,6 +103,7 @@ def test_each_restore_test_is_checked_against_the_ledger_and_its_verdict_put(dr:
     as_json = RunReport(restores=list(results)).as_dict()["restores"][0]
     assert (as_json["made_by"], as_json["validation_status"]) == ("plan hourly_check", "SUCCESSFUL")
     assert RestoreResult.from_dict(as_json).made_by == "plan hourly_check"
+    assert "plan hourly_check (validation SUCCESSFUL)" in render_html(RunReport(restores=list(results)).as_dict())
 
 
 def test_a_backup_of_corrupted_data_fails_its_restore_test(dr: Harness) -> None:
