@@ -210,6 +210,11 @@ class Harness(ExperimentRunner):
                               boto3.DEFAULT_SESSION)
                 boto3.DEFAULT_SESSION = self.backend.new_session()
                 emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
+                from pytest_drtest.restore_tests import watch_restore_tests
+
+                unwatch = watch_restore_tests(self)  # AWS Backup restore tests validated against the ledger
+                if unwatch is not None:
+                    undo.callback(unwatch)
                 if self.backend.serves_network:
                     from pytest_drtest.gateway.world import NetworkWorld
 
