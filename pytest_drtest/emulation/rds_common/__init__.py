@@ -13,6 +13,7 @@ from pytest_drtest.emulation.rds_common.dataplane import (
     LOCALHOST,
     create_master,
     endpoint_address,
+    set_master_password,
     switch_endpoint,
 )
 from pytest_drtest.emulation.rds_common.events import (
@@ -38,5 +39,6 @@ __all__ = [
     "parse_rds_arn",
     "rds_arn",
     "restore_window",
+    "set_master_password",
     "switch_endpoint",
 ]
