@@ -786,6 +786,29 @@ def test_data_api_errors(emu_env: Any, aurora: AuroraEmulator) -> None:
     assert data.execute_statement(resourceArn=prod, secretArn=master, sql="SELECT 1")["records"] == [[{"longValue": 1}]]
 
 
+def test_modify_db_cluster_changes_the_master_password_at_once_for_every_endpoint(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
+    arn = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1}, EnableHttpEndpoint=True)["DBClusterArn"]
+    old = make_secret(emu_env, "old", {"username": "app", "password": "secret123"})
+    new = make_secret(emu_env, "new", {"username": "app", "password": "rotated-pw"})
+    writer, reader = aurora.connection_info(PRIMARY, "prod"), aurora.connection_info(PRIMARY, "prod", reader=True)
+    with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "app"'):
+        sql({**writer, "password": "rotated-pw"}, "SELECT 1")
+
+    emu_env.client("rds").modify_db_cluster(DBClusterIdentifier="prod", MasterUserPassword="rotated-pw")
+
+    assert aurora.connection_info(PRIMARY, "prod")["password"] == "rotated-pw"
+    for info in (writer, reader):  # the reader follows through replication
+        assert sql({**info, "password": "rotated-pw"}, "SELECT current_user") == [("app",)]
+        with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "app"'):
+            sql(info, "SELECT 1")  # the password it was created with
+    data = emu_env.client("rds-data")
+    assert data.execute_statement(resourceArn=arn, secretArn=new, sql="SELECT 1")["records"] == [[{"longValue": 1}]]
+    with pytest.raises(botocore.exceptions.ClientError) as stale:
+        data.execute_statement(resourceArn=arn, secretArn=old, sql="SELECT 1")
+    assert error_code(stale) == ("BadRequestException", 400)
+
+
 def test_named_parameters_skip_literals_comments_and_casts() -> None:
     query, values = to_psycopg(
         "SELECT :a::int, ':b', \"c:d\", $$:e$$ -- :f\n, 5 % 2 /* :g */ WHERE x = :a",

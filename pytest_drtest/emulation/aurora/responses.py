@@ -103,10 +103,11 @@ class AuroraEmulator(Failover, GlobalDatabases, SnapshotsAndRestores):
         writer; readers and global secondaries follow through replication."""
         assert cluster.head is not None
         set_master_password(cluster.head, cluster.master_user, password)
-        cluster.master_password = password
         gdb = self.globals.get(cluster.global_id) if cluster.global_id else None
-        for member in gdb.members if gdb is not None else ():
-            if member is not cluster and member.master_user == cluster.master_user:
+        secondaries = [m for m in gdb.members if m is not cluster] if gdb is not None else []
+        for member in [cluster, *secondaries]:
+            if member.master_user == cluster.master_user:
+                member.password_changes.append((self.clock.now(), member.master_password))
                 member.master_password = password
 
     def before_EnableHttpEndpoint(self, call: Call) -> dict[str, Any] | None:

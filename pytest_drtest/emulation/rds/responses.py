@@ -104,6 +104,7 @@ class RdsInstanceEmulator(MultiAz, ReadReplicas, DbSnapshots, Restores, Automate
             current = self._instances.get(pending.pop())
             if current is None:
                 continue
+            current.password_changes.append((self.clock.now(), current.master_password))
             current.master_password = password
             pending.extend(current.replicas)
 

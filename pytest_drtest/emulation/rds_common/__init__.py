@@ -13,6 +13,7 @@ from pytest_drtest.emulation.rds_common.dataplane import (
     LOCALHOST,
     create_master,
     endpoint_address,
+    password_at,
     set_master_password,
     switch_endpoint,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "endpoint_address",
     "event_log",
     "parse_rds_arn",
+    "password_at",
     "rds_arn",
     "restore_window",
     "set_master_password",
