@@ -31,7 +31,7 @@ CLIENT_CONFIG = Config(
 #: The AWS services (botocore names) that the topologies, runbooks, probes and emulators call.
 SERVICES = (
     "autoscaling", "backup", "cloudwatch", "dynamodb", "dynamodbstreams", "ec2", "elbv2", "iam", "rds",
-    "rds-data", "route53", "s3", "sts",
+    "rds-data", "route53", "s3", "secretsmanager", "sts",
 )
 
 

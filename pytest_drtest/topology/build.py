@@ -574,6 +574,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
         client.create_db_cluster(**kwargs)
         # pushed before the instances: teardown runs newest first, and a cluster goes after its instances
         topology.cleanup.push(f"cluster {cluster}", partial(_delete_cluster, client, global_id, cluster))
+        stack.database_secret = _database_secret(topology, stack, cluster)
         members = (["writer"] if stack is primary else []) + [f"reader{i + 1}" for i in range(readers)]
         for member in members:
             instance = f"{cluster}-{member}"
@@ -593,6 +594,20 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
     for stack in (primary, dr):
         topology.app_config.setdefault(stack.region, {})["db"] = writer  # writes go to the primary's writer
     topology.global_cluster = global_id
+
+
+def _database_secret(topology: Topology, stack: RegionStack, cluster: str) -> str:
+    """The cluster's credentials as the Data API reads them: a Secrets Manager secret in the cluster's
+    region whose ``SecretString`` is JSON with ``username`` and ``password`` (Aurora user guide, "Using
+    the RDS Data API": storing database credentials in AWS Secrets Manager); its ARN."""
+    client = topology.clients.client("secretsmanager", stack.region)
+    name = f"{cluster}-master"
+    arn: str = client.create_secret(
+        Name=name, SecretString=json.dumps({"username": DB_USER, "password": DB_PASSWORD}),
+        Tags=_tags(topology, "database-secret", stack),
+    )["ARN"]
+    topology.cleanup.push(f"secret {name}", partial(client.delete_secret, SecretId=arn, ForceDeleteWithoutRecovery=True))
+    return arn
 
 
 def _delete_cluster(client: Any, global_id: str, cluster: str) -> None:

@@ -34,6 +34,7 @@ class RegionStack:
     buckets: dict[str, str] = field(default_factory=dict)
     vault: str | None = None
     database: str | None = None  # RDS instance or Aurora cluster id in this region
+    database_secret: str | None = None  # ARN of the Aurora cluster's credentials secret (for the Data API)
 
     @property
     def has_compute(self) -> bool:
