@@ -128,7 +128,9 @@ class LocalStackBackend(Backend):
     def health(self, timeout: float = 5.0) -> dict[str, str]:
         """``service -> state`` as ``GET /_localstack/health`` reports it."""
         try:
-            response = requests.get(f"{self.endpoint_url}/_localstack/health", timeout=timeout)
+            with requests.Session() as http:
+                http.trust_env = False  # a loopback address: never through a proxy of the environment
+                response = http.get(f"{self.endpoint_url}/_localstack/health", timeout=timeout)
             response.raise_for_status()
             services = response.json().get("services") or {}
         except (requests.RequestException, ValueError) as exc:
@@ -272,7 +274,8 @@ class LocalStackServer:
         self.root = Path(tempfile.mkdtemp(prefix="drtest-localstack-"))
         (self.root / "var/lib/localstack").mkdir(parents=True)
         (self.root / "var/lib/localstack/lib").symlink_to((self.home / "lib").resolve())
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "LOCALSTACK_", "DRTEST_"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AWS_", "MOTO_", "LOCALSTACK_", "DRTEST_")) and not k.upper().endswith("_PROXY")}
         env.update(SERVER_ENV)
         env.update({
             "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
@@ -303,7 +306,9 @@ class LocalStackServer:
         """Ask DynamoDB once (LocalStack starts DynamoDB Local's JVM then); return the seconds it took."""
         client = new_boto3_session(**CREDENTIALS).client(
             "dynamodb", region_name="us-east-1", endpoint_url=self.endpoint,
-            config=CLIENT_CONFIG.merge(Config(read_timeout=120, retries={"max_attempts": 1})),
+            # proxies={}: a loopback endpoint, never through the environment's proxy (this runs in a
+            # thread while other code may have set one)
+            config=CLIENT_CONFIG.merge(Config(read_timeout=120, retries={"max_attempts": 1}, proxies={})),
         )
         began = time.perf_counter()
         client.list_tables()

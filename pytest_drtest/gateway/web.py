@@ -165,6 +165,7 @@ class ServiceProxy:
     def __init__(self, service: ServiceProcess) -> None:
         self.service = service
         self.session = requests.Session()
+        self.session.trust_env = False  # loopback addresses: never through a proxy of the environment
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)

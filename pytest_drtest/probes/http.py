@@ -69,6 +69,7 @@ class HttpAppPath:
         self.web_port = web_port
         self.subnet = subnet_of(self.client_region) if subnet_of is not None else None
         self.session = requests.Session()  # not thread-safe: one request at a time
+        self.session.trust_env = False  # loopback addresses: never through a proxy of the environment
         self._session_lock = threading.Lock()
         self._cache: tuple[list[str], float] | None = None
 

@@ -5,6 +5,7 @@ last one runs the Data API on the Aurora emulation's PostgreSQL through a pause 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -169,7 +170,8 @@ def test_data_api_on_a_paused_cluster_resumes_it(emu_env: Any, serverless: Auror
     arn = create(emu_env, "app", {"MinCapacity": 0, "MaxCapacity": 4}, instances={"app-w": 5, "app-r": 1},
                  DatabaseName="orders", EnableHttpEndpoint=True)["DBClusterArn"]
     data = emu_env.client("rds-data", REGION)
-    secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app"
+    secret = emu_env.client("secretsmanager", REGION).create_secret(  # the Data API logs in with it
+        Name="app-master", SecretString=json.dumps({"username": "app", "password": "secret123"}))["ARN"]
     emu_env.clock.sleep(60)
     data.execute_statement(resourceArn=arn, secretArn=secret, sql="CREATE TABLE t (v int)")
     emu_env.clock.sleep(300 + INTERVAL)
