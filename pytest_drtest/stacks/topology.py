@@ -99,7 +99,7 @@ def stack_blueprint(spec: StackSpec, name: str, regions: tuple[str, str] = PLAN_
             tags = _tags(kind, props)
             where = f"Resources.{logical}"
             if kind == "AWS::DynamoDB::GlobalTable" and role is None:
-                own = next((r for r in props.get("Replicas", []) if r.get("Region") == deployment.region), {})
+                own: dict[str, Any] = next((r for r in props.get("Replicas", []) if r.get("Region") == deployment.region), {})
                 tags = _tags(kind, own)
                 role = dict(spec.roles).get(logical, tags.get("drtest:role"))
             if role == "table" and deployment.role == "primary":
