@@ -153,6 +153,8 @@ def _shipped() -> dict[str, Any]:
      r"Resources.Vpc.Properties.CidrBlock.Fn::FindInMap\[1\]", "no key 'staging' in Mappings.Network"),
     (lambda t: t["Resources"]["Vpc"]["Properties"].update(CidrBlock={"Fn::GetAtt": ["SubnetA", "VpcId"]}),
      "Resources.Vpc", "deployed by moto's CloudFormation"),
+    (lambda t: t["Resources"].update(Role={"Type": "AWS::IAM::Role", "Condition": "Replicates", "Properties": {}}),
+     "Resources.Role", "first pass: expected it not to depend on PeerAssetsBucketArn"),
 ])
 def test_an_unresolvable_template_is_refused_naming_the_file_and_the_path(
     tmp_path: Path, params: Path, change: Any, where: str, message: str
@@ -191,3 +193,12 @@ def test_a_template_that_does_not_parse_or_bad_parameters_are_refused_before_any
     path.write_text(json.dumps(bad), encoding="utf-8")
     with pytest.raises(DrConfigError, match="Fn::ImportValue needs the CloudFormation service"):
         Harness(Settings(), strategy="warm-standby", blueprint=str(path))
+
+
+def test_the_marker_takes_a_template_relative_to_the_test_file(tmp_path: Path) -> None:
+    from pytest_drtest.fixtures import _marker_blueprint
+
+    (tmp_path / "stack.json").write_text(json.dumps(_shipped()), encoding="utf-8")
+    assert _marker_blueprint("web-app.yaml", None).stack is not None
+    blueprint = _marker_blueprint("stack.json", tmp_path)
+    assert (blueprint.source, blueprint.name) == (str(tmp_path / "stack.json"), "stack")

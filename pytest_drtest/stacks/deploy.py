@@ -4,7 +4,7 @@ Who creates what:
 
 * moto's CloudFormation (``CreateStack``) deploys the types it implements and that no emulator
   watches the creation of (:data:`MOTO_TYPES`: VPCs, launch templates, target groups, security
-  groups...): one stack per region;
+  groups...): one stack per region, created in the region's first pass;
 * the plugin creates the others through the AWS API (:data:`API_TYPES`), so that the emulation
   sees them as it sees any team's calls: subnets (their AZ), load balancers and Auto Scaling
   groups (instances, target health), DynamoDB tables and global tables (``UpdateTable``
@@ -169,12 +169,35 @@ class Deployment:
                         f"{resources[name]['Type']} is deployed by moto's CloudFormation, before the resources the "
                         f"plugin creates: expected it to refer to parameters and to {', '.join(sorted(MOTO_TYPES))} "
                         f"only, not to {dep} ({resources[dep]['Type']})", source=self.template.source, field=where)
+            if resources[name]["Type"] in MOTO_TYPES:
+                peer = sorted(p for p in self._parameters_used(resource) if p.startswith("Peer") and p in self.template.parameters)
+                if peer:
+                    raise DrConfigError(
+                        f"{resources[name]['Type']} is deployed by moto's CloudFormation in the region's first pass: expected "
+                        f"it not to depend on {peer[0]} (the other region's output; stack updates are not supported)",
+                        source=self.template.source, field=where)
             depends[name] = deps
             properties = scope.resolve(resource.get("Properties", {}), f"{where}.Properties")
             kind = API_TYPES.get(resource["Type"])
             if kind is not None:
                 kind.check(self, name, properties, f"{where}.Properties")
         return scope, _order(deploys, depends, self.template)
+
+    def _parameters_used(self, resource: dict[str, Any]) -> set[str]:
+        """Names a resource's properties and condition refer to, through the conditions they use."""
+        conditions = self.template.body.get("Conditions") or {}
+        found = references(resource.get("Properties", {}))
+        todo = [resource["Condition"]] if "Condition" in resource else []
+        todo += _condition_names(resource.get("Properties", {}))
+        seen: set[str] = set()
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in conditions:
+                continue
+            seen.add(name)
+            found |= references(conditions[name])
+            todo += _condition_names(conditions[name])
+        return found
 
     # -- deployment ------------------------------------------------------------------------------
     def apply(self, peer_outputs: dict[str, str]) -> list[str]:
@@ -193,6 +216,7 @@ class Deployment:
                         "Peer parameter instead", source=self.template.source, field=f"Resources.{name}")
         moto = [n for n in new if resources[n]["Type"] in MOTO_TYPES]
         if moto:
+            assert self.moto_stack is None, "plan() keeps the types moto deploys in the first pass"
             self._deploy_moto(scope, [n for n in order if resources[n]["Type"] in MOTO_TYPES])
         for name in new:
             if resources[name]["Type"] in MOTO_TYPES:
@@ -214,7 +238,7 @@ class Deployment:
         return new
 
     def _deploy_moto(self, scope: Scope, names: list[str]) -> None:
-        """Create or update this region's stack in moto's CloudFormation with ``names``; read their
+        """Create this region's stack in moto's CloudFormation with ``names``; read their
         physical IDs and attributes back from the stack's outputs."""
         assert self.topology is not None
         resources = self.template.resources
@@ -233,13 +257,10 @@ class Deployment:
                 body["Outputs"][f"Att{name}{attribute}"] = {"Value": {"Fn::GetAtt": [name, attribute]}}
         cfn = self.topology.client("cloudformation", self.region)
         parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in scope.parameters.items() if k in body["Parameters"]]
-        if self.moto_stack is None:
-            stack = cfn.create_stack(StackName=self.stack_name, TemplateBody=json.dumps(body), Parameters=parameters,
-                                     Tags=[{"Key": "drtest:topology", "Value": self.topology.name}])["StackId"]
-            self.moto_stack = str(stack)
-            self.topology.cleanup.push(f"stack {self.stack_name} in {self.region}", partial(cfn.delete_stack, StackName=stack))
-        else:
-            cfn.update_stack(StackName=self.moto_stack, TemplateBody=json.dumps(body), Parameters=parameters)
+        stack = cfn.create_stack(StackName=self.stack_name, TemplateBody=json.dumps(body), Parameters=parameters,
+                                 Tags=[{"Key": "drtest:topology", "Value": self.topology.name}])["StackId"]
+        self.moto_stack = str(stack)
+        self.topology.cleanup.push(f"stack {self.stack_name} in {self.region}", partial(cfn.delete_stack, StackName=stack))
         described = cfn.describe_stacks(StackName=self.moto_stack)["Stacks"][0]
         if not described["StackStatus"].endswith("_COMPLETE") or "ROLLBACK" in described["StackStatus"]:
             raise DrError(f"stack {self.stack_name} in {self.region}: {described['StackStatus']} "
@@ -255,6 +276,24 @@ class Deployment:
             props = scope.resolve(resources[name].get("Properties", {}), f"Resources.{name}.Properties")
             self.created[name] = Created(name, resources[name]["Type"], ref, self.region, props, attributes, "cloudformation")
             scope.refs[name], scope.attributes[name] = ref, attributes
+
+
+def _condition_names(node: Any) -> list[str]:
+    """Conditions a fragment uses (``Condition``, ``Fn::If``)."""
+    found: list[str] = []
+    if isinstance(node, list):
+        for value in node:
+            found += _condition_names(value)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Condition" and isinstance(value, str):
+                found.append(value)
+            elif key == "Fn::If" and isinstance(value, list) and value and isinstance(value[0], str):
+                found.append(value[0])
+                found += _condition_names(value[1:])
+            else:
+                found += _condition_names(value)
+    return found
 
 
 def _pending(value: Any) -> Pending | None:
