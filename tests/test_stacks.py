@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -202,3 +203,30 @@ def test_the_marker_takes_a_template_relative_to_the_test_file(tmp_path: Path) -
     assert _marker_blueprint("web-app.yaml", None).stack is not None
     blueprint = _marker_blueprint("stack.json", tmp_path)
     assert (blueprint.source, blueprint.name) == (str(tmp_path / "stack.json"), "stack")
+
+
+def test_the_template_s_database_and_its_cross_region_replica_are_the_relational_tier(
+    postgres_or_skip: Callable[[Exception], NoReturn],
+) -> None:
+    # the DR region deploys first; the read replica waits for the primary's DatabaseArn output
+    # (PeerDatabaseArn) and is created in the next pass
+    from pytest_drtest.dataplane import DataPlane, DataPlaneUnavailable
+    from pytest_drtest.topology.build import db_connect
+
+    try:
+        DataPlane.check()
+    except DataPlaneUnavailable as exc:
+        postgres_or_skip(exc)
+    with Harness(Settings(), strategy="warm-standby", blueprint="web-app.yaml") as dr:
+        topology = dr.topology
+        primary, standby = topology.primary, topology.dr
+        assert primary.database is not None and standby.database is not None
+        replica = dr.client("rds", standby.region).describe_db_instances(DBInstanceIdentifier=standby.database)["DBInstances"][0]
+        source = dr.client("rds", primary.region).describe_db_instances(DBInstanceIdentifier=primary.database)["DBInstances"][0]
+        assert (replica["ReadReplicaSourceDBInstanceIdentifier"], replica["DBInstanceStatus"]) == (source["DBInstanceArn"], "available")
+        assert source["MultiAZ"] is True
+        writer = topology.app_config[standby.region]["db"]
+        assert writer == {"kind": "instance", "region": primary.region, "id": primary.database, "reader": False}
+        with db_connect(topology, writer) as conn:
+            rows = conn.execute("SELECT count(*) FROM ledger").fetchone()
+        assert rows is not None and rows[0] == 200  # the seed rows, written by the harness
