@@ -39,7 +39,7 @@ from pytest_drtest.settings import Settings
 from pytest_drtest.sink import ErrorSink
 from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, WebSpec, load_blueprint
-from pytest_drtest.topology.model import RegionStack, Topology
+from pytest_drtest.topology.model import RegionStack, Topology, new_run_id
 
 if TYPE_CHECKING:
     from pytest_drtest.emulation.core import Emulation
@@ -53,10 +53,14 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     """The emulation hub with every service emulator."""
     from pytest_drtest.emulation.arc_region_switch import ArcRegionSwitchEmulator
     from pytest_drtest.emulation.aurora import AuroraEmulator
+    from pytest_drtest.emulation.aurora_serverless import AuroraServerlessEmulator
     from pytest_drtest.emulation.backup import BackupEmulator
+    from pytest_drtest.emulation.cloudfront import CloudFrontEmulator
     from pytest_drtest.emulation.cloudwatch import CloudWatchEmulator
     from pytest_drtest.emulation.compute import install_compute
     from pytest_drtest.emulation.core import Emulation
+    from pytest_drtest.emulation.dlm import install_dlm
+    from pytest_drtest.emulation.docdb import DocDbEmulator
     from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
     from pytest_drtest.emulation.fis import FisEmulator
     from pytest_drtest.emulation.rds import RdsInstanceEmulator
@@ -79,6 +83,12 @@ def assemble_emulation(clock: Clock, profile: LatencyProfile, backdoor: ClientFa
     emulation.add(FisEmulator(emulation))
     emulation.add(ArcRegionSwitchEmulator(emulation))
     add_cache_emulators(emulation)
+    emulation.add(DocDbEmulator(emulation))
+    serverless = AuroraServerlessEmulator(emulation)
+    emulation.add(serverless)
+    emulation.add(serverless.data_api_gate, first=True)  # before the Data API emulator: paused clusters resume
+    emulation.add(CloudFrontEmulator(emulation))
+    install_dlm(emulation)
     return emulation
 
 
@@ -123,7 +133,10 @@ class Harness(ExperimentRunner):
         base = scenario.objectives if scenario is not None else band
         self.objectives = base.merged(objectives) if objectives is not None else base
         self.profile = settings.build_profile(scenario.latency if scenario else None, scenario.source if scenario else "")
-        self.backend: Backend = make_backend(settings.backend, {"endpoint": settings.endpoint, "aws_accounts": settings.aws_accounts})
+        self.backend: Backend = make_backend(settings.backend, {"endpoint": settings.endpoint, "aws_accounts": settings.aws_accounts,
+                                                                "aws_fis_role": settings.aws_fis_role})
+        self.run_id = new_run_id()  # tagged drtest:run on what the run creates
+        self._fis: Any = None  # on aws: the FIS injector of the run (its stop alarm and templates)
         self.ledger = Ledger()
         self.timeline = Timeline()
         self.records: list[ExperimentRecord] = []
@@ -197,6 +210,11 @@ class Harness(ExperimentRunner):
                               boto3.DEFAULT_SESSION)
                 boto3.DEFAULT_SESSION = self.backend.new_session()
                 emulation.install_session(boto3.DEFAULT_SESSION)  # users' boto3.client(...) too
+                from pytest_drtest.restore_tests import watch_restore_tests
+
+                unwatch = watch_restore_tests(self)  # AWS Backup restore tests validated against the ledger
+                if unwatch is not None:
+                    undo.callback(unwatch)
                 if self.backend.serves_network:
                     from pytest_drtest.gateway.world import NetworkWorld
 
@@ -267,7 +285,15 @@ class Harness(ExperimentRunner):
             self._undo_step(f"restoring AZ {az}", world.restore_az, az)
 
     def _undo_topology(self) -> None:
-        """Delete what the topology created (moto drops it with the backend)."""
+        """Delete what the topology created (moto drops it with the backend); on aws, everything
+        tagged with the run's id, whether the test built it or tagged its own with :attr:`run_tags`."""
+        sweep = getattr(self.backend, "sweep", None)
+        if sweep is not None and self.clients is not None:
+            if self._topology is not None:
+                self._topology.cleanup.steps.clear()  # found by tag instead, in dependency order
+            for left in sweep(self.clients, self.regions, self.run_id, sleep=self.clock.sleep):
+                self._teardown_failures.append((f"not deleted: {left}", None))
+            return
         if self._topology is None or self.settings.backend in ("moto", "moto-server"):
             return
         for problem in self.backend.clean_up(self._topology.cleanup):
@@ -323,7 +349,7 @@ class Harness(ExperimentRunner):
         return Topology(
             name=name, blueprint=self.blueprint, strategy=self.strategy, primary_region=primary, dr_region=dr,
             clients=self.clients, clock=self.clock, profile=self.profile, timeline=self.timeline,
-            regions={primary: RegionStack(primary, "primary"), dr: RegionStack(dr, "dr")},
+            regions={primary: RegionStack(primary, "primary"), dr: RegionStack(dr, "dr")}, run_id=self.run_id,
         )
 
     @property
@@ -406,13 +432,19 @@ class Harness(ExperimentRunner):
         if any(f is fault for f in self._faults):
             raise DrConfigError(f"dr.inject: {fault.describe()} is already injected in this test; make a new fault")
         ctx = self._fault_context()
-        fault.check(ctx)
+        on_aws = None if self.backend.emulated else self._aws_injection(fault, ctx)
+        if on_aws is None:
+            fault.check(ctx)
         fault.injected_at = self.clock.now()
         fault.bind(self)
         self._faults.append(fault)
         if self._topology is not None:
             self._topology.faults.append(fault)
-        fault.inject(ctx)
+        if on_aws is not None and on_aws.template is not None:
+            fault.record["fis"] = self._fis_injector().start(on_aws)
+            self.timeline.add(self.clock.now(), "fis-experiment-started", f"{fault.record['fis']['experiment']}: {on_aws.detail}")
+        else:
+            fault.inject(ctx)
         if self.fault_t is None:
             self.fault_t = fault.injected_at
         self.timeline.add(fault.injected_at, "fault", fault.describe())
@@ -426,7 +458,10 @@ class Harness(ExperimentRunner):
             raise DrConfigError(
                 f"dr.revert: {fault.describe()} is already reverted (at clock {fault.reverted_at:.1f} s)"
             )
-        fault.revert(self._fault_context())
+        if "fis" in fault.record and not self.backend.emulated:
+            self._fis_injector().stop(fault.record["fis"])
+        else:
+            fault.revert(self._fault_context())
         fault.reverted_at = self.clock.now()
         self.timeline.add(fault.reverted_at, "fault-reverted", fault.describe())
         return fault
@@ -440,6 +475,64 @@ class Harness(ExperimentRunner):
         assert self.clients is not None, "the harness is not started"
         return FaultContext(self._topology, self.emulation.world if self.emulation else None, clients=self.clients,
                             regions=self.regions, blueprint=self.blueprint)
+
+    # -- on a real account ---------------------------------------------------------------------------
+    @property
+    def run_tags(self) -> list[dict[str, str]]:
+        """``[{"Key": "drtest:run", "Value": <run id>}]``: on aws, teardown deletes every resource tagged so."""
+        from pytest_drtest.topology.build import RUN_TAG
+
+        return [{"Key": RUN_TAG, "Value": self.run_id}]
+
+    def _aws_run(self) -> Any:
+        from pytest_drtest.backends.aws_faults import RunContext, alarm_name
+
+        account = str(getattr(self.backend, "account", "") or "")
+        role = str(getattr(self.backend, "fis_role", "") or "")
+        return RunContext(self.run_id, self.regions[0], self.regions[1], account, role, alarm_name(self.run_id))
+
+    def _aws_injection(self, fault: Fault, ctx: FaultContext) -> Any:
+        """How ``fault`` goes in on aws (checked with read calls); a :class:`DrConfigError` when it cannot."""
+        from pytest_drtest.backends.aws_faults import API, FIS, REFUSED, injection_for
+
+        if fault.data_fault or fault.kind == "reboot-database":
+            fault.check(ctx)  # Describe*/List* calls: the target exists
+        target = getattr(fault, "_target", None)
+        if fault.kind == "reboot-database" and target and target.get("kind") == "cluster" and not getattr(fault, "failover", True):
+            rds = ctx.client("rds", target["region"])
+            members = rds.describe_db_clusters(DBClusterIdentifier=target["id"])["DBClusters"][0]["DBClusterMembers"]
+            target["writer"] = next(m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"])
+        if fault.kind == "az-outage" and not str(getattr(fault, "az", "")).endswith(":database"):
+            self._check_az_on_aws(str(getattr(fault, "az", "")))
+        injection = injection_for(fault, self._aws_run(), self._topology)
+        if injection.how == REFUSED:
+            raise DrConfigError(f"{fault.describe()} cannot be injected on aws: {injection.detail}")
+        if injection.how == FIS:
+            if injection.template is None:
+                raise DrConfigError(f"{fault.describe()}: on aws name the AZ (e.g. 'primary:b' or "
+                                    f"'{self.regions[0]}b'); the database's AZ is known only with the shipped topology")
+            if not getattr(self.backend, "fis_role", None):
+                raise DrConfigError(f"{fault.describe()} runs as an AWS FIS experiment on aws, which needs the IAM role it "
+                                    "runs as: give --dr-aws-fis-role=arn:aws:iam::ACCOUNT:role/NAME (ini dr_aws_fis_role)")
+        return injection if injection.how in (API, FIS) else None
+
+    def _check_az_on_aws(self, az: str) -> None:
+        """The AZ of an ``az-outage`` is one ``DescribeAvailabilityZones`` lists in its region."""
+        run = self._aws_run()
+        name = f"{run.region(az.split(':', 1)[0])}{az.split(':', 1)[1]}" if ":" in az else az
+        region = name.rstrip("abcdefghijklmnopqrstuvwxyz")
+        if region not in self.regions:
+            raise DrConfigError(f"az-outage({az}): {name!r} is not an AZ of the run's regions ({', '.join(self.regions)})")
+        zones = [z["ZoneName"] for z in self.client("ec2", region).describe_availability_zones()["AvailabilityZones"]]
+        if name not in zones:
+            raise DrConfigError(f"az-outage({az}): unknown AZ {name!r}; {region} has {', '.join(zones)}")
+
+    def _fis_injector(self) -> Any:
+        from pytest_drtest.backends.aws_faults import FisInjector
+
+        if self._fis is None:
+            self._fis = FisInjector(self.clients, self._aws_run())
+        return self._fis
 
     def mark_fault(self, what: str) -> float:
         """Record that a fault injected outside the harness (AWS FIS, your own tooling) happens now;

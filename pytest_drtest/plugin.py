@@ -34,6 +34,7 @@ from pytest_drtest.report import RunReport
 from pytest_drtest.settings import (
     Settings,
     parse_clock_start,
+    parse_fis_role,
     parse_regions,
     parse_seed,
 )
@@ -48,6 +49,8 @@ OPTIONS: list[tuple[str, str, str, str | None]] = [
     ("--dr-profile", "dr_profile", "latency profile TOML file overriding the published defaults", None),
     ("--dr-endpoint", "dr_endpoint", "endpoint URL of moto-server/localstack (127.0.0.1 only)", None),
     ("--dr-aws-accounts", "dr_aws_accounts", "comma-separated account ids the aws backend may touch (required for aws)", None),
+    ("--dr-aws-fis-role", "dr_aws_fis_role", ("IAM role ARN the AWS FIS experiments of the aws backend run as "
+     "(required when a fault is injected through FIS)"), None),
     ("--dr-clock-start", "dr_clock_start", "ISO 8601 UTC start of the virtual clock", "2026-01-05T00:00:00Z"),
     ("--dr-html", "dr_html", "write the HTML report (a timeline picture per experiment) to this path", None),
     ("--dr-compare", "dr_compare", "compare RTO, RPO and lost writes with a previous --dr-report JSON file", None),
@@ -56,6 +59,8 @@ OPTIONS: list[tuple[str, str, str, str | None]] = [
     ("--dr-clock", "dr_clock", ("virtual (time stands still while the test waits on a process) or paced:SPEED "
      "(modeled seconds per real second, e.g. paced:60)"), "virtual"),
 ]
+PLAN_HELP = ("with --dr-backend=aws and --dr-scenario: print what the game day would create, fault and delete on "
+             "the account, then exit; only read calls are made (ini dr_plan = true)")
 GATE_HELP = (
     "fail the session when a figure regresses against --dr-compare beyond RULE: rto:10%, rto:30s, rpo:0, "
     "lost_writes:0, availability:0.1% (repeatable; ini dr_gate: one or more per line)"
@@ -67,6 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option, ini, text, default in OPTIONS:
         group.addoption(option, dest=ini, default=None, metavar="VALUE", help=text + (f" [default: {default}]" if default else ""))
         parser.addini(ini, text, default=None)
+    group.addoption("--dr-plan", dest="dr_plan", action="store_true", default=None, help=PLAN_HELP)
+    parser.addini("dr_plan", PLAN_HELP, type="bool", default=False)
     group.addoption("--dr-gate", dest="dr_gate", action="append", default=None, metavar="RULE", help=GATE_HELP.replace("%", "%%"))
     parser.addini("dr_gate", GATE_HELP, type="linelist", default=[])
     parser.addini("dr_latency", "latency profile overrides, one 'key = value' per line (e.g. 'ec2_launch_time = 60s..90s')", type="linelist", default=[])
@@ -108,6 +115,9 @@ def build_settings(config: pytest.Config) -> Settings:
         settings.endpoint = _value(config, "dr_endpoint", origins)
         accounts = _value(config, "dr_aws_accounts", origins)
         settings.aws_accounts = tuple(a.strip() for a in accounts.split(",") if a.strip()) if accounts else ()
+        role = _value(config, "dr_aws_fis_role", origins)
+        settings.aws_fis_role = parse_fis_role(role) if role else None
+        settings.plan = bool(config.getoption("dr_plan") or config.getini("dr_plan"))
         start = _value(config, "dr_clock_start", origins)
         if start:
             settings.clock_start = parse_clock_start(start)
@@ -120,12 +130,7 @@ def build_settings(config: pytest.Config) -> Settings:
         settings.validate()
     except DrConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if settings.backend == "aws" and settings.scenario:
-        raise pytest.UsageError(
-            f"--dr-scenario={settings.scenario}: game days build pytest-drtest's own topologies, which exist only on "
-            "emulated backends (moto, moto-server, localstack); with --dr-backend=aws run your own dr tests "
-            "against your account"
-        )
+    check_aws_options(settings)
     policy = _value(config, "dr_policy", origins)
     if policy:
         from pytest_drtest.policy import load_policy
@@ -135,6 +140,54 @@ def build_settings(config: pytest.Config) -> Settings:
         except DrConfigError as exc:
             raise pytest.UsageError(f"--dr-policy: {exc}") from None
     return settings
+
+
+def check_aws_options(settings: Settings) -> None:
+    """The aws backend's options before anything runs: a :class:`pytest.UsageError` names the option."""
+    if settings.plan and (settings.backend != "aws" or not settings.scenario):
+        raise pytest.UsageError(
+            "--dr-plan prints what a game day would do on a real account: use it with --dr-backend=aws and "
+            f"--dr-scenario=NAME (this run: --dr-backend={settings.backend}, "
+            f"--dr-scenario={settings.scenario or '(none)'})"
+        )
+    if settings.backend != "aws" or not settings.scenario:
+        return
+    if not settings.aws_accounts:
+        raise pytest.UsageError("--dr-backend=aws: give the accounts it may touch with --dr-aws-accounts=123456789012[,...] "
+                                "(ini dr_aws_accounts)")
+    bad = [a for a in settings.aws_accounts if not (a.isdigit() and len(a) == 12)]
+    if bad:
+        raise pytest.UsageError(f"--dr-aws-accounts: {bad[0]!r} is not a 12-digit AWS account id")
+    if not settings.plan:
+        raise pytest.UsageError(
+            f"--dr-scenario={settings.scenario}: running a shipped game day on a real account is not supported: the "
+            "shipped web tier's application exists only in the emulation, so nothing on the account would answer the "
+            "probes; --dr-plan shows what it would create, fault and delete; with --dr-backend=aws run your own dr "
+            "tests against your account"
+        )
+
+
+def check_fis_role(settings: Settings, scenarios: list[Any]) -> None:
+    """A game day whose faults go through AWS FIS needs ``--dr-aws-fis-role``."""
+    if settings.backend != "aws" or settings.aws_fis_role:
+        return
+    from pytest_drtest.backends.aws_faults import (
+        FIS,
+        RunContext,
+        alarm_name,
+        injection_for,
+    )
+    from pytest_drtest.scenario import paper_topology
+
+    for scenario in scenarios:
+        run = RunContext("plan", scenario.primary_region, scenario.dr_region, "000000000000", "", alarm_name("plan"))
+        paper = paper_topology(scenario.blueprint, scenario.strategy, scenario.primary_region, scenario.dr_region)
+        uses = [e.name for e in scenario.experiments if injection_for(e.fault, run, paper).how == FIS]
+        if uses:
+            raise pytest.UsageError(
+                f"--dr-aws-fis-role: scenario {scenario.name} injects {', '.join(uses)} through AWS FIS, whose "
+                "experiments run as an IAM role: give --dr-aws-fis-role=arn:aws:iam::ACCOUNT:role/NAME (ini dr_aws_fis_role)"
+            )
 
 
 @dataclass
@@ -192,6 +245,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = build_settings(config)
     gate = build_gate(config)
     scenarios = load_scenarios(settings)
+    check_fis_role(settings, scenarios)
     config.stash[SETTINGS_KEY] = settings
     config.stash[GATE_KEY] = gate
     config.stash[SCENARIOS_KEY] = scenarios
@@ -243,6 +297,33 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if progress is not None and not config.pluginmanager.has_plugin(PROGRESS_PLUGIN):
         config.stash[PROGRESS_KEY] = progress
         config.pluginmanager.register(ProgressHooks(progress), PROGRESS_PLUGIN)
+    print_plan(session)
+
+
+def print_plan(session: pytest.Session) -> None:
+    """``--dr-plan``: print the plan of each scenario on the account, then end the session."""
+    config = session.config
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None or not settings.plan:
+        return
+    from pytest_drtest.backends.aws_plan import plan_lines, plan_scenario
+    from pytest_drtest.backends.base import make_backend
+    from pytest_drtest.errors import BackendRefused
+
+    backend = make_backend("aws", {"aws_accounts": settings.aws_accounts, "aws_fis_role": settings.aws_fis_role})
+    try:
+        backend.start()  # STS GetCallerIdentity against the allowlist
+    except BackendRefused as exc:
+        raise pytest.UsageError(str(exc)) from None
+    clients = backend.factory(backend.new_session())
+    account = str(getattr(backend, "account", ""))
+    plans = [plan_scenario(s, clients, account, settings.aws_fis_role) for s in config.stash.get(SCENARIOS_KEY, [])]
+    writer = config.pluginmanager.get_plugin("terminalreporter")
+    if writer is not None:
+        writer.write_sep("=", "drtest plan (--dr-plan)")
+        for line in plan_lines(plans, account):
+            writer.write_line(line)
+    pytest.exit("drtest plan printed; nothing was created", returncode=pytest.ExitCode.OK)
 
 
 @pytest.hookimpl(wrapper=True)

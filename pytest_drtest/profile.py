@@ -117,9 +117,36 @@ DEFAULTS: dict[str, Figure] = {
                                        "item cache replicates to the other nodes, eventually, usually in under 1 s"),
     "dax_failover": Figure(10, 30, "DAX developer guide, cluster components: a read replica becomes primary when the "
                            "primary fails (no published duration; seconds)"),
+    # Amazon DocumentDB (instance-based clusters, global clusters)
+    "docdb_create_time": Figure(300, 900, "DocumentDB developer guide, creating a cluster and its instances: "
+                                "creating -> available in minutes (no published figure)"),
+    "docdb_failover": Figure(15, 30, "DocumentDB developer guide, db-cluster-fault-tolerance: a failover to a "
+                             "replica instance typically takes less than 30 seconds"),
+    "docdb_global_lag": Figure(0.2, 1.0, "DocumentDB API reference, CreateGlobalCluster: storage-based replication "
+                               "across Regions with latencies less than one second"),
+    "docdb_global_failover": Figure(30, 60, "DocumentDB developer guide, global clusters: no published duration for a "
+                                    "switchover or failover; modeled as Aurora global database's (under a minute)"),
+    # Aurora Serverless v2
+    "aurora_serverless_resume_time": Figure(15, 15, "Aurora user guide, aurora-serverless-v2-auto-pause (how auto-pause "
+                                            "works): a paused instance resumes in about 15 seconds"),
+    "aurora_serverless_acu_tps": Figure(100, 100, "Aurora user guide, aurora-serverless-v2.how-it-works: 1 ACU is about "
+                                        "2 GiB of memory with the matching CPU and networking; the transactions per "
+                                        "second it serves depend on the workload (no published figure: set your own)",
+                                        unit="count"),
+    "aurora_serverless_scaling_interval": Figure(10, 10, "Aurora user guide, aurora-serverless-v2.how-it-works: "
+                                                 "capacity is adjusted continuously in 0.5 ACU increments, scaling up "
+                                                 "within seconds (how often the emulation re-evaluates it)"),
     # Runbooks in AWS formats (SSM Automation aws:approve, ARC Region switch manual approval)
     "manual_approval_time": Figure(120, 600, "no AWS figure (a person answers): an on-call approver within minutes; set your team's"),
     "automation_poll_interval": Figure(5, 5, "no AWS figure: how often aws:waitForAwsResourceProperty and ARC Region switch steps re-read a resource"),
+    # Amazon Data Lifecycle Manager (EBS snapshot policies)
+    "dlm_start_delay": Figure(0, 3600, "EC2 user guide, Amazon Data Lifecycle Manager: the first snapshot is created "
+                              "within one hour after the start time, later ones within one hour of their scheduled time"),
+    "ebs_snapshot_time": Figure(60, 600, "EC2 user guide, EBS snapshots: the snapshot is pending until complete, which "
+                                "takes longer for a volume's first snapshot (no published figure; minutes for small volumes)"),
+    "ebs_snapshot_copy_time": Figure(900, 3600, "EC2 user guide, copy an EBS snapshot: cross-Region copies are best effort "
+                                     "(time-based copies guarantee 15 min to 48 h); tens of minutes for small "
+                                     "snapshots (no published figure)"),
 }
 
 

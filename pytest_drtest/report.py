@@ -253,13 +253,20 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
             )
     if restores:
         lines.append("")
-        rows = [("restore", "source", "target", "as of", "items", "new", "duration", "verdict", "made by")]
+        # restore tests of AWS Backup restore testing plans: the validation put, and the plan as maker
+        validated = any(x.get("made_by") for x in restores)
+        header = ["restore", "source", "target", "as of", "items", "new", "duration", "verdict"]
+        rows = [tuple(header + (["validation"] if validated else []) + ["made by"])]
         for x in restores:
-            rows.append((
+            row = [
                 str(x["kind"]), str(x["source"]), str(x["target"]), str(x.get("restore_time", ""))[11:19],
                 f"{x['items_matched']}/{x['items_expected']}", "yes" if x.get("new_resource") else "NO",
-                format_duration(x.get("duration_s")), "PASS" if x.get("passed") else "FAIL", display_id(str(x.get("test", ""))),
-            ))
+                format_duration(x.get("duration_s")), "PASS" if x.get("passed") else "FAIL",
+            ]
+            if validated:
+                row.append(str(x.get("validation_status") or "-"))
+            row.append(str(x.get("made_by") or display_id(str(x.get("test", "")))))
+            rows.append(tuple(row))
         lines.extend(_format(rows))
     assessed = assessment_lines(data)
     if assessed:

@@ -278,7 +278,9 @@ def render_html(data: dict[str, Any]) -> str:
             [(r["kind"], r["source"], r["target"], r.get("restore_time", ""), f"{r['items_matched']}/{r['items_expected']}",
               r.get("unexpected_items", 0), "yes" if r.get("new_resource") else "NO",
               {True: "yes", False: "NO", None: "unknown (region down)"}[r.get("source_untouched")],
-              format_duration(r.get("duration_s")), "PASS" if r.get("passed") else "FAIL", display_id(str(r.get("test", ""))),
+              format_duration(r.get("duration_s")), "PASS" if r.get("passed") else "FAIL",
+              (f"{r['made_by']} (validation {r.get('validation_status') or '-'})" if r.get("made_by")
+               else display_id(str(r.get("test", "")))),
               ", ".join(r.get("not_restored", []))) for r in restores],
             "restores",
         ))

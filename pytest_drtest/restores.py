@@ -62,6 +62,9 @@ class RestoreResult:
     test: str = ""
     unexpected_keys: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # why it is not a new resource, or none
+    made_by: str = ""  # what restored it when not the test itself: an AWS Backup restore testing plan
+    restore_job_id: str = ""  # the restore testing job
+    validation_status: str = ""  # what was put with PutRestoreValidationResult (SUCCESSFUL, FAILED)
 
     @property
     def passed(self) -> bool:
@@ -109,6 +112,8 @@ class RestoreResult:
             "not_restored": list(self.not_restored),
             "passed": self.passed,
             "reasons": self.reasons(),
+            **({"made_by": self.made_by, "restore_job_id": self.restore_job_id,
+                "validation_status": self.validation_status} if self.made_by else {}),
         }
 
     @classmethod
@@ -124,6 +129,8 @@ class RestoreResult:
             unexpected_items=int(data.get("unexpected_items", 0)), duration_s=float(data.get("duration_s", 0.0)),
             modeled=bool(data.get("modeled", True)), not_restored=tuple(data.get("not_restored", ())),
             test=str(data.get("test", "")), problems=[r for r in reasons if not any(c in r for c in counted)],
+            made_by=str(data.get("made_by", "")), restore_job_id=str(data.get("restore_job_id", "")),
+            validation_status=str(data.get("validation_status", "")),
         )
 
     def story(self) -> str:
@@ -291,7 +298,9 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
     ``age`` before the end (PITR kinds), from its backup, or from the newest recovery point of the
     primary vault (``aws-backup``), from an AWS Backup of a bucket (``s3-backup``, ``s3-backup-pitr``:
     :class:`S3Checks`) — into a NEW table/instance/cluster/bucket, compared with the ledger (for a
-    bucket: its objects at the restore time).
+    bucket: its objects at the restore time). An ``aws-backup-restore-testing`` check creates an AWS
+    Backup restore testing plan before the steady state; its restore tests, validated against the
+    ledger as they complete (:mod:`pytest_drtest.restore_tests`), are its results.
     """
     from pytest_drtest.errors import DrConfigError
     from pytest_drtest.recovery.steps import (
@@ -334,6 +343,10 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             clock.call_at(at + 0.5, lambda i=index, c=check: take(i, c), name=f"restore-check-{check.kind}")
         elif s3_checks is not None and check.kind in S3Checks.KINDS:
             s3_checks.prepare(index, check, start + steady)
+        elif check.kind == "aws-backup-restore-testing":  # its plan restores (and is validated) on its schedule
+            from pytest_drtest.restore_tests import start_restore_testing
+
+            start_restore_testing(dr, check.name, check.restore_testing)
     with dr.probe():
         clock.sleep(steady)
     end = clock.now()
@@ -356,6 +369,8 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
                            restore_time=backup["t"], started=started, completed=clock.now())
         elif s3_checks is not None and check.kind in S3Checks.KINDS:
             s3_checks.restore(index, check)
+        elif check.kind == "aws-backup-restore-testing":
+            continue  # its restore tests ran during the steady state
         elif check.kind in ("rds-pitr", "aurora-cluster-pitr"):
             restore_database_to_time(topology, clock.datetime(end - check.age).replace(microsecond=0), clock)
         elif check.kind == "rds-snapshot":
@@ -387,6 +402,12 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             record_restore(topology, kind=check.kind, region=region, source=source, target=target,
                            restore_time=clock.seconds_at(latest["CreationDate"]), started=started, completed=clock.now())
     results: list[RestoreResult] = dr.verify_restores()
+    if any(c.kind == "aws-backup-restore-testing" for c in checks):
+        from pytest_drtest.restore_tests import restore_tests_of
+
+        for check in checks:
+            if check.kind == "aws-backup-restore-testing":
+                results += restore_tests_of(dr, check.name)
     bad = [r for r in results if not r.passed]
     if bad:
         raise AssertionError("restore check failed: " + "; ".join(r.story() for r in bad))

@@ -18,7 +18,7 @@ from pytest_drtest.strategies import Strategy, get_strategy
 from pytest_drtest.topology.blueprint import Blueprint, load_blueprint
 
 RESTORE_KINDS = ("dynamodb-pitr", "dynamodb-backup", "aws-backup", "rds-snapshot", "rds-pitr", "aurora-cluster-pitr",
-                 "s3-backup", "s3-backup-pitr")
+                 "s3-backup", "s3-backup-pitr", "aws-backup-restore-testing")
 S3_RESTORE_KINDS = ("s3-backup", "s3-backup-pitr")
 SQL_RESTORE_KINDS = ("rds-snapshot", "rds-pitr", "aurora-cluster-pitr")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -56,6 +56,7 @@ class RestoreCheck:
     probe: ProbeSettings
     steady_state: float
     bucket: str = ""  # the S3 kinds: a blueprint bucket ("": the first)
+    restore_testing: dict[str, Any] = field(default_factory=dict)  # aws-backup-restore-testing: the plan's fields
 
 
 @dataclass
@@ -267,11 +268,16 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
         exp.reject_unknown()
     for i, check in enumerate(top.tables("restore_checks")):
         kind = check.get("kind", str, choices=RESTORE_KINDS)
-        if kind == "aws-backup" and strategy.name != "backup-restore":
+        if kind in ("aws-backup", "aws-backup-restore-testing") and strategy.name != "backup-restore":
             raise DrConfigError(
-                "kind 'aws-backup' needs the backup-restore strategy (the only one with a backup plan)",
+                f"kind {kind!r} needs the backup-restore strategy (the only one with a backup plan)",
                 source=source, field=f"restore_checks[{i}].kind",
             )
+        testing: dict[str, Any] = {}
+        if kind == "aws-backup-restore-testing":
+            from pytest_drtest.restore_tests import restore_testing_settings
+
+            testing = restore_testing_settings(check)
         if kind in SQL_RESTORE_KINDS and blueprint.database is None:
             raise DrConfigError(f"kind {kind!r} needs a blueprint with a [database]", source=source, field=f"restore_checks[{i}].kind")
         engine = "aurora-cluster-pitr" if strategy.name == "active-active" else None
@@ -303,13 +309,14 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
             )
         age = _duration(check, "age", "10m")
         check_steady = _duration(check, "steady_state", "0s") if "steady_state" in check.data else steady_state
-        if kind != "aws-backup" and check_steady <= age:
+        if kind not in ("aws-backup", "aws-backup-restore-testing") and check_steady <= age:
             raise DrConfigError(
                 f"the steady state ({check_steady:g} s) must be longer than the age of the restore point ({age:g} s)",
                 source=source, field=f"restore_checks[{i}].age",
             )
         scenario.restore_checks.append(
-            RestoreCheck(check.get("name", str, kind), kind, table, age, _probe(check, probe), check_steady, bucket)
+            RestoreCheck(check.get("name", str, kind), kind, table, age, _probe(check, probe), check_steady, bucket,
+                         testing)
         )
         check.reject_unknown()
     if not scenario.experiments and not scenario.restore_checks:

@@ -32,6 +32,8 @@ class Settings:
     latency_lines: list[str] = field(default_factory=list)
     endpoint: str | None = None
     aws_accounts: tuple[str, ...] = ()
+    aws_fis_role: str | None = None  # the role FIS experiments run as on aws (--dr-aws-fis-role)
+    plan: bool = False  # --dr-plan: print what a game day on aws would do, then exit
     clock_start: _dt.datetime = DEFAULT_EPOCH
     clock_mode: str = "virtual"  # "virtual" or "paced"
     clock_speed: float = 0.0  # paced: modeled seconds per real second
@@ -74,6 +76,16 @@ def parse_seed(value: str) -> int:
     if seed < 0:
         raise DrConfigError(f"--dr-seed: expected a non-negative integer, got {value!r}")
     return seed
+
+
+def parse_fis_role(value: str) -> str:
+    """An IAM role ARN (``arn:aws:iam::123456789012:role/NAME``, paths allowed)."""
+    import re
+
+    if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", value.strip()):
+        raise DrConfigError(f"--dr-aws-fis-role: expected an IAM role ARN like arn:aws:iam::123456789012:role/fis-gameday, "
+                            f"got {value!r}")
+    return value.strip()
 
 
 def parse_clock_start(value: str) -> _dt.datetime:

@@ -218,6 +218,8 @@ def test_reboot_and_corrupt_own_database(own):
     rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier="payments", WaiterConfig={"Delay": 10, "MaxAttempts": 60})
     after = rds.describe_db_instances(DBInstanceIdentifier="payments")["DBInstances"][0]
     assert after["AvailabilityZone"] == before["SecondaryAvailabilityZone"]  # failed over to the standby
+    with pytest.raises(DrConfigError, match='password: payments refused the master password .*password authentication failed for user "app"'):
+        own.inject(faults.CorruptDatabase(database="payments", table="charges", password="wrong-pass", column="note"))
     bad = own.inject(faults.CorruptDatabase(database="payments", table="charges", password="s3cret-pass", column="note",
                                             fraction=0.3))
     endpoint = after["Endpoint"]

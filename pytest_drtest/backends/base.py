@@ -31,7 +31,7 @@ CLIENT_CONFIG = Config(
 #: The AWS services (botocore names) that the topologies, runbooks, probes and emulators call.
 SERVICES = (
     "autoscaling", "backup", "cloudwatch", "dynamodb", "dynamodbstreams", "ec2", "elbv2", "iam", "rds",
-    "rds-data", "route53", "s3", "sts",
+    "rds-data", "route53", "s3", "secretsmanager", "sts",
 )
 
 
@@ -169,5 +169,5 @@ def make_backend(name: str, options: Mapping[str, Any]) -> Backend:
     if name == "aws":
         from pytest_drtest.backends.aws import AwsBackend
 
-        return AwsBackend(allowlist=options.get("aws_accounts") or ())
+        return AwsBackend(allowlist=options.get("aws_accounts") or (), fis_role=options.get("aws_fis_role"))
     raise DrConfigError(f"unknown backend {name!r}; expected one of: moto, moto-server, localstack, aws")

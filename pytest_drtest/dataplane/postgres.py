@@ -7,6 +7,13 @@ postmaster is our child process, so stop, kill and reaping never depend on ``pg_
 Settings: the template's ``postgresql.conf`` holds :data:`BASE_SETTINGS` and includes
 ``drtest.conf``, which each server rewrites with its own port, name, archive and recovery settings
 (``ALTER SYSTEM`` still overrides both, as usual).
+
+Authentication: every connection is TCP and authenticates with ``scram-sha-256`` (:data:`HBA_RULES`),
+as on RDS and Aurora PostgreSQL, where every login is a password login (RDS user guide, "Using
+SCRAM for PostgreSQL password encryption"; IAM database authentication is not emulated). The internal superuser ``postgres`` has a random password of
+the process (:attr:`Runtime.superuser_password`, passed to ``initdb --pwfile``) that only the data
+plane uses (``dsn``, ``primary_conninfo``, ``pg_basebackup`` through ``PGPASSWORD``); clients of the
+emulated world connect as the master user with the master password.
 """
 from __future__ import annotations
 
@@ -60,7 +67,13 @@ BASE_SETTINGS: dict[str, str] = {
     "log_timezone": "UTC",
     "log_min_messages": "warning",
     "log_checkpoints": "off",
+    "password_encryption": "scram-sha-256",
 }
+#: pg_hba.conf of every server: TCP from 127.0.0.1 only, always a password (there is no Unix socket).
+HBA_RULES = (
+    "host all all 127.0.0.1/32 scram-sha-256",
+    "host replication all 127.0.0.1/32 scram-sha-256",
+)
 #: Settings unknown to older servers (``DRTEST_PG_BIN`` may point at another install).
 SINCE_MAJOR = {"io_method": 18}
 STOP_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
@@ -305,8 +318,8 @@ class PostgresServer:
     @property
     def dsn(self) -> str:
         return (
-            f"host={HOST} port={self.port} user=postgres dbname=postgres "
-            "sslmode=disable gssencmode=disable connect_timeout=10"
+            f"host={HOST} port={self.port} user=postgres password={self.runtime.superuser_password} "
+            "dbname=postgres sslmode=disable gssencmode=disable connect_timeout=10"
         )
 
     def connect(self, *, autocommit: bool = True, track: bool = True, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -377,11 +390,21 @@ def ensure_template(runtime: Runtime) -> Path:
         data = folder / "data"
         data.mkdir(mode=0o700)
         runtime.user.own(data)
-        run(
-            [runtime.binaries["initdb"], "-D", data, "-U", "postgres", "--auth=trust", "--no-locale",
-             "-E", "UTF8", "--no-sync", "--no-instructions", f"--wal-segsize={WAL_SEGMENT_MB}"],
-            user=runtime.user, timeout=120, what="initdb of the template",
-        )
+        pwfile = folder / "pwfile"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(runtime.superuser_password + "\n")
+        runtime.user.own(pwfile)
+        try:
+            run(
+                [runtime.binaries["initdb"], "-D", data, "-U", "postgres", "--auth=scram-sha-256",
+                 f"--pwfile={pwfile}", "--no-locale", "-E", "UTF8", "--no-sync", "--no-instructions",
+                 f"--wal-segsize={WAL_SEGMENT_MB}"],
+                user=runtime.user, timeout=120, what="initdb of the template",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        (data / "pg_hba.conf").write_text("# written by pytest-drtest\n" + "\n".join(HBA_RULES) + "\n")
         with open(data / "postgresql.conf", "a") as conf:
             conf.write("\n# pytest-drtest\n")
             conf.writelines(

@@ -58,6 +58,7 @@ def base_backup(source: PostgresServer, target_data: Any, *, timeout: float = 60
         [runtime.binaries["pg_basebackup"], "-D", target_data, "-h", HOST, "-p", str(source.port), "-U", "postgres",
          "-X", "stream", "-c", "fast", "--no-sync", "--no-manifest", "-w"],
         user=runtime.user, timeout=timeout, what=f"base backup of {source.name}",
+        env={"PGPASSWORD": runtime.superuser_password},
     )
 
 
@@ -66,8 +67,8 @@ def start_standby(server: PostgresServer, *, upstream_port: int, settings: dict[
     scrub_copied_folder(server)
     server.settings.update(settings or {})
     server.settings["primary_conninfo"] = (
-        f"host={HOST} port={upstream_port} user=postgres application_name={server.name} "
-        "sslmode=disable gssencmode=disable"
+        f"host={HOST} port={upstream_port} user=postgres password={server.runtime.superuser_password} "
+        f"application_name={server.name} sslmode=disable gssencmode=disable"
     )
     server.touch("standby.signal")
     server.start()

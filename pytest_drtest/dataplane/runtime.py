@@ -27,6 +27,7 @@ import logging
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -118,8 +119,12 @@ class OsUser:
         return cls(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
-def run(cmd: Sequence[str | Path], *, user: OsUser, timeout: float, what: str) -> str:
+def run(cmd: Sequence[str | Path], *, user: OsUser, timeout: float, what: str,
+        env: Mapping[str, str] | None = None) -> str:
     """Run ``cmd`` as ``user`` and return its stdout; raise :class:`DataPlaneError` on failure.
+
+    ``env`` adds variables to the child's environment (e.g. ``PGPASSWORD``: never on a command line,
+    where any process could read it).
 
     Output goes to temporary files rather than pipes (a forked helper such as pg_basebackup's WAL
     streamer can hold a pipe open past a timeout), and a timeout kills the whole process group.
@@ -128,7 +133,7 @@ def run(cmd: Sequence[str | Path], *, user: OsUser, timeout: float, what: str) -
         try:
             proc = subprocess.Popen(
                 [str(part) for part in cmd], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                env=CHILD_ENV, cwd="/", start_new_session=True, **user.popen_kwargs(),
+                env={**CHILD_ENV, **(env or {})}, cwd="/", start_new_session=True, **user.popen_kwargs(),
             )
         except OSError as exc:
             raise DataPlaneError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
@@ -619,6 +624,9 @@ class Runtime:
     base: Path
     root: Path
     template_data: Path | None = None
+    #: The password of the servers' internal superuser ``postgres``: random per process and known only
+    #: to the data plane (every server of the process is a clone of one template, so it is the same on all).
+    superuser_password: str = field(default_factory=lambda: secrets.token_hex(24), repr=False)
     stage: str | None = None  # the stage folder (in ``base``) whose binaries this process runs
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _closed: bool = False

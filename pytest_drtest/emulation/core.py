@@ -219,11 +219,17 @@ class Emulation:
         self.install_lock(backdoor.session.events)
 
     # -- composition ------------------------------------------------------------------------
-    def add(self, emulator: ServiceEmulator) -> ServiceEmulator:
+    def add(self, emulator: ServiceEmulator, *, first: bool = False) -> ServiceEmulator:
         """Add an emulator; several may serve one service (e.g. RDS instances and Aurora clusters):
-        the first whose ``before_`` hook answers wins, and every ``after_`` hook runs."""
+        the first whose ``before_`` hook answers wins, and every ``after_`` hook runs. ``first``
+        puts it before the service's others (a gate that must see every call, e.g. a paused
+        Aurora Serverless v2 cluster refusing Data API calls before the Data API emulator runs them)."""
         self.services.setdefault(emulator.service, emulator)
-        self._emulators.setdefault(emulator.service, []).append(emulator)
+        emulators = self._emulators.setdefault(emulator.service, [])
+        if first:
+            emulators.insert(0, emulator)
+        else:
+            emulators.append(emulator)
         return emulator
 
     def get(self, service: str) -> Any:

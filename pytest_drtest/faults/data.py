@@ -281,8 +281,15 @@ class CorruptDatabase(Fault):
             host, port, dbname = info["Endpoint"]["Address"], info["Endpoint"]["Port"], info.get("DBName")
         else:
             host, port, dbname = info["Endpoint"], info["Port"], info.get("DatabaseName")
-        conn = psycopg.connect(host=host, port=int(port), user=info["MasterUsername"], password=self.password,
-                               dbname=dbname or "postgres", autocommit=True, connect_timeout=5)
+        try:
+            conn = psycopg.connect(host=host, port=int(port), user=info["MasterUsername"], password=self.password,
+                                   dbname=dbname or "postgres", autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            if "password authentication failed" not in str(exc):
+                raise
+            refusal = next((line.strip() for line in str(exc).splitlines() if "FATAL:" in line), str(exc))
+            raise DrConfigError(f"{self.describe()}: password: {found.id} refused the master password "
+                                f"({refusal})") from None
         return conn, self.table, {"database": found.id, "kind": found.kind, "region": found.region}
 
     def inject(self, ctx: FaultContext) -> None:

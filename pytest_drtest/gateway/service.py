@@ -31,6 +31,8 @@ def topology_env(topology: Topology, region: str) -> dict[str, str]:
     })
     if topology.db_record:
         env["DRTEST_DB_RECORD"] = topology.db_record
+    if stack.database_secret:
+        env["DRTEST_DB_SECRET_ARN"] = stack.database_secret
     if target is None:
         return env
     try:

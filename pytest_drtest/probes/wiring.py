@@ -56,7 +56,13 @@ def publish_error_rate(harness: Harness, probe: Probe) -> Any:
     from pytest_drtest.emulation.cloudwatch import CloudWatchEmulator, ProbeMetrics
 
     if harness.emulation is None:
-        return None
+        if harness.backend.emulated or harness.clients is None:
+            return None
+        # on aws the FIS stop alarm watches what this publishes
+        from pytest_drtest.backends.aws_faults import AccountProbeMetrics
+
+        return AccountProbeMetrics(harness.clock, harness.clients.client("cloudwatch", harness.regions[0]),
+                                   lambda: probe.samples, probe=probe.prefix)
     try:
         emulator = harness.emulation.find(CloudWatchEmulator)
     except KeyError:

@@ -10,6 +10,7 @@ their names, ARNs and the fault's time are only known once they exist. A string 
 ``${table.NAME[.dr]}``         a blueprint table's physical name (``table_arn.`` for its ARN)
 ``${bucket.NAME[.dr]}``        a blueprint bucket's name
 ``${database.primary|dr}``     the database id (RDS instance or Aurora cluster); ``database_arn.``
+``${database_secret.primary|dr}``  the Aurora cluster's credentials secret (ARN), for the Data API
 ``${global_cluster}``          the Aurora global cluster id (active/active)
 ``${asg.primary|dr}``          the Auto Scaling group's name; ``asg_arn.`` for its ARN
 ``${hosted_zone_id}``          the topology's hosted zone; ``${record_name}`` the application's name
@@ -29,9 +30,9 @@ if TYPE_CHECKING:
     from pytest_drtest.topology.model import Topology
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_]+)(?:\.([A-Za-z0-9_-]+))?(?:\.(primary|dr))?\}")
-NAMES = ("region", "account", "table", "table_arn", "bucket", "database", "database_arn", "global_cluster", "asg", "asg_arn",
-         "hosted_zone_id", "record_name", "fault_time", "before_fault", "new_table")
-_ROLE_ONLY = ("region", "database", "database_arn", "asg", "asg_arn")  # ${asg.dr}: the part is the region role
+NAMES = ("region", "account", "table", "table_arn", "bucket", "database", "database_arn", "database_secret", "global_cluster",
+         "asg", "asg_arn", "hosted_zone_id", "record_name", "fault_time", "before_fault", "new_table")
+_ROLE_ONLY = ("region", "database", "database_arn", "database_secret", "asg", "asg_arn")  # ${asg.dr}: the part is the region role
 _BARE = ("account", "global_cluster", "hosted_zone_id", "record_name", "fault_time", "before_fault")
 
 
@@ -90,6 +91,11 @@ def _value(topology: Topology, name: str, part: str | None, role: str | None, fr
             return ident
         kind = "cluster" if topology.global_cluster else "db"
         return f"arn:aws:rds:{region}:{account_of(topology)}:{kind}:{ident}"
+    if name == "database_secret":
+        if not stack.database_secret:
+            raise DrConfigError(f"${{database_secret.{role}}}: the topology has no Aurora cluster in {region} "
+                                "(only the active/active topology's clusters have a Data API secret)")
+        return str(stack.database_secret)
     if name == "global_cluster":
         return topology.global_cluster or ""
     if name in ("asg", "asg_arn"):

@@ -18,6 +18,8 @@ from pytest_drtest.regions import zones
 from pytest_drtest.topology.model import RegionStack, Topology
 
 HEALTH_INTERVALS = (10, 30)
+#: The tag naming the run that created a resource (``drtest:run=<run id>``).
+RUN_TAG = "drtest:run"
 #: The image the web tier runs: the newest Amazon Linux 2023 AMI (EC2 user guide, "Find an AMI").
 IMAGE_NAME = "al2023-ami-2023.*-x86_64"
 EMULATED_IMAGE = "al2023-ami-2023.6.20250101.0-kernel-6.1-x86_64"
@@ -50,11 +52,14 @@ def _tags(topology: Topology, role: str, stack: RegionStack) -> list[dict[str, s
     """The tags of every resource the topology builds: the blueprint's ``[tags]``, then
     ``drtest:role`` (what it is: database, cluster, table, bucket, web, health-check, ...) and
     ``drtest:region-role`` (primary or dr), so that FIS templates and backup selections can target
-    them by tag."""
+    them by tag, and ``drtest:run`` (the harness's run id), by which teardown on a real account finds
+    everything the run created (:mod:`pytest_drtest.backends.aws_teardown`)."""
     own = {
         "drtest:topology": topology.name, "drtest:strategy": topology.strategy.name,
         "drtest:role": role, "drtest:region-role": stack.role,
     }
+    if topology.run_id:
+        own[RUN_TAG] = topology.run_id
     return [{"Key": k, "Value": v} for k, v in {**dict(topology.blueprint.tags), **own}.items()]
 
 
@@ -362,7 +367,8 @@ def build_backup(topology: Topology) -> None:
         )
     backup = topology.clients.client("backup", primary.region)
     dr_vault_arn = f"arn:aws:backup:{dr.region}:{account_of(topology)}:backup-vault:{dr.vault}"
-    plan = backup.create_backup_plan(BackupPlan={
+    plan = backup.create_backup_plan(BackupPlanTags={t["Key"]: t["Value"] for t in _tags(topology, "backup-plan", primary)},
+                                     BackupPlan={
         "BackupPlanName": f"{topology.name}-plan",
         "Rules": [{
             "RuleName": "every-4h-copy-to-dr",
@@ -554,7 +560,8 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
     rds = topology.clients.client("rds", primary.region)
     rds_dr = topology.clients.client("rds", dr.region)
     global_id = f"{topology.name}-global"
-    rds.create_global_cluster(GlobalClusterIdentifier=global_id, Engine="aurora-postgresql", DatabaseName=spec.name)
+    rds.create_global_cluster(GlobalClusterIdentifier=global_id, Engine="aurora-postgresql", DatabaseName=spec.name,
+                              Tags=_tags(topology, "global-cluster", primary))
     topology.cleanup.push(f"global cluster {global_id}", lambda: rds.delete_global_cluster(GlobalClusterIdentifier=global_id))
     secondary = f"{ident}-{dr.region}"
     for client, stack, cluster, readers in ((rds, primary, ident, 1), (rds_dr, dr, secondary, 1)):
@@ -567,6 +574,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
         client.create_db_cluster(**kwargs)
         # pushed before the instances: teardown runs newest first, and a cluster goes after its instances
         topology.cleanup.push(f"cluster {cluster}", partial(_delete_cluster, client, global_id, cluster))
+        stack.database_secret = _database_secret(topology, stack, cluster)
         members = (["writer"] if stack is primary else []) + [f"reader{i + 1}" for i in range(readers)]
         for member in members:
             instance = f"{cluster}-{member}"
@@ -586,6 +594,20 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
     for stack in (primary, dr):
         topology.app_config.setdefault(stack.region, {})["db"] = writer  # writes go to the primary's writer
     topology.global_cluster = global_id
+
+
+def _database_secret(topology: Topology, stack: RegionStack, cluster: str) -> str:
+    """The cluster's credentials as the Data API reads them: a Secrets Manager secret in the cluster's
+    region whose ``SecretString`` is JSON with ``username`` and ``password`` (Aurora user guide, "Using
+    the RDS Data API": storing database credentials in AWS Secrets Manager); its ARN."""
+    client = topology.clients.client("secretsmanager", stack.region)
+    name = f"{cluster}-master"
+    arn: str = client.create_secret(
+        Name=name, SecretString=json.dumps({"username": DB_USER, "password": DB_PASSWORD}),
+        Tags=_tags(topology, "database-secret", stack),
+    )["ARN"]
+    topology.cleanup.push(f"secret {name}", partial(client.delete_secret, SecretId=arn, ForceDeleteWithoutRecovery=True))
+    return arn
 
 
 def _delete_cluster(client: Any, global_id: str, cluster: str) -> None:
@@ -613,7 +635,8 @@ def start_snapshot_job(topology: Topology, ident: str) -> None:
         name = f"{ident}-{counter['n']:03d}"
         rds = topology.clients.client("rds", primary.region)
         try:
-            arn = rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=ident)["DBSnapshot"]["DBSnapshotArn"]
+            arn = rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=ident,
+                                         Tags=_tags(topology, "snapshot", primary))["DBSnapshot"]["DBSnapshotArn"]
         except Exception:  # noqa: BLE001 - the region may be gone: the job fails like a real one
             topology.note("snapshot-job-failed", name)
             return
@@ -627,6 +650,7 @@ def start_snapshot_job(topology: Topology, ident: str) -> None:
                 return
             topology.clients.client("rds", dr.region).copy_db_snapshot(
                 SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier=f"{name}-dr", SourceRegion=primary.region,
+                Tags=_tags(topology, "snapshot", dr),
             )
         except Exception:  # noqa: BLE001
             topology.note("snapshot-copy-failed", name)

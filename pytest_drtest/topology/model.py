@@ -34,10 +34,20 @@ class RegionStack:
     buckets: dict[str, str] = field(default_factory=dict)
     vault: str | None = None
     database: str | None = None  # RDS instance or Aurora cluster id in this region
+    database_secret: str | None = None  # ARN of the Aurora cluster's credentials secret (for the Data API)
 
     @property
     def has_compute(self) -> bool:
         return self.asg_name is not None
+
+
+def new_run_id() -> str:
+    """A run id for the ``drtest:run`` tag: UTC time and 6 random hex digits (``20260105T000000Z-1a2b3c``);
+    what a tag value may hold ([A-Za-z0-9 +-=._:/@], AWS tagging best practices)."""
+    import datetime
+    import secrets
+
+    return f"{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 @dataclass
@@ -83,6 +93,7 @@ class Topology:
     faults: list[Any] = field(default_factory=list)  # injected faults, in order (runbooks read them)
     restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed
     global_cluster: str | None = None
+    run_id: str = ""  # tagged drtest:run on every resource (build._tags)
     account: str = ""  # from STS, on first use (build.account_of)
     seeded: set[str] = field(default_factory=set)  # logical tables whose seed items are written
     db_record: str | None = None  # the DNS name the application's database answers at (db.<domain>)

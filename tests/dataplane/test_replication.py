@@ -131,9 +131,15 @@ def test_async_replica_follows_the_multi_az_failover(plane: DataPlane, clock: Vi
 def test_endpoint_switches_target(plane: DataPlane) -> None:
     pair = plane.multi_az("db")
     endpoint = plane.endpoint(pair.primary)
-    dsn = f"host=127.0.0.1 port={endpoint.port} user=postgres dbname=postgres sslmode=disable"
+    pair.primary.query("CREATE ROLE app LOGIN PASSWORD 'app-password'")
+    dsn = f"host=127.0.0.1 port={endpoint.port} user=app password=app-password dbname=postgres sslmode=disable"
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert conn.execute("SELECT current_setting('cluster_name')").fetchone() == ("db",)
+    # scram-sha-256 on every connection: a wrong password, or the internal superuser without its, is refused
+    with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "app"'):
+        psycopg.connect(dsn.replace("password=app-password", "password=wrong"), connect_timeout=2)
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(dsn.replace("user=app password=app-password", "user=postgres"), connect_timeout=2)
     pair.failover()
     endpoint.switch(pair.primary.port)
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -6,6 +6,7 @@ cluster's endpoints; the clock is virtual, so modeled minutes cost nothing.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -21,7 +22,6 @@ psycopg = pytest.importorskip("psycopg")
 
 PRIMARY, DR = "us-east-1", "us-west-2"
 ENGINE = "aurora-postgresql"
-SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app"
 CREATE, FAILOVER, GLOBAL_LAG, GLOBAL_FAILOVER = 60.0, 30.0, 1.0, 60.0
 SNAPSHOT, RESTORE, PITR_LAG = 120.0, 600.0, 300.0
 REBOOT = 20.0
@@ -65,6 +65,13 @@ def create_cluster(emu_env: Any, name: str, region: str = PRIMARY, *, instances:
     if wait:
         emu_env.clock.sleep(CREATE)
     return cluster
+
+
+def make_secret(emu_env: Any, name: str, secret: Any, region: str = PRIMARY) -> str:
+    """A Secrets Manager secret (a dict is stored as JSON, as the Data API reads it); its ARN."""
+    text = json.dumps(secret) if isinstance(secret, dict) else str(secret)
+    arn: str = emu_env.client("secretsmanager", region).create_secret(Name=name, SecretString=text)["ARN"]
+    return arn
 
 
 def describe(emu_env: Any, name: str, region: str = PRIMARY) -> dict[str, Any]:
@@ -683,9 +690,10 @@ def test_data_api_round_trip(emu_env: Any, aurora: AuroraEmulator) -> None:
     arn = create_cluster(emu_env, "prod", EnableHttpEndpoint=True)["DBClusterArn"]
     assert describe(emu_env, "prod")["HttpEndpointEnabled"] is True
     data = emu_env.client("rds-data")
+    master = make_secret(emu_env, "prod-master", {"username": "app", "password": "secret123"})
 
     def run(statement: str, **extra: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = data.execute_statement(resourceArn=arn, secretArn=SECRET, database="orders",
+        answer: dict[str, Any] = data.execute_statement(resourceArn=arn, secretArn=master, database="orders",
                                                         sql=statement, **extra)
         return answer
 
@@ -715,16 +723,25 @@ def test_data_api_round_trip(emu_env: Any, aurora: AuroraEmulator) -> None:
     assert "records" not in as_json
     assert as_json["formattedRecords"] == '[{"id": 7, "name": "50% off: \'x\'"}, {"id": 8, "name": null}]'
 
-    tx = data.begin_transaction(resourceArn=arn, secretArn=SECRET, database="orders")["transactionId"]
+    tx = data.begin_transaction(resourceArn=arn, secretArn=master, database="orders")["transactionId"]
     run("DELETE FROM items WHERE id = 8", transactionId=tx)
-    rolled_back = data.rollback_transaction(resourceArn=arn, secretArn=SECRET, transactionId=tx)
+    rolled_back = data.rollback_transaction(resourceArn=arn, secretArn=master, transactionId=tx)
     assert rolled_back["transactionStatus"] == "Rollback Complete"
     assert len(run("SELECT id FROM items")["records"]) == 2
     with pytest.raises(botocore.exceptions.ClientError) as gone:
-        data.commit_transaction(resourceArn=arn, secretArn=SECRET, transactionId=tx)
+        data.commit_transaction(resourceArn=arn, secretArn=master, transactionId=tx)
     assert error_code(gone) == ("TransactionNotFoundException", 404)
     # the writer's data, seen by psycopg as the master user
     assert sql(aurora.connection_info(PRIMARY, "prod"), "SELECT count(*) FROM items") == [(2,)]
+    # statements run as the secret's user
+    sql(aurora.connection_info(PRIMARY, "prod"), "CREATE ROLE analyst LOGIN PASSWORD 'analyst-pw'")
+    analyst = make_secret(emu_env, "prod-analyst", {"username": "analyst", "password": "analyst-pw"})
+    who = data.execute_statement(resourceArn=arn, secretArn=analyst, database="orders", sql="SELECT current_user")
+    assert who["records"] == [[{"stringValue": "analyst"}]]
+    with pytest.raises(botocore.exceptions.ClientError) as denied:
+        data.execute_statement(resourceArn=arn, secretArn=analyst, database="orders", sql="SELECT * FROM items")
+    assert error_code(denied) == ("DatabaseErrorException", 400)
+    assert "permission denied" in denied.value.response["Error"]["Message"]
 
 
 def test_data_api_errors(emu_env: Any, aurora: AuroraEmulator) -> None:
@@ -733,10 +750,11 @@ def test_data_api_errors(emu_env: Any, aurora: AuroraEmulator) -> None:
     empty = create_cluster(emu_env, "empty", instances={}, EnableHttpEndpoint=True)["DBClusterArn"]
     prod = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1},
                           EnableHttpEndpoint=True)["DBClusterArn"]
+    master = make_secret(emu_env, "master", {"username": "app", "password": "secret123"})
 
-    def code(arn: str, statement: str = "SELECT 1", **extra: Any) -> tuple[str, int]:
+    def code(arn: str, statement: str = "SELECT 1", secret: str | None = None, **extra: Any) -> tuple[str, int]:
         with pytest.raises(botocore.exceptions.ClientError) as exc:
-            data.execute_statement(resourceArn=arn, secretArn=SECRET, sql=statement, **extra)
+            data.execute_statement(resourceArn=arn, secretArn=secret or master, sql=statement, **extra)
         return error_code(exc)
 
     assert code(no_http) == ("HttpEndpointNotEnabledException", 400)
@@ -747,11 +765,48 @@ def test_data_api_errors(emu_env: Any, aurora: AuroraEmulator) -> None:
     assert code(prod, "SELECT :x", parameters=[{"name": "x", "value": {"arrayValue": {"longValues": [1]}}}]) == \
         ("BadRequestException", 400)
     assert code(aurora.cluster(PRIMARY, "prod").arn.replace("prod", "nope")) == ("BadRequestException", 400)
+    # the secret: it must exist in the cluster's region, hold JSON credentials, and they must log in
+    assert code(prod, secret=master.replace(":master", ":absent")) == ("SecretsErrorException", 400)
+    assert code(prod, secret=make_secret(emu_env, "master", {"username": "app", "password": "secret123"},
+                                         region=DR)) == ("SecretsErrorException", 400)
+    assert code(prod, secret=make_secret(emu_env, "plain-text", "secret123")) == ("InvalidSecretException", 400)
+    assert code(prod, secret=make_secret(emu_env, "no-user", {"password": "x"})) == ("InvalidSecretException", 400)
+    wrong = make_secret(emu_env, "wrong", {"username": "app", "password": "not-it"})
+    with pytest.raises(botocore.exceptions.ClientError) as refused_login:
+        data.execute_statement(resourceArn=prod, secretArn=wrong, sql="SELECT 1")
+    assert error_code(refused_login) == ("BadRequestException", 400)
+    assert refused_login.value.response["Error"]["Message"] == 'FATAL: password authentication failed for user "app"'
+    with pytest.raises(botocore.exceptions.ClientError) as refused_tx:
+        data.begin_transaction(resourceArn=prod, secretArn=wrong)
+    assert error_code(refused_tx) == ("BadRequestException", 400)
 
     emu_env.client("rds").failover_db_cluster(DBClusterIdentifier="prod")
     assert code(prod) == ("DatabaseUnavailableException", 504)
     emu_env.clock.sleep(FAILOVER)
-    assert data.execute_statement(resourceArn=prod, secretArn=SECRET, sql="SELECT 1")["records"] == [[{"longValue": 1}]]
+    assert data.execute_statement(resourceArn=prod, secretArn=master, sql="SELECT 1")["records"] == [[{"longValue": 1}]]
+
+
+def test_modify_db_cluster_changes_the_master_password_at_once_for_every_endpoint(
+        emu_env: Any, aurora: AuroraEmulator) -> None:
+    arn = create_cluster(emu_env, "prod", instances={"prod-1": 1, "prod-2": 1}, EnableHttpEndpoint=True)["DBClusterArn"]
+    old = make_secret(emu_env, "old", {"username": "app", "password": "secret123"})
+    new = make_secret(emu_env, "new", {"username": "app", "password": "rotated-pw"})
+    writer, reader = aurora.connection_info(PRIMARY, "prod"), aurora.connection_info(PRIMARY, "prod", reader=True)
+    with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "app"'):
+        sql({**writer, "password": "rotated-pw"}, "SELECT 1")
+
+    emu_env.client("rds").modify_db_cluster(DBClusterIdentifier="prod", MasterUserPassword="rotated-pw")
+
+    assert aurora.connection_info(PRIMARY, "prod")["password"] == "rotated-pw"
+    for info in (writer, reader):  # the reader follows through replication
+        assert sql({**info, "password": "rotated-pw"}, "SELECT current_user") == [("app",)]
+        with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "app"'):
+            sql(info, "SELECT 1")  # the password it was created with
+    data = emu_env.client("rds-data")
+    assert data.execute_statement(resourceArn=arn, secretArn=new, sql="SELECT 1")["records"] == [[{"longValue": 1}]]
+    with pytest.raises(botocore.exceptions.ClientError) as stale:
+        data.execute_statement(resourceArn=arn, secretArn=old, sql="SELECT 1")
+    assert error_code(stale) == ("BadRequestException", 400)
 
 
 def test_named_parameters_skip_literals_comments_and_casts() -> None:

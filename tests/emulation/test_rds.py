@@ -560,3 +560,48 @@ def test_the_automated_snapshot_is_named_after_the_clock_and_restores_by_that_na
     assert listed[0]["DBSnapshotArn"] == f"arn:aws:rds:us-east-1:123456789012:snapshot:{name}"
     assert listed[0]["SnapshotCreateTime"] == emu_env.clock.datetime(0)
     assert events(emu_env, "db1-restored")[-1][0] == f"Restored from snapshot {name}."
+
+
+# -- credentials -------------------------------------------------------------------------------------------------
+def login(rds: RdsInstanceEmulator, ident: str, password: str) -> tuple[Any, ...] | None:
+    """``current_user`` of a login as the master user with ``password`` through the instance endpoint."""
+    info = {**rds.connection_info(EAST, ident), "password": password}
+    with psycopg.connect(**info, autocommit=True, connect_timeout=2) as conn:
+        return conn.execute("SELECT current_user").fetchone()
+
+
+def test_the_master_password_is_checked_changed_by_modify_and_kept_by_restores(
+        emu_env: Any, rds: RdsInstanceEmulator) -> None:
+    client, clock = emu_env.client("rds", EAST), emu_env.clock
+    create(emu_env, "db1")
+    wait_available(emu_env, "db1")
+    assert login(rds, "db1", "secret-pw") == ("app",)
+    with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "app"'):
+        login(rds, "db1", "not-the-password")
+    client.create_db_snapshot(DBSnapshotIdentifier="before", DBInstanceIdentifier="db1")
+    client.get_waiter("db_snapshot_available").wait(DBSnapshotIdentifier="before")
+    clock.sleep(400)  # the latest restorable time passes the snapshot
+    changed_at = clock.now()
+
+    client.modify_db_instance(DBInstanceIdentifier="db1", MasterUserPassword="new-secret-pw", ApplyImmediately=True)
+
+    assert rds.connection_info(EAST, "db1")["password"] == "new-secret-pw"
+    assert login(rds, "db1", "new-secret-pw") == ("app",)
+    with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "app"'):
+        login(rds, "db1", "secret-pw")
+    clock.sleep(400)  # the latest restorable time passes the change
+    # restores hold the password of their data: the snapshot's, and the one as of the restore time
+    client.restore_db_instance_from_db_snapshot(DBInstanceIdentifier="from-snap", DBSnapshotIdentifier="before")
+    client.restore_db_instance_to_point_in_time(SourceDBInstanceIdentifier="db1", TargetDBInstanceIdentifier="pitr",
+                                                RestoreTime=clock.datetime(changed_at - 1))
+    wait_available(emu_env, "from-snap")
+    wait_available(emu_env, "pitr")
+    for restored in ("from-snap", "pitr"):
+        assert rds.connection_info(EAST, restored)["password"] == "secret-pw"
+        assert login(rds, restored, "secret-pw") == ("app",)
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            login(rds, restored, "new-secret-pw")
+    client.stop_db_instance(DBInstanceIdentifier="pitr")
+    with pytest.raises(ClientError) as excinfo:
+        client.modify_db_instance(DBInstanceIdentifier="pitr", MasterUserPassword="x" * 8, ApplyImmediately=True)
+    assert code(excinfo) == "InvalidDBInstanceState"

@@ -1,6 +1,8 @@
 """Ids the Aurora and Data API emulators make come from the run's seed (each run its own world)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pytest_drtest.backends.moto import MotoBackend
@@ -13,7 +15,6 @@ from pytest_drtest.profile import LatencyProfile
 
 PRIMARY = "us-east-1"
 ENGINE = "aurora-postgresql"
-SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app"
 
 
 def _first_ids(seed: int) -> tuple[str, str, str]:
@@ -34,7 +35,9 @@ def _first_ids(seed: int) -> tuple[str, str, str]:
         rds.create_db_instance(DBInstanceIdentifier="prod-1", DBClusterIdentifier="prod", Engine=ENGINE,
                                DBInstanceClass="db.r6g.large")
         emulation.clock.sleep(3600)
-        tx = clients.client("rds-data", PRIMARY).begin_transaction(resourceArn=arn, secretArn=SECRET)["transactionId"]
+        secret = clients.client("secretsmanager", PRIMARY).create_secret(
+            Name="prod-master", SecretString=json.dumps({"username": "app", "password": "secret123"}))["ARN"]
+        tx = clients.client("rds-data", PRIMARY).begin_transaction(resourceArn=arn, secretArn=secret)["transactionId"]
         return created["GlobalClusterResourceId"], created["Endpoint"], tx
     finally:
         emulation.close()

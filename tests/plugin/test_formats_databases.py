@@ -134,6 +134,11 @@ functions = {{ "arn:aws:lambda:us-west-2:123456789012:function:check-orders" = "
         exe = next(iter(arc.executions.values()))
         members = harness.client("rds", "dr").describe_global_clusters(GlobalClusterIdentifier=topology.global_cluster)[
             "GlobalClusters"][0]["GlobalClusterMembers"]
+        # the topology's secret of the promoted cluster: the Data API runs as its user there
+        promoted = next(m["DBClusterArn"] for m in members if m["IsWriter"])
+        who = harness.client("rds-data", "dr").execute_statement(
+            resourceArn=promoted, secretArn=topology.dr.database_secret, sql="SELECT current_user")["records"]
+        secret_tags = harness.client("secretsmanager", "dr").describe_secret(SecretId=topology.dr.database_secret)["Tags"]
     finally:
         harness.close()
     assert record.passed, record.failures
@@ -142,3 +147,5 @@ functions = {{ "arn:aws:lambda:us-west-2:123456789012:function:check-orders" = "
     assert writer.split(":")[3] == topology.dr_region and writer.endswith(topology.dr.database or "")
     assert CHECKS and CHECKS[-1]["activateRegion"] == topology.dr_region
     assert record.runbook_rto_s is not None
+    assert who == [[{"stringValue": "drtest"}]]
+    assert {"Key": "drtest:role", "Value": "database-secret"} in secret_tags

@@ -1,4 +1,4 @@
-"""Every resource of a shipped topology carries drtest:role, drtest:region-role and the blueprint's [tags]."""
+"""Every resource of a shipped topology carries drtest:role, drtest:region-role, drtest:run and the blueprint's [tags]."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,6 +49,7 @@ def test_every_resource_is_tagged_with_its_role_region_role_and_the_blueprint_ta
     roles = {topology.primary_region: "primary", topology.dr_region: "dr"}
     for role, region, tags in found:
         assert (tags.get("drtest:role"), tags.get("drtest:region-role"), tags.get("FIS-Ready")) == (role, roles[region], "True"), (role, region, tags)
+        assert tags.get("drtest:run") == dr.run_id, (role, region, tags)  # what teardown on a real account finds
     assert {role for role, _, _ in found} == {"vpc", "subnet", "web", "load-balancer", "target-group", "table", "bucket", "health-check", "dns-zone"}
 
 

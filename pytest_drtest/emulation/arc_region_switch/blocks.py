@@ -23,6 +23,11 @@ block that takes longer.
   the emulator as a Python callable ``fn(event, context)`` or an SSM Automation document
   (``"ssm:<name>"``), run in ``regionToRun``.
 - ``Parallel``: its steps at once; done when all are, failed when one fails.
+- ``DocumentDb``: the activated Region's cluster (from ``databaseClusterArns``) becomes the primary
+  of the DocumentDB global cluster: graceful ``switchoverOnly`` -> ``SwitchoverGlobalCluster`` (RPO
+  0); ``failover`` and ungraceful -> ``FailoverGlobalCluster(AllowDataLoss)`` (RPO: the replication
+  lag at the failure) ([ARC-DG:documentdb-global-cluster-block]); done when the global cluster
+  reports it the writer and ``available``.
 """
 from __future__ import annotations
 
@@ -85,6 +90,7 @@ class ExecutionBlocks(ServiceEmulator):
             "RdsPromoteReadReplica": self._promote,
             "CustomActionLambda": self._custom,
             "Parallel": self._parallel,
+            "DocumentDb": self._docdb,
         }[kind]
         try:
             runner(exe, step, config, finish)
@@ -114,6 +120,25 @@ class ExecutionBlocks(ServiceEmulator):
             return bool(cluster.get("Status") == "available" and members.get(target, {}).get("IsWriter"))
 
         self._poll(writer, finish, f"global database {global_id} to {exe.activate}")
+
+    def _docdb(self, exe: PlanExecution, step: dict[str, Any], config: dict[str, Any], finish: Finish) -> None:
+        target = next((arn for arn in config["databaseClusterArns"] if _region_of(arn) == exe.activate), None)
+        if target is None:
+            return finish(f"databaseClusterArns names no cluster in {exe.activate}")
+        docdb = self.api.client("docdb", exe.activate)
+        global_id = config["globalClusterIdentifier"]
+        if exe.mode != "ungraceful" and config["behavior"] == "switchoverOnly":
+            docdb.switchover_global_cluster(GlobalClusterIdentifier=global_id, TargetDbClusterIdentifier=target)
+        else:
+            docdb.failover_global_cluster(GlobalClusterIdentifier=global_id, TargetDbClusterIdentifier=target,
+                                          AllowDataLoss=True)
+
+        def writer() -> bool:
+            cluster = docdb.describe_global_clusters(GlobalClusterIdentifier=global_id)["GlobalClusters"][0]
+            members = {m["DBClusterArn"]: m for m in cluster.get("GlobalClusterMembers", [])}
+            return bool(cluster.get("Status") == "available" and members.get(target, {}).get("IsWriter"))
+
+        self._poll(writer, finish, f"DocumentDB global cluster {global_id} to {exe.activate}")
 
     def _health_checks(self, exe: PlanExecution, step: dict[str, Any], config: dict[str, Any], finish: Finish) -> None:
         r53 = self.api.client("route53", exe.region)

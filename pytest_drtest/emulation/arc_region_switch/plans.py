@@ -28,6 +28,7 @@ MODELED_BLOCKS = {
     "CustomActionLambda": "customActionLambdaConfig",
     "RdsPromoteReadReplica": "rdsPromoteReadReplicaConfig",
     "Parallel": "parallelConfig",
+    "DocumentDb": "documentDbConfig",
 }
 
 

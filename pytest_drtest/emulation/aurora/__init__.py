@@ -43,7 +43,13 @@ What this package adds, on the run's clock and on real PostgreSQL (:mod:`pytest_
   ``remove_from_global_cluster`` promotes a secondary at once (replication stops: the lag is lost).
   A lost region cuts the replication link: what it held is lost.
 - **PITR and snapshots** (``snapshots``). Restores land in NEW clusters without instances, holding exactly the
-  data as of the time (PostgreSQL's WAL archive, replayed to the clock time).
+  data as of the time (PostgreSQL's WAL archive, replayed to the clock time), and the master
+  password of that time.
+- **Credentials** (``responses``). Every login is checked (``scram-sha-256``); the master user and
+  password of ``CreateDBCluster`` log in, a wrong password gets PostgreSQL's ``password
+  authentication failed``. ``ModifyDBCluster(MasterUserPassword=...)`` changes the password at once,
+  as AWS documents for it; readers and global secondaries follow through replication. IAM database
+  authentication is not emulated (docs/credentials.md).
 
 Events go to the shared :class:`~pytest_drtest.emulation.rds_common.RdsEventLog`, which answers
 ``DescribeEvents``.

@@ -95,6 +95,7 @@ class AuroraCluster:
     retired: list[PostgresServer] = field(default_factory=list)
     deleted: bool = False
     automated_snapshot_ids: dict[str, str] = field(default_factory=dict)  # clock-dated name -> moto's
+    password_changes: list[tuple[float, str | None]] = field(default_factory=list)  # (when, password before)
 
     @property
     def arn(self) -> str:

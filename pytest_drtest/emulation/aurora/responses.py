@@ -18,7 +18,11 @@ from pytest_drtest.emulation.aurora.models import (
 )
 from pytest_drtest.emulation.aurora.snapshots import SnapshotsAndRestores
 from pytest_drtest.emulation.core import AwsError, Call, Endpoint, az_region
-from pytest_drtest.emulation.rds_common import endpoint_address, switch_endpoint
+from pytest_drtest.emulation.rds_common import (
+    endpoint_address,
+    set_master_password,
+    switch_endpoint,
+)
 
 
 class AuroraEmulator(Failover, GlobalDatabases, SnapshotsAndRestores):
@@ -66,15 +70,45 @@ class AuroraEmulator(Failover, GlobalDatabases, SnapshotsAndRestores):
         if call.parsed is not None:
             self._rewrite_clusters(call.region, call.parsed.get("DBClusters", []))
 
+    def before_ModifyDBCluster(self, call: Call) -> dict[str, Any] | None:
+        cluster = self.clusters.get(cluster_key(call.region, call.params.get("DBClusterIdentifier", "")))
+        if cluster is None or cluster.deleted or call.params.get("MasterUserPassword") is None:
+            return None
+        if cluster.replica is not None:
+            # A global secondary is read-only and takes its roles from the primary cluster (AWS's
+            # docs are silent on this call there: the emulation refuses it).
+            raise AwsError("InvalidParameterCombination",
+                           f"DB cluster {cluster.id} is a secondary cluster of a global database: change the "
+                           "master user password on the primary cluster.")
+        if cluster.status != AVAILABLE or cluster.fenced or cluster.head is None or not cluster.head.running:
+            raise self._not_available(cluster)
+        return None
+
     def after_ModifyDBCluster(self, call: Call) -> None:
         cluster = self.clusters.get(cluster_key(call.region, call.params.get("DBClusterIdentifier", "")))
         if cluster is None or call.parsed is None:
             return
+        if call.params.get("MasterUserPassword") is not None:
+            self._change_master_password(cluster, str(call.params["MasterUserPassword"]))
         if "EnableHttpEndpoint" in call.params:
             cluster.http_endpoint = bool(call.params["EnableHttpEndpoint"])
         if "BackupRetentionPeriod" in call.params:
             cluster.retention_days = int(call.params["BackupRetentionPeriod"])
         self._cluster_fields(cluster, call.parsed["DBCluster"])
+
+    def _change_master_password(self, cluster: AuroraCluster, password: str) -> None:
+        """MasterUserPassword: "Some modifications, such as turning on deletion protection and changing
+        the master password, are applied immediately—regardless of when you choose to apply them"
+        [BC:rds] ModifyDBCluster ``ApplyImmediately``. The role changes on the cluster volume's
+        writer; readers and global secondaries follow through replication."""
+        assert cluster.head is not None
+        set_master_password(cluster.head, cluster.master_user, password)
+        gdb = self.globals.get(cluster.global_id) if cluster.global_id else None
+        secondaries = [m for m in gdb.members if m is not cluster] if gdb is not None else []
+        for member in [cluster, *secondaries]:
+            if member.master_user == cluster.master_user:
+                member.password_changes.append((self.clock.now(), member.master_password))
+                member.master_password = password
 
     def before_EnableHttpEndpoint(self, call: Call) -> dict[str, Any] | None:
         return self._http_endpoint(call, True)

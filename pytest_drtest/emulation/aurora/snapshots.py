@@ -21,7 +21,12 @@ from pytest_drtest.emulation.aurora.models import (
 )
 from pytest_drtest.emulation.aurora.storage import Storage
 from pytest_drtest.emulation.core import AwsError, Call
-from pytest_drtest.emulation.rds_common import TIME_EPSILON, parse_rds_arn, rds_arn
+from pytest_drtest.emulation.rds_common import (
+    TIME_EPSILON,
+    parse_rds_arn,
+    password_at,
+    rds_arn,
+)
 
 log = logging.getLogger("pytest_drtest.emulation.aurora")
 
@@ -197,6 +202,8 @@ class SnapshotsAndRestores(Storage):
         item = call.parsed["DBCluster"]
         cluster = self._new_cluster(call.region, item, call.params, like=source)
         cluster.port = int(call.params.get("Port") or source.port)
+        restored_password = password_at(source.master_password, source.password_changes, t)
+        cluster.master_password = restored_password if restored_password is not None else ""
         plane = self._plane()
         if plane is not None and source.head is not None:
             cluster.head = plane.restore_to_time(source.head, t, self._server_name(cluster, "pitr"))

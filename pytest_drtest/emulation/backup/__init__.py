@@ -19,7 +19,10 @@ clock:
 * vaults and recovery points answer in clock time (``recovery_points``); the job APIs are in
   ``responses``;
 * S3 buckets (``s3``): snapshot backups and one continuous (point-in-time) recovery point per
-  bucket, restored into a new or an existing bucket.
+  bucket, restored into a new or an existing bucket;
+* restore testing (``restore_testing``): plans and selections that restore a chosen recovery point
+  on their schedule, wait for ``PutRestoreValidationResult`` and delete the restored table after
+  the validation (or its window).
 """
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ class Jobs(BackupBase):
             "CREATED", "backup_copy_time", "backup.copy", _nothing_to_do, self._copy_arrived, self._land_copy,
             lambda job: f"{job.source.resource_arn}->{job.destination_vault_arn}")
         self._restore_kind: JobKind[RestoreJob] = JobKind(
-            "PENDING", "backup_restore_time", "backup.restore", _nothing_to_do, self._table_restored, _nothing_to_do,
+            "PENDING", "backup_restore_time", "backup.restore", _nothing_to_do, self._table_restored, self._restore_completed,
             lambda job: f"{job.region}/{job.target_table}<-{job.recovery_point.resource_arn}@{job.recovery_point.creation}")
 
     # -- the state machine --------------------------------------------------------------------
@@ -108,6 +108,9 @@ class Jobs(BackupBase):
         job.state = "COMPLETED"
         job.completed = self.clock.now()
         kind.completed(job)
+
+    def _restore_completed(self, job: RestoreJob) -> None:
+        """Once a restore job is ``COMPLETED`` (restore testing validates and deletes what it made)."""
 
     def _fail(self, job: Job, message: str) -> None:
         job.state = "FAILED"

@@ -154,6 +154,44 @@ class RestoreJob(Job):
     recovery_point: RecoveryPoint
     target_table: str
     created_resource_arn: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)  # StartRestoreJob's Metadata (GetRestoreJobMetadata)
+    # restore testing ([BC:backup] RestoreJobsListMember): the plan that made it, its validation, the deletion
+    created_by: dict[str, Any] | None = None
+    validation_window_hours: int | None = None
+    validation_status: str | None = None
+    validation_message: str | None = None
+    deletion_status: str | None = None
+    deletion_message: str | None = None
+    deletion: Scheduled | None = None  # the end of the validation window
+
+
+@dataclass
+class RestoreTestingSelection:
+    """A restore testing selection as the caller gave it ([BC:backup] RestoreTestingSelectionForCreate)."""
+
+    name: str
+    plan_name: str
+    spec: dict[str, Any]
+    created_at: float
+    creator_request_id: str | None
+    updated_at: float | None = None
+
+
+@dataclass
+class RestoreTestingPlan:
+    """A restore testing plan ([BC:backup] RestoreTestingPlanForCreate, defaults applied) and its schedule."""
+
+    name: str
+    arn: str
+    region: str
+    account: str
+    document: dict[str, Any]
+    created_at: float
+    creator_request_id: str | None
+    updated_at: float | None = None
+    last_execution: float | None = None
+    selections: dict[str, RestoreTestingSelection] = field(default_factory=dict)
+    schedule: Scheduled | None = None
 
 
 def arn_parts(arn: str) -> list[str] | None:

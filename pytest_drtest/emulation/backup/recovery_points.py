@@ -36,7 +36,7 @@ class RecoveryPoints(BackupBase):
     # -- vaults (moto answers; dates and counts rewritten) ------------------------------------
     def after_CreateBackupVault(self, call: Call) -> None:
         self._vault_created[(call.region, call.params["BackupVaultName"])] = self.clock.now()
-        self._rewrite_vault(call.region, call.parsed or {})
+        self._rewrite_vault(call.region, call.parsed or {}, counted=False)  # CreateBackupVaultOutput has no count
 
     def after_DescribeBackupVault(self, call: Call) -> None:
         self._rewrite_vault(call.region, call.parsed or {})
@@ -55,12 +55,12 @@ class RecoveryPoints(BackupBase):
         self._vault_created.pop((call.region, name), None)
         return None
 
-    def _rewrite_vault(self, region: str, vault: dict[str, Any]) -> None:
+    def _rewrite_vault(self, region: str, vault: dict[str, Any], *, counted: bool = True) -> None:
         name = vault.get("BackupVaultName")
         created = self._vault_created.get((region, name or ""))
         if created is not None:
             vault["CreationDate"] = self.clock.datetime(created)
-        if "BackupVaultArn" in vault:
+        if counted and "BackupVaultArn" in vault:
             vault["NumberOfRecoveryPoints"] = sum(
                 1 for rp in self._recovery_points.values() if rp.vault_arn == vault["BackupVaultArn"]
             )

@@ -14,12 +14,14 @@ from pytest_drtest.emulation.backup.models import (
 )
 from pytest_drtest.emulation.backup.plans import Plans
 from pytest_drtest.emulation.backup.recovery_points import RecoveryPoints
+from pytest_drtest.emulation.backup.restore_testing import RestoreTesting
 from pytest_drtest.emulation.backup.s3 import S3Backups
 from pytest_drtest.emulation.core import AwsError, Call
 
 
-class BackupEmulator(S3Backups, RecoveryPoints, Plans):
-    """AWS Backup jobs, recovery points, copies and restores of DynamoDB tables and S3 buckets, on the clock."""
+class BackupEmulator(RestoreTesting, S3Backups, RecoveryPoints, Plans):
+    """AWS Backup jobs, recovery points, copies, restores and restore testing of DynamoDB tables and S3
+    buckets, on the clock."""
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every backup job (DescribeBackupJob shape plus ``Region``), in creation order."""
@@ -208,13 +210,23 @@ class BackupEmulator(S3Backups, RecoveryPoints, Plans):
         rp = self._find_recovery_point(call.region, p["RecoveryPointArn"])
         if rp.status != "AVAILABLE":
             raise AwsError("InvalidRequestException", f"Recovery point {rp.arn} is not AVAILABLE (status {rp.status})")
+        metadata = {str(k): str(v) for k, v in (p.get("Metadata") or {}).items()}
         if rp.resource_type == "S3":
-            return {"RestoreJobId": self._start_s3_restore(call, rp, token).job_id}
-        target = (p.get("Metadata") or {}).get("targetTableName")
-        if not target:
-            raise invalid("Metadata must hold targetTableName, the name of the new table")
-        job = self._create_restore_job(call.region, rp, target, p.get("IamRoleArn") or rp.iam_role_arn, token)
+            job = self._start_s3_restore(call, rp, token)
+        else:
+            target = metadata.get("targetTableName")
+            if not target:
+                raise invalid("Metadata must hold targetTableName, the name of the new table")
+            job = self._create_restore_job(call.region, rp, target, p.get("IamRoleArn") or rp.iam_role_arn, token)
+        job.metadata = metadata
         return {"RestoreJobId": job.job_id}
+
+    def before_GetRestoreJobMetadata(self, call: Call) -> dict[str, Any]:
+        """The metadata the job restores with: StartRestoreJob's, or what restore testing inferred."""
+        job = self._restore_jobs.get(call.params["RestoreJobId"])
+        if job is None or job.region != call.region:
+            raise AwsError("ResourceNotFoundException", f"Restore job {call.params['RestoreJobId']} not found")
+        return {"RestoreJobId": job.job_id, "Metadata": dict(job.metadata)}
 
     def before_DescribeRestoreJob(self, call: Call) -> dict[str, Any]:
         job = self._restore_jobs.get(call.params["RestoreJobId"])
@@ -225,7 +237,9 @@ class BackupEmulator(S3Backups, RecoveryPoints, Plans):
     def before_ListRestoreJobs(self, call: Call) -> dict[str, Any]:
         mine = [job for job in reversed(self._restore_jobs.values()) if job.region == call.region]
         jobs = [self._describe_restore_job(job) for job in mine]
-        return listing(jobs, call.params, {"ByStatus": "Status", "ByResourceType": "ResourceType"}, "RestoreJobs")
+        filters = {"ByStatus": "Status", "ByResourceType": "ResourceType",
+                   "ByRestoreTestingPlanArn": "CreatedBy.RestoreTestingPlanArn"}
+        return listing(jobs, call.params, filters, "RestoreJobs")
 
     def _describe_restore_job(self, job: RestoreJob) -> dict[str, Any]:
         rp = job.recovery_point
@@ -247,4 +261,5 @@ class BackupEmulator(S3Backups, RecoveryPoints, Plans):
             "ResourceType": rp.resource_type,
             "RecoveryPointCreationDate": self.clock.datetime(rp.creation),
             "IsParent": False,
+            **self._restore_test_fields(job),
         })

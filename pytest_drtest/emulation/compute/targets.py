@@ -36,6 +36,23 @@ class Targets(ComputeBase):
         lb = self._lb_by_dns(dns_name)
         return lb is not None and self._lb_serving(lb)
 
+    def alb_answer(self, dns_name: str) -> int | None:
+        """What a client connecting to the load balancer ``dns_name`` gets: ``None`` when no
+        connection can be made (unknown or deleted, its Region lost, or every AZ it has nodes in
+        lost); else the HTTP status the load balancer answers: 200 while a target really serves,
+        503 when its target groups have no registered targets, 504 when they have targets but none
+        answers (the load balancer's connection to the target times out)
+        ([ALB-UG:load-balancer-troubleshooting] "HTTP 503", "HTTP 504")."""
+        lb = self._lb_by_dns(dns_name)
+        if lb is None or not self.world.region_up(lb.region):
+            return None
+        if lb.azs and not any(self.world.az_up(az) for az in lb.azs):
+            return None
+        if self._lb_serving(lb):
+            return 200
+        registered = any(self._members(lb.region, arn) for arn in sorted(self._lb_target_groups(lb)))
+        return 504 if registered else 503
+
     def healthy_targets(self, target_group_arn: str) -> int:
         """Targets that ``DescribeTargetHealth`` reports ``healthy`` (the ALB's view, which lags an
         AZ loss by the detection time)."""

@@ -24,8 +24,11 @@ Aurora cluster member (:mod:`pytest_drtest.emulation.aurora` owns those) and add
   the data as of the restore time, within ``[creation, now - rds_pitr_latest_lag]``);
 * ``DescribeEvents`` answered from the shared RDS event log (:mod:`pytest_drtest.emulation.rds_common`).
 
-Only the ``postgres`` engine is emulated. Authentication on the servers is ``trust``: the master
-password is stored on the role but not checked.
+Only the ``postgres`` engine is emulated. Every login is checked (``scram-sha-256``): a wrong
+password gets PostgreSQL's ``password authentication failed for user "..."``;
+``ModifyDBInstance(MasterUserPassword=...)`` changes the master role's password at the call
+(``responses``); restores keep the password of their data. IAM database authentication is not
+emulated (docs/credentials.md).
 """
 from __future__ import annotations
 

@@ -68,6 +68,7 @@ class DbInstance:
     standby_names: itertools.count[int] = field(default_factory=lambda: itertools.count(2))
     deleted: bool = False
     automated_snapshot_ids: dict[str, str] = field(default_factory=dict)  # clock-dated name -> moto's
+    password_changes: list[tuple[float, str | None]] = field(default_factory=list)  # (when, password before)
 
     @property
     def key(self) -> Key:

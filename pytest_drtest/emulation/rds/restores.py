@@ -28,6 +28,7 @@ from pytest_drtest.emulation.rds_common import (
     TIME_EPSILON,
     create_master,
     parse_rds_arn,
+    password_at,
 )
 
 if TYPE_CHECKING:
@@ -117,8 +118,8 @@ class Restores(RdsInstanceBase):
             SourceDBInstanceIdentifier=src.ident, UseLatestRestorableTime=True, **forward)["DBInstance"]
         self._restored_instance(
             call, entry, lambda name: self.plane.restore_to_time(src.server, when, name),
-            user=src.master_user, password=src.master_password, dbname=src.dbname,
-            event=("RDS-EVENT-0019", f"Restored from DB instance {src.ident} to {target}.", "restoration"),
+            user=src.master_user, password=password_at(src.master_password, src.password_changes, when),
+            dbname=src.dbname, event=("RDS-EVENT-0019", f"Restored from DB instance {src.ident} to {target}.", "restoration"),
             origin=f"{src.ident}@{self.clock.datetime(when).isoformat()}",
         )
         return {"DBInstance": entry}

@@ -13,6 +13,8 @@ from pytest_drtest.emulation.rds_common.dataplane import (
     LOCALHOST,
     create_master,
     endpoint_address,
+    password_at,
+    set_master_password,
     switch_endpoint,
 )
 from pytest_drtest.emulation.rds_common.events import (
@@ -36,7 +38,9 @@ __all__ = [
     "endpoint_address",
     "event_log",
     "parse_rds_arn",
+    "password_at",
     "rds_arn",
     "restore_window",
+    "set_master_password",
     "switch_endpoint",
 ]

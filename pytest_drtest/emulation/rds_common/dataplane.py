@@ -39,6 +39,27 @@ def create_master(server: PostgresServer, user: str, password: str | None, dbnam
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(user)))
 
 
+def set_master_password(server: PostgresServer, user: str, password: str) -> None:
+    """``ALTER ROLE ... PASSWORD`` on the writer: new logins need the new password; standbys and
+    replicas get the change through replication, as on RDS. Open sessions stay open (PostgreSQL
+    checks a password only when a session starts)."""
+    from psycopg import sql
+
+    with server.connect() as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(user), sql.Literal(password)))
+
+
+def password_at(current: str | None, changes: list[tuple[float, str | None]], when: float) -> str | None:
+    """The master password a point-in-time restore to ``when`` holds: the data of that time keeps the
+    role's password of that time (as an RDS restore keeps the master user and password of its
+    source). ``changes`` lists ``(clock time, password before the change)``, oldest first."""
+    password = current
+    for changed_at, before in reversed(changes):
+        if changed_at > when:
+            password = before
+    return password
+
+
 def switch_endpoint(proxy: EndpointProxy, port: int | None) -> None:
     """Retarget an endpoint only when its target changes (a switch drops open connections)."""
     if proxy.target_port != port:

@@ -19,7 +19,11 @@ cluster's current writer with psycopg and answers as the Data API does ([BC:rds-
   ``BadRequestException`` (a bad call: unknown cluster ARN, missing or array parameter),
   ``TransactionNotFoundException``.
 
-The secret (``secretArn``) is accepted as given: statements run as the cluster's master user.
+The secret (``secretArn``) must be a Secrets Manager secret of the call's region whose
+``SecretString`` is JSON with ``username`` and ``password`` [AUR-UG:data-api]: otherwise
+``SecretsErrorException`` (not found) or ``InvalidSecretException`` ([BC:rds-data]). Statements run as
+that user; a login PostgreSQL refuses is ``BadRequestException`` with its message (AWS documents no
+code for it: the emulation's choice). IAM database authentication is not emulated.
 """
 from __future__ import annotations
 

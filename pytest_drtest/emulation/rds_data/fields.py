@@ -121,3 +121,22 @@ def database_error(exc: Exception) -> AwsError:
     if sqlstate is None:  # no answer from the server at all: it is not available
         return AwsError("DatabaseUnavailableException", f"Database is not available: {primary}", 504)
     return AwsError("DatabaseErrorException", f"ERROR: {primary}; SQLState: {sqlstate}", 400)
+
+
+#: What PostgreSQL answers a login whose credentials it refuses (scram-sha-256 answers the same for
+#: an unknown role) or whose database does not exist.
+LOGIN_REFUSALS = ("password authentication failed", "does not exist")
+
+
+def login_error(exc: Exception) -> AwsError:
+    """A failed login of the Data API. AWS documents no error code for a secret whose credentials the
+    database refuses; the emulation answers ``BadRequestException`` ("There is an error in the call",
+    [BC:rds-data]) with PostgreSQL's own message (``FATAL: password authentication failed for user
+    "..."``). A server that does not answer at all is ``DatabaseUnavailableException``, as for a
+    statement."""
+    text = str(exc).strip()
+    fatal = next((line.strip() for line in text.splitlines() if "FATAL:" in line), "")
+    if fatal and any(refusal in fatal for refusal in LOGIN_REFUSALS):
+        message = "FATAL: " + " ".join(fatal.split("FATAL:", 1)[1].split())
+        return AwsError("BadRequestException", message, 400)
+    return database_error(exc)

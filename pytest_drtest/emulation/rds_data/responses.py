@@ -11,6 +11,7 @@ from pytest_drtest.emulation.rds_data.fields import (
     column_metadata,
     database_error,
     json_value,
+    login_error,
     pg_type_name,
     records_updated,
     to_field,
@@ -65,21 +66,50 @@ class RdsDataEmulator(ServiceEmulator):
             return False
         return True
 
-    def _connect(self, cluster: AuroraCluster, database: str | None) -> psycopg.Connection[Any]:
+    def _secret_credentials(self, call: Call) -> tuple[str, str]:
+        """``(username, password)`` of the call's ``secretArn``: a Secrets Manager secret of the call's
+        region whose ``SecretString`` is JSON with ``username`` and ``password`` [AUR-UG:data-api]
+        ("Storing database credentials in AWS Secrets Manager").
+
+        A secret that does not exist answers ``SecretsErrorException`` ("The secret provided wasn't
+        found", [BC:rds-data]); one without a JSON ``username`` and ``password``,
+        ``InvalidSecretException`` ("The Secrets Manager secret used with the request isn't valid").
+        """
+        arn = str(call.params.get("secretArn") or "")
+        try:
+            value = self.backdoor(call.region, "secretsmanager").get_secret_value(SecretId=arn)
+        except Exception:  # noqa: BLE001 - ResourceNotFoundException, or not an ARN of this region
+            raise AwsError("SecretsErrorException",
+                           f"Secrets Manager can't find the specified secret: {arn}", 400) from None
+        try:
+            secret = json.loads(value.get("SecretString") or "")
+            username, password = secret["username"], secret["password"]
+        except (ValueError, TypeError, KeyError):
+            raise AwsError("InvalidSecretException",
+                           f"The secret {arn} must hold JSON with \"username\" and \"password\"", 400) from None
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise AwsError("InvalidSecretException",
+                           f"The secret {arn}'s \"username\" and \"password\" must be strings", 400)
+        return username, password
+
+    def _connect(self, cluster: AuroraCluster, call: Call) -> psycopg.Connection[Any]:
+        """A connection to the writer as the secret's user (the credentials are checked by PostgreSQL:
+        scram-sha-256, as every login of the data plane)."""
         aurora = self._aurora()
         assert aurora is not None
         server = aurora.writer_server(cluster)
-        credentials = aurora.master_credentials(cluster)
+        user, password = self._secret_credentials(call)
+        database = call.params.get("database") or aurora.master_credentials(cluster)["dbname"]
         import psycopg
 
         try:
             return psycopg.connect(
-                host="127.0.0.1", port=server.port, user=credentials["user"], password=credentials["password"],
-                dbname=database or credentials["dbname"], autocommit=True, connect_timeout=10,
+                host="127.0.0.1", port=server.port, user=user, password=password,
+                dbname=database, autocommit=True, connect_timeout=10,
                 sslmode="disable", gssencmode="disable",
             )
         except psycopg.Error as exc:
-            raise database_error(exc) from None
+            raise login_error(exc) from None
 
     # -- transactions ----------------------------------------------------------------------------
     def _transaction(self, call: Call) -> Transaction:
@@ -111,7 +141,7 @@ class RdsDataEmulator(ServiceEmulator):
         cluster = self._cluster(call)
         if cluster is None:
             return None
-        conn = self._connect(cluster, call.params.get("database"))
+        conn = self._connect(cluster, call)
         conn.autocommit = False
         # a seeded id: the same run gives the same ids (the profile's stream per cluster)
         token = self.profile.rng(f"rds-data.transaction-ids:{call.params.get('resourceArn', '')}").randbytes(16)
@@ -122,12 +152,14 @@ class RdsDataEmulator(ServiceEmulator):
     def before_CommitTransaction(self, call: Call) -> dict[str, Any] | None:
         if self._cluster(call) is None:
             return None
+        self._secret_credentials(call)
         self._end(self._transaction(call), commit=True)
         return {"transactionStatus": "Transaction Committed"}
 
     def before_RollbackTransaction(self, call: Call) -> dict[str, Any] | None:
         if self._cluster(call) is None:
             return None
+        self._secret_credentials(call)
         self._end(self._transaction(call), commit=False)
         return {"transactionStatus": "Rollback Complete"}
 
@@ -199,8 +231,9 @@ class RdsDataEmulator(ServiceEmulator):
             aurora = self._aurora()
             assert aurora is not None
             aurora.writer_server(cluster)  # a failover in between: 504, as for a new statement
+            self._secret_credentials(call)
             return contextlib.nullcontext(tx.conn)
-        return self._connect(cluster, call.params.get("database"))
+        return self._connect(cluster, call)
 
     def close(self) -> None:
         super().close()
