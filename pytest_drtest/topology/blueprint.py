@@ -165,7 +165,8 @@ def load_blueprint(ref: str, *, relative_to: Path | None = None, parameters: str
             path = relative_to / path
         if path.suffix != ".toml" or not path.exists():
             raise DrConfigError(
-                f"unknown blueprint {ref!r}; expected a shipped name ({', '.join(sorted(shipped))}) or a .toml file"
+                f"unknown blueprint {ref!r}; expected a shipped name ({', '.join(sorted(shipped))}) or a .toml file, "
+                f"or a CloudFormation template (.yaml, .yml, .json, .template; shipped: {', '.join(sorted(shipped_templates()))})"
             )
     return parse_blueprint(load_toml(path), str(path))
 
