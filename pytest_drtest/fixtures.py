@@ -78,6 +78,10 @@ def _marker_blueprint(ref: Any, relative_to: Path | None) -> Blueprint:
     text = str(ref)
     if text in shipped_blueprints():
         return load_blueprint(text)
+    from pytest_drtest.stacks.template import is_template_ref
+
+    if is_template_ref(text):  # a CloudFormation template (docs/stacks.md), relative to the test file
+        return load_blueprint(text, relative_to=relative_to, source=MARKER)
     path = Path(text)
     if relative_to is not None and not path.is_absolute():
         path = relative_to / path

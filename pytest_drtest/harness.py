@@ -385,8 +385,13 @@ class Harness(ExperimentRunner):
 
             self.web = WebTier(self.network, planned, self.web_spec, self.env, self.network.folder).start()
             self.network.on_stop(self.web.stop)
-        build(planned, self.ledger if self.web_spec is None else None)  # seeds before replicas
-        build_database(planned)
+        if self.blueprint.stack is not None:  # a CloudFormation template (pytest_drtest/stacks/)
+            from pytest_drtest.stacks.topology import deploy_stack
+
+            deploy_stack(planned)
+        else:
+            build(planned, self.ledger if self.web_spec is None else None)  # seeds before replicas
+            build_database(planned)
         self.wait_ready()
         put = None
         if self.web is not None and self.web_spec is not None:

@@ -202,8 +202,10 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
         raise DrConfigError(f"expected a lowercase slug, got {name!r}", source=source, field="name")
     strategy = get_strategy(top.get("strategy", str), source=source)
     blueprint_ref = top.get("blueprint", str, "web-app")
+    parameters = top.get("parameters", str, None) if "parameters" in top.data else None
+    roles = top.get("roles", dict, {}) if "roles" in top.data else None
     try:
-        blueprint = load_blueprint(blueprint_ref, relative_to=path.parent)
+        blueprint = load_blueprint(blueprint_ref, relative_to=path.parent, parameters=parameters, roles=roles, source=source)
     except DrConfigError as exc:
         if exc.source:
             raise

@@ -101,6 +101,7 @@ class Blueprint:
     database: DatabaseSpec | None = None
     web: WebSpec | None = None
     tags: tuple[tuple[str, str], ...] = ()  # [tags]: (key, value) pairs applied to every resource built
+    stack: Any = None  # a CloudFormation template deployed instead (pytest_drtest.stacks.deploy.StackSpec)
 
     @property
     def fqdn(self) -> str:
@@ -123,14 +124,39 @@ class Blueprint:
         )
 
 
+def shipped_templates() -> dict[str, Path]:
+    """The shipped topologies as CloudFormation templates (pytest_drtest/stacks/*.yaml)."""
+    folder = resources.files("pytest_drtest") / "stacks"
+    return {Path(str(p)).name: Path(str(p)) for p in folder.iterdir() if str(p).endswith((".yaml", ".json"))}
+
+
 def shipped_blueprints() -> dict[str, Path]:
     folder = resources.files("pytest_drtest") / "blueprints"
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".toml")}
 
 
-def load_blueprint(ref: str, *, relative_to: Path | None = None) -> Blueprint:
-    """Load a shipped blueprint by name, or a ``.toml`` file (relative to the scenario file)."""
+def load_blueprint(ref: str, *, relative_to: Path | None = None, parameters: str | None = None,
+                   roles: dict[str, Any] | None = None, source: str = "") -> Blueprint:
+    """Load a shipped blueprint by name, a ``.toml`` file (relative to the scenario file), or a
+    CloudFormation template (``.yaml``, ``.yml``, ``.json``, ``.template``; shipped ones by name,
+    e.g. ``web-app.yaml``) with its ``parameters`` file and ``roles`` (pytest_drtest/stacks/)."""
+    from pytest_drtest.stacks.template import is_template_ref
+
     shipped = shipped_blueprints()
+    if is_template_ref(ref):
+        from pytest_drtest.stacks.topology import load_stack, stack_blueprint
+
+        template = shipped_templates().get(ref) or Path(ref)
+        if relative_to is not None and not template.is_absolute() and ref not in shipped_templates():
+            template = relative_to / template
+        params = Path(parameters) if parameters is not None else None
+        if params is not None and relative_to is not None and not params.is_absolute():
+            params = relative_to / params
+        spec = load_stack(template, params, roles, roles_source=source)
+        return stack_blueprint(spec, template.stem)
+    if parameters is not None or roles:
+        raise DrConfigError("parameters and [roles] go with a CloudFormation template blueprint (.yaml, .json)",
+                            source=source or None, field="parameters" if parameters is not None else "roles")
     if ref in shipped:
         path = shipped[ref]
     else:
@@ -139,7 +165,8 @@ def load_blueprint(ref: str, *, relative_to: Path | None = None) -> Blueprint:
             path = relative_to / path
         if path.suffix != ".toml" or not path.exists():
             raise DrConfigError(
-                f"unknown blueprint {ref!r}; expected a shipped name ({', '.join(sorted(shipped))}) or a .toml file"
+                f"unknown blueprint {ref!r}; expected a shipped name ({', '.join(sorted(shipped))}) or a .toml file, "
+                f"or a CloudFormation template (.yaml, .yml, .json, .template; shipped: {', '.join(sorted(shipped_templates()))})"
             )
     return parse_blueprint(load_toml(path), str(path))
 

@@ -1,0 +1,232 @@
+"""A CloudFormation template as the topology: deployed in both regions, mapped through its drtest tags,
+and a shipped game day run on it; bad templates are refused before anything is created."""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from pytest_drtest.errors import DrConfigError
+from pytest_drtest.harness import Harness
+from pytest_drtest.scenario import load_scenario
+from pytest_drtest.settings import Settings
+from pytest_drtest.topology.blueprint import load_blueprint, shipped_templates
+
+# The shipped web-app template without its database (no PostgreSQL: the test builds in seconds).
+NO_DATABASE = {"Parameters": {"WithDatabase": "false"}}
+SCENARIO = """
+name = "stack-warm-standby"
+strategy = "warm-standby"
+blueprint = "web-app.yaml"
+parameters = "params.json"
+steady_state = "30s"
+probe = { interval = "1s", recovered_after = 3, timeout = "2h" }
+[latency]
+route53_health_check_interval = "10s"
+[[experiments]]
+name = "region-outage"
+fault = { kind = "region-outage", region = "primary" }
+runbook = "dns-failover"
+objectives = { rto = "15m", rpo = "5s" }
+"""
+
+
+@pytest.fixture
+def params(tmp_path: Path) -> Path:
+    path = tmp_path / "params.json"
+    path.write_text(json.dumps(NO_DATABASE), encoding="utf-8")
+    return path
+
+
+def _tags(rows: list[dict[str, Any]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in rows or []}
+
+
+def test_the_shipped_template_deploys_in_both_regions_and_maps_onto_the_topology(params: Path) -> None:
+    blueprint = load_blueprint("web-app.yaml", parameters=str(params))
+    assert [(t.name, t.seed_items) for t in blueprint.tables] == [("orders", 200)]
+    assert (blueprint.fqdn, blueprint.capacity, blueprint.database) == ("www.drtest.example", 3, None)
+    with Harness(Settings(), strategy="warm-standby", blueprint=blueprint) as dr:
+        topology = dr.topology
+        primary, standby = topology.primary, topology.dr
+        # moto's CloudFormation deployed what no emulator watches; the stack lists them
+        for stack in (primary, standby):
+            cfn = dr.client("cloudformation", stack.region)
+            rows = cfn.describe_stack_resources(StackName=f"{topology.name}-{stack.role}")["StackResources"]
+            assert {r["LogicalResourceId"]: r["ResourceType"] for r in rows} == {
+                "Vpc": "AWS::EC2::VPC", "TargetGroup": "AWS::ElasticLoadBalancingV2::TargetGroup",
+                "LaunchTemplate": "AWS::EC2::LaunchTemplate"}
+            assert {r["PhysicalResourceId"] for r in rows} >= {stack.vpc_id, stack.target_group_arn}
+            assert len(stack.subnets) == 3 and stack.alb_dns and stack.health_check_id
+        # the plugin created the rest through the API: the emulation saw them
+        group = dr.client("autoscaling", standby.region).describe_auto_scaling_groups(
+            AutoScalingGroupNames=[standby.asg_name])["AutoScalingGroups"][0]
+        assert (standby.capacity, len([i for i in group["Instances"] if i["LifecycleState"] == "InService"])) == (1, 1)
+        assert _tags(group["Tags"])["drtest:region-role"] == "dr"
+        table = dr.client("dynamodb", primary.region).describe_table(TableName=primary.tables["orders"])["Table"]
+        assert sorted((r["RegionName"], r["ReplicaStatus"]) for r in table["Replicas"]) == [
+            (primary.region, "ACTIVE"), (standby.region, "ACTIVE")]
+        assert standby.tables == primary.tables
+        rules = dr.client("s3", primary.region).get_bucket_replication(Bucket=primary.buckets["assets"])
+        assert rules["ReplicationConfiguration"]["Rules"][0]["Destination"]["Bucket"] == f"arn:aws:s3:::{standby.buckets['assets']}"
+        records = dr.client("route53").list_resource_record_sets(HostedZoneId=topology.zone_id)["ResourceRecordSets"]
+        failover = {r["Failover"]: (r["ResourceRecords"][0]["Value"], r["HealthCheckId"]) for r in records if "Failover" in r}
+        assert failover == {"PRIMARY": (primary.alb_dns, primary.health_check_id), "SECONDARY": (standby.alb_dns, standby.health_check_id)}
+        assert [m.detail for m in topology.timeline.events if m.kind == "stack-ignored"] == ["Dashboard (AWS::CloudWatch::Dashboard)"]
+        # the seed items went in through the harness, as with a blueprint
+        assert len(dr.ledger.latest()) == 200
+
+
+def _region_outage(path: Path) -> Any:
+    scenario = load_scenario(path)
+    with Harness(Settings(), scenario=scenario, test="stack::region-outage") as dr:
+        return dr.run_experiment(scenario.experiments[0])
+
+
+def test_a_shipped_game_day_runs_and_passes_on_the_template_as_on_the_blueprint(tmp_path: Path, params: Path) -> None:
+    # warm standby's region outage with the dns-failover runbook: the health check sees the primary
+    # go, Route 53 answers the DR record, the runbook scales the DR group up to the primary's capacity
+    path = tmp_path / "stack-warm-standby.toml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    assert load_scenario(path).blueprint.stack is not None
+    record = _region_outage(path)
+    assert record.passed, record.failures
+    assert [m.kind for m in record.result.milestones] == ["fault", "detected", "scale-up-started", "scaled"]
+    # the same topology built from the blueprint (web-app.toml without its [database]) recovers as fast;
+    # its RPO may differ by the replication lags drawn (the blueprint seeds the table before its replica)
+    toml = tmp_path / "web-app.toml"
+    shipped = (Path(__file__).resolve().parent.parent / "pytest_drtest" / "blueprints" / "web-app.toml").read_text(encoding="utf-8")
+    toml.write_text(shipped.split("[database]")[0], encoding="utf-8")
+    blueprint = tmp_path / "blueprint-warm-standby.toml"
+    blueprint.write_text(SCENARIO.replace('"web-app.yaml"', '"web-app.toml"').replace('parameters = "params.json"\n', ""),
+                         encoding="utf-8")
+    built = _region_outage(blueprint)
+    assert built.passed and record.result.rto_s == built.result.rto_s
+    assert record.result.rpo_s is not None and record.result.rpo_s <= 5
+
+
+def test_a_template_without_tags_is_mapped_by_roles(tmp_path: Path) -> None:
+    template = {
+        "Resources": {
+            "Zone": {"Type": "AWS::Route53::HostedZone", "Properties": {"Name": "shop.example"}},
+            "Cart": {"Type": "AWS::DynamoDB::Table", "Properties": {
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"}},
+            "Www": {"Type": "AWS::Route53::RecordSet", "Properties": {
+                "HostedZoneId": {"Ref": "Zone"}, "Name": "www.shop.example", "Type": "A", "TTL": "60",
+                "ResourceRecords": ["192.0.2.10"]}},
+        },
+    }
+    path = tmp_path / "shop.json"
+    path.write_text(json.dumps(template), encoding="utf-8")
+    with pytest.raises(DrConfigError, match="expected at least one table"):
+        load_blueprint(str(path))
+    blueprint = load_blueprint(str(path), roles={"Cart": "table", "Www": "web-record"})
+    assert [(t.name, t.hash_key) for t in blueprint.tables] == [("cart", "id")]
+    assert blueprint.fqdn == "www.shop.example"
+    with pytest.raises(DrConfigError, match=r"roles\.Basket.*unknown resource 'Basket'"):
+        load_blueprint(str(path), roles={"Basket": "table"})
+    with pytest.raises(DrConfigError, match=r"roles\.Cart.*expected one of: vpc"):
+        load_blueprint(str(path), roles={"Cart": "ledger"})
+
+
+def _shipped() -> dict[str, Any]:
+    from pytest_drtest.stacks.template import read_document
+
+    body: dict[str, Any] = read_document(shipped_templates()["web-app.yaml"], "template")
+    return body
+
+
+@pytest.mark.parametrize(("change", "where", "message"), [
+    (lambda t: t["Resources"]["Alb"]["Properties"].update(Subnets={"Fn::ImportValue": "shared-subnets"}),
+     "Resources.Alb.Properties.Subnets.Fn::ImportValue", "needs the CloudFormation service"),
+    (lambda t: t["Resources"]["SubnetA"]["Properties"].update(VpcId={"Ref": "Network"}),
+     "Resources.SubnetA.Properties.VpcId.Ref", "unknown name 'Network'; expected a parameter, a resource"),
+    (lambda t: t["Resources"]["HealthCheck"]["Properties"]["HealthCheckConfig"].update(
+        FullyQualifiedDomainName={"Fn::GetAtt": ["Alb", "Hostname"]}),
+     "Resources.HealthCheck.Properties.HealthCheckConfig.FullyQualifiedDomainName.Fn::GetAtt",
+     "Alb has no attribute 'Hostname' here; expected one of: DNSName"),
+    (lambda t: t["Resources"]["Vpc"]["Properties"].update(CidrBlock={"Fn::FindInMap": ["Network", "staging", "Vpc"]}),
+     r"Resources.Vpc.Properties.CidrBlock.Fn::FindInMap\[1\]", "no key 'staging' in Mappings.Network"),
+    (lambda t: t["Resources"]["Vpc"]["Properties"].update(CidrBlock={"Fn::GetAtt": ["SubnetA", "VpcId"]}),
+     "Resources.Vpc", "deployed by moto's CloudFormation"),
+    (lambda t: t["Resources"].update(Role={"Type": "AWS::IAM::Role", "Condition": "Replicates", "Properties": {}}),
+     "Resources.Role", "first pass: expected it not to depend on PeerAssetsBucketArn"),
+])
+def test_an_unresolvable_template_is_refused_naming_the_file_and_the_path(
+    tmp_path: Path, params: Path, change: Any, where: str, message: str
+) -> None:
+    template = _shipped()
+    change(template)
+    path = tmp_path / "stack.json"
+    path.write_text(json.dumps(template), encoding="utf-8")
+    with pytest.raises(DrConfigError) as caught:
+        load_blueprint(str(path), parameters=str(params))
+    assert str(path) in str(caught.value) and caught.value.field is not None
+    assert re.fullmatch(where, caught.value.field), caught.value.field
+    assert re.search(message, str(caught.value)), str(caught.value)
+
+
+def test_a_template_that_does_not_parse_or_bad_parameters_are_refused_before_anything_exists(tmp_path: Path) -> None:
+    broken = tmp_path / "stack.yaml"
+    broken.write_text("Resources:\n  Vpc:\n    Type: AWS::EC2::VPC\n   Properties: {}\n", encoding="utf-8")
+    with pytest.raises(DrConfigError, match=r"stack.yaml: not valid YAML: .*\(line 4, column 4\)"):
+        load_blueprint(str(broken))
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps([{"ParameterKey": "Capcity", "ParameterValue": "4"}]), encoding="utf-8")
+    with pytest.raises(DrConfigError, match=r"params.json.*parameter 'Capcity' is not declared by the template"):
+        load_blueprint("web-app.yaml", parameters=str(params))
+    params.write_text(json.dumps({"WithDatabase": "maybe"}), encoding="utf-8")
+    with pytest.raises(DrConfigError, match=r"params.json.*WithDatabase.*expected one of true, false, got 'maybe'"):
+        load_blueprint("web-app.yaml", parameters=str(params))
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(SCENARIO.replace('"web-app.yaml"', '"web-app"'), encoding="utf-8")
+    with pytest.raises(DrConfigError, match=r"s.toml.*parameters.*go with a CloudFormation template"):
+        load_scenario(scenario)
+    # the harness refuses the template before it starts: no emulated world, nothing created
+    bad = _shipped()
+    bad["Resources"]["Alb"]["Properties"]["Subnets"] = {"Fn::ImportValue": "shared"}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    with pytest.raises(DrConfigError, match="Fn::ImportValue needs the CloudFormation service"):
+        Harness(Settings(), strategy="warm-standby", blueprint=str(path))
+
+
+def test_the_marker_takes_a_template_relative_to_the_test_file(tmp_path: Path) -> None:
+    from pytest_drtest.fixtures import _marker_blueprint
+
+    (tmp_path / "stack.json").write_text(json.dumps(_shipped()), encoding="utf-8")
+    assert _marker_blueprint("web-app.yaml", None).stack is not None
+    blueprint = _marker_blueprint("stack.json", tmp_path)
+    assert (blueprint.source, blueprint.name) == (str(tmp_path / "stack.json"), "stack")
+
+
+def test_the_template_s_database_and_its_cross_region_replica_are_the_relational_tier(
+    postgres_or_skip: Callable[[Exception], NoReturn],
+) -> None:
+    # the DR region deploys first; the read replica waits for the primary's DatabaseArn output
+    # (PeerDatabaseArn) and is created in the next pass
+    from pytest_drtest.dataplane import DataPlane, DataPlaneUnavailable
+    from pytest_drtest.topology.build import db_connect
+
+    try:
+        DataPlane.check()
+    except DataPlaneUnavailable as exc:
+        postgres_or_skip(exc)
+    with Harness(Settings(), strategy="warm-standby", blueprint="web-app.yaml") as dr:
+        topology = dr.topology
+        primary, standby = topology.primary, topology.dr
+        assert primary.database is not None and standby.database is not None
+        replica = dr.client("rds", standby.region).describe_db_instances(DBInstanceIdentifier=standby.database)["DBInstances"][0]
+        source = dr.client("rds", primary.region).describe_db_instances(DBInstanceIdentifier=primary.database)["DBInstances"][0]
+        assert (replica["ReadReplicaSourceDBInstanceIdentifier"], replica["DBInstanceStatus"]) == (source["DBInstanceArn"], "available")
+        assert source["MultiAZ"] is True
+        writer = topology.app_config[standby.region]["db"]
+        assert writer == {"kind": "instance", "region": primary.region, "id": primary.database, "reader": False}
+        with db_connect(topology, writer) as conn:
+            rows = conn.execute("SELECT count(*) FROM ledger").fetchone()
+        assert rows is not None and rows[0] == 200  # the seed rows, written by the harness
