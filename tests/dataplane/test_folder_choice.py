@@ -163,7 +163,9 @@ def test_a_multi_az_database_runs_under_dockers_64_mib_dev_shm(pytester: pytest.
     result = pytester.run("unshare", "--mount", "--propagation", "private", "sh", "-c", script, timeout=300)
     assert result.ret == 0, result.stderr.str()[-3000:]
     where = Path(tempfile.gettempdir()) / NAME
-    result.stderr.fnmatch_lines([f"PostgreSQL data in {where} (/dev/shm has 64 MiB free, a run needs 384 MiB)"])
+    # a run needs its folder plus, as root, the binaries staged for the postgres user when they are
+    # not staged yet (in this fresh /dev/shm they are not): 384 MiB or more
+    result.stderr.fnmatch_lines([f"PostgreSQL data in {where} (/dev/shm has 64 MiB free, a run needs * MiB)"])
     result.stdout.fnmatch_lines(["standby in sync: 1"])
 
 

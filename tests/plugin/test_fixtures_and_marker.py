@@ -48,10 +48,19 @@ def test_bad_marker_is_a_usage_error_at_collection(pytester: pytest.Pytester, ma
 
 
 def _postgres_processes() -> set[int]:
+    """PostgreSQL servers whose run is over: the ``p<pid>-`` of their data folder names a process
+    that is gone (another xdist worker's live servers are not leftovers)."""
+    import os
+    import re
     import subprocess
 
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
-    return {int(line.split()[0]) for line in out.splitlines() if "drtest-pg" in line and "postgres" in line}
+    orphans = set()
+    for line in out.splitlines():
+        owner = re.search(r"drtest-pg[^ ]*/p(\d+)-", line)
+        if owner and "postgres" in line and not os.path.exists(f"/proc/{owner.group(1)}"):
+            orphans.add(int(line.split()[0]))
+    return orphans
 
 
 def test_faults_are_reverted_when_the_test_fails_or_is_interrupted(pytester: pytest.Pytester):
