@@ -9,7 +9,7 @@ from pytest_drtest import faults
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.harness import Harness
 from pytest_drtest.recovery import resolve_runbook
-from pytest_drtest.recovery.steps import record_restore
+from pytest_drtest.recovery.steps import RunbookFailed, record_restore
 from pytest_drtest.scenario import ProbeSettings, RestoreCheck, load_scenario
 from pytest_drtest.settings import Settings
 
@@ -151,3 +151,70 @@ def test_a_scenario_experiment_recovers_by_undelete_and_measures_the_rto(tmp_pat
         assert [m.kind for m in record.result.milestones if m.kind == "objects-recovered"] == ["objects-recovered"]
         [restore] = dr.restore_results
         assert restore.kind == "s3-versioning" and restore.passed and restore.items_expected == 3
+
+
+def test_copy_back_from_replica_recovers_objects_deleted_with_every_version(ws: Any) -> None:
+    # deletes by version id are not replicated [S3-UG:replication-what-is-isnot-replicated]: the replica still has them
+    s3 = ws.client("s3")
+    bucket = ws.topology.bucket_name("assets")
+    ws.clock.sleep("2m")  # the seed objects reach the replica
+    fault = ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/", fraction=0.25, versions=True))
+    assert not {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]} & set(fault.deleted)
+    resolve_runbook("copy-back-from-replica")(ws.topology, ws.clock)
+    restored = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert {k: restored.get(k) for k in fault.deleted} == fault.etags
+    [result] = ws.verify_restores()
+    assert result.passed, result.story()
+    assert (result.kind, result.items_expected, result.items_matched) == ("s3-replica-copy", 5, 5)
+    assert (result.source, result.target) == (ws.topology.bucket_name("assets", "dr"), bucket)
+    assert "objects-recovered" in [m.kind for m in ws.timeline.events]
+
+
+def test_copy_back_from_replica_reads_the_version_before_the_replicated_delete_markers(ws: Any) -> None:
+    bucket = ws.topology.bucket_name("assets")
+    ws.clock.sleep("2m")
+    fault = ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/", fraction=0.5))
+    ws.clock.sleep("5m")  # the delete markers reach the replica too (the topology's rule replicates them)
+    replica = ws.topology.bucket_name("assets", "dr")
+    replica_keys = {o["Key"] for o in ws.client("s3", "dr").list_objects_v2(Bucket=replica)["Contents"]}
+    assert not replica_keys & set(fault.deleted)
+    resolve_runbook("copy-back-from-replica")(ws.topology, ws.clock)
+    [result] = ws.verify_restores()
+    assert result.passed, result.story()
+    assert result.items_matched == len(fault.deleted) == 10
+    assert ws.client("s3").head_object(Bucket=bucket, Key=fault.deleted[0])["ETag"] == fault.etags[fault.deleted[0]]
+
+
+def test_the_replica_copy_check_fails_for_objects_that_never_reached_the_replica(ws: Any) -> None:
+    s3 = ws.client("s3")
+    bucket = ws.topology.bucket_name("assets")
+    ws.clock.sleep("2m")
+    s3.put_object(Bucket=bucket, Key="seed/fresh.json", Body=b"written just before the fault")  # not yet replicated
+    fault = ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/fresh", versions=True))
+    assert fault.deleted == ["seed/fresh.json"]
+    resolve_runbook("copy-back-from-replica")(ws.topology, ws.clock)
+    [result] = ws.verify_restores()
+    assert not result.passed
+    assert result.missing_keys == ["seed/fresh.json"]
+    assert "1 of the 1 items" in result.reasons()[0]
+    assert "1 not in the replica" in next(m.detail for m in ws.timeline.events if m.kind == "objects-recovered")
+
+
+def test_the_replica_copy_check_fails_when_an_object_differs(ws: Any) -> None:
+    s3 = ws.client("s3")
+    bucket = ws.topology.bucket_name("assets")
+    ws.clock.sleep("2m")
+    fault = ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/", fraction=0.1))
+    resolve_runbook("copy-back-from-replica")(ws.topology, ws.clock)
+    s3.put_object(Bucket=bucket, Key=fault.deleted[0], Body=b"overwritten after the copy back")
+    [result] = ws.verify_restores()
+    assert not result.passed
+    assert result.missing_keys == [fault.deleted[0]]
+
+
+def test_copy_back_needs_a_replica() -> None:
+    with Harness(Settings(), strategy="backup-restore") as harness:
+        assert harness.topology.bucket_name("assets")
+        harness.inject(faults.DeleteObjects(bucket="assets", fraction=0.5))
+        with pytest.raises(RunbookFailed, match="no Cross-Region Replication replica"):
+            resolve_runbook("copy-back-from-replica")(harness.topology, harness.clock)

@@ -17,6 +17,10 @@
   make each deleted object's version as of just before the deletion current again, in place — the
   delete markers removed, or the previous version copied on top when newer versions exist
   (:mod:`pytest_drtest.recovery.s3`); objects deleted with every version cannot come back this way.
+- ``copy-back-from-replica`` (objects deleted from a replicated bucket, the ``delete-objects``
+  fault): copy each deleted object's version as of just before the deletion from the DR region's
+  Cross-Region Replication replica back into the bucket (:func:`pytest_drtest.recovery.s3.copy_back_from_replica`);
+  deletes by version ID are never replicated, so this also brings back objects deleted with every version.
 - ``none``: nothing (in-region HA is expected to heal by itself, e.g. an AZ outage).
 """
 from __future__ import annotations
@@ -224,6 +228,34 @@ def undelete_objects(topology: Topology, clock: Clock) -> None:
                    restore_time=as_of_t, started=started, completed=clock.now(), expected=dict(fault.etags))
 
 
+def copy_back_objects(topology: Topology, clock: Clock) -> None:
+    """Recover the objects the last ``delete-objects`` fault deleted from the primary bucket by copying them
+    back from its CRR replica in the DR region, as of just before the deletion
+    ([S3-UG:replication-what-is-isnot-replicated]: replication is one-way; deletes by version ID are not
+    replicated; delete markers only with ``DeleteMarkerReplication``, so the version is read from the replica's history)."""
+    from pytest_drtest.recovery.s3 import copy_back_from_replica
+
+    faults = [f for f in topology.faults if f.kind == "delete-objects"]
+    if not faults:
+        raise RunbookFailed("copy-back-from-replica needs a delete-objects fault to know which objects were deleted, and when")
+    fault = faults[-1]
+    bucket, region = fault.record["bucket"], fault.record["region"]
+    logical = next((k for k, v in topology.primary.buckets.items() if v == bucket), None)
+    replica = topology.dr.buckets.get(logical) if logical is not None and region == topology.primary_region else None
+    if replica is None:
+        raise RunbookFailed(f"{bucket} has no Cross-Region Replication replica to copy back from (replication runs "
+                            f"from the primary region's buckets to the DR region's, where the strategy replicates)")
+    as_of_t = fault.injected_at - 0.001  # listings' LastModified has milliseconds
+    topology.note("detected", f"{len(fault.deleted)} objects missing from {bucket}")
+    started = clock.now()
+    done = copy_back_from_replica(topology.clients.client("s3", topology.dr_region), replica,
+                                  topology.clients.client("s3", region), bucket, clock.datetime(as_of_t), list(fault.deleted))
+    topology.note("objects-recovered", done.describe(bucket, replica))
+    record_restore(topology, kind="s3-replica-copy", store="s3", region=region, source=replica,
+                   source_region=topology.dr_region, target=bucket, restore_time=as_of_t, started=started,
+                   completed=clock.now(), expected=dict(fault.etags))
+
+
 def latest_restorable_time(topology: Topology) -> _dt.datetime:
     """``LatestRestorableTime`` of the application's database, as RDS reports it."""
     target = topology.app_config[topology.primary_region]["db"]
@@ -246,6 +278,7 @@ RUNBOOKS: dict[str, Runbook] = {
     "restore-from-backup": restore_from_backup,
     "pitr-restore": pitr_restore,
     "undelete-objects": undelete_objects,
+    "copy-back-from-replica": copy_back_objects,
     "none": no_runbook,
 }
 
