@@ -234,7 +234,9 @@ def verify_s3_restore(topology: Topology, record: dict[str, Any], *, existing_be
     source of a replica copy is the replica), so only the expected keys are compared (the bucket's
     other objects are not the recovery's business); the AWS Backup kinds restore into a NEW bucket, all of
     whose objects must be expected ("AWS Backup Developer Guide, Restoring S3 data": a restore goes
-    to an existing or a new bucket; the check asks for a new one, as for tables and databases).
+    to an existing or a new bucket; the check asks for a new one, as for tables and databases) —
+    unless the record says ``only_expected`` (a runbook that restored the bucket for the objects a
+    fault deleted: the others it holds are not compared).
     """
     region, source, target = record["region"], record["source"], record["target"]
     expected = {str(k): str(v) for k, v in record["expected"].items()}
@@ -248,7 +250,7 @@ def verify_s3_restore(topology: Topology, record: dict[str, Any], *, existing_be
     if actual is None:
         problems.append(f"the target {target} does not exist")
         actual = {}
-    if in_place:
+    if in_place or record.get("only_expected"):  # a runbook's restore of the objects a fault deleted
         actual = {k: v for k, v in actual.items() if k in expected}
     missing = sorted(k for k, v in expected.items() if actual.get(k) != v)
     unexpected = sorted(k for k in actual if k not in expected)

@@ -218,3 +218,39 @@ def test_copy_back_needs_a_replica() -> None:
         harness.inject(faults.DeleteObjects(bucket="assets", fraction=0.5))
         with pytest.raises(RunbookFailed, match="no Cross-Region Replication replica"):
             resolve_runbook("copy-back-from-replica")(harness.topology, harness.clock)
+
+
+def test_restore_bucket_from_backup_restores_the_recovery_point_before_the_fault_into_a_new_bucket() -> None:
+    runbook = resolve_runbook("restore-bucket-from-backup")
+    with Harness(Settings(), strategy="backup-restore") as br:
+        bucket = br.topology.bucket_name("assets")
+        runbook.prepare(br.topology, br.clock)  # type: ignore[attr-defined]
+        br.clock.sleep("5h")  # the plan's rule (every 4 h) backs the bucket up
+        br.client("s3").put_object(Bucket=bucket, Key="late/after-backup.json", Body=b"not in the recovery point")
+        seeds = br.inject(faults.DeleteObjects(bucket="assets", prefix="seed/", fraction=0.5, versions=True))
+        runbook(br.topology, br.clock)
+        br.inject(faults.DeleteObjects(bucket="assets", prefix="late/"))
+        runbook(br.topology, br.clock)
+        restored, late = br.verify_restores()
+        assert restored.passed, restored.story()
+        assert restored.kind == "s3-backup" and restored.target.startswith(f"{bucket}-restored-")
+        assert restored.items_expected == len(seeds.deleted) == 10
+        assert restored.unexpected_items == 0  # the objects the fault did not delete are not compared
+        assert not late.passed and late.missing_keys == ["late/after-backup.json"]  # written after the recovery point
+        assert late.target != restored.target
+        assert "recovery-point-chosen" in [m.kind for m in br.timeline.events]
+
+
+def test_restore_bucket_from_backup_fails_without_a_recovery_point_before_the_fault() -> None:
+    runbook = resolve_runbook("restore-bucket-from-backup")
+    with Harness(Settings(), strategy="backup-restore") as br:
+        assert br.topology.bucket_name("assets")
+        runbook.prepare(br.topology, br.clock)  # type: ignore[attr-defined]
+        br.inject(faults.DeleteObjects(bucket="assets", fraction=0.5))
+        with pytest.raises(RunbookFailed, match="no recovery point of .* made before the deletion"):
+            runbook(br.topology, br.clock)
+
+
+def test_restore_bucket_from_backup_needs_the_topologys_backup_plan(ws: Any) -> None:
+    with pytest.raises(RunbookFailed, match="needs the topology's AWS Backup plan"):
+        resolve_runbook("restore-bucket-from-backup").prepare(ws.topology, ws.clock)  # type: ignore[attr-defined]
