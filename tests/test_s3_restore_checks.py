@@ -9,8 +9,14 @@ from pytest_drtest import faults
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.harness import Harness
 from pytest_drtest.recovery import resolve_runbook
+from pytest_drtest.recovery.runbooks import RUNBOOKS
 from pytest_drtest.recovery.steps import RunbookFailed, record_restore
-from pytest_drtest.scenario import ProbeSettings, RestoreCheck, load_scenario
+from pytest_drtest.scenario import (
+    ProbeSettings,
+    RestoreCheck,
+    load_scenario,
+    shipped_scenarios,
+)
 from pytest_drtest.settings import Settings
 
 
@@ -183,6 +189,10 @@ def test_copy_back_from_replica_reads_the_version_before_the_replicated_delete_m
     assert result.passed, result.story()
     assert result.items_matched == len(fault.deleted) == 10
     assert ws.client("s3").head_object(Bucket=bucket, Key=fault.deleted[0])["ETag"] == fault.etags[fault.deleted[0]]
+    # an object that differs from what it was before the fault fails the check
+    ws.client("s3").put_object(Bucket=bucket, Key=fault.deleted[0], Body=b"overwritten after the copy back")
+    [again] = ws.verify_restores()
+    assert not again.passed and again.missing_keys == [fault.deleted[0]]
 
 
 def test_the_replica_copy_check_fails_for_objects_that_never_reached_the_replica(ws: Any) -> None:
@@ -198,26 +208,6 @@ def test_the_replica_copy_check_fails_for_objects_that_never_reached_the_replica
     assert result.missing_keys == ["seed/fresh.json"]
     assert "1 of the 1 items" in result.reasons()[0]
     assert "1 not in the replica" in next(m.detail for m in ws.timeline.events if m.kind == "objects-recovered")
-
-
-def test_the_replica_copy_check_fails_when_an_object_differs(ws: Any) -> None:
-    s3 = ws.client("s3")
-    bucket = ws.topology.bucket_name("assets")
-    ws.clock.sleep("2m")
-    fault = ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/", fraction=0.1))
-    resolve_runbook("copy-back-from-replica")(ws.topology, ws.clock)
-    s3.put_object(Bucket=bucket, Key=fault.deleted[0], Body=b"overwritten after the copy back")
-    [result] = ws.verify_restores()
-    assert not result.passed
-    assert result.missing_keys == [fault.deleted[0]]
-
-
-def test_copy_back_needs_a_replica() -> None:
-    with Harness(Settings(), strategy="backup-restore") as harness:
-        assert harness.topology.bucket_name("assets")
-        harness.inject(faults.DeleteObjects(bucket="assets", fraction=0.5))
-        with pytest.raises(RunbookFailed, match="no Cross-Region Replication replica"):
-            resolve_runbook("copy-back-from-replica")(harness.topology, harness.clock)
 
 
 def test_restore_bucket_from_backup_restores_the_recovery_point_before_the_fault_into_a_new_bucket() -> None:
@@ -241,7 +231,7 @@ def test_restore_bucket_from_backup_restores_the_recovery_point_before_the_fault
         assert "recovery-point-chosen" in [m.kind for m in br.timeline.events]
 
 
-def test_restore_bucket_from_backup_fails_without_a_recovery_point_before_the_fault() -> None:
+def test_without_a_recovery_point_before_the_fault_or_a_replica_the_s3_runbooks_fail() -> None:
     runbook = resolve_runbook("restore-bucket-from-backup")
     with Harness(Settings(), strategy="backup-restore") as br:
         assert br.topology.bucket_name("assets")
@@ -249,8 +239,21 @@ def test_restore_bucket_from_backup_fails_without_a_recovery_point_before_the_fa
         br.inject(faults.DeleteObjects(bucket="assets", fraction=0.5))
         with pytest.raises(RunbookFailed, match="no recovery point of .* made before the deletion"):
             runbook(br.topology, br.clock)
+        with pytest.raises(RunbookFailed, match="no Cross-Region Replication replica"):  # backup & restore replicates nothing
+            resolve_runbook("copy-back-from-replica")(br.topology, br.clock)
 
 
 def test_restore_bucket_from_backup_needs_the_topologys_backup_plan(ws: Any) -> None:
     with pytest.raises(RunbookFailed, match="needs the topology's AWS Backup plan"):
         resolve_runbook("restore-bucket-from-backup").prepare(ws.topology, ws.clock)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("name", "runbook"), [
+    ("warm-standby", "copy-back-from-replica"), ("pilot-light", "copy-back-from-replica"),
+    ("active-active", "copy-back-from-replica"), ("backup-restore", "restore-bucket-from-backup"),
+])
+def test_every_shipped_scenario_has_a_short_delete_objects_experiment(name: str, runbook: str) -> None:
+    scenario = load_scenario(shipped_scenarios()[name])
+    [experiment] = [e for e in scenario.experiments if e.fault.kind == "delete-objects"]
+    assert experiment.runbook == runbook and resolve_runbook(experiment.runbook) is RUNBOOKS[runbook]
+    assert experiment.probe.interval >= 30 and experiment.objectives.rpo == 0
