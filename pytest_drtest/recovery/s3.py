@@ -20,7 +20,8 @@ object version in the source bucket. But it doesn't replicate the deletion in th
 buckets." So the (versioned) replica still holds each object's version as of before the deletes,
 even those deleted with every version in the source; the copy-back reads it from the replica's
 history (``ListObjectVersions``, ``GetObject`` with ``VersionId``: a replica keeps the source's
-version ID, [S3-UG:replication] "Why use replication") and writes it into the source bucket as a new
+version ID, [S3-UG:replication] "Why use replication"; the source's own history, when the deletes
+left it, names the version) and writes it into the source bucket as a new
 current version (``PutObject``: body, content type, user metadata, tags). An object whose version
 had not reached the replica before the deletes (replication lag) is not there to copy: lost.
 """
@@ -122,13 +123,22 @@ def copy_back_from_replica(replica_s3: Any, replica: str, s3: Any, bucket: str, 
     """Write each of ``keys``'s version as of ``as_of`` in the replica bucket back into ``bucket``.
 
     ``replica_s3`` is a client of the replica's region, ``s3`` one of the source bucket's. The
-    version chosen is the replica's newest entry with ``LastModified <= as_of``; a key whose entry
-    then is a delete marker, or that has none, is ``missing`` (nothing is written for it).
+    version chosen is, when the source bucket's history still names it (plain deletes leave it),
+    the source's version as of ``as_of`` found in the replica by its version ID (a replica keeps
+    it); otherwise (every version deleted) the replica's newest entry with ``LastModified <= as_of``
+    (when the replica was written). A key whose version is not in the replica, or whose entry then
+    is a delete marker or nothing, is ``missing`` (nothing is written for it).
     """
     done = ReplicaCopy()
     history = versions_by_key(replica_s3, replica)
+    source_history = versions_by_key(s3, bucket)
     for key in sorted(keys):
-        then = next((e for e in history.get(key, []) if e["LastModified"] <= as_of), None)
+        entries = history.get(key, [])
+        wanted = next((e for e in source_history.get(key, []) if e["LastModified"] <= as_of), None)
+        if wanted is not None and not wanted["DeleteMarker"]:
+            then = next((e for e in entries if e["VersionId"] == wanted["VersionId"]), None)
+        else:
+            then = next((e for e in entries if e["LastModified"] <= as_of), None)
         if then is None or then["DeleteMarker"]:
             done.missing.append(key)
             continue
