@@ -21,18 +21,23 @@ NOT_RESTORED: dict[str, tuple[str, ...]] = {
                "alarms"),
     # [S3-UG:RestoringPreviousVersions]: a copied version is a new version; the later ones stay
     "s3-versioning": ("the versions written after the restore time (kept in the history, not current)",),
+    # [S3-UG:replication-what-is-isnot-replicated]: what replication never carried is not in the replica
+    "s3-replica-copy": ("the object's version ID and LastModified (each object comes back as a new version)",
+                        "objects the replica never received (before the rule, S3 Glacier classes, SSE-C, lag)"),
     # "AWS Backup Developer Guide, Restoring S3 data": each object's version as of the point, in S3 Standard
     "s3-backup": ("earlier object versions", "storage classes (restored objects are in S3 Standard)",
                   "bucket settings (policy, lifecycle, replication)"),
 }
 
-#: S3 restore kinds: versioning restores in place; AWS Backup restores into a NEW bucket.
-S3_RESTORE_KINDS = ("s3-versioning", "s3-backup", "s3-backup-pitr")
+#: S3 restore kinds: versioning and the copy back from a CRR replica restore in place; AWS Backup
+#: restores into a NEW bucket.
+S3_RESTORE_KINDS = ("s3-versioning", "s3-replica-copy", "s3-backup", "s3-backup-pitr")
+S3_IN_PLACE_KINDS = ("s3-versioning", "s3-replica-copy")
 
 
 def not_restored(kind: str) -> tuple[str, ...]:
     if kind.startswith("s3-"):
-        return NOT_RESTORED["s3-versioning" if kind == "s3-versioning" else "s3-backup"]
+        return NOT_RESTORED[kind if kind in S3_IN_PLACE_KINDS else "s3-backup"]
     if kind.startswith("aurora"):
         return NOT_RESTORED["aurora"]
     if kind.startswith("rds"):
@@ -225,15 +230,18 @@ def bucket_etags(s3: Any, bucket: str) -> dict[str, str] | None:
 def verify_s3_restore(topology: Topology, record: dict[str, Any], *, existing_before: set[str] | None = None) -> RestoreResult:
     """Compare a restored bucket with what it held at the restore time (``record["expected"]``: key -> ETag).
 
-    ``s3-versioning`` recovers in place, so only the expected keys are compared (the bucket's other
-    objects are not the recovery's business); the AWS Backup kinds restore into a NEW bucket, all of
+    ``s3-versioning`` and ``s3-replica-copy`` recover in place (the target is the damaged bucket; the
+    source of a replica copy is the replica), so only the expected keys are compared (the bucket's
+    other objects are not the recovery's business); the AWS Backup kinds restore into a NEW bucket, all of
     whose objects must be expected ("AWS Backup Developer Guide, Restoring S3 data": a restore goes
-    to an existing or a new bucket; the check asks for a new one, as for tables and databases).
+    to an existing or a new bucket; the check asks for a new one, as for tables and databases) —
+    unless the record says ``only_expected`` (a runbook that restored the bucket for the objects a
+    fault deleted: the others it holds are not compared).
     """
     region, source, target = record["region"], record["source"], record["target"]
     expected = {str(k): str(v) for k, v in record["expected"].items()}
     problems: list[str] = []
-    in_place = record["kind"] == "s3-versioning"
+    in_place = record["kind"] in S3_IN_PLACE_KINDS
     if not in_place and target == source:
         problems.append(f"restored in place: the target {target} is the source itself, not a new bucket")
     if not in_place and (record.get("target_existed") or (existing_before is not None and target in existing_before)):
@@ -242,7 +250,7 @@ def verify_s3_restore(topology: Topology, record: dict[str, Any], *, existing_be
     if actual is None:
         problems.append(f"the target {target} does not exist")
         actual = {}
-    if in_place:
+    if in_place or record.get("only_expected"):  # a runbook's restore of the objects a fault deleted
         actual = {k: v for k, v in actual.items() if k in expected}
     missing = sorted(k for k, v in expected.items() if actual.get(k) != v)
     unexpected = sorted(k for k in actual if k not in expected)

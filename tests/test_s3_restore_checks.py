@@ -9,8 +9,14 @@ from pytest_drtest import faults
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.harness import Harness
 from pytest_drtest.recovery import resolve_runbook
-from pytest_drtest.recovery.steps import record_restore
-from pytest_drtest.scenario import ProbeSettings, RestoreCheck, load_scenario
+from pytest_drtest.recovery.runbooks import RUNBOOKS
+from pytest_drtest.recovery.steps import RunbookFailed, record_restore
+from pytest_drtest.scenario import (
+    ProbeSettings,
+    RestoreCheck,
+    load_scenario,
+    shipped_scenarios,
+)
 from pytest_drtest.settings import Settings
 
 
@@ -151,3 +157,114 @@ def test_a_scenario_experiment_recovers_by_undelete_and_measures_the_rto(tmp_pat
         assert [m.kind for m in record.result.milestones if m.kind == "objects-recovered"] == ["objects-recovered"]
         [restore] = dr.restore_results
         assert restore.kind == "s3-versioning" and restore.passed and restore.items_expected == 3
+
+
+def test_copy_back_from_replica_recovers_objects_deleted_with_every_version(ws: Any) -> None:
+    # deletes by version id are not replicated [S3-UG:replication-what-is-isnot-replicated]: the replica still has them
+    s3 = ws.client("s3")
+    bucket = ws.topology.bucket_name("assets")
+    ws.clock.sleep("2m")  # the seed objects reach the replica
+    fault = ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/", fraction=0.25, versions=True))
+    assert not {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]} & set(fault.deleted)
+    resolve_runbook("copy-back-from-replica")(ws.topology, ws.clock)
+    restored = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert {k: restored.get(k) for k in fault.deleted} == fault.etags
+    [result] = ws.verify_restores()
+    assert result.passed, result.story()
+    assert (result.kind, result.items_expected, result.items_matched) == ("s3-replica-copy", 5, 5)
+    assert (result.source, result.target) == (ws.topology.bucket_name("assets", "dr"), bucket)
+    assert "objects-recovered" in [m.kind for m in ws.timeline.events]
+
+
+def test_copy_back_from_replica_reads_the_version_before_the_replicated_delete_markers(ws: Any) -> None:
+    bucket = ws.topology.bucket_name("assets")
+    ws.clock.sleep("2m")
+    fault = ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/", fraction=0.5))
+    ws.clock.sleep("5m")  # the delete markers reach the replica too (the topology's rule replicates them)
+    replica = ws.topology.bucket_name("assets", "dr")
+    replica_keys = {o["Key"] for o in ws.client("s3", "dr").list_objects_v2(Bucket=replica)["Contents"]}
+    assert not replica_keys & set(fault.deleted)
+    resolve_runbook("copy-back-from-replica")(ws.topology, ws.clock)
+    [result] = ws.verify_restores()
+    assert result.passed, result.story()
+    assert result.items_matched == len(fault.deleted) == 10
+    assert ws.client("s3").head_object(Bucket=bucket, Key=fault.deleted[0])["ETag"] == fault.etags[fault.deleted[0]]
+    # an object that differs from what it was before the fault fails the check
+    ws.client("s3").put_object(Bucket=bucket, Key=fault.deleted[0], Body=b"overwritten after the copy back")
+    [again] = ws.verify_restores()
+    assert not again.passed and again.missing_keys == [fault.deleted[0]]
+
+
+def test_the_replica_copy_check_fails_for_objects_that_never_reached_the_replica(ws: Any) -> None:
+    s3 = ws.client("s3")
+    bucket = ws.topology.bucket_name("assets")
+    ws.clock.sleep("2m")
+    s3.put_object(Bucket=bucket, Key="seed/fresh.json", Body=b"written just before the fault")  # not yet replicated
+    ws.clock.sleep(0.5)  # the replication lag is 1 s at least
+    fault = ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/fresh", versions=True))
+    assert fault.deleted == ["seed/fresh.json"]
+    resolve_runbook("copy-back-from-replica")(ws.topology, ws.clock)
+    [result] = ws.verify_restores()
+    assert not result.passed
+    assert result.missing_keys == ["seed/fresh.json"]
+    assert "1 of the 1 items" in result.reasons()[0]
+    assert "1 not in the replica" in next(m.detail for m in ws.timeline.events if m.kind == "objects-recovered")
+    # deleted by a plain delete before it was replicated: the version and then the marker reach the replica,
+    # both made there after the fault; the source's history names the version, found in the replica by its id
+    s3.put_object(Bucket=bucket, Key="seed/fresh-2.json", Body=b"also just before the fault")
+    ws.clock.sleep(0.5)  # the replication lag is 1 s at least
+    plain = ws.inject(faults.DeleteObjects(bucket="assets", prefix="seed/fresh-2"))
+    ws.clock.sleep("2m")
+    resolve_runbook("copy-back-from-replica")(ws.topology, ws.clock)
+    lost, found = ws.verify_restores()
+    assert not lost.passed and found.passed, found.story()
+    assert s3.head_object(Bucket=bucket, Key="seed/fresh-2.json")["ETag"] == plain.etags["seed/fresh-2.json"]
+
+
+def test_restore_bucket_from_backup_restores_the_recovery_point_before_the_fault_into_a_new_bucket() -> None:
+    runbook = resolve_runbook("restore-bucket-from-backup")
+    with Harness(Settings(), strategy="backup-restore") as br:
+        bucket = br.topology.bucket_name("assets")
+        runbook.prepare(br.topology, br.clock)  # type: ignore[attr-defined]
+        br.clock.sleep("5h")  # the plan's rule (every 4 h) backs the bucket up
+        br.client("s3").put_object(Bucket=bucket, Key="late/after-backup.json", Body=b"not in the recovery point")
+        seeds = br.inject(faults.DeleteObjects(bucket="assets", prefix="seed/", fraction=0.5, versions=True))
+        runbook(br.topology, br.clock)
+        br.inject(faults.DeleteObjects(bucket="assets", prefix="late/"))
+        runbook(br.topology, br.clock)
+        restored, late = br.verify_restores()
+        assert restored.passed, restored.story()
+        assert restored.kind == "s3-backup" and restored.target.startswith(f"{bucket}-restored-")
+        assert restored.items_expected == len(seeds.deleted) == 10
+        assert restored.unexpected_items == 0  # the objects the fault did not delete are not compared
+        assert not late.passed and late.missing_keys == ["late/after-backup.json"]  # written after the recovery point
+        assert late.target != restored.target
+        assert "recovery-point-chosen" in [m.kind for m in br.timeline.events]
+
+
+def test_without_a_recovery_point_before_the_fault_or_a_replica_the_s3_runbooks_fail() -> None:
+    runbook = resolve_runbook("restore-bucket-from-backup")
+    with Harness(Settings(), strategy="backup-restore") as br:
+        assert br.topology.bucket_name("assets")
+        runbook.prepare(br.topology, br.clock)  # type: ignore[attr-defined]
+        br.inject(faults.DeleteObjects(bucket="assets", fraction=0.5))
+        with pytest.raises(RunbookFailed, match="no recovery point of .* made before the deletion"):
+            runbook(br.topology, br.clock)
+        with pytest.raises(RunbookFailed, match="no Cross-Region Replication replica"):  # backup & restore replicates nothing
+            resolve_runbook("copy-back-from-replica")(br.topology, br.clock)
+
+
+def test_restore_bucket_from_backup_needs_the_topologys_backup_plan(ws: Any) -> None:
+    with pytest.raises(RunbookFailed, match="needs the topology's AWS Backup plan"):
+        resolve_runbook("restore-bucket-from-backup").prepare(ws.topology, ws.clock)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("name", "runbook"), [
+    ("warm-standby", "copy-back-from-replica"), ("pilot-light", "copy-back-from-replica"),
+    ("active-active", "copy-back-from-replica"), ("backup-restore", "restore-bucket-from-backup"),
+])
+def test_every_shipped_scenario_has_a_short_delete_objects_experiment(name: str, runbook: str) -> None:
+    scenario = load_scenario(shipped_scenarios()[name])
+    [experiment] = [e for e in scenario.experiments if e.fault.kind == "delete-objects"]
+    assert experiment.runbook == runbook and resolve_runbook(experiment.runbook) is RUNBOOKS[runbook]
+    assert experiment.probe.interval >= 30 and experiment.objectives.rpo == 0

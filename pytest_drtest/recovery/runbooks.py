@@ -17,6 +17,14 @@
   make each deleted object's version as of just before the deletion current again, in place — the
   delete markers removed, or the previous version copied on top when newer versions exist
   (:mod:`pytest_drtest.recovery.s3`); objects deleted with every version cannot come back this way.
+- ``copy-back-from-replica`` (objects deleted from a replicated bucket, the ``delete-objects``
+  fault): copy each deleted object's version as of just before the deletion from the DR region's
+  Cross-Region Replication replica back into the bucket (:func:`pytest_drtest.recovery.s3.copy_back_from_replica`);
+  deletes by version ID are never replicated, so this also brings back objects deleted with every version.
+- ``restore-bucket-from-backup`` (backup & restore, the ``delete-objects`` fault): before the steady
+  state, add the topology's buckets to its AWS Backup plan (the rule every 4 h, copied to the DR
+  vault); after the deletion, restore the newest recovery point of the bucket made before it into a
+  NEW bucket ("AWS Backup Developer Guide, Restoring S3 data"), recorded as an ``s3-backup`` restore.
 - ``none``: nothing (in-region HA is expected to heal by itself, e.g. an AZ outage).
 """
 from __future__ import annotations
@@ -224,6 +232,100 @@ def undelete_objects(topology: Topology, clock: Clock) -> None:
                    restore_time=as_of_t, started=started, completed=clock.now(), expected=dict(fault.etags))
 
 
+def copy_back_objects(topology: Topology, clock: Clock) -> None:
+    """Recover the objects the last ``delete-objects`` fault deleted from the primary bucket by copying them
+    back from its CRR replica in the DR region, as of just before the deletion
+    ([S3-UG:replication-what-is-isnot-replicated]: replication is one-way; deletes by version ID are not
+    replicated; delete markers only with ``DeleteMarkerReplication``, so the version is read from the replica's history)."""
+    from pytest_drtest.recovery.s3 import copy_back_from_replica
+
+    faults = [f for f in topology.faults if f.kind == "delete-objects"]
+    if not faults:
+        raise RunbookFailed("copy-back-from-replica needs a delete-objects fault to know which objects were deleted, and when")
+    fault = faults[-1]
+    bucket, region = fault.record["bucket"], fault.record["region"]
+    logical = next((k for k, v in topology.primary.buckets.items() if v == bucket), None)
+    replica = topology.dr.buckets.get(logical) if logical is not None and region == topology.primary_region else None
+    if replica is None:
+        raise RunbookFailed(f"{bucket} has no Cross-Region Replication replica to copy back from (replication runs "
+                            f"from the primary region's buckets to the DR region's, where the strategy replicates)")
+    as_of_t = fault.injected_at - 0.001  # listings' LastModified has milliseconds
+    topology.note("detected", f"{len(fault.deleted)} objects missing from {bucket}")
+    started = clock.now()
+    done = copy_back_from_replica(topology.clients.client("s3", topology.dr_region), replica,
+                                  topology.clients.client("s3", region), bucket, clock.datetime(as_of_t), list(fault.deleted))
+    topology.note("objects-recovered", done.describe(bucket, replica))
+    record_restore(topology, kind="s3-replica-copy", store="s3", region=region, source=replica,
+                   source_region=topology.dr_region, target=bucket, restore_time=as_of_t, started=started,
+                   completed=clock.now(), expected=dict(fault.etags))
+
+
+class RestoreBucketFromBackup:
+    """Recover the objects the last ``delete-objects`` fault deleted from an AWS Backup recovery point of
+    the bucket, restored into a NEW bucket ("AWS Backup Developer Guide, Restoring S3 data": the latest
+    version of each object as of the recovery point, ``NewBucket`` creates the destination).
+
+    :meth:`prepare` (before the steady state) selects the primary region's buckets into the topology's
+    backup plan (the backup & restore strategy's: every 4 h, copied to the DR vault; AWS Backup needs the
+    bucket versioned, which the topology's are), so that the scheduled rule backs them up. The recovery
+    point restored is the newest one of the bucket in the primary vault created before the fault; what
+    the bucket gained after it and the fault deleted is not in it (lost: the check shows it)."""
+
+    def prepare(self, topology: Topology, clock: Clock, emulation: Any = None) -> None:
+        from pytest_drtest.topology.build import backup_role
+
+        if topology.backup_plan_id is None:
+            raise RunbookFailed("restore-bucket-from-backup needs the topology's AWS Backup plan (the backup & "
+                                "restore strategy's); without one, recover a versioned bucket with undelete-objects")
+        backup = topology.clients.client("backup", topology.primary_region)
+        plan_id = topology.backup_plan_id
+        selection = backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection={
+            "SelectionName": f"{topology.name}-buckets", "IamRoleArn": backup_role(topology),
+            "Resources": [f"arn:aws:s3:::{bucket}" for bucket in topology.primary.buckets.values()],
+        })["SelectionId"]
+        topology.cleanup.push("bucket backup selection",
+                              lambda: backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=selection))
+
+    def __call__(self, topology: Topology, clock: Clock) -> None:
+        from pytest_drtest.topology.build import backup_role
+
+        faults = [f for f in topology.faults if f.kind == "delete-objects"]
+        if not faults:
+            raise RunbookFailed("restore-bucket-from-backup needs a delete-objects fault to know which objects were deleted, and when")
+        fault = faults[-1]
+        bucket, region = fault.record["bucket"], fault.record["region"]
+        topology.note("detected", f"{len(fault.deleted)} objects missing from {bucket}")
+        backup = topology.clients.client("backup", region)
+        vault = topology.stack(region).vault
+        points = [
+            p for p in (backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"] if vault else [])
+            if p.get("Status") in ("AVAILABLE", "COMPLETED") and p.get("ResourceArn") == f"arn:aws:s3:::{bucket}"
+            and clock.seconds_at(p["CreationDate"]) < fault.injected_at
+        ]
+        if not points:
+            raise RunbookFailed(f"no recovery point of {bucket} made before the deletion in the vault {vault or '(none)'} "
+                                f"of {region}: is the bucket in a backup plan, and did its rule run during the steady state?")
+        latest = max(points, key=lambda p: p["CreationDate"])
+        topology.note("recovery-point-chosen", f"{latest['RecoveryPointArn']} of {latest['CreationDate']:%H:%M:%S}")
+        target = f"{bucket}-restored-{next(topology.serials)}"[:63]
+        started = clock.now()
+        job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], IamRoleArn=backup_role(topology),
+                                       Metadata={"DestinationBucketName": target, "NewBucket": "true"})["RestoreJobId"]
+
+        def finished() -> dict[str, Any] | None:
+            status: dict[str, Any] = backup.describe_restore_job(RestoreJobId=job)
+            if status["Status"] in ("FAILED", "ABORTED"):
+                raise RunbookFailed(f"restore job {job} {status['Status']}: {status.get('StatusMessage', '')}")
+            return status if status["Status"] == "COMPLETED" else None
+
+        poll(clock, finished, every=60, timeout=6 * 3600, what=f"restore job {job}")
+        topology.note("objects-recovered", f"{bucket} as of {latest['CreationDate']:%H:%M:%S} restored into {target}")
+        # the check compares the objects the fault deleted (the restored bucket holds the others too)
+        record_restore(topology, kind="s3-backup", store="s3", region=region, source=bucket, target=target,
+                       restore_time=clock.seconds_at(latest["CreationDate"]), started=started, completed=clock.now(),
+                       expected=dict(fault.etags), only_expected=True)
+
+
 def latest_restorable_time(topology: Topology) -> _dt.datetime:
     """``LatestRestorableTime`` of the application's database, as RDS reports it."""
     target = topology.app_config[topology.primary_region]["db"]
@@ -246,6 +348,8 @@ RUNBOOKS: dict[str, Runbook] = {
     "restore-from-backup": restore_from_backup,
     "pitr-restore": pitr_restore,
     "undelete-objects": undelete_objects,
+    "copy-back-from-replica": copy_back_objects,
+    "restore-bucket-from-backup": RestoreBucketFromBackup(),
     "none": no_runbook,
 }
 
