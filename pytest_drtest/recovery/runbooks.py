@@ -8,8 +8,9 @@
   surviving region up to take all traffic; latency records shift by themselves.
 - ``restore-from-backup`` (backup & restore): wait for detection, restore each data store (the
   newest recovery point copied to the DR vault into a NEW table, the newest DB snapshot copied to the
-  DR region into a NEW instance), deploy the DR region's stack configured with them, launch and warm
-  up its instances, repoint DNS.
+  DR region into a NEW instance) and the release archive kept in S3 Glacier Flexible Retrieval (with
+  the blueprint's ``[backup] archive_restore_tier``), all in parallel; deploy the DR region's stack
+  configured with them, launch and warm up its instances, repoint DNS.
 - ``pitr-restore`` (data corruption): restore the table (or database) as of one second before the
   corruption into a NEW one (waiting until that time is restorable), repoint the application, and
   copy back the changes made after the restore point that the corruption did not touch.
@@ -30,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.recovery.steps import (
     RunbookFailed,
+    archive_restored,
     deploy_stack,
     fail_over_global_database,
+    finish_archive_restore,
     finish_snapshot_restore,
     new_table_name,
     point_dns_at,
@@ -42,6 +45,7 @@ from pytest_drtest.recovery.steps import (
     restore_database_to_time,
     scale,
     sleep_until,
+    start_archive_restore,
     start_promotion,
     start_snapshot_restore,
     start_warm_up,
@@ -80,8 +84,9 @@ def shift_traffic(topology: Topology, clock: Clock) -> None:
 
 def restore_from_backup(topology: Topology, clock: Clock) -> None:
     """Backup & restore ("Disaster Recovery of Workloads on AWS", backup and restore: restore the data
-    from backups, deploy the infrastructure with IaC, then switch DNS): the restores run in parallel,
-    the stack is deployed with the restored table and database, then instances launch and warm up."""
+    from backups, deploy the infrastructure with IaC, then switch DNS): the restores — the table, the
+    database, the release archive out of S3 Glacier — run in parallel, the stack is deployed with
+    them, then instances launch and warm up."""
     from pytest_drtest.topology.build import backup_role
 
     primary, dr = topology.primary, topology.dr
@@ -105,12 +110,15 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
     )["RestoreJobId"]
 
     def finished() -> dict[str, Any] | None:
+        if archive_job is not None:
+            archive_restored(topology, archive_job)  # in parallel: noted when it ends, not after this wait
         status: dict[str, Any] = backup.describe_restore_job(RestoreJobId=job)
         if status["Status"] in ("FAILED", "ABORTED"):
             raise RunbookFailed(f"restore job {job} {status['Status']}: {status.get('StatusMessage', '')}")
         return status if status["Status"] == "COMPLETED" else None
 
     db_job = start_snapshot_restore(topology)
+    archive_job = start_archive_restore(topology)
     poll(clock, finished, every=60, timeout=6 * 3600, what=f"restore job {job}")
     topology.note("table-restored", target)
     dr.tables[logical] = target
@@ -120,6 +128,8 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
     )
     if db_job is not None:
         finish_snapshot_restore(topology, db_job, clock)
+    if archive_job is not None:
+        finish_archive_restore(topology, archive_job, clock)
     topology.app_config.setdefault(dr.region, {})["table"] = target
     deploy_stack(topology, dr, clock)
     scale(topology, dr, topology.blueprint.capacity, clock)

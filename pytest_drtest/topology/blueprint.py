@@ -11,6 +11,9 @@ from pytest_drtest.config import Fields, load_toml
 from pytest_drtest.errors import DrConfigError
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+#: The retrieval tiers of S3 Glacier Flexible Retrieval, fastest first ([BC:s3] GlacierJobParameters.Tier;
+#: S3 user guide, "Archive retrieval options": Expedited 1-5 min, Standard 3-5 h, Bulk 5-12 h).
+ARCHIVE_TIERS = ("Expedited", "Standard", "Bulk")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,9 @@ class Blueprint:
     web: WebSpec | None = None
     tags: tuple[tuple[str, str], ...] = ()  # [tags]: (key, value) pairs applied to every resource built
     stack: Any = None  # a CloudFormation template deployed instead (pytest_drtest.stacks.deploy.StackSpec)
+    #: backup & restore: the tier of the RestoreObject of the release archive kept in S3 Glacier Flexible
+    #: Retrieval in the DR region ([backup] archive_restore_tier; AWS's default tier is Standard)
+    archive_restore_tier: str = "Standard"
 
     @property
     def fqdn(self) -> str:
@@ -211,6 +217,7 @@ def parse_blueprint(data: dict[str, Any], source: str) -> Blueprint:
     schedule = backup.get("schedule", str, "cron(0 */4 ? * * *)")
     if not (schedule.startswith("cron(") and schedule.endswith(")")):
         raise DrConfigError(f"expected an AWS cron expression like 'cron(0 */4 ? * * *)', got {schedule!r}", source=source, field="backup.schedule")
+    archive_tier = backup.get("archive_restore_tier", str, "Standard", choices=ARCHIVE_TIERS)
     backup.reject_unknown()
     database = None
     if "database" in data:
@@ -239,7 +246,7 @@ def parse_blueprint(data: dict[str, Any], source: str) -> Blueprint:
     tags = _tags(top)
     top.reject_unknown()
     return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule, database, web,
-                     tags)
+                     tags, archive_restore_tier=archive_tier)
 
 
 def _tags(top: Fields) -> tuple[tuple[str, str], ...]:

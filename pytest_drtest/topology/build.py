@@ -4,7 +4,8 @@ Per region: a VPC with a subnet in each of 3 AZs, an ALB and an Auto Scaling gro
 the blueprint's DynamoDB tables (PITR on; a global-table replica in the DR region when the
 strategy replicates continuously), versioned S3 buckets (replicated to the DR region when the
 strategy replicates), Route 53 records with health checks, and for backup & restore an AWS Backup
-vault per region and a plan whose rule copies every recovery point to the DR vault.
+vault per region and a plan whose rule copies every recovery point to the DR vault, and the
+application's release archive in S3 Glacier Flexible Retrieval in the DR region.
 """
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from pytest_drtest.topology.model import RegionStack, Topology
 HEALTH_INTERVALS = (10, 30)
 #: The tag naming the run that created a resource (``drtest:run=<run id>``).
 RUN_TAG = "drtest:run"
+#: Backup & restore: the key of the application's release archive (what the DR stack deploys) in the DR
+#: region's archive bucket, stored in S3 Glacier Flexible Retrieval (``StorageClass=GLACIER``)
+ARCHIVE_KEY = "releases/app.tar"
 #: The image the web tier runs: the newest Amazon Linux 2023 AMI (EC2 user guide, "Find an AMI").
 IMAGE_NAME = "al2023-ami-2023.*-x86_64"
 EMULATED_IMAGE = "al2023-ami-2023.6.20250101.0-kernel-6.1-x86_64"
@@ -397,6 +401,21 @@ def build_backup(topology: Topology) -> None:
         "backup selection",
         lambda: backup.delete_backup_selection(BackupPlanId=plan["BackupPlanId"], SelectionId=selection["SelectionId"]),
     )
+    build_archive(topology)
+
+
+def build_archive(topology: Topology) -> None:
+    """The application's release archive, kept in the DR region in S3 Glacier Flexible Retrieval (the
+    cheapest class that can be restored within hours: S3 user guide, "Understanding S3 Glacier storage
+    classes"): ``PutObject`` with ``StorageClass=GLACIER``. An archived object cannot be read before a
+    ``RestoreObject`` has made a temporary copy of it (S3 user guide, "Restoring an archived object"),
+    so the backup & restore runbook restores it with the blueprint's ``[backup] archive_restore_tier``."""
+    dr = topology.dr
+    name = f"{topology.name}-archive-{dr.region}"
+    _bucket(topology, dr, name)
+    body = json.dumps({"application": topology.blueprint.name, "release": topology.run_id or "current"}).encode()
+    topology.clients.client("s3", dr.region).put_object(Bucket=name, Key=ARCHIVE_KEY, Body=body, StorageClass="GLACIER")
+    dr.archive = name
 
 
 def seed(topology: Topology, ledger: Any, put: Any = None) -> None:

@@ -35,6 +35,7 @@ class RegionStack:
     vault: str | None = None
     database: str | None = None  # RDS instance or Aurora cluster id in this region
     database_secret: str | None = None  # ARN of the Aurora cluster's credentials secret (for the Data API)
+    archive: str | None = None  # backup & restore, DR region: the bucket of the release archive (S3 Glacier)
 
     @property
     def has_compute(self) -> bool:
