@@ -46,9 +46,11 @@ from pytest_drtest.recovery.steps import (
     scale,
     sleep_until,
     start_archive_restore,
+    start_cache_failover,
     start_promotion,
     start_snapshot_restore,
     start_warm_up,
+    wait_cache_failover,
     wait_promoted,
     wait_unhealthy,
 )
@@ -65,12 +67,15 @@ def dns_failover(topology: Topology, clock: Clock) -> None:
     and scale out the application servers, promote and scale the data tier; warm standby: scale up)."""
     wait_unhealthy(topology, topology.primary, clock)
     replica = start_promotion(topology)
+    cache = start_cache_failover(topology)
     cold = topology.dr.capacity == 0  # pilot light: no application server runs in the DR region yet
     scale(topology, topology.dr, topology.blueprint.capacity, clock)
     warm_at = start_warm_up(topology, topology.dr, clock) if cold else clock.now()
     if replica is not None:
         wait_promoted(topology, replica, clock)
         resize_database(topology, replica, clock)
+    if cache is not None:
+        wait_cache_failover(topology, cache, clock)
     sleep_until(clock, warm_at)
     if replica is not None:
         point_dr_app_at(topology, replica)
@@ -78,7 +83,10 @@ def dns_failover(topology: Topology, clock: Clock) -> None:
 
 def shift_traffic(topology: Topology, clock: Clock) -> None:
     wait_unhealthy(topology, topology.primary, clock)
+    cache = start_cache_failover(topology)
     fail_over_global_database(topology, clock)
+    if cache is not None:
+        wait_cache_failover(topology, cache, clock)
     scale(topology, topology.dr, topology.blueprint.capacity * 2, clock)
 
 

@@ -337,3 +337,32 @@ def finish_archive_restore(topology: Topology, job: dict[str, Any], clock: Clock
     """Wait until the archive's restore is done (:func:`archive_restored`)."""
     poll(clock, lambda: archive_restored(topology, job), every=ARCHIVE_POLL[job["tier"]], timeout=13 * 3600,
          what=f"{job['tier']} restore of s3://{job['bucket']}/{job['key']}")
+
+
+# -- cache (ElastiCache global datastore) ------------------------------------------------------------
+def start_cache_failover(topology: Topology) -> str | None:
+    """Warm standby, active/active with a ``[cache]``: ``FailoverGlobalReplicationGroup`` to the DR
+    region's secondary (non-blocking; ElastiCache user guide, "Promoting the secondary cluster to
+    primary"); the global datastore's id, None when the topology has no cache."""
+    gds, secondary = topology.cache_global, topology.dr.cache
+    if gds is None or secondary is None:
+        return None
+    topology.clients.client("elasticache", topology.dr_region).failover_global_replication_group(
+        GlobalReplicationGroupId=gds, PrimaryRegion=topology.dr_region, PrimaryReplicationGroupId=secondary)
+    topology.note("cache-failover-started", f"{gds} -> {secondary}")
+    return gds
+
+
+def wait_cache_failover(topology: Topology, gds: str, clock: Clock) -> None:
+    """Wait until the global datastore is ``available`` with the DR group as its ``PRIMARY`` member
+    (``DescribeGlobalReplicationGroups`` with ``ShowMemberInfo``); note ``cache-promoted``."""
+    ec = topology.clients.client("elasticache", topology.dr_region)
+    secondary = topology.dr.cache
+
+    def promoted() -> bool:
+        found = ec.describe_global_replication_groups(GlobalReplicationGroupId=gds, ShowMemberInfo=True)["GlobalReplicationGroups"][0]
+        roles = {(m["ReplicationGroupRegion"], m["ReplicationGroupId"]): m.get("Role") for m in found.get("Members", [])}
+        return bool(found["Status"] == "available" and roles.get((topology.dr_region, secondary)) == "PRIMARY")
+
+    poll(clock, promoted, every=10, timeout=1800, what=f"global failover of {gds}")
+    topology.note("cache-promoted", f"{secondary} is the primary of {gds}")

@@ -43,6 +43,24 @@ class DatabaseSpec:
 
 
 @dataclass(frozen=True)
+class CacheSpec:
+    """The cache tier: an ElastiCache (Valkey or Redis OSS) replication group, Multi-AZ with one replica,
+    and, where the strategy keeps a running copy (warm standby, active/active), a global datastore
+    secondary in the DR region that the region-outage runbook fails over."""
+
+    node_type: str = "cache.r7g.large"
+    engine: str = "valkey"
+
+
+#: Engines of ElastiCache global datastores (ElastiCache user guide, "Replication across AWS Regions
+#: using global datastores": Valkey 7.2+, Redis OSS 5.0.6+)
+CACHE_ENGINES = ("valkey", "redis")
+#: Node families a global datastore runs on (same page, "Prerequisites and limitations": M5, M6g, M7g,
+#: R5, R6g, R6gd, R7g; not the burstable T families)
+GLOBAL_CACHE_FAMILIES = ("m5", "m6g", "m7g", "r5", "r6g", "r6gd", "r7g")
+
+
+@dataclass(frozen=True)
 class WebSpec:
     """The team's own service as the web tier: a WSGI callable or any command, one process per region.
 
@@ -108,6 +126,7 @@ class Blueprint:
     #: backup & restore: the tier of the RestoreObject of the release archive kept in S3 Glacier Flexible
     #: Retrieval in the DR region ([backup] archive_restore_tier; AWS's default tier is Standard)
     archive_restore_tier: str = "Standard"
+    cache: CacheSpec | None = None  # [cache]: ElastiCache replication group (+ global datastore), opt-in
 
     @property
     def fqdn(self) -> str:
@@ -240,13 +259,29 @@ def parse_blueprint(data: dict[str, Any], source: str) -> Blueprint:
                 raise
             raise DrConfigError(str(exc), source=source, field="database.snapshot_every") from None
         db.reject_unknown()
+    cache = _cache(top) if "cache" in data else None
     web = None
     if "web" in data:
         web = parse_web(top.get("web", dict), source=source, cwd=str(Path(source).resolve().parent))
     tags = _tags(top)
     top.reject_unknown()
     return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule, database, web,
-                     tags, archive_restore_tier=archive_tier)
+                     tags, archive_restore_tier=archive_tier, cache=cache)
+
+
+def _cache(top: Fields) -> CacheSpec:
+    """``[cache]``: ``engine`` (valkey or redis) and ``node_type`` (``cache.<family>.<size>`` of a family
+    global datastores run on)."""
+    cache = top.table("cache")
+    engine = cache.get("engine", str, "valkey", choices=CACHE_ENGINES)
+    node_type = cache.get("node_type", str, "cache.r7g.large")
+    match = re.fullmatch(r"cache\.([a-z0-9]+)\.([a-z0-9]+)", node_type)
+    if match is None or match.group(1) not in GLOBAL_CACHE_FAMILIES:
+        raise DrConfigError(f"expected cache.<family>.<size> of a family global datastores run on "
+                            f"({', '.join(GLOBAL_CACHE_FAMILIES)}), e.g. cache.r7g.large; got {node_type!r}",
+                            source=top.source, field="cache.node_type")
+    cache.reject_unknown()
+    return CacheSpec(node_type=node_type, engine=engine)
 
 
 def _tags(top: Fields) -> tuple[tuple[str, str], ...]:

@@ -103,6 +103,7 @@ def build(topology: Topology, ledger: Any = None) -> Topology:
     if strategy.name == "backup-restore":
         build_backup(topology)
     wait_replicas_active(topology)  # last: the replicas are created while the rest is built
+    build_cache(topology)
     for region, stack in topology.regions.items():
         if stack.tables:
             topology.app_config.setdefault(region, {})["table"] = stack.tables[topology.probe_table]
@@ -266,6 +267,82 @@ def _empty_and_delete(s3: Any, name: str) -> None:
         for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
             s3.delete_object(Bucket=name, Key=entry["Key"], VersionId=entry["VersionId"])
     s3.delete_bucket(Bucket=name)
+
+
+# -- cache ---------------------------------------------------------------------------------------------
+#: The strategies that keep a running copy of the cache in the DR region ("Disaster Recovery of Workloads
+#: on AWS": warm standby and multi-site active/active run a scaled-down or full copy of the workload)
+CACHE_STRATEGIES = ("warm-standby", "active-active")
+
+
+def build_cache(topology: Topology) -> None:
+    """The blueprint's ``[cache]`` for warm standby and active/active: a Multi-AZ replication group (a
+    primary and a replica in another AZ, automatic failover) in the primary region, a global datastore
+    of it, and its secondary group in the DR region (ElastiCache user guide, "Replication across AWS
+    Regions using global datastores": create the primary, the global datastore, then the secondary with
+    ``GlobalReplicationGroupId``); each waited for until ``available``."""
+    spec = topology.blueprint.cache
+    if spec is None or topology.strategy.name not in CACHE_STRATEGIES:
+        return
+    primary, dr = topology.primary, topology.dr
+    ec, ec_dr = (topology.clients.client("elasticache", s.region) for s in (primary, dr))
+    group = f"{topology.name}-cache"
+    ec.create_replication_group(
+        ReplicationGroupId=group, ReplicationGroupDescription=f"{topology.name} cache", Engine=spec.engine,
+        CacheNodeType=spec.node_type, NumCacheClusters=2, AutomaticFailoverEnabled=True, MultiAZEnabled=True,
+        Tags=_tags(topology, "cache", primary))
+    topology.cleanup.push(f"cache {group}", lambda: _delete_caches(topology, group))
+    _wait_cache(topology, ec, group)
+    primary.cache = group
+    gds = ec.create_global_replication_group(GlobalReplicationGroupIdSuffix=group, PrimaryReplicationGroupId=group)
+    topology.cache_global = str(gds["GlobalReplicationGroup"]["GlobalReplicationGroupId"])
+
+    def global_available() -> bool:
+        found = ec.describe_global_replication_groups(GlobalReplicationGroupId=topology.cache_global)
+        return bool(found["GlobalReplicationGroups"][0]["Status"] == "available")
+
+    _poll_build(topology, global_available, f"global datastore {topology.cache_global}")
+    ec_dr.create_replication_group(
+        ReplicationGroupId=f"{group}-dr", ReplicationGroupDescription=f"{topology.name} cache (DR)",
+        GlobalReplicationGroupId=topology.cache_global, NumCacheClusters=2, AutomaticFailoverEnabled=True,
+        MultiAZEnabled=True, Tags=_tags(topology, "cache", dr))
+    _wait_cache(topology, ec_dr, f"{group}-dr")
+    dr.cache = f"{group}-dr"
+
+
+def _poll_build(topology: Topology, ready: Any, what: str, *, timeout: float = 3600.0) -> None:
+    deadline = topology.clock.now() + timeout
+    while not ready():
+        if topology.clock.now() >= deadline:
+            raise DrError(f"{what} not available after {timeout:.0f} s")
+        topology.clock.sleep(30)
+
+
+def _wait_cache(topology: Topology, ec: Any, group: str) -> None:
+    """Poll ``DescribeReplicationGroups`` every 30 s until ``available`` (there is no botocore waiter
+    for replication groups)."""
+    _poll_build(topology, lambda: ec.describe_replication_groups(ReplicationGroupId=group)["ReplicationGroups"][0]["Status"]
+                == "available", f"replication group {group}")
+
+
+def _delete_caches(topology: Topology, group: str) -> None:
+    """Teardown: disassociate and delete the secondary, delete the global datastore (keeping its primary,
+    the DR group after a failover), then that primary."""
+    clients = {r: topology.clients.client("elasticache", r) for r in (topology.primary_region, topology.dr_region)}
+    last = (topology.primary_region, group)
+    if topology.cache_global is not None:
+        ec = clients[topology.dr_region]
+        found = ec.describe_global_replication_groups(GlobalReplicationGroupId=topology.cache_global, ShowMemberInfo=True)
+        for member in found["GlobalReplicationGroups"][0].get("Members", []):
+            where = (member["ReplicationGroupRegion"], member["ReplicationGroupId"])
+            if member.get("Role") != "SECONDARY":
+                last = where
+                continue
+            ec.disassociate_global_replication_group(GlobalReplicationGroupId=topology.cache_global,
+                                                     ReplicationGroupId=where[1], ReplicationGroupRegion=where[0])
+            clients[where[0]].delete_replication_group(ReplicationGroupId=where[1])
+        ec.delete_global_replication_group(GlobalReplicationGroupId=topology.cache_global, RetainPrimaryReplicationGroup=True)
+    clients[last[0]].delete_replication_group(ReplicationGroupId=last[1])
 
 
 # -- DNS ---------------------------------------------------------------------------------------------
