@@ -85,3 +85,18 @@ def test_an_unknown_tier_is_refused_naming_the_field(tmp_path: Path) -> None:
         load_blueprint(_blueprint(tmp_path, "Fast"))
     assert refused.value.field == "backup.archive_restore_tier"
     assert "Expedited, Standard, Bulk" in str(refused.value) and "'Fast'" in str(refused.value)
+
+
+def test_the_aws_plan_lists_the_archive_bucket_and_its_tier(tmp_path: Path) -> None:
+    from pytest_drtest.backends.aws_plan import planned_resources
+    from pytest_drtest.measure import Timeline
+    from pytest_drtest.strategies import get_strategy
+    from pytest_drtest.topology.model import RegionStack, Topology
+
+    topology = Topology(name="dr-backup-restore", blueprint=load_blueprint(_blueprint(tmp_path, "Bulk")),
+                        strategy=get_strategy("backup-restore"), primary_region="us-east-1", dr_region="us-west-2",
+                        clients=None, clock=None, profile=None, timeline=Timeline(),  # type: ignore[arg-type]
+                        regions={r: RegionStack(r, role) for r, role in (("us-east-1", "primary"), ("us-west-2", "dr"))})
+    archive = [p for p in planned_resources(topology) if p.name == "dr-backup-restore-archive-us-west-2"]
+    assert [(p.service, p.region) for p in archive] == [("s3", "us-west-2")]
+    assert "GLACIER" in archive[0].note and "Bulk" in archive[0].note
