@@ -66,6 +66,7 @@ def test_backup_restore_restores_then_deploys_its_stack_then_warms_up_before_dns
     settings = Settings(latency_lines=[
         "stack_create_time = 10m", "app_warmup_time = 5m", "backup_job_time = 5m", "backup_copy_time = 10m",
         "backup_restore_time = 20m", "rds_restore_time = 15m", "rds_snapshot_time = 2m", "rds_snapshot_copy_time = 10m",
+        "s3_glacier_standard = 12m",
     ])
     with Harness(settings, strategy="backup-restore", blueprint=tiny) as dr, dr.probe(interval="5m") as probe:
         dr.clock.sleep("80m")  # the 01:00 recovery point and the first snapshot reach the DR region
@@ -74,7 +75,7 @@ def test_backup_restore_restores_then_deploys_its_stack_then_warms_up_before_dns
         assert probe.wait_recovered(within="1h")
         result = probe.result()
     marks = result.milestones
-    restored = max(_at(marks, "table-restored"), _at(marks, "db-restored"))
+    restored = max(_at(marks, "table-restored"), _at(marks, "db-restored"), _at(marks, "glacier-restored"))
     assert _at(marks, "table-restored") - _at(marks, "recovery-point-chosen") == 20 * 60
     assert _at(marks, "stack-deploy-started") == restored  # the stack is deployed with the restored data stores
     assert _at(marks, "stack-created") - _at(marks, "stack-deploy-started") == 10 * 60

@@ -23,7 +23,13 @@ from pytest_drtest.backends.aws_faults import (
 )
 from pytest_drtest.backends.aws_teardown import DELETERS
 from pytest_drtest.regions import zones
-from pytest_drtest.topology.build import IMAGE_NAME, RUN_TAG, dr_capacity
+from pytest_drtest.topology.build import (
+    ARCHIVE_KEY,
+    CACHE_STRATEGIES,
+    IMAGE_NAME,
+    RUN_TAG,
+    dr_capacity,
+)
 
 if TYPE_CHECKING:
     from pytest_drtest.scenario import Scenario
@@ -101,6 +107,13 @@ def planned_resources(topology: Topology, images: dict[str, str] | None = None) 
         for region in (primary, dr):
             add("backup", "vault", region, f"{name}-vault", "backup-vault")
         add("backup", "plan", primary, f"{name}-plan", "backup-plan", f"{blueprint.backup_schedule}, copies to {dr}")
+        add("s3", "bucket", dr, f"{name}-archive-{dr}", "bucket",
+            f"versioned; {ARCHIVE_KEY} in GLACIER, restored ({blueprint.archive_restore_tier}) by the region-outage runbook")
+    if blueprint.cache is not None and strategy.name in CACHE_STRATEGIES:
+        cache = blueprint.cache
+        add("elasticache", "replication-group", primary, f"{name}-cache", "cache",
+            f"{cache.engine} {cache.node_type}, Multi-AZ, 1 replica; global datastore with {dr}")
+        add("elasticache", "replication-group", dr, f"{name}-cache-dr", "cache", "secondary of the global datastore")
     database = blueprint.database
     if database is not None:
         ident = f"{name}-db"

@@ -8,8 +8,9 @@
   surviving region up to take all traffic; latency records shift by themselves.
 - ``restore-from-backup`` (backup & restore): wait for detection, restore each data store (the
   newest recovery point copied to the DR vault into a NEW table, the newest DB snapshot copied to the
-  DR region into a NEW instance), deploy the DR region's stack configured with them, launch and warm
-  up its instances, repoint DNS.
+  DR region into a NEW instance) and the release archive kept in S3 Glacier Flexible Retrieval (with
+  the blueprint's ``[backup] archive_restore_tier``), all in parallel; deploy the DR region's stack
+  configured with them, launch and warm up its instances, repoint DNS.
 - ``pitr-restore`` (data corruption): restore the table (or database) as of one second before the
   corruption into a NEW one (waiting until that time is restorable), repoint the application, and
   copy back the changes made after the restore point that the corruption did not touch.
@@ -38,8 +39,10 @@ from typing import TYPE_CHECKING, Any
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.recovery.steps import (
     RunbookFailed,
+    archive_restored,
     deploy_stack,
     fail_over_global_database,
+    finish_archive_restore,
     finish_snapshot_restore,
     new_table_name,
     point_dns_at,
@@ -50,9 +53,12 @@ from pytest_drtest.recovery.steps import (
     restore_database_to_time,
     scale,
     sleep_until,
+    start_archive_restore,
+    start_cache_failover,
     start_promotion,
     start_snapshot_restore,
     start_warm_up,
+    wait_cache_failover,
     wait_promoted,
     wait_unhealthy,
 )
@@ -69,12 +75,15 @@ def dns_failover(topology: Topology, clock: Clock) -> None:
     and scale out the application servers, promote and scale the data tier; warm standby: scale up)."""
     wait_unhealthy(topology, topology.primary, clock)
     replica = start_promotion(topology)
+    cache = start_cache_failover(topology)
     cold = topology.dr.capacity == 0  # pilot light: no application server runs in the DR region yet
     scale(topology, topology.dr, topology.blueprint.capacity, clock)
     warm_at = start_warm_up(topology, topology.dr, clock) if cold else clock.now()
     if replica is not None:
         wait_promoted(topology, replica, clock)
         resize_database(topology, replica, clock)
+    if cache is not None:
+        wait_cache_failover(topology, cache, clock)
     sleep_until(clock, warm_at)
     if replica is not None:
         point_dr_app_at(topology, replica)
@@ -82,14 +91,18 @@ def dns_failover(topology: Topology, clock: Clock) -> None:
 
 def shift_traffic(topology: Topology, clock: Clock) -> None:
     wait_unhealthy(topology, topology.primary, clock)
+    cache = start_cache_failover(topology)
     fail_over_global_database(topology, clock)
+    if cache is not None:
+        wait_cache_failover(topology, cache, clock)
     scale(topology, topology.dr, topology.blueprint.capacity * 2, clock)
 
 
 def restore_from_backup(topology: Topology, clock: Clock) -> None:
     """Backup & restore ("Disaster Recovery of Workloads on AWS", backup and restore: restore the data
-    from backups, deploy the infrastructure with IaC, then switch DNS): the restores run in parallel,
-    the stack is deployed with the restored table and database, then instances launch and warm up."""
+    from backups, deploy the infrastructure with IaC, then switch DNS): the restores — the table, the
+    database, the release archive out of S3 Glacier — run in parallel, the stack is deployed with
+    them, then instances launch and warm up."""
     from pytest_drtest.topology.build import backup_role
 
     primary, dr = topology.primary, topology.dr
@@ -113,12 +126,15 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
     )["RestoreJobId"]
 
     def finished() -> dict[str, Any] | None:
+        if archive_job is not None:
+            archive_restored(topology, archive_job)  # in parallel: noted when it ends, not after this wait
         status: dict[str, Any] = backup.describe_restore_job(RestoreJobId=job)
         if status["Status"] in ("FAILED", "ABORTED"):
             raise RunbookFailed(f"restore job {job} {status['Status']}: {status.get('StatusMessage', '')}")
         return status if status["Status"] == "COMPLETED" else None
 
     db_job = start_snapshot_restore(topology)
+    archive_job = start_archive_restore(topology)
     poll(clock, finished, every=60, timeout=6 * 3600, what=f"restore job {job}")
     topology.note("table-restored", target)
     dr.tables[logical] = target
@@ -128,6 +144,8 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
     )
     if db_job is not None:
         finish_snapshot_restore(topology, db_job, clock)
+    if archive_job is not None:
+        finish_archive_restore(topology, archive_job, clock)
     topology.app_config.setdefault(dr.region, {})["table"] = target
     deploy_stack(topology, dr, clock)
     scale(topology, dr, topology.blueprint.capacity, clock)

@@ -292,3 +292,77 @@ def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) 
     record_restore(topology, kind=kind, region=current["region"], source=current["id"], target=new,
                    restore_time=clock.seconds_at(restore_at), started=started, completed=clock.now(), store="sql", db=target)
     return target
+
+
+# -- archive (S3 Glacier Flexible Retrieval) -------------------------------------------------------------
+#: How often the runbook asks ``HeadObject`` whether the archive's restore is done, by tier (a fraction
+#: of the tier's shortest time: S3 user guide, "Archive retrieval options")
+ARCHIVE_POLL = {"Expedited": 15.0, "Standard": 60.0, "Bulk": 60.0}
+
+
+def start_archive_restore(topology: Topology) -> dict[str, Any] | None:
+    """Backup & restore: ``RestoreObject`` of the release archive in the DR region's S3 Glacier Flexible
+    Retrieval bucket with the blueprint's tier (``[backup] archive_restore_tier``), for 1 day; notes
+    ``glacier-restore-started``. None when the topology keeps no archive."""
+    from pytest_drtest.topology.build import ARCHIVE_KEY
+
+    bucket = topology.dr.archive
+    if bucket is None:
+        return None
+    tier = topology.blueprint.archive_restore_tier
+    topology.clients.client("s3", topology.dr_region).restore_object(
+        Bucket=bucket, Key=ARCHIVE_KEY, RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": tier}})
+    topology.note("glacier-restore-started", f"s3://{bucket}/{ARCHIVE_KEY} ({tier})")
+    return {"bucket": bucket, "key": ARCHIVE_KEY, "tier": tier, "started": topology.clock.now()}
+
+
+def archive_restored(topology: Topology, job: dict[str, Any]) -> bool:
+    """Whether ``HeadObject`` reports ``Restore: ongoing-request="false"`` for the archive (S3 user guide,
+    "Checking the restore status"); the first time it does, note ``glacier-restored`` with the tier and
+    how long the restore took. A runbook calls this while it waits for its other restores too, so that
+    the milestone is the restore's own end, not the end of the wait before it."""
+    from pytest_drtest.durations import format_duration
+
+    if job.get("done"):
+        return True
+    head = topology.clients.client("s3", topology.dr_region).head_object(Bucket=job["bucket"], Key=job["key"])
+    if 'ongoing-request="false"' not in str(head.get("Restore", "")):
+        return False
+    job["done"] = True
+    topology.note("glacier-restored", f"{job['tier']}, {format_duration(topology.clock.now() - job['started'])}")
+    return True
+
+
+def finish_archive_restore(topology: Topology, job: dict[str, Any], clock: Clock) -> None:
+    """Wait until the archive's restore is done (:func:`archive_restored`)."""
+    poll(clock, lambda: archive_restored(topology, job), every=ARCHIVE_POLL[job["tier"]], timeout=13 * 3600,
+         what=f"{job['tier']} restore of s3://{job['bucket']}/{job['key']}")
+
+
+# -- cache (ElastiCache global datastore) ------------------------------------------------------------
+def start_cache_failover(topology: Topology) -> str | None:
+    """Warm standby, active/active with a ``[cache]``: ``FailoverGlobalReplicationGroup`` to the DR
+    region's secondary (non-blocking; ElastiCache user guide, "Promoting the secondary cluster to
+    primary"); the global datastore's id, None when the topology has no cache."""
+    gds, secondary = topology.cache_global, topology.dr.cache
+    if gds is None or secondary is None:
+        return None
+    topology.clients.client("elasticache", topology.dr_region).failover_global_replication_group(
+        GlobalReplicationGroupId=gds, PrimaryRegion=topology.dr_region, PrimaryReplicationGroupId=secondary)
+    topology.note("cache-failover-started", f"{gds} -> {secondary}")
+    return gds
+
+
+def wait_cache_failover(topology: Topology, gds: str, clock: Clock) -> None:
+    """Wait until the global datastore is ``available`` with the DR group as its ``PRIMARY`` member
+    (``DescribeGlobalReplicationGroups`` with ``ShowMemberInfo``); note ``cache-promoted``."""
+    ec = topology.clients.client("elasticache", topology.dr_region)
+    secondary = topology.dr.cache
+
+    def promoted() -> bool:
+        found = ec.describe_global_replication_groups(GlobalReplicationGroupId=gds, ShowMemberInfo=True)["GlobalReplicationGroups"][0]
+        roles = {(m["ReplicationGroupRegion"], m["ReplicationGroupId"]): m.get("Role") for m in found.get("Members", [])}
+        return bool(found["Status"] == "available" and roles.get((topology.dr_region, secondary)) == "PRIMARY")
+
+    poll(clock, promoted, every=10, timeout=1800, what=f"global failover of {gds}")
+    topology.note("cache-promoted", f"{secondary} is the primary of {gds}")

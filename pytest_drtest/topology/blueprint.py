@@ -11,6 +11,9 @@ from pytest_drtest.config import Fields, load_toml
 from pytest_drtest.errors import DrConfigError
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+#: The retrieval tiers of S3 Glacier Flexible Retrieval, fastest first ([BC:s3] GlacierJobParameters.Tier;
+#: S3 user guide, "Archive retrieval options": Expedited 1-5 min, Standard 3-5 h, Bulk 5-12 h).
+ARCHIVE_TIERS = ("Expedited", "Standard", "Bulk")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,24 @@ class DatabaseSpec:
     record_ttl: str = "30s"  # TTL of the db.<domain> record that services following DNS resolve
     # pilot light: the DR region's replica runs this smaller class; failover scales it to instance_class
     pilot_light_instance_class: str = "db.t4g.medium"
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    """The cache tier: an ElastiCache (Valkey or Redis OSS) replication group, Multi-AZ with one replica,
+    and, where the strategy keeps a running copy (warm standby, active/active), a global datastore
+    secondary in the DR region that the region-outage runbook fails over."""
+
+    node_type: str = "cache.r7g.large"
+    engine: str = "valkey"
+
+
+#: Engines of ElastiCache global datastores (ElastiCache user guide, "Replication across AWS Regions
+#: using global datastores": Valkey 7.2+, Redis OSS 5.0.6+)
+CACHE_ENGINES = ("valkey", "redis")
+#: Node families a global datastore runs on (same page, "Prerequisites and limitations": M5, M6g, M7g,
+#: R5, R6g, R6gd, R7g; not the burstable T families)
+GLOBAL_CACHE_FAMILIES = ("m5", "m6g", "m7g", "r5", "r6g", "r6gd", "r7g")
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,10 @@ class Blueprint:
     web: WebSpec | None = None
     tags: tuple[tuple[str, str], ...] = ()  # [tags]: (key, value) pairs applied to every resource built
     stack: Any = None  # a CloudFormation template deployed instead (pytest_drtest.stacks.deploy.StackSpec)
+    #: backup & restore: the tier of the RestoreObject of the release archive kept in S3 Glacier Flexible
+    #: Retrieval in the DR region ([backup] archive_restore_tier; AWS's default tier is Standard)
+    archive_restore_tier: str = "Standard"
+    cache: CacheSpec | None = None  # [cache]: ElastiCache replication group (+ global datastore), opt-in
 
     @property
     def fqdn(self) -> str:
@@ -211,6 +236,7 @@ def parse_blueprint(data: dict[str, Any], source: str) -> Blueprint:
     schedule = backup.get("schedule", str, "cron(0 */4 ? * * *)")
     if not (schedule.startswith("cron(") and schedule.endswith(")")):
         raise DrConfigError(f"expected an AWS cron expression like 'cron(0 */4 ? * * *)', got {schedule!r}", source=source, field="backup.schedule")
+    archive_tier = backup.get("archive_restore_tier", str, "Standard", choices=ARCHIVE_TIERS)
     backup.reject_unknown()
     database = None
     if "database" in data:
@@ -233,13 +259,29 @@ def parse_blueprint(data: dict[str, Any], source: str) -> Blueprint:
                 raise
             raise DrConfigError(str(exc), source=source, field="database.snapshot_every") from None
         db.reject_unknown()
+    cache = _cache(top) if "cache" in data else None
     web = None
     if "web" in data:
         web = parse_web(top.get("web", dict), source=source, cwd=str(Path(source).resolve().parent))
     tags = _tags(top)
     top.reject_unknown()
     return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule, database, web,
-                     tags)
+                     tags, archive_restore_tier=archive_tier, cache=cache)
+
+
+def _cache(top: Fields) -> CacheSpec:
+    """``[cache]``: ``engine`` (valkey or redis) and ``node_type`` (``cache.<family>.<size>`` of a family
+    global datastores run on)."""
+    cache = top.table("cache")
+    engine = cache.get("engine", str, "valkey", choices=CACHE_ENGINES)
+    node_type = cache.get("node_type", str, "cache.r7g.large")
+    match = re.fullmatch(r"cache\.([a-z0-9]+)\.([a-z0-9]+)", node_type)
+    if match is None or match.group(1) not in GLOBAL_CACHE_FAMILIES:
+        raise DrConfigError(f"expected cache.<family>.<size> of a family global datastores run on "
+                            f"({', '.join(GLOBAL_CACHE_FAMILIES)}), e.g. cache.r7g.large; got {node_type!r}",
+                            source=top.source, field="cache.node_type")
+    cache.reject_unknown()
+    return CacheSpec(node_type=node_type, engine=engine)
 
 
 def _tags(top: Fields) -> tuple[tuple[str, str], ...]:

@@ -4,7 +4,8 @@ Per region: a VPC with a subnet in each of 3 AZs, an ALB and an Auto Scaling gro
 the blueprint's DynamoDB tables (PITR on; a global-table replica in the DR region when the
 strategy replicates continuously), versioned S3 buckets (replicated to the DR region when the
 strategy replicates), Route 53 records with health checks, and for backup & restore an AWS Backup
-vault per region and a plan whose rule copies every recovery point to the DR vault.
+vault per region and a plan whose rule copies every recovery point to the DR vault, and the
+application's release archive in S3 Glacier Flexible Retrieval in the DR region.
 """
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from pytest_drtest.topology.model import RegionStack, Topology
 HEALTH_INTERVALS = (10, 30)
 #: The tag naming the run that created a resource (``drtest:run=<run id>``).
 RUN_TAG = "drtest:run"
+#: Backup & restore: the key of the application's release archive (what the DR stack deploys) in the DR
+#: region's archive bucket, stored in S3 Glacier Flexible Retrieval (``StorageClass=GLACIER``)
+ARCHIVE_KEY = "releases/app.tar"
 #: The image the web tier runs: the newest Amazon Linux 2023 AMI (EC2 user guide, "Find an AMI").
 IMAGE_NAME = "al2023-ami-2023.*-x86_64"
 EMULATED_IMAGE = "al2023-ami-2023.6.20250101.0-kernel-6.1-x86_64"
@@ -99,6 +103,7 @@ def build(topology: Topology, ledger: Any = None) -> Topology:
     if strategy.name == "backup-restore":
         build_backup(topology)
     wait_replicas_active(topology)  # last: the replicas are created while the rest is built
+    build_cache(topology)
     for region, stack in topology.regions.items():
         if stack.tables:
             topology.app_config.setdefault(region, {})["table"] = stack.tables[topology.probe_table]
@@ -264,6 +269,82 @@ def _empty_and_delete(s3: Any, name: str) -> None:
     s3.delete_bucket(Bucket=name)
 
 
+# -- cache ---------------------------------------------------------------------------------------------
+#: The strategies that keep a running copy of the cache in the DR region ("Disaster Recovery of Workloads
+#: on AWS": warm standby and multi-site active/active run a scaled-down or full copy of the workload)
+CACHE_STRATEGIES = ("warm-standby", "active-active")
+
+
+def build_cache(topology: Topology) -> None:
+    """The blueprint's ``[cache]`` for warm standby and active/active: a Multi-AZ replication group (a
+    primary and a replica in another AZ, automatic failover) in the primary region, a global datastore
+    of it, and its secondary group in the DR region (ElastiCache user guide, "Replication across AWS
+    Regions using global datastores": create the primary, the global datastore, then the secondary with
+    ``GlobalReplicationGroupId``); each waited for until ``available``."""
+    spec = topology.blueprint.cache
+    if spec is None or topology.strategy.name not in CACHE_STRATEGIES:
+        return
+    primary, dr = topology.primary, topology.dr
+    ec, ec_dr = (topology.clients.client("elasticache", s.region) for s in (primary, dr))
+    group = f"{topology.name}-cache"
+    ec.create_replication_group(
+        ReplicationGroupId=group, ReplicationGroupDescription=f"{topology.name} cache", Engine=spec.engine,
+        CacheNodeType=spec.node_type, NumCacheClusters=2, AutomaticFailoverEnabled=True, MultiAZEnabled=True,
+        Tags=_tags(topology, "cache", primary))
+    topology.cleanup.push(f"cache {group}", lambda: _delete_caches(topology, group))
+    _wait_cache(topology, ec, group)
+    primary.cache = group
+    gds = ec.create_global_replication_group(GlobalReplicationGroupIdSuffix=group, PrimaryReplicationGroupId=group)
+    topology.cache_global = str(gds["GlobalReplicationGroup"]["GlobalReplicationGroupId"])
+
+    def global_available() -> bool:
+        found = ec.describe_global_replication_groups(GlobalReplicationGroupId=topology.cache_global)
+        return bool(found["GlobalReplicationGroups"][0]["Status"] == "available")
+
+    _poll_build(topology, global_available, f"global datastore {topology.cache_global}")
+    ec_dr.create_replication_group(
+        ReplicationGroupId=f"{group}-dr", ReplicationGroupDescription=f"{topology.name} cache (DR)",
+        GlobalReplicationGroupId=topology.cache_global, NumCacheClusters=2, AutomaticFailoverEnabled=True,
+        MultiAZEnabled=True, Tags=_tags(topology, "cache", dr))
+    _wait_cache(topology, ec_dr, f"{group}-dr")
+    dr.cache = f"{group}-dr"
+
+
+def _poll_build(topology: Topology, ready: Any, what: str, *, timeout: float = 3600.0) -> None:
+    deadline = topology.clock.now() + timeout
+    while not ready():
+        if topology.clock.now() >= deadline:
+            raise DrError(f"{what} not available after {timeout:.0f} s")
+        topology.clock.sleep(30)
+
+
+def _wait_cache(topology: Topology, ec: Any, group: str) -> None:
+    """Poll ``DescribeReplicationGroups`` every 30 s until ``available`` (there is no botocore waiter
+    for replication groups)."""
+    _poll_build(topology, lambda: ec.describe_replication_groups(ReplicationGroupId=group)["ReplicationGroups"][0]["Status"]
+                == "available", f"replication group {group}")
+
+
+def _delete_caches(topology: Topology, group: str) -> None:
+    """Teardown: disassociate and delete the secondary, delete the global datastore (keeping its primary,
+    the DR group after a failover), then that primary."""
+    clients = {r: topology.clients.client("elasticache", r) for r in (topology.primary_region, topology.dr_region)}
+    last = (topology.primary_region, group)
+    if topology.cache_global is not None:
+        ec = clients[topology.dr_region]
+        found = ec.describe_global_replication_groups(GlobalReplicationGroupId=topology.cache_global, ShowMemberInfo=True)
+        for member in found["GlobalReplicationGroups"][0].get("Members", []):
+            where = (member["ReplicationGroupRegion"], member["ReplicationGroupId"])
+            if member.get("Role") != "SECONDARY":
+                last = where
+                continue
+            ec.disassociate_global_replication_group(GlobalReplicationGroupId=topology.cache_global,
+                                                     ReplicationGroupId=where[1], ReplicationGroupRegion=where[0])
+            clients[where[0]].delete_replication_group(ReplicationGroupId=where[1])
+        ec.delete_global_replication_group(GlobalReplicationGroupId=topology.cache_global, RetainPrimaryReplicationGroup=True)
+    clients[last[0]].delete_replication_group(ReplicationGroupId=last[1])
+
+
 # -- DNS ---------------------------------------------------------------------------------------------
 def health_interval(topology: Topology) -> int:
     from pytest_drtest.errors import DrConfigError
@@ -397,6 +478,21 @@ def build_backup(topology: Topology) -> None:
         "backup selection",
         lambda: backup.delete_backup_selection(BackupPlanId=plan["BackupPlanId"], SelectionId=selection["SelectionId"]),
     )
+    build_archive(topology)
+
+
+def build_archive(topology: Topology) -> None:
+    """The application's release archive, kept in the DR region in S3 Glacier Flexible Retrieval (the
+    cheapest class that can be restored within hours: S3 user guide, "Understanding S3 Glacier storage
+    classes"): ``PutObject`` with ``StorageClass=GLACIER``. An archived object cannot be read before a
+    ``RestoreObject`` has made a temporary copy of it (S3 user guide, "Restoring an archived object"),
+    so the backup & restore runbook restores it with the blueprint's ``[backup] archive_restore_tier``."""
+    dr = topology.dr
+    name = f"{topology.name}-archive-{dr.region}"
+    _bucket(topology, dr, name)
+    body = json.dumps({"application": topology.blueprint.name, "release": topology.run_id or "current"}).encode()
+    topology.clients.client("s3", dr.region).put_object(Bucket=name, Key=ARCHIVE_KEY, Body=body, StorageClass="GLACIER")
+    dr.archive = name
 
 
 def seed(topology: Topology, ledger: Any, put: Any = None) -> None:

@@ -35,6 +35,8 @@ class RegionStack:
     vault: str | None = None
     database: str | None = None  # RDS instance or Aurora cluster id in this region
     database_secret: str | None = None  # ARN of the Aurora cluster's credentials secret (for the Data API)
+    cache: str | None = None  # the ElastiCache replication group of this region ([cache])
+    archive: str | None = None  # backup & restore, DR region: the bucket of the release archive (S3 Glacier)
 
     @property
     def has_compute(self) -> bool:
@@ -93,6 +95,7 @@ class Topology:
     faults: list[Any] = field(default_factory=list)  # injected faults, in order (runbooks read them)
     restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed
     global_cluster: str | None = None
+    cache_global: str | None = None  # the ElastiCache global datastore ([cache], warm standby, active/active)
     run_id: str = ""  # tagged drtest:run on every resource (build._tags)
     account: str = ""  # from STS, on first use (build.account_of)
     seeded: set[str] = field(default_factory=set)  # logical tables whose seed items are written
