@@ -1,13 +1,27 @@
 """Reading TOML files (scenarios, blueprints) with errors that name the file, field and expectation."""
 from __future__ import annotations
 
+import importlib
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pytest_drtest.errors import DrConfigError
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table", list: "a list"}
+
+
+def import_callable(ref: str, *, what: str, source: str, field: str) -> Callable[..., Any]:
+    """The callable a ``"module:function"`` reference names (``what``: how errors call it, e.g. ``"runbook "``)."""
+    module, _, name = ref.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise DrConfigError(f"cannot import {what}{ref!r}: {exc}", source=source, field=field) from None
+    if not callable(fn):
+        raise DrConfigError(f"{what}{ref!r} is not callable", source=source, field=field)
+    return fn  # type: ignore[no-any-return]
 
 
 def load_toml(path: Path) -> dict[str, Any]:

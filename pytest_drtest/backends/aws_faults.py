@@ -34,6 +34,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.errors import DrConfigError
+from pytest_drtest.probes.error_rate import (
+    PROBE_METRIC,
+    PROBE_NAMESPACE,
+    MinuteErrorRate,
+)
 from pytest_drtest.topology.build import RUN_TAG
 
 if TYPE_CHECKING:
@@ -48,8 +53,6 @@ MAX_DURATION = "PT1H"
 #: one hour is longer than every shipped objective (the longest RTO is 2 h for restores, whose faults
 #: are data faults without FIS).
 STOP_ALARM_MINUTES = 60
-PROBE_NAMESPACE = "DrTest/Probe"
-PROBE_METRIC = "ErrorRate"
 
 FIS = "fis"
 API = "api"
@@ -280,49 +283,20 @@ class FisInjector:
             fis.stop_experiment(id=record["experiment"])
 
 
-class AccountProbeMetrics:
-    """The probe's error rate on the account's CloudWatch, what the stop alarm watches: each minute of
-    ticks ``[m, m + 60)`` becomes one ``DrTest/Probe`` ``ErrorRate`` datapoint (unit ``Percent``; a failed
-    tick counts 100, a good one 0), as the emulation publishes it
-    (:mod:`pytest_drtest.emulation.cloudwatch.probe_metrics`). A publish that fails is counted in
-    :attr:`failed` and does not fail the test: the probe measures either way."""
+class AccountProbeMetrics(MinuteErrorRate):
+    """The probe's error rate on the account's CloudWatch, what the stop alarm watches (see
+    :mod:`pytest_drtest.probes.error_rate`). A publish that fails is counted in :attr:`failed` and
+    does not fail the test: the probe measures either way."""
 
     def __init__(self, clock: Any, cloudwatch: Any, samples: Any, *, probe: str) -> None:
-        import math
-
-        self.clock = clock
         self.cloudwatch = cloudwatch
-        self.samples = samples
-        self.probe = probe
         self.failed = 0
-        first = math.floor(clock.now() / 60.0) * 60.0 + 60.0
-        self._handle = clock.every(60.0, self.publish, start=first, name=f"cloudwatch {probe} error rate")
-        self._published = first - 60.0
+        super().__init__(clock, samples, probe=probe)
 
-    def publish(self) -> None:
-        import math
-
-        end = math.floor(self.clock.now() / 60.0) * 60.0
-        while self._published < end:
-            start, self._published = self._published, self._published + 60.0
-            self._publish_minute(start)
-
-    def _publish_minute(self, start: float) -> None:
+    def put(self, start: float, count: int, failed: int) -> None:
         import botocore.exceptions
 
-        ticks = [s for s in self.samples() if start <= s.t < start + 60.0]
-        if not ticks:
-            return
-        failed = sum(1 for s in ticks if not s.ok)
         try:
-            self.cloudwatch.put_metric_data(Namespace=PROBE_NAMESPACE, MetricData=[{
-                "MetricName": PROBE_METRIC, "Dimensions": [{"Name": "Probe", "Value": self.probe}],
-                "Timestamp": self.clock.datetime(start), "Unit": "Percent",
-                "StatisticValues": {"SampleCount": float(len(ticks)), "Sum": 100.0 * failed,
-                                    "Minimum": 100.0 if failed == len(ticks) else 0.0, "Maximum": 100.0 if failed else 0.0},
-            }])
+            self.cloudwatch.put_metric_data(**self.metric_data(self.clock, start, count, failed, self.probe))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
             self.failed += 1
-
-    def stop(self) -> None:
-        self._handle.cancel()

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.durations import parse_iso_duration
-from pytest_drtest.recovery.formats import RUNBOOK_TIMEOUT, all_steps
+from pytest_drtest.emulation.arc_region_switch.models import plan_steps
+from pytest_drtest.recovery.formats import RUNBOOK_TIMEOUT
 from pytest_drtest.recovery.placeholders import resolve
 from pytest_drtest.recovery.steps import RunbookFailed, poll
 
@@ -115,7 +116,7 @@ def execute_plan(runbook: ArcPlanRunbook, topology: Topology, clock: Clock) -> N
 def _follow(topology: Topology, plan: dict[str, Any], region: str) -> None:
     """The application in ``region`` uses what the plan made writable there."""
     stack = topology.stack(region)
-    for step in all_steps(plan):
+    for step in plan_steps(plan):
         kind = {"AuroraGlobalDatabase": "cluster", "RdsPromoteReadReplica": "instance"}.get(step["executionBlockType"])
         if kind is None or not stack.database:
             continue

@@ -17,7 +17,6 @@ inside it and what was expected, before anything is built. See docs/runbooks.md.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from collections.abc import Callable
@@ -29,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 import yaml
 
+from pytest_drtest.config import import_callable
+from pytest_drtest.emulation.arc_region_switch.models import plan_steps
 from pytest_drtest.emulation.shapes import ShapeError
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.faults.base import Fault, FaultContext
@@ -355,7 +356,7 @@ def arc_runbook_from_spec(spec: dict[str, Any], *, source: str, field: str, base
             functions[arn] = f"ssm:{_document_name(doc_path)}"
         else:
             functions[arn] = _callable(target, source=source, field=where)
-    for i, step in enumerate(all_steps(plan)):
+    for i, step in enumerate(plan_steps(plan)):
         if step["executionBlockType"] != "CustomActionLambda":
             continue
         for lam in step["executionBlockConfiguration"]["customActionLambdaConfig"]["lambdas"]:
@@ -369,31 +370,11 @@ def arc_runbook_from_spec(spec: dict[str, Any], *, source: str, field: str, base
                           functions, documents, source, _start_after(spec, source=source, field=field))
 
 
-def all_steps(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-
-    def walk(steps: list[dict[str, Any]]) -> None:
-        for step in steps:
-            out.append(step)
-            if step["executionBlockType"] == "Parallel":
-                walk(step["executionBlockConfiguration"]["parallelConfig"]["steps"])
-
-    for workflow in plan["workflows"]:
-        walk(workflow.get("steps") or [])
-    return out
-
-
 def _callable(ref: Any, *, source: str, field: str) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
     if not isinstance(ref, str) or ":" not in ref:
         raise DrConfigError(f"expected 'module:function' or {{ ssm = \"doc.yaml\" }}, got {ref!r}", source=source, field=field)
-    module, _, name = ref.partition(":")
-    try:
-        fn = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise DrConfigError(f"cannot import {ref!r}: {exc}", source=source, field=field) from None
-    if not callable(fn):
-        raise DrConfigError(f"{ref!r} is not callable", source=source, field=field)
-    return fn  # type: ignore[no-any-return]
+    fn: Callable[[dict[str, Any], dict[str, Any]], Any] = import_callable(ref, what="", source=source, field=field)
+    return fn
 
 
 def runbook_from_spec(spec: dict[str, Any], *, source: str, field: str, base: Path) -> SsmRunbook | ArcPlanRunbook:

@@ -31,11 +31,11 @@
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pytest_drtest.config import import_callable
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.recovery.steps import (
     RunbookFailed,
@@ -381,14 +381,7 @@ def resolve_runbook(ref: str | Runbook, *, source: str = "", field: str = "runbo
     if ref in RUNBOOKS:
         return RUNBOOKS[ref]
     if ":" in ref:
-        module_name, _, attr = ref.partition(":")
-        try:
-            fn = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise DrConfigError(f"cannot import runbook {ref!r}: {exc}", source=source, field=field) from None
-        if not callable(fn):
-            raise DrConfigError(f"runbook {ref!r} is not callable", source=source, field=field)
-        runbook: Runbook = fn
+        runbook: Runbook = import_callable(ref, what="runbook ", source=source, field=field)
         return runbook
     raise DrConfigError(
         f"unknown runbook {ref!r}; expected one of {', '.join(RUNBOOKS)} or 'module:function'", source=source, field=field

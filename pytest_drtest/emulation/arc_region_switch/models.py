@@ -30,17 +30,22 @@ class Plan:
 
     def steps(self) -> list[dict[str, Any]]:
         """Every step of every workflow, Parallel members included."""
-        out: list[dict[str, Any]] = []
+        return plan_steps(self.body)
 
-        def walk(steps: list[dict[str, Any]]) -> None:
-            for step in steps:
-                out.append(step)
-                if step["executionBlockType"] == "Parallel":
-                    walk(step["executionBlockConfiguration"]["parallelConfig"]["steps"])
 
-        for workflow in self.body["workflows"]:
-            walk(workflow.get("steps") or [])
-        return out
+def plan_steps(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every step of every workflow of a plan (API shape), Parallel members included."""
+    out: list[dict[str, Any]] = []
+
+    def walk(steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            out.append(step)
+            if step["executionBlockType"] == "Parallel":
+                walk(step["executionBlockConfiguration"]["parallelConfig"]["steps"])
+
+    for workflow in plan["workflows"]:
+        walk(workflow.get("steps") or [])
+    return out
 
 
 @dataclass

@@ -11,7 +11,6 @@ lost its CloudWatch endpoint is too, and those minutes are missing data.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,48 +18,31 @@ import botocore.exceptions
 
 from pytest_drtest.emulation.cloudwatch.models import Datapoint
 from pytest_drtest.emulation.cloudwatch.responses import CloudWatchEmulator
+from pytest_drtest.probes.error_rate import (
+    MINUTE,
+    PROBE_METRIC,
+    PROBE_NAMESPACE,
+    MinuteErrorRate,
+)
 
-PROBE_NAMESPACE = "DrTest/Probe"
-PROBE_METRIC = "ErrorRate"
-MINUTE = 60.0  # CloudWatch standard resolution [CW-UG:publishingMetrics]
+__all__ = ["MINUTE", "PROBE_METRIC", "PROBE_NAMESPACE", "ProbeMetrics"]
 
 
-class ProbeMetrics:
-    """Publishes one probe's error rate every minute; ``stop()`` ends it."""
+class ProbeMetrics(MinuteErrorRate):
+    """Publishes one probe's error rate to the emulated CloudWatch every minute; ``stop()`` ends it."""
 
     def __init__(self, emulator: CloudWatchEmulator, samples: Callable[[], Sequence[Any]], *, region: str, probe: str) -> None:
         self.emulator = emulator
-        self.samples = samples
         self.region = region
-        self.probe = probe
-        clock = emulator.clock
-        first = math.floor(clock.now() / MINUTE) * MINUTE + MINUTE
-        self._handle = clock.every(MINUTE, self.publish, start=first, name=f"cloudwatch {probe} error rate")
-        self._published = first - MINUTE  # the minute before the probe started has no ticks of it
+        super().__init__(emulator.clock, samples, probe=probe)
 
-    def publish(self) -> None:
-        end = math.floor(self.emulator.clock.now() / MINUTE) * MINUTE
-        while self._published < end:
-            start, self._published = self._published, self._published + MINUTE
-            self._publish_minute(start)
+    def ready(self) -> bool:
+        return self.emulator.world.region_up(self.region)  # a lost region's CloudWatch is lost too
 
-    def _publish_minute(self, start: float) -> None:
-        ticks = [s for s in self.samples() if start <= s.t < start + MINUTE]
-        if not ticks or not self.emulator.world.region_up(self.region):
-            return
-        failed = sum(1 for s in ticks if not s.ok)
-        point = Datapoint(start, float(len(ticks)), 100.0 * failed, 100.0 if failed == len(ticks) else 0.0, 100.0 if failed else 0.0)
-        dimensions = frozenset({("Probe", self.probe)})
+    def put(self, start: float, count: int, failed: int) -> None:
+        point = Datapoint(start, float(count), 100.0 * failed, 100.0 if failed == count else 0.0, 100.0 if failed else 0.0)
         try:
-            self.emulator.backdoor(self.region).put_metric_data(Namespace=PROBE_NAMESPACE, MetricData=[{
-                "MetricName": PROBE_METRIC, "Dimensions": [{"Name": "Probe", "Value": self.probe}],
-                "Timestamp": self.emulator.clock.datetime(start), "Unit": "Percent",
-                "StatisticValues": {"SampleCount": point.sample_count, "Sum": point.total, "Minimum": point.minimum,
-                                    "Maximum": point.maximum},
-            }])
+            self.emulator.backdoor(self.region).put_metric_data(**self.metric_data(self.clock, start, count, failed, self.probe))
         except botocore.exceptions.ClientError:
             pass  # moto refused the timestamp: the emulation's own store still has the datapoint
-        self.emulator.record(self.region, PROBE_NAMESPACE, PROBE_METRIC, dimensions, point)
-
-    def stop(self) -> None:
-        self._handle.cancel()
+        self.emulator.record(self.region, PROBE_NAMESPACE, PROBE_METRIC, frozenset({("Probe", self.probe)}), point)
