@@ -207,6 +207,7 @@ class Emulation:
         self.world.listeners.append(self._world_changed)
         self.services: dict[str, ServiceEmulator] = {}  # the first emulator of each service
         self._emulators: dict[str, list[ServiceEmulator]] = {}  # every emulator, in the order added
+        self._found: dict[type, Any] = {}  # find()'s answers (emulators look each other up on every tick)
         self._dataplane: Any = None
         self.endpoints: dict[str, Endpoint] = {}
         self.endpoint_listeners: list[Callable[[Endpoint], None]] = []  # told of each new endpoint
@@ -225,6 +226,7 @@ class Emulation:
         puts it before the service's others (a gate that must see every call, e.g. a paused
         Aurora Serverless v2 cluster refusing Data API calls before the Data API emulator runs them)."""
         self.services.setdefault(emulator.service, emulator)
+        self._found.clear()
         emulators = self._emulators.setdefault(emulator.service, [])
         if first:
             emulators.insert(0, emulator)
@@ -237,11 +239,13 @@ class Emulation:
 
     def find(self, kind: type[T]) -> T:
         """The emulator of class ``kind`` (KeyError if none was added)."""
-        for emulators in self._emulators.values():
-            for emulator in emulators:
-                if isinstance(emulator, kind):
-                    return emulator
-        raise KeyError(kind.__name__)
+        found = self._found.get(kind)
+        if found is None:
+            found = next((e for emulators in self._emulators.values() for e in emulators if isinstance(e, kind)), None)
+            if found is None:
+                raise KeyError(kind.__name__)
+            self._found[kind] = found
+        return found
 
     @property
     def dataplane(self) -> Any:

@@ -55,11 +55,10 @@ def _attach_health_checks(topology: Topology, plan: dict[str, Any], checks: list
     """UPSERT each Region's record set of ``recordName`` with the plan's health check of that Region."""
     r53 = topology.client("route53", "primary")
     mapping: dict[str, str] = {}
-    for workflow in plan["workflows"]:
-        for step in workflow.get("steps") or []:
-            config = step["executionBlockConfiguration"].get("route53HealthCheckConfig") or {}
-            for entry in config.get("recordSets") or []:
-                mapping[entry["recordSetIdentifier"]] = entry["region"]
+    for step in plan_steps(plan):  # Parallel members included
+        config = step["executionBlockConfiguration"].get("route53HealthCheckConfig") or {}
+        for entry in config.get("recordSets") or []:
+            mapping[entry["recordSetIdentifier"]] = entry["region"]
     changes: list[dict[str, Any]] = []
     for check in checks:
         name = check["recordName"].rstrip(".") + "."

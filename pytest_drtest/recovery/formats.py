@@ -268,13 +268,15 @@ def ssm_runbook_from_spec(spec: dict[str, Any], *, source: str, field: str, base
     if not isinstance(parameters, dict):
         raise DrConfigError("expected a table of document parameters", source=source, field=f"{field}.parameters")
     check_placeholders(parameters, source=source, path=f"{field}.parameters")
-    if isinstance(ref, str) and ref in owned_documents():
-        path, content, name = owned_documents()[ref], None, ref
+    owned = owned_documents()
+    if isinstance(ref, str) and ref in owned:
+        path, content, name = owned[ref], None, ref
     else:
         path = locate(ref, base, source=source, field=f"{field}.ssm")
         content, name = path.read_text(encoding="utf-8"), _document_name(path)
     try:
-        document = parse_document(load_content(path.read_text(encoding="utf-8")), name, str(path))
+        document = parse_document(load_content(content if content is not None else path.read_text(encoding="utf-8")), name,
+                                  str(path))
     except ShapeError as exc:
         raise _shape_error(exc, path) from None
     unknown = sorted(set(parameters) - set(document.parameters))

@@ -13,7 +13,7 @@ from pytest_drtest.emulation.elasticache.models import (
     GlobalDatastore,
     ReplicationGroup,
 )
-from pytest_drtest.emulation.rds_common import switch_endpoint
+from pytest_drtest.emulation.rds_common import endpoint_address, switch_endpoint
 
 if TYPE_CHECKING:
     from pytest_drtest.dataplane.redis import RedisPlane, RedisServer
@@ -133,11 +133,9 @@ class ElastiCacheBase(ServiceEmulator):
     def _endpoints(self, rg: ReplicationGroup) -> None:
         """The primary and reader endpoints on their own loopback addresses, port 6379."""
         plane = self.redis
-        plan = self.emulation.addresses
         for which in ("primary", "reader"):
             host = rg.primary_host if which == "primary" else rg.reader_host
-            address = plan.allocate(rg.region, host) if plan is not None else "127.0.0.1"
-            port = REDIS_PORT if plan is not None else 0
+            address, port = endpoint_address(self.emulation, rg.region, host, REDIS_PORT)
             proxy = plane.endpoint(None, name=f"{rg.id[:30]}-{which}", host=address, port=port) if plane is not None else None
             if which == "primary":
                 rg.primary_endpoint = proxy
@@ -148,7 +146,7 @@ class ElastiCacheBase(ServiceEmulator):
                 return proxy.target_port is not None if proxy is not None else self._answers(rg, which)
 
             self.emulation.register_endpoint(Endpoint(host, rg.region, healthy, f"elasticache-{which}",
-                                                      address=address if plan is not None else None))
+                                                      address=address if self.emulation.addresses is not None else None))
 
     def _answers(self, rg: ReplicationGroup, which: str) -> bool:
         primary = rg.primary()

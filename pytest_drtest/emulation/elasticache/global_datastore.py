@@ -19,6 +19,7 @@ from pytest_drtest.emulation.elasticache.models import (
     ReplicationGroup,
     global_prefix,
 )
+from pytest_drtest.emulation.rds_common.arns import ACCOUNT
 
 
 class GlobalDatastores(Failover):
@@ -48,7 +49,7 @@ class GlobalDatastores(Failover):
         return view
 
     def _account(self) -> str:
-        return "123456789012"
+        return ACCOUNT
 
     def before_CreateGlobalReplicationGroup(self, call: Call) -> dict[str, Any]:
         rg = self.group(call.region, call.params["PrimaryReplicationGroupId"])

@@ -14,14 +14,14 @@ LOCALHOST = "127.0.0.1"
 DB_PORT = 5432
 
 
-def endpoint_address(emulation: Any, region: str, name: str) -> tuple[str, int]:
+def endpoint_address(emulation: Any, region: str, name: str, port: int = DB_PORT) -> tuple[str, int]:
     """Where the endpoint ``name`` (its AWS-shaped DNS name) listens: its own loopback address of the
-    run's address plan and port 5432, as describe calls report it; without a plan, 127.0.0.1 and a
-    free port."""
+    run's address plan and ``port`` (PostgreSQL's 5432 unless told), as describe calls report it;
+    without a plan, 127.0.0.1 and a free port."""
     plan = getattr(emulation, "addresses", None)
     if plan is None:
         return LOCALHOST, 0
-    return plan.allocate(region, name), DB_PORT
+    return plan.allocate(region, name), port
 
 
 def create_master(server: PostgresServer, user: str, password: str | None, dbname: str) -> None:
