@@ -20,7 +20,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from pytest_drtest.topology.build import RUN_TAG
+from pytest_drtest.topology.build import RUN_TAG, delete_zone, empty_and_delete_bucket
 
 #: Error codes meaning the resource is already gone (deleted by an earlier step or a cascade).
 _GONE = re.compile(r"NotFound|NoSuch|NotExist|does not exist", re.IGNORECASE)
@@ -215,12 +215,7 @@ def _backup_vault(c: Any, r: Tagged) -> None:
 
 
 def _bucket(c: Any, r: Tagged) -> None:
-    s3 = c.client("s3", r.region)
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=r.ident):
-        entries = [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-        if entries:
-            s3.delete_objects(Bucket=r.ident, Delete={"Objects": entries, "Quiet": True})
-    s3.delete_bucket(Bucket=r.ident)
+    empty_and_delete_bucket(c.client("s3", r.region), r.ident)
 
 
 def _health_check(c: Any, r: Tagged) -> None:
@@ -228,13 +223,7 @@ def _health_check(c: Any, r: Tagged) -> None:
 
 
 def _hosted_zone(c: Any, r: Tagged) -> None:
-    r53 = c.client("route53", "us-east-1")
-    changes = [{"Action": "DELETE", "ResourceRecordSet": record}
-               for page in r53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=r.ident)
-               for record in page["ResourceRecordSets"] if record["Type"] not in ("SOA", "NS")]
-    if changes:
-        r53.change_resource_record_sets(HostedZoneId=r.ident, ChangeBatch={"Changes": changes})
-    r53.delete_hosted_zone(Id=r.ident)
+    delete_zone(c.client("route53", "us-east-1"), r.ident)
 
 
 def _subnet(c: Any, r: Tagged) -> None:

@@ -454,7 +454,7 @@ def _table(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[st
 
 def _bucket(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     assert d.topology is not None
-    from pytest_drtest.topology.build import _empty_and_delete
+    from pytest_drtest.topology.build import empty_and_delete_bucket
 
     s3 = d.topology.client("s3", d.region)
     name = _name(d, logical, p, "BucketName").lower()
@@ -462,7 +462,7 @@ def _bucket(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[s
     if d.region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": d.region}
     s3.create_bucket(**kwargs)
-    d.topology.cleanup.push(f"bucket {name}", partial(_empty_and_delete, s3, name))
+    d.topology.cleanup.push(f"bucket {name}", partial(empty_and_delete_bucket, s3, name))
     if (p.get("VersioningConfiguration") or {}).get("Status"):
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": p["VersioningConfiguration"]["Status"]})
     if p.get("Tags"):
@@ -537,7 +537,7 @@ def _route53(d: Deployment) -> Any:
 
 
 def _hosted_zone(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    from pytest_drtest.topology.build import _delete_zone
+    from pytest_drtest.topology.build import delete_zone
 
     assert d.topology is not None
     r53 = _route53(d)
@@ -545,7 +545,7 @@ def _hosted_zone(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, d
     ident = zone["HostedZone"]["Id"].split("/")[-1]
     if p.get("HostedZoneTags"):
         r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=ident, AddTags=_tags(p, "HostedZoneTags"))
-    d.topology.cleanup.push(f"zone {ident}", partial(_delete_zone, r53, ident))
+    d.topology.cleanup.push(f"zone {ident}", partial(delete_zone, r53, ident))
     return ident, {"Id": ident, "NameServers": ",".join(zone.get("DelegationSet", {}).get("NameServers", []))}
 
 

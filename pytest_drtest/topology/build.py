@@ -259,13 +259,15 @@ def _bucket(topology: Topology, stack: RegionStack, name: str) -> None:
     s3.create_bucket(**kwargs)
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags(topology, "bucket", stack)})
-    topology.cleanup.push(f"bucket {name}", lambda: _empty_and_delete(s3, name))
+    topology.cleanup.push(f"bucket {name}", lambda: empty_and_delete_bucket(s3, name))
 
 
-def _empty_and_delete(s3: Any, name: str) -> None:
+def empty_and_delete_bucket(s3: Any, name: str) -> None:
+    """Delete every version and delete marker (a page of up to 1000 per ``DeleteObjects``), then the bucket."""
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            s3.delete_object(Bucket=name, Key=entry["Key"], VersionId=entry["VersionId"])
+        entries = [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if entries:
+            s3.delete_objects(Bucket=name, Delete={"Objects": entries, "Quiet": True})
     s3.delete_bucket(Bucket=name)
 
 
@@ -419,10 +421,10 @@ def build_dns(topology: Topology) -> None:
         create_health_check(topology, dr)
         records = [record_set(topology, s, Region=s.region) for s in (primary, dr)]
     change_records(topology, records, "CREATE")
-    topology.cleanup.push(f"zone {zone}", lambda: _delete_zone(r53, topology.zone_id))
+    topology.cleanup.push(f"zone {zone}", lambda: delete_zone(r53, topology.zone_id))
 
 
-def _delete_zone(r53: Any, zone_id: str | None) -> None:
+def delete_zone(r53: Any, zone_id: str | None) -> None:
     """Delete every record but SOA/NS (as they are now: runbooks may have changed them), then the zone."""
     changes = [
         {"Action": "DELETE", "ResourceRecordSet": record}
