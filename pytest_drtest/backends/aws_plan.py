@@ -29,6 +29,7 @@ from pytest_drtest.topology.build import (
     IMAGE_NAME,
     RUN_TAG,
     dr_capacity,
+    newest_image,
 )
 
 if TYPE_CHECKING:
@@ -156,10 +157,8 @@ def plan_scenario(scenario: Scenario, clients: Any, account: str, fis_role: str 
     images: dict[str, str] = {}
     compute = [primary] + ([dr] if scenario.strategy.dr_capacity != "none" else [])
     for region in compute:
-        found = clients.client("ec2", region).describe_images(
-            Owners=["amazon", "self"], Filters=[{"Name": "name", "Values": [IMAGE_NAME]}])["Images"]
-        if found:
-            newest = max(found, key=lambda i: i.get("CreationDate", ""))
+        newest = newest_image(clients.client("ec2", region))
+        if newest is not None:
             images[region] = f"{newest['ImageId']} ({newest.get('Name', '')})"
         else:
             plan.notes.append(f"no image named {IMAGE_NAME} in {region}: the launch template would have none")

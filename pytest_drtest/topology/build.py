@@ -41,15 +41,21 @@ def backup_role(topology: Topology) -> str:
     return f"arn:aws:iam::{account_of(topology)}:role/service-role/AWSBackupDefaultServiceRole"
 
 
-def image_id(topology: Topology, region: str) -> str:
-    """The newest image named like :data:`IMAGE_NAME` in ``region`` (``DescribeImages``); an emulator
-    that holds no image gets one registered, as a team's image pipeline would have."""
-    ec2 = topology.client("ec2", region)
+def newest_image(ec2: Any) -> dict[str, Any] | None:
+    """The newest image named like :data:`IMAGE_NAME` (``DescribeImages``, a read), if any."""
     images = ec2.describe_images(Owners=["amazon", "self"], Filters=[{"Name": "name", "Values": [IMAGE_NAME]}])["Images"]
-    if images:
-        return str(max(images, key=lambda i: i.get("CreationDate", ""))["ImageId"])
-    return str(ec2.register_image(Name=EMULATED_IMAGE, Architecture="x86_64", RootDeviceName="/dev/xvda",
-                                  VirtualizationType="hvm")["ImageId"])
+    return max(images, key=lambda i: i.get("CreationDate", "")) if images else None
+
+
+def image_id(topology: Topology, region: str) -> str:
+    """The newest image named like :data:`IMAGE_NAME` in ``region``, asked once per topology and region;
+    an emulator that holds no image gets one registered, as a team's image pipeline would have."""
+    if region not in topology.images:
+        ec2 = topology.client("ec2", region)
+        newest = newest_image(ec2)
+        topology.images[region] = str(newest["ImageId"]) if newest is not None else str(ec2.register_image(
+            Name=EMULATED_IMAGE, Architecture="x86_64", RootDeviceName="/dev/xvda", VirtualizationType="hvm")["ImageId"])
+    return topology.images[region]
 
 
 def _tags(topology: Topology, role: str, stack: RegionStack) -> list[dict[str, str]]:

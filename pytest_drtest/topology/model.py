@@ -101,6 +101,7 @@ class Topology:
     seeded: set[str] = field(default_factory=set)  # logical tables whose seed items are written
     db_record: str | None = None  # the DNS name the application's database answers at (db.<domain>)
     endpoints: dict[tuple[str, str, str, bool], tuple[str, int]] = field(default_factory=dict)  # database endpoints seen
+    images: dict[str, str] = field(default_factory=dict)  # region -> the image its instances launch from (build.image_id)
     jobs: list[Any] = field(default_factory=list)  # scheduled jobs (e.g. snapshot-and-copy)
     #: numbers of the resources runbooks create (restored tables, databases): per topology, so that a
     #: test's names — and the figures drawn for them — do not depend on the tests run before it
