@@ -269,11 +269,11 @@ def _bucket(topology: Topology, stack: RegionStack, name: str) -> None:
 
 
 def empty_and_delete_bucket(s3: Any, name: str) -> None:
-    """Delete every version and delete marker (a page of up to 1000 per ``DeleteObjects``), then the bucket."""
+    """Delete every version and delete marker, one ``DeleteObject`` each, then the bucket (a batched
+    ``DeleteObjects`` left the versioned DR replica not empty on the LocalStack backend: BucketNotEmpty)."""
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-        entries = [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-        if entries:
-            s3.delete_objects(Bucket=name, Delete={"Objects": entries, "Quiet": True})
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=name, Key=entry["Key"], VersionId=entry["VersionId"])
     s3.delete_bucket(Bucket=name)
 
 
