@@ -6,9 +6,12 @@ Definitions (DESIGN.md):
 - RPO = fault time minus the ack time of the EARLIEST acknowledged write that is missing after
   recovery (0 when none is missing): the data-loss window. ``lost_writes`` are the missing writes
   acknowledged up to the fault.
-- Discarded writes = writes acknowledged AFTER the fault that are missing after recovery (e.g. made
-  to a damaged table that a restore then replaced): ``discarded_writes``, a figure of their own
-  with their own objective (default: none), since they cannot show in a window before the fault.
+- Discarded writes = writes SENT after the fault that are missing after recovery (e.g. made to a
+  damaged table that a restore then replaced): ``discarded_writes``, a figure of their own with
+  their own objective (default: none), since they cannot show in a window before the fault. A
+  write in flight at the fault (sent before it, acknowledged after: the store may have committed
+  it before the fault struck, as a paced clock shows with a service's HTTP round trip) is a lost
+  write; it counts in ``lost_writes`` but cannot widen the window (its ack is after the fault).
 - Conflict overwrites = acknowledged writes silently replaced by last writer wins: a write that
   reached another region after a later write to the same item had been taken there (a write of
   the other region that never saw it), so that every region discarded it. They are not lost
@@ -58,12 +61,18 @@ class Timeline:
 
 @dataclass(frozen=True)
 class Write:
-    """One acknowledged write: the key, its payload (None for a delete) and the ack time."""
+    """One acknowledged write: the key, its payload (None for a delete), the ack time, and the
+    time its request was sent (None: the same as the ack)."""
 
     key: str
     payload: str | None
     ack_t: float
     seq: int
+    sent_t: float | None = None
+
+    def sent_after(self, t: float) -> bool:
+        """True when the request left after clock time ``t`` (so it cannot have been committed before it)."""
+        return (self.ack_t if self.sent_t is None else self.sent_t) > t
 
 
 @dataclass
@@ -72,8 +81,8 @@ class Ledger:
 
     writes: list[Write] = field(default_factory=list)
 
-    def record(self, key: str, payload: str | None, ack_t: float) -> Write:
-        write = Write(key, payload, ack_t, len(self.writes) + 1)
+    def record(self, key: str, payload: str | None, ack_t: float, sent_t: float | None = None) -> Write:
+        write = Write(key, payload, ack_t, len(self.writes) + 1, sent_t)
         self.writes.append(write)
         return write
 
@@ -146,10 +155,10 @@ class Result:
     conflict_overwrites: list[Write] = field(default_factory=list)  # replaced by last writer wins, oldest first
 
     def __post_init__(self) -> None:
-        """Missing writes acknowledged after the fault are discarded writes, not lost ones."""
-        after = [w for w in self.lost_writes if w.ack_t > self.fault_t]
+        """Missing writes sent after the fault are discarded writes, not lost ones."""
+        after = [w for w in self.lost_writes if w.sent_after(self.fault_t)]
         if after:
-            self.lost_writes = [w for w in self.lost_writes if w.ack_t <= self.fault_t]
+            self.lost_writes = [w for w in self.lost_writes if not w.sent_after(self.fault_t)]
             self.discarded_writes = sorted(self.discarded_writes + after, key=lambda w: w.ack_t)
 
     @property
@@ -260,6 +269,7 @@ class Result:
                 "segments": [s.as_dict(self.fault_t) for s in segments(self.probe_samples)],
                 "lost": [
                     {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
+                    | ({} if w.sent_t is None else {"sent": round(w.sent_t - self.fault_t, 3)})
                     for w in self.lost_writes[:MAX_LOST_IN_REPORT]
                 ],
                 "discarded": [
@@ -284,7 +294,8 @@ class Result:
             out = []
             for seq in seqs:
                 entry = by_seq.get(int(seq), {})
-                out.append(Write(str(entry.get("key", f"#{seq}")), None, fault_t + float(entry.get("t", default_t)), int(seq)))
+                sent = None if "sent" not in entry else fault_t + float(entry["sent"])
+                out.append(Write(str(entry.get("key", f"#{seq}")), None, fault_t + float(entry.get("t", default_t)), int(seq), sent))
             return out
 
         lost = writes(timeline.get("lost", []), data.get("lost_sequence_numbers", []), 0.0)

@@ -140,7 +140,7 @@ class Probe:
         write_ok = read_ok = False
         try:
             region = self.path.put(key, payload)
-            self.ledger.record(key, payload, self.clock.now())
+            self.ledger.record(key, payload, self.clock.now(), sent_t=now)
             write_ok = True
             self._last_key = key
         except AppUnavailable as exc:

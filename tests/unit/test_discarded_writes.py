@@ -41,6 +41,24 @@ def test_the_json_form_keeps_lost_and_discarded_apart():
     assert again.as_dict() == data
 
 
+def test_a_write_in_flight_at_the_fault_is_lost_not_discarded_and_survives_the_json_form():
+    """Sent 3 s before the fault, acknowledged 0.9 s after it (a service's round trip on a paced
+    clock): the store may have committed it before the fault, so recovery losing it is data loss."""
+    ledger = Ledger()
+    ledger.record("early", "e", 98.0, sent_t=97.9)
+    ledger.record("in-flight", "f", 100.9, sent_t=97.0)
+    ledger.record("after", "a", 101.5, sent_t=100.5)
+    rpo, lost = compute_rpo(ledger, {}, fault_t=100.0)
+    result = Result(fault_t=100.0, rto_s=60.0, rpo_s=rpo, lost_writes=lost, phases=Phases(), modeled=True, samples=0,
+                    failed_samples=0)
+    assert result.rpo_s == 2.0  # the window is still the earliest write acknowledged before the fault
+    assert result.lost_sequence_numbers == [1, 2]
+    assert result.discarded_sequence_numbers == [3]
+    again = Result.from_dict(result.as_dict())
+    assert again.lost_sequence_numbers == [1, 2] and again.discarded_sequence_numbers == [3]
+    assert again.as_dict() == result.as_dict()
+
+
 def test_the_default_objective_is_none_discarded_and_a_level_may_allow_some():
     result = _result()
     missed = failures(result, Objectives.parse("1h", "1s", source="band", level="band"))
