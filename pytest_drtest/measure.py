@@ -12,6 +12,10 @@ Definitions (DESIGN.md):
   write in flight at the fault (sent before it, acknowledged after: the store may have committed
   it before the fault struck, as a paced clock shows with a service's HTTP round trip) is a lost
   write; it counts in ``lost_writes`` but cannot widen the window (its ack is after the fault).
+- Lost objects = the objects the topology wrote to its buckets (``Topology.objects``, a ledger of
+  ``s3://<bucket>/<key>`` -> ETag) that the bucket the application reads after recovery does not
+  hold with that ETag: acknowledged writes too, so they widen the RPO like lost items do
+  (``lost_objects``; the JSON's ``lost_writes`` counts both).
 - Conflict overwrites = acknowledged writes silently replaced by last writer wins: a write that
   reached another region after a later write to the same item had been taken there (a write of
   the other region that never saw it), so that every region discarded it. They are not lost
@@ -153,6 +157,7 @@ class Result:
     probe_samples: list[Sample] = field(default_factory=list)  # the ticks behind ``samples``, for pictures
     discarded_writes: list[Write] = field(default_factory=list)  # acknowledged after the fault, missing after recovery
     conflict_overwrites: list[Write] = field(default_factory=list)  # replaced by last writer wins, oldest first
+    lost_objects: list[Write] = field(default_factory=list)  # the topology's objects missing after recovery, oldest first
 
     def __post_init__(self) -> None:
         """Missing writes sent after the fault are discarded writes, not lost ones."""
@@ -168,6 +173,11 @@ class Result:
     @property
     def lost_sequence_numbers(self) -> list[int]:
         return [w.seq for w in self.lost_writes]
+
+    @property
+    def lost_count(self) -> int:
+        """Every acknowledged write recovery lost: items (``lost_writes``) and objects (``lost_objects``)."""
+        return len(self.lost_writes) + len(self.lost_objects)
 
     @property
     def discarded_sequence_numbers(self) -> list[int]:
@@ -240,6 +250,8 @@ class Result:
     def summary(self) -> str:
         rto = "not recovered" if self.rto_s is None else format_duration(self.rto_s)
         text = f"RTO {rto}, RPO {format_duration(self.rpo_s)}, {len(self.lost_writes)} lost writes"
+        if self.lost_objects:
+            text += f", {len(self.lost_objects)} lost objects"
         if self.discarded_writes:
             text += f", {len(self.discarded_writes)} writes discarded after the fault"
         if self.conflict_overwrites:
@@ -251,8 +263,9 @@ class Result:
         return {
             "rto_s": None if self.rto_s is None else round(self.rto_s, 3),
             "rpo_s": round(self.rpo_s, 3),
-            "lost_writes": len(self.lost_writes),
+            "lost_writes": self.lost_count,
             "lost_sequence_numbers": self.lost_sequence_numbers[:MAX_LOST_IN_REPORT],
+            "lost_objects": [w.key for w in self.lost_objects[:MAX_LOST_IN_REPORT]],
             "discarded_writes": len(self.discarded_writes),
             "discarded_sequence_numbers": self.discarded_sequence_numbers[:MAX_LOST_IN_REPORT],
             "conflict_overwrites": len(self.conflict_overwrites),
@@ -271,6 +284,9 @@ class Result:
                     {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
                     | ({} if w.sent_t is None else {"sent": round(w.sent_t - self.fault_t, 3)})
                     for w in self.lost_writes[:MAX_LOST_IN_REPORT]
+                ],
+                "lost_objects": [
+                    {"key": w.key, "t": round(w.ack_t - self.fault_t, 3)} for w in self.lost_objects[:MAX_LOST_IN_REPORT]
                 ],
                 "discarded": [
                     {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
@@ -302,6 +318,9 @@ class Result:
         # a discarded write whose entry was cut from the report still counts as after the fault
         discarded = writes(timeline.get("discarded", []), data.get("discarded_sequence_numbers", []), 1e-3)
         conflicts = writes(timeline.get("conflicts", []), data.get("conflict_sequence_numbers", []))
+        object_t = {str(o["key"]): float(o.get("t", 0.0)) for o in timeline.get("lost_objects", [])}
+        objects = [Write(str(key), None, fault_t + object_t.get(str(key), 0.0), n + 1)
+                   for n, key in enumerate(data.get("lost_objects", []))]
         phases = Phases(**{k: v for k, v in (data.get("phases") or {}).items() if k in Phases.__dataclass_fields__})
         samples: list[Sample] = []
         for seg in timeline.get("segments", []):
@@ -312,7 +331,7 @@ class Result:
             failed_samples=int(data.get("failed_samples", 0)),
             milestones=[Milestone(fault_t + float(m["t"]), str(m["kind"]), str(m.get("detail", ""))) for m in data.get("milestones", [])],
             served_by={str(k): int(v) for k, v in (data.get("served_by") or {}).items()},
-            probe_samples=samples, discarded_writes=discarded, conflict_overwrites=conflicts,
+            probe_samples=samples, discarded_writes=discarded, conflict_overwrites=conflicts, lost_objects=objects,
         )
 
 
@@ -454,6 +473,23 @@ def conflict_overwrites(ledger: Ledger, losers: list[tuple[str, str | None]]) ->
     discarded by last writer wins (a write the ledger never acknowledged is not one) — oldest first."""
     wanted = set(losers)
     return [w for w in ledger.writes if (w.key, w.payload) in wanted]
+
+
+def object_key(logical: str, key: str) -> str:
+    """The object ledger's name of ``key`` in the blueprint bucket ``logical``: ``s3://assets/seed/00001.json``."""
+    return f"s3://{logical}/{key}"
+
+
+def lost_objects(objects: Ledger, present: dict[str, str | None]) -> list[Write]:
+    """The objects whose last acknowledged write (an ETag) is not what the application's bucket
+    holds now (``present``: object ledger key -> ETag or None), oldest first."""
+    return sorted((w for key, w in objects.latest().items() if present.get(key) != w.payload), key=lambda w: w.ack_t)
+
+
+def window(fault_t: float, *losses: list[Write]) -> float:
+    """The RPO: fault time minus the earliest ack among the lost writes of every store (0 when none)."""
+    acks = [w.ack_t for lost in losses for w in lost if not w.sent_after(fault_t)]
+    return max(0.0, fault_t - min(acks)) if acks else 0.0
 
 
 def compute_rpo(ledger: Ledger, present: dict[str, str | None], fault_t: float) -> tuple[float, list[Write]]:

@@ -177,12 +177,19 @@ def failures(result: Result, objectives: Objectives) -> list[str]:
         elif result.rto_s > objectives.rto:
             missed.append(f"RTO {result.rto_s:.1f} s exceeds objective {_s(objectives.rto)} ({result.story()})")
     if objectives.rpo is not None and result.rpo_s > objectives.rpo:
-        lost = result.lost_writes
-        shown = ", ".join(str(w.seq) for w in lost[:10]) + (" ..." if len(lost) > 10 else "")
-        earliest = lost[0].ack_t - result.fault_t if lost else 0.0
+        lost, objects = result.lost_writes, result.lost_objects
+        parts = []
+        if lost or not objects:
+            shown = ", ".join(str(w.seq) for w in lost[:10]) + (" ..." if len(lost) > 10 else "")
+            parts.append(f"{len(lost)} lost writes, sequence numbers {shown}")
+        if objects:
+            named = ", ".join(w.key for w in objects[:5]) + (" ..." if len(objects) > 5 else "")
+            parts.append(f"{len(objects)} lost object{'s' if len(objects) != 1 else ''}: {named}")
+        acks = [w.ack_t for w in lost + objects]
+        earliest = min(acks) - result.fault_t if acks else 0.0
         missed.append(
-            f"RPO {result.rpo_s:.1f} s exceeds objective {_s(objectives.rpo)} ({len(lost)} lost writes, "
-            f"sequence numbers {shown}; earliest acknowledged at {earliest:+.1f} s from the fault)"
+            f"RPO {result.rpo_s:.1f} s exceeds objective {_s(objectives.rpo)} ({'; '.join(parts)}; "
+            f"earliest acknowledged at {earliest:+.1f} s from the fault)"
         )
     discarded, limit = result.discarded_writes, objectives.discarded_limit
     if len(discarded) > limit:

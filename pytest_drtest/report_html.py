@@ -329,13 +329,19 @@ def _experiment_section(e: dict[str, Any], index: int) -> str:
     out.append(_table(("#", "after the fault", "event", "detail"),
                       [(i, f"+{t:.1f} s", text, detail) for i, (t, text, detail) in enumerate(events(e), start=1)], "events"))
     lost = (measured.get("timeline") or {}).get("lost", [])
+    objects = (measured.get("timeline") or {}).get("lost_objects", [])
     if lost:
         shown = lost[:50]
-        out.append(f"<p>{len(lost) if len(lost) == measured.get('lost_writes') else measured.get('lost_writes')} lost write(s):"
+        items = int(measured.get("lost_writes", len(lost))) - len(measured.get("lost_objects", []))
+        out.append(f"<p>{len(lost) if len(lost) == items else items} lost write(s):"
                    " acknowledged, then missing after the recovery</p>")
         out.append(_table(("sequence", "key", "acknowledged"), [(w["seq"], w["key"], f"{float(w['t']):+.1f} s") for w in shown], "lost"))
         if len(lost) > len(shown):
             out.append(f"<p>… and {len(lost) - len(shown)} more (all in the JSON report)</p>")
+    if objects:
+        out.append(f"<p>{len(measured.get('lost_objects', objects))} lost object(s): written to the topology's buckets, "
+                   "then not in the bucket the application reads after the recovery (or not with that ETag)</p>")
+        out.append(_table(("object", "written"), [(o["key"], f"{float(o['t']):+.1f} s") for o in objects[:50]], "lost-objects"))
     conflicts = (measured.get("timeline") or {}).get("conflicts", [])
     if conflicts:
         shown = conflicts[:50]

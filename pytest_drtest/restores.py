@@ -391,15 +391,16 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             record_restore(topology, kind=check.kind, region=region, source=snap["source"], target=target,
                            restore_time=snap["t"], started=started, completed=clock.now(), store="sql",
                            db=db_target(topology, region, target, "instance"))
-        else:  # aws-backup: the newest recovery point of the primary vault
+        else:  # aws-backup: the table's newest recovery point in the primary vault (the plan backs up buckets too)
             backup = dr.client("backup", region)
             vault = topology.primary.vault
-            points = [p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]
-                      if p.get("Status") in ("AVAILABLE", "COMPLETED")]
-            if not points:
-                raise DrConfigError(f"no recovery point in {vault} after the steady state; lengthen steady_state beyond the backup schedule")
-            latest = max(points, key=lambda p: p["CreationDate"])
             source = topology.table_name(check.table)
+            points = [p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]
+                      if p.get("Status") in ("AVAILABLE", "COMPLETED") and p.get("ResourceArn", "").endswith(f":table/{source}")]
+            if not points:
+                raise DrConfigError(f"no recovery point of {source} in {vault} after the steady state; lengthen "
+                                    "steady_state beyond the backup schedule")
+            latest = max(points, key=lambda p: p["CreationDate"])
             target = new_table_name(topology, check.table, "from-vault")
             job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], Metadata={"targetTableName": target},
                                            IamRoleArn=backup_role(topology))["RestoreJobId"]

@@ -14,9 +14,13 @@ from pytest_drtest.measure import (
     Result,
     Sample,
     Timeline,
+    Write,
     compute_rpo,
     compute_rto,
     conflict_overwrites,
+    lost_objects,
+    object_key,
+    window,
 )
 from pytest_drtest.probes.app import AppUnavailable
 
@@ -234,11 +238,14 @@ class Probe:
             raise RuntimeError("no fault was injected: there is nothing to measure (dr.inject(...) first)")
         rto, phases = compute_rto(self.samples, fault_t, self.consecutive)
         latest = self.ledger.latest()
+        region: str | None
         try:
-            _, present = self.path.read_all(sorted(latest))
+            region, present = self.path.read_all(sorted(latest))
         except AppUnavailable:
-            present = {}
-        rpo, lost = compute_rpo(self.ledger, present, fault_t)
+            region, present = None, {}
+        _, lost = compute_rpo(self.ledger, present, fault_t)
+        objects = self._lost_objects(region)
+        rpo = window(fault_t, lost, objects)
         health = self._health_check_unhealthy(fault_t)
         if health is not None:
             phases.health_check_unhealthy = health
@@ -253,10 +260,33 @@ class Probe:
             samples=len(self.samples), failed_samples=sum(1 for s in self.samples if not s.ok),
             milestones=milestones, served_by=served,
             conflict_overwrites=conflict_overwrites(self.ledger, self._conflicts()) if self._conflicts else [],
+            lost_objects=objects,
         )
         if any(getattr(f, "data_fault", False) for f in self._faults()):
             self._recovered_by_runbook(result)
         return result
+
+    def _lost_objects(self, region: str | None) -> list[Write]:
+        """The topology's objects (``topology.objects``) that the buckets the application of
+        ``region`` reads (:meth:`Topology.app_bucket`) do not hold with their acknowledged ETag:
+        all of them when no region serves or the region has no copy of the bucket."""
+        topology = self.topology
+        if topology is None or not topology.objects.writes:
+            return []
+        present: dict[str, str | None] = {}
+        if region is not None:
+            prefixes = {key.split("/", 3)[2] for key in topology.objects.latest()}
+            s3 = topology.clients.client("s3", region)
+            for logical in sorted(prefixes):
+                bucket = topology.app_bucket(logical, region)
+                if bucket is None:
+                    continue
+                try:
+                    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                        present.update((object_key(logical, o["Key"]), o["ETag"]) for o in page.get("Contents", []))
+                except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError):
+                    continue
+        return lost_objects(topology.objects, present)
 
     def _recovered_by_runbook(self, result: Result) -> None:
         """Probes cannot see corrupted data: after a data fault the service counts as recovered

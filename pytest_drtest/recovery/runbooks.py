@@ -7,10 +7,11 @@
 - ``shift-traffic`` (active/active): wait for the failing region's health check, scale the
   surviving region up to take all traffic; latency records shift by themselves.
 - ``restore-from-backup`` (backup & restore): wait for detection, restore each data store (the
-  newest recovery point copied to the DR vault into a NEW table, the newest DB snapshot copied to the
-  DR region into a NEW instance) and the release archive kept in S3 Glacier Flexible Retrieval (with
-  the blueprint's ``[backup] archive_restore_tier``), all in parallel; deploy the DR region's stack
-  configured with them, launch and warm up its instances, repoint DNS.
+  newest recovery point copied to the DR vault into a NEW table, each bucket's newest recovery point
+  copied there into a NEW bucket of the DR region, the newest DB snapshot copied to the DR region into
+  a NEW instance) and the release archive kept in S3 Glacier Flexible Retrieval (with the blueprint's
+  ``[backup] archive_restore_tier``), all in parallel; deploy the DR region's stack configured with
+  them (its application reads the restored buckets), launch and warm up its instances, repoint DNS.
 - ``pitr-restore`` (data corruption): restore the table (or database) as of one second before the
   corruption into a NEW one (waiting until that time is restorable), repoint the application, and
   copy back the changes made after the restore point that the corruption did not touch.
@@ -40,6 +41,7 @@ from pytest_drtest.errors import DrConfigError
 from pytest_drtest.recovery.steps import (
     RunbookFailed,
     archive_restored,
+    bucket_restores_done,
     deploy_stack,
     fail_over_global_database,
     finish_archive_restore,
@@ -54,6 +56,7 @@ from pytest_drtest.recovery.steps import (
     scale,
     sleep_until,
     start_archive_restore,
+    start_bucket_restores,
     start_cache_failover,
     start_promotion,
     start_snapshot_restore,
@@ -128,6 +131,7 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
     def finished() -> dict[str, Any] | None:
         if archive_job is not None:
             archive_restored(topology, archive_job)  # in parallel: noted when it ends, not after this wait
+        bucket_restores_done(topology, bucket_jobs)
         status: dict[str, Any] = backup.describe_restore_job(RestoreJobId=job)
         if status["Status"] in ("FAILED", "ABORTED"):
             raise RunbookFailed(f"restore job {job} {status['Status']}: {status.get('StatusMessage', '')}")
@@ -135,6 +139,7 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
 
     db_job = start_snapshot_restore(topology)
     archive_job = start_archive_restore(topology)
+    bucket_jobs = start_bucket_restores(topology)
     poll(clock, finished, every=60, timeout=6 * 3600, what=f"restore job {job}")
     topology.note("table-restored", target)
     dr.tables[logical] = target
@@ -144,6 +149,8 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
     )
     if db_job is not None:
         finish_snapshot_restore(topology, db_job, clock)
+    poll(clock, lambda: bucket_restores_done(topology, bucket_jobs) or None, every=60, timeout=6 * 3600,
+         what="restore jobs of the buckets")
     if archive_job is not None:
         finish_archive_restore(topology, archive_job, clock)
     topology.app_config.setdefault(dr.region, {})["table"] = target
@@ -297,9 +304,15 @@ class RestoreBucketFromBackup:
                                 "restore strategy's); without one, recover a versioned bucket with undelete-objects")
         backup = topology.clients.client("backup", topology.primary_region)
         plan_id = topology.backup_plan_id
+        selected = {arn for entry in backup.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"]
+                    for arn in backup.get_backup_selection(BackupPlanId=plan_id, SelectionId=entry["SelectionId"])
+                    ["BackupSelection"].get("Resources", [])}
+        wanted = [f"arn:aws:s3:::{bucket}" for bucket in topology.primary.buckets.values()]
+        if all(arn in selected for arn in wanted):
+            return  # the plan backs them up already (the shipped backup & restore topology's does)
         selection = backup.create_backup_selection(BackupPlanId=plan_id, BackupSelection={
             "SelectionName": f"{topology.name}-buckets", "IamRoleArn": backup_role(topology),
-            "Resources": [f"arn:aws:s3:::{bucket}" for bucket in topology.primary.buckets.values()],
+            "Resources": [arn for arn in wanted if arn not in selected],
         })["SelectionId"]
         topology.cleanup.push("bucket backup selection",
                               lambda: backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=selection))
@@ -338,6 +351,9 @@ class RestoreBucketFromBackup:
 
         poll(clock, finished, every=60, timeout=6 * 3600, what=f"restore job {job}")
         topology.note("objects-recovered", f"{bucket} as of {latest['CreationDate']:%H:%M:%S} restored into {target}")
+        logical = next((k for k, v in topology.stack(region).buckets.items() if v == bucket), None)
+        if logical is not None:  # the application reads the restored bucket from now on
+            topology.point_app_at_bucket(region, logical, target)
         # the check compares the objects the fault deleted (the restored bucket holds the others too)
         record_restore(topology, kind="s3-backup", store="s3", region=region, source=bucket, target=target,
                        restore_time=clock.seconds_at(latest["CreationDate"]), started=started, completed=clock.now(),

@@ -294,6 +294,61 @@ def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) 
     return target
 
 
+# -- buckets (AWS Backup for S3) ---------------------------------------------------------------------
+def start_bucket_restores(topology: Topology) -> list[dict[str, Any]]:
+    """Backup & restore: for each bucket of the primary region, ``StartRestoreJob`` of its newest recovery
+    point copied to the DR vault into a NEW bucket of the DR region ("AWS Backup Developer Guide,
+    Restoring S3 data": ``DestinationBucketName``, ``NewBucket``); notes ``bucket-restore-started``.
+    A bucket with no recovery point in the DR vault is not restored (its objects count as lost)."""
+    from pytest_drtest.topology.build import backup_role
+
+    dr = topology.dr
+    if not topology.primary.buckets or dr.vault is None:
+        return []
+    backup = topology.clients.client("backup", dr.region)
+    points = [p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=dr.vault)["RecoveryPoints"]
+              if p.get("Status") in ("AVAILABLE", "COMPLETED")]
+    jobs = []
+    for logical, bucket in sorted(topology.primary.buckets.items()):
+        mine = [p for p in points if p.get("ResourceArn") == f"arn:aws:s3:::{bucket}"]
+        if not mine:
+            topology.note("bucket-not-restored", f"no recovery point of {bucket} in {dr.vault} ({dr.region})")
+            continue
+        latest = max(mine, key=lambda p: p["CreationDate"])
+        target = f"{topology.name}-{logical}-{dr.region}-restored-{next(topology.serials)}"[:63]
+        job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], IamRoleArn=backup_role(topology),
+                                       Metadata={"DestinationBucketName": target, "NewBucket": "true"})["RestoreJobId"]
+        topology.note("bucket-restore-started", f"{bucket} as of {latest['CreationDate']:%H:%M:%S} -> {target}")
+        jobs.append({"job": job, "logical": logical, "source": bucket, "target": target, "started": topology.clock.now(),
+                     "restore_time": topology.clock.seconds_at(latest["CreationDate"])})
+    return jobs
+
+
+def bucket_restores_done(topology: Topology, jobs: list[dict[str, Any]]) -> bool:
+    """Whether every bucket restore job completed; each one that did is recorded (``s3-backup``, with
+    the job's own ``CompletionDate``: a runbook asks while it waits for its other restores) and the DR
+    region's application is pointed at its bucket, once."""
+    backup = topology.clients.client("backup", topology.dr_region)
+    for job in jobs:
+        if job.get("done"):
+            continue
+        status = backup.describe_restore_job(RestoreJobId=job["job"])
+        if status["Status"] in ("FAILED", "ABORTED"):
+            raise RunbookFailed(f"restore job {job['job']} of {job['source']} {status['Status']}: {status.get('StatusMessage', '')}")
+        if status["Status"] != "COMPLETED":
+            continue
+        job["done"] = True
+        prefix = f"s3://{job['logical']}/"
+        expected = {key[len(prefix):]: etag for key, etag in topology.objects.state_as_of(job["restore_time"]).items()
+                    if key.startswith(prefix)}
+        record_restore(topology, kind="s3-backup", store="s3", region=topology.dr_region, source_region=topology.primary_region,
+                       source=job["source"], target=job["target"], restore_time=job["restore_time"], started=job["started"],
+                       completed=topology.clock.seconds_at(status["CompletionDate"]) if status.get("CompletionDate")
+                       else topology.clock.now(), expected=expected)
+        topology.point_app_at_bucket(topology.dr_region, job["logical"], job["target"])
+    return all(job.get("done") for job in jobs)
+
+
 # -- archive (S3 Glacier Flexible Retrieval) -------------------------------------------------------------
 #: How often the runbook asks ``HeadObject`` whether the archive's restore is done, by tier (a fraction
 #: of the tier's shortest time: S3 user guide, "Archive retrieval options")

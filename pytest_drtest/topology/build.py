@@ -15,6 +15,7 @@ from typing import Any
 
 from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrError
+from pytest_drtest.measure import object_key
 from pytest_drtest.regions import zones
 from pytest_drtest.topology.model import RegionStack, Topology
 
@@ -474,6 +475,9 @@ def build_backup(topology: Topology) -> None:
     resources = [
         f"arn:aws:dynamodb:{primary.region}:{account_of(topology)}:table/{physical}" for physical in primary.tables.values()
     ]
+    # the buckets too (AWS Backup for S3 needs them versioned, which they are), or nothing brings
+    # their objects back in the DR region: a backup & restore design backs up all of its data
+    resources += [f"arn:aws:s3:::{bucket}" for bucket in primary.buckets.values()]
     selection = backup.create_backup_selection(
         BackupPlanId=plan["BackupPlanId"],
         BackupSelection={
@@ -525,7 +529,9 @@ def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
     for bucket_spec in topology.blueprint.buckets:
         bucket = topology.primary.buckets[bucket_spec.name]
         for i in range(bucket_spec.seed_objects):
-            s3.put_object(Bucket=bucket, Key=f"seed/{i:05d}.json", Body=json.dumps({"seed": i}).encode())
+            key = f"seed/{i:05d}.json"
+            etag = s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({"seed": i}).encode())["ETag"]
+            topology.objects.record(object_key(bucket_spec.name, key), etag, topology.clock.now())
 
 
 def seed_table(topology: Topology, spec: Any, physical: str, ledger: Any, put: Any = None) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pytest_drtest.measure import Ledger
 from pytest_drtest.strategies import Strategy
 from pytest_drtest.topology.blueprint import Blueprint
 
@@ -106,6 +107,9 @@ class Topology:
     #: numbers of the resources runbooks create (restored tables, databases): per topology, so that a
     #: test's names — and the figures drawn for them — do not depend on the tests run before it
     serials: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    #: the objects the topology wrote to its buckets (``s3://<logical bucket>/<key>`` -> ETag, ack
+    #: time): acknowledged writes like the ledger's items, so an RPO counts the objects recovery lost
+    objects: Ledger = field(default_factory=Ledger)
 
     # -- lookups -------------------------------------------------------------------------------
     def stack(self, which: str) -> RegionStack:
@@ -142,6 +146,20 @@ class Topology:
     def bucket_name(self, logical: str | None = None, region: str = "primary") -> str:
         logical = logical or self.blueprint.buckets[0].name
         return self.stack(region).buckets[logical]
+
+    def app_bucket(self, logical: str, region: str) -> str | None:
+        """The bucket the application in ``region`` reads for the blueprint bucket ``logical``: the
+        one a runbook pointed it at, else the region's copy (None: the region has none)."""
+        repointed: str | None = self.app_config.get(region, {}).get("buckets", {}).get(logical)
+        if repointed is not None or region not in self.regions:
+            return repointed
+        return self.regions[region].buckets.get(logical)
+
+    def point_app_at_bucket(self, region: str, logical: str, bucket: str) -> None:
+        """Reconfigure the application in ``region`` to read ``bucket`` (e.g. a restored one) for ``logical``."""
+        region = self.region(region)
+        self.app_config.setdefault(region, {}).setdefault("buckets", {})[logical] = bucket
+        self.note("app-repointed", f"bucket {logical} in {region} -> {bucket}")
 
     def client(self, service: str, region: str = "primary") -> Any:
         return self.clients.client(service, self.region(region))
