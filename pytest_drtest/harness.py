@@ -21,6 +21,7 @@ from pytest_drtest.durations import format_duration, parse_duration
 from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.experiments import ExperimentRecord, ExperimentRunner
 from pytest_drtest.faults.base import Fault, FaultContext
+from pytest_drtest.gc_tuning import apply as apply_gc_tuning
 from pytest_drtest.measure import Ledger, Timeline
 from pytest_drtest.objectives import Objectives
 from pytest_drtest.probes.probe import Probe
@@ -117,6 +118,7 @@ class Harness(ExperimentRunner):
         web: WebSpec | None = None,
     ) -> None:
         self.settings = settings
+        apply_gc_tuning(settings.gc)
         self.test = test
         self.scenario = scenario
         self.strategy: Strategy = get_strategy(strategy or (scenario.strategy.name if scenario else "warm-standby"))

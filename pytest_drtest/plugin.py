@@ -29,6 +29,8 @@ from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered fro
     dr_topology,
     marker_args,
 )
+from pytest_drtest.gc_tuning import check_mode as check_gc_mode
+from pytest_drtest.gc_tuning import restore as restore_gc
 from pytest_drtest.progress import Progress
 from pytest_drtest.report import RunReport
 from pytest_drtest.settings import (
@@ -76,6 +78,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("dr_plan", PLAN_HELP, type="bool", default=False)
     group.addoption("--dr-gate", dest="dr_gate", action="append", default=None, metavar="RULE", help=GATE_HELP.replace("%", "%%"))
     parser.addini("dr_gate", GATE_HELP, type="linelist", default=[])
+    parser.addini("dr_gc", "garbage collector thresholds while worlds are built: tuned (default: fewer collections of "
+                  "the large heap a run keeps) or python (the interpreter's)", default="tuned")
     parser.addini("dr_latency", "latency profile overrides, one 'key = value' per line (e.g. 'ec2_launch_time = 60s..90s')", type="linelist", default=[])
 
 
@@ -127,6 +131,7 @@ def build_settings(config: pytest.Config) -> Settings:
         settings.scenario = _value(config, "dr_scenario", origins)
         html = _value(config, "dr_html", origins)
         settings.html = Path(html) if html else None
+        settings.gc = check_gc_mode(str(config.getini("dr_gc") or "tuned").strip())
         settings.validate()
     except DrConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -263,6 +268,7 @@ def _scenario_info(scenario: Any) -> dict[str, Any]:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    restore_gc()
     stash = config.stash
     keys: list[pytest.StashKey[Any]] = [SETTINGS_KEY, SCENARIOS_KEY, REPORT_KEY, GATE_KEY, PROGRESS_KEY]
     for key in keys:

@@ -41,6 +41,7 @@ class Settings:
     # reports and gates (plugin options --dr-html, --dr-compare, --dr-gate, --dr-policy)
     html: Path | None = None
     policy: ResiliencyPolicy | None = None
+    gc: str = "tuned"  # ini dr_gc: the garbage collector's thresholds (pytest_drtest.gc_tuning)
 
     def validate(self) -> None:
         if self.backend not in BACKEND_NAMES:

@@ -20,6 +20,10 @@ from pytest_drtest.restores import verify_restore
 from pytest_drtest.settings import Settings
 from pytest_drtest.topology.build import backup_role, db_target
 
+# one worker runs the module, so its module-scoped world is built once (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("restore-verification-world")
+
+
 TINY = """
 name = "tiny"
 [compute]

@@ -17,6 +17,10 @@ from pytest_drtest.restores import verify_restore
 from pytest_drtest.settings import Settings
 from pytest_drtest.topology.build import db_target
 
+# one worker runs the module, so its module-scoped world is built once (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("restore-verification-aurora")
+
+
 TINY = """
 name = "tiny"
 [compute]

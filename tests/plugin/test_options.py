@@ -57,3 +57,31 @@ def test_aws_backend_refuses_without_allowlist(pytester: pytest.Pytester):
     result = pytester.runpytest("--dr-backend=aws")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*the aws backend sends real requests: give the accounts it may touch with --dr-aws-accounts*"])
+
+
+def test_bad_ini_gc_mode_is_a_usage_error(pytester: pytest.Pytester):
+    pytester.makeini("[pytest]\ndr_gc = off\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*dr_gc: expected one of tuned, python, got 'off'*"])
+
+
+@pytest.mark.parametrize(("mode", "tuned"), [("tuned", True), ("python", False)])
+def test_gc_thresholds_are_tuned_while_a_harness_runs_and_put_back_after_the_session(pytester: pytest.Pytester, mode, tuned):
+    import gc
+
+    from pytest_drtest.gc_tuning import TUNED_THRESHOLDS, restore
+
+    restore()  # this process's own harnesses may have tuned it already
+    before = gc.get_threshold()
+    pytester.makeini(f"[pytest]\ndr_gc = {mode}\n")
+    pytester.makepyfile(
+        f"""
+        import gc
+
+        def test_thresholds(dr):
+            assert (gc.get_threshold() == {TUNED_THRESHOLDS!r}) is {tuned}
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert gc.get_threshold() == before
