@@ -20,7 +20,8 @@ from pytest_drtest.restores import verify_restore
 from pytest_drtest.settings import Settings
 from pytest_drtest.topology.build import backup_role, db_target
 
-# one worker runs the module, so its module-scoped world is built once (pytest-xdist --dist loadgroup)
+# one worker runs the module, so its module-scoped world is built once (pytest-xdist --dist loadgroup;
+# with pytest 9.2 xdist ignores the mark for now, pytest-dev/pytest-xdist#1386, and the world is built per worker)
 pytestmark = pytest.mark.xdist_group("restore-verification-world")
 
 
