@@ -480,6 +480,12 @@ def object_key(logical: str, key: str) -> str:
     return f"s3://{logical}/{key}"
 
 
+def split_object_key(name: str) -> tuple[str, str]:
+    """``s3://assets/seed/00001.json`` -> ``("assets", "seed/00001.json")`` (the inverse of :func:`object_key`)."""
+    logical, _, key = name.removeprefix("s3://").partition("/")
+    return logical, key
+
+
 def lost_objects(objects: Ledger, present: dict[str, str | None]) -> list[Write]:
     """The objects whose last acknowledged write (an ETag) is not what the application's bucket
     holds now (``present``: object ledger key -> ETag or None), oldest first."""

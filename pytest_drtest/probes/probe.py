@@ -20,6 +20,7 @@ from pytest_drtest.measure import (
     conflict_overwrites,
     lost_objects,
     object_key,
+    split_object_key,
     window,
 )
 from pytest_drtest.probes.app import AppUnavailable
@@ -275,7 +276,7 @@ class Probe:
             return []
         present: dict[str, str | None] = {}
         if region is not None:
-            prefixes = {key.split("/", 3)[2] for key in topology.objects.latest()}
+            prefixes = {split_object_key(name)[0] for name in topology.objects.latest()}
             s3 = topology.clients.client("s3", region)
             for logical in sorted(prefixes):
                 bucket = topology.app_bucket(logical, region)

@@ -328,6 +328,8 @@ def bucket_restores_done(topology: Topology, jobs: list[dict[str, Any]]) -> bool
     """Whether every bucket restore job completed; each one that did is recorded (``s3-backup``, with
     the job's own ``CompletionDate``: a runbook asks while it waits for its other restores) and the DR
     region's application is pointed at its bucket, once."""
+    from pytest_drtest.measure import split_object_key
+
     backup = topology.clients.client("backup", topology.dr_region)
     for job in jobs:
         if job.get("done"):
@@ -338,9 +340,8 @@ def bucket_restores_done(topology: Topology, jobs: list[dict[str, Any]]) -> bool
         if status["Status"] != "COMPLETED":
             continue
         job["done"] = True
-        prefix = f"s3://{job['logical']}/"
-        expected = {key[len(prefix):]: etag for key, etag in topology.objects.state_as_of(job["restore_time"]).items()
-                    if key.startswith(prefix)}
+        expected = {split_object_key(name)[1]: etag for name, etag in topology.objects.state_as_of(job["restore_time"]).items()
+                    if split_object_key(name)[0] == job["logical"]}
         record_restore(topology, kind="s3-backup", store="s3", region=topology.dr_region, source_region=topology.primary_region,
                        source=job["source"], target=job["target"], restore_time=job["restore_time"], started=job["started"],
                        completed=topology.clock.seconds_at(status["CompletionDate"]) if status.get("CompletionDate")
