@@ -108,3 +108,28 @@ def answers_in_shape(emu_env: EmuEnv) -> Iterator[Callable[[str], None]]:
 
     yield watch
     assert found == [], f"fields AWS does not answer: {sorted(set(found))}"
+
+
+#: Test files whose tests share one pytest-xdist worker: each builds a module-scoped world once, or
+#: starts one LocalStack server per run. ``--dist loadgroup`` should do it from their ``xdist_group``
+#: marks, but pytest-xdist 3.8 cannot read those under pytest 9.2 (pytest-dev/pytest-xdist#1386), so
+#: the scheduler groups these files itself (and still honours the marks where xdist can).
+ONE_WORKER_FILES = frozenset({
+    "tests/backends/test_localstack.py",
+    "tests/plugin/test_reports.py",
+    "tests/test_restore_verification.py",
+    "tests/test_restore_verification_aurora.py",
+})
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class FileGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path in ONE_WORKER_FILES else super()._split_scope(nodeid)
+
+    return FileGroups(config, log)

@@ -18,7 +18,7 @@ from pytest_drtest.settings import Settings
 from pytest_drtest.topology.build import db_target
 
 # one worker runs the module, so its module-scoped world is built once (pytest-xdist --dist loadgroup;
-# with pytest 9.2 xdist ignores the mark for now, pytest-dev/pytest-xdist#1386, and the world is built per worker)
+# while xdist cannot read the mark under pytest 9.2, tests/conftest.py's ONE_WORKER_FILES groups the file)
 pytestmark = pytest.mark.xdist_group("restore-verification-aurora")
 
 

@@ -26,8 +26,8 @@ from pytest_drtest.backends.localstack import (
 from pytest_drtest.harness import Harness
 from pytest_drtest.settings import Settings
 
-# one LocalStack per run: under `-n 2 --dist loadgroup` these tests share one worker (and its server) —
-# except with pytest 9.2, whose node ids xdist cannot group yet (pytest-dev/pytest-xdist#1386): a server per worker
+# one LocalStack per run: under `-n 2 --dist loadgroup` these tests share one worker (and its server);
+# while xdist cannot read the mark under pytest 9.2, tests/conftest.py's ONE_WORKER_FILES groups the file
 pytestmark = pytest.mark.xdist_group("localstack")
 
 EAST, WEST = "us-east-1", "us-west-2"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 # one worker runs the module, so its module-scoped world is built once (pytest-xdist --dist loadgroup;
-# with pytest 9.2 xdist ignores the mark for now, pytest-dev/pytest-xdist#1386, and the world is built per worker)
+# while xdist cannot read the mark under pytest 9.2, tests/conftest.py's ONE_WORKER_FILES groups the file)
 pytestmark = pytest.mark.xdist_group("reports-game-day")
 
 
