@@ -508,6 +508,4 @@ def compute_rpo(ledger: Ledger, present: dict[str, str | None], fault_t: float) 
         if present.get(key) != write.payload:
             lost.append(write)
     lost.sort(key=lambda w: w.ack_t)
-    if not lost:
-        return 0.0, []
-    return max(0.0, fault_t - lost[0].ack_t), lost
+    return window(fault_t, lost), lost

@@ -313,6 +313,7 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
     from pytest_drtest.errors import DrConfigError
     from pytest_drtest.recovery.steps import (
         new_table_name,
+        newest_recovery_point,
         poll,
         record_restore,
         restore_database_to_time,
@@ -395,12 +396,11 @@ def run_restore_checks(dr: Any, checks: list[Any]) -> list[RestoreResult]:
             backup = dr.client("backup", region)
             vault = topology.primary.vault
             source = topology.table_name(check.table)
-            points = [p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]
-                      if p.get("Status") in ("AVAILABLE", "COMPLETED") and p.get("ResourceArn", "").endswith(f":table/{source}")]
-            if not points:
+            suffix = f":table/{source}"
+            latest = newest_recovery_point(backup, vault, lambda arn: arn.endswith(suffix))  # noqa: B023 - called at once
+            if latest is None:
                 raise DrConfigError(f"no recovery point of {source} in {vault} after the steady state; lengthen "
                                     "steady_state beyond the backup schedule")
-            latest = max(points, key=lambda p: p["CreationDate"])
             target = new_table_name(topology, check.table, "from-vault")
             job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], Metadata={"targetTableName": target},
                                            IamRoleArn=backup_role(topology))["RestoreJobId"]

@@ -47,6 +47,7 @@ from pytest_drtest.recovery.steps import (
     finish_archive_restore,
     finish_snapshot_restore,
     new_table_name,
+    newest_recovery_point,
     point_dns_at,
     point_dr_app_at,
     poll,
@@ -113,13 +114,9 @@ def restore_from_backup(topology: Topology, clock: Clock) -> None:
     backup = topology.clients.client("backup", dr.region)
     logical = topology.probe_table
     source = primary.tables[logical]
-    points = [
-        p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=dr.vault)["RecoveryPoints"]
-        if p.get("Status") in ("AVAILABLE", "COMPLETED") and p.get("ResourceArn", "").endswith(f"table/{source}")
-    ]
-    if not points:
+    latest = newest_recovery_point(backup, dr.vault, lambda arn: arn.endswith(f"table/{source}"))
+    if latest is None:
         raise RunbookFailed(f"no recovery point of {source} reached the DR vault {dr.vault} in {dr.region}")
-    latest = max(points, key=lambda p: p["CreationDate"])
     topology.note("recovery-point-chosen", f"{latest['RecoveryPointArn']} of {latest['CreationDate']:%H:%M:%S}")
     target = new_table_name(topology, logical, "restored")
     started = clock.now()
@@ -328,15 +325,11 @@ class RestoreBucketFromBackup:
         topology.note("detected", f"{len(fault.deleted)} objects missing from {bucket}")
         backup = topology.clients.client("backup", region)
         vault = topology.stack(region).vault
-        points = [
-            p for p in (backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"] if vault else [])
-            if p.get("Status") in ("AVAILABLE", "COMPLETED") and p.get("ResourceArn") == f"arn:aws:s3:::{bucket}"
-            and clock.seconds_at(p["CreationDate"]) < fault.injected_at
-        ]
-        if not points:
+        latest = newest_recovery_point(backup, vault, f"arn:aws:s3:::{bucket}".__eq__,
+                                       before=lambda created: clock.seconds_at(created) < fault.injected_at)
+        if latest is None:
             raise RunbookFailed(f"no recovery point of {bucket} made before the deletion in the vault {vault or '(none)'} "
                                 f"of {region}: is the bucket in a backup plan, and did its rule run during the steady state?")
-        latest = max(points, key=lambda p: p["CreationDate"])
         topology.note("recovery-point-chosen", f"{latest['RecoveryPointArn']} of {latest['CreationDate']:%H:%M:%S}")
         target = f"{bucket}-restored-{next(topology.serials)}"[:63]
         started = clock.now()

@@ -294,6 +294,20 @@ def restore_database_to_time(topology: Topology, restore_at: Any, clock: Clock) 
     return target
 
 
+# -- AWS Backup recovery points ----------------------------------------------------------------------
+def newest_recovery_point(backup: Any, vault: str | None, resource_arn: Callable[[str], bool],
+                          *, before: Callable[[Any], bool] | None = None) -> dict[str, Any] | None:
+    """The newest ``AVAILABLE``/``COMPLETED`` recovery point of ``vault`` whose ``ResourceArn`` satisfies
+    ``resource_arn`` (and whose ``CreationDate`` satisfies ``before``, if given); None if there is none
+    or no vault."""
+    if not vault:
+        return None
+    points = [p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]
+              if p.get("Status") in ("AVAILABLE", "COMPLETED") and resource_arn(p.get("ResourceArn", ""))
+              and (before is None or before(p["CreationDate"]))]
+    return max(points, key=lambda p: p["CreationDate"]) if points else None
+
+
 # -- buckets (AWS Backup for S3) ---------------------------------------------------------------------
 def start_bucket_restores(topology: Topology) -> list[dict[str, Any]]:
     """Backup & restore: for each bucket of the primary region, ``StartRestoreJob`` of its newest recovery
@@ -306,15 +320,12 @@ def start_bucket_restores(topology: Topology) -> list[dict[str, Any]]:
     if not topology.primary.buckets or dr.vault is None:
         return []
     backup = topology.clients.client("backup", dr.region)
-    points = [p for p in backup.list_recovery_points_by_backup_vault(BackupVaultName=dr.vault)["RecoveryPoints"]
-              if p.get("Status") in ("AVAILABLE", "COMPLETED")]
     jobs = []
     for logical, bucket in sorted(topology.primary.buckets.items()):
-        mine = [p for p in points if p.get("ResourceArn") == f"arn:aws:s3:::{bucket}"]
-        if not mine:
+        latest = newest_recovery_point(backup, dr.vault, f"arn:aws:s3:::{bucket}".__eq__)
+        if latest is None:
             topology.note("bucket-not-restored", f"no recovery point of {bucket} in {dr.vault} ({dr.region})")
             continue
-        latest = max(mine, key=lambda p: p["CreationDate"])
         target = f"{topology.name}-{logical}-{dr.region}-restored-{next(topology.serials)}"[:63]
         job = backup.start_restore_job(RecoveryPointArn=latest["RecoveryPointArn"], IamRoleArn=backup_role(topology),
                                        Metadata={"DestinationBucketName": target, "NewBucket": "true"})["RestoreJobId"]
