@@ -356,6 +356,28 @@ class Emulation:
 
     def _before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
         call = self._call(model, context)
+        try:
+            parsed = self.begin(call)
+        except AwsError as exc:
+            context["dr_answered"] = True
+            return error_response(exc.code, exc.message, exc.status)
+        if parsed is not None:
+            context["dr_answered"] = True
+            return ok_response(parsed)
+        return None
+
+    def _after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if context.get("dr_answered") or http_response is None or http_response.status_code >= 300:
+            return
+        call = self._call(model, context)
+        call.parsed = parsed
+        self.finish(call)
+
+    # -- the two halves of a call, for every path into the world ----------------------------------
+    def begin(self, call: Call) -> dict[str, Any] | None:
+        """Before the backend answers: a lost region's endpoint is unreachable
+        (``EndpointConnectionError``); then the first ``before_`` hook that answers wins (a parsed
+        response, or :class:`AwsError`). None: the backend answers."""
         self.calls += 1
         if call.service not in GLOBAL_SERVICES and not self.world.region_up(call.region):
             raise botocore.exceptions.EndpointConnectionError(
@@ -365,25 +387,22 @@ class Emulation:
             hook = getattr(emulator, f"before_{call.operation}", None)
             if hook is None:
                 continue
-            try:
-                parsed = hook(call)
-            except AwsError as exc:
-                context["dr_answered"] = True
-                return error_response(exc.code, exc.message, exc.status)
+            parsed: dict[str, Any] | None = hook(call)
             if parsed is not None:
-                context["dr_answered"] = True
-                return ok_response(parsed)
+                return parsed
         return None
 
-    def _after_call(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        if context.get("dr_answered") or http_response is None or http_response.status_code >= 300:
-            return
-        call = self._call(model, context)
-        call.parsed = parsed
+    def finish(self, call: Call) -> None:
+        """After the backend answered with success (``call.parsed``): every ``after_`` hook, in order."""
         for emulator in self._emulators.get(call.service, ()):
             hook = getattr(emulator, f"after_{call.operation}", None)
             if hook is not None:
                 hook(call)
+
+    def hooks(self, service: str, operation: str, kind: str) -> bool:
+        """Whether an emulator of ``service`` has a ``<kind>_<operation>`` hook (``translate``,
+        ``before`` or ``after``)."""
+        return any(hasattr(e, f"{kind}_{operation}") for e in self._emulators.get(service, ()))
 
 
 def _locked_client_mixin(lock: Any) -> type:

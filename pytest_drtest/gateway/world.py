@@ -87,7 +87,8 @@ class NetworkWorld:
         name = f"gateway {region}" if region else "gateway (global services)"
         on_error = self.errors.reporter(name)
         host = self.plan.gateway(region) if region else self.plan.global_gateway
-        return Listener(host, self.gateway_port, GatewayApp(self.clients, region, on_error=on_error), name=name,
+        return Listener(host, self.gateway_port, GatewayApp(self.clients, region, on_error=on_error, emulation=self.emulation),
+                        name=name,
                         on_error=on_error)
 
     # -- lifecycle ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The emulated world on 127.0.0.0/8: other processes, refused connections, DNS, clean teardown."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -51,6 +52,64 @@ def test_boto3_in_another_process_and_in_the_test_see_one_world(world: Harness) 
     assert seen == "from-test"
     assert created.startswith(world.clock.datetime(0).strftime("%Y-%m-%dT%H:%M"))  # the clock's time, not the wall's
     assert ddb.get_item(TableName="t", Key={"pk": {"S": "from-child"}})["Item"]
+
+
+def test_gateway_answers_are_the_in_process_answers_in_every_protocol(world: Harness) -> None:
+    """json, query, ec2 and rest-xml calls from another process get what the same calls get in the
+    test: moto's answers with the emulation's hooks on them (the gateway's answer path)."""
+    ddb = world.client("dynamodb")
+    ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    ddb.update_continuous_backups(TableName="t", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    world.client("route53").create_hosted_zone(Name="example.test", CallerReference="r")
+    world.client("ec2").create_vpc(CidrBlock="10.9.0.0/16")
+    world.clock.sleep("5m")
+    done = _python(world, "primary", """
+        import boto3, json
+        from botocore.exceptions import ClientError
+        calls = [("dynamodb", "describe_table", {"TableName": "t"}), ("ec2", "describe_vpcs", {}),
+                 ("route53", "list_hosted_zones", {}), ("elbv2", "describe_load_balancers", {}),
+                 ("dynamodb", "describe_continuous_backups", {"TableName": "t"})]
+        out = []
+        for service, op, params in calls:
+            answer = getattr(boto3.client(service), op)(**params)
+            answer.pop("ResponseMetadata")
+            out.append(answer)
+        try:
+            boto3.client("dynamodb").describe_table(TableName="missing")
+        except ClientError as exc:
+            out.append(exc.response["Error"])
+        print(json.dumps(out, default=str))
+    """)
+    assert done.returncode == 0, done.stderr
+    remote = json.loads(done.stdout)
+    here = []
+    for service, op, params in [("dynamodb", "describe_table", {"TableName": "t"}), ("ec2", "describe_vpcs", {}),
+                                ("route53", "list_hosted_zones", {}), ("elbv2", "describe_load_balancers", {}),
+                                ("dynamodb", "describe_continuous_backups", {"TableName": "t"})]:
+        answer = getattr(world.client(service), op)(**params)
+        answer.pop("ResponseMetadata")
+        here.append(json.loads(json.dumps(answer, default=str)))
+    assert remote[:5] == here
+    pitr = remote[4]["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert pitr["EarliestRestorableDateTime"].startswith(world.clock.datetime(0).strftime("%Y-%m-%d"))  # the clock's
+    assert remote[5]["Code"] == "ResourceNotFoundException" and "missing" in remote[5]["Message"]
+
+
+def test_the_gateway_validates_parameters_as_the_sdk_would(world: Harness) -> None:
+    done = _python(world, "primary", """
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import ClientError
+        ddb = boto3.client("dynamodb", config=Config(parameter_validation=False))
+        try:
+            ddb.put_item(Item={"pk": {"S": "no table named"}})
+        except ClientError as exc:
+            print(exc.response["Error"]["Code"], "|", exc.response["Error"]["Message"])
+    """)
+    code, _, message = done.stdout.partition(" | ")
+    assert code == "ValidationException", done.stderr
+    assert "TableName" in message
 
 
 def test_a_lost_region_refuses_tcp_connections_until_it_is_back(world: Harness) -> None:
