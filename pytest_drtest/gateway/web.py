@@ -12,12 +12,16 @@ lost. Behind it, one application per region:
   once the topology serves and stopped at teardown; its output is kept for the report.
 
 Both speak the probe protocol: ``PUT /drtest/items/{key}`` (2xx = acknowledged) and ``GET
-/drtest/items/{key}`` (200 with the payload, 404 when absent).
+/drtest/items/{key}`` (200 with the payload, 404 when absent). The built-in application also
+answers the protocol's optional batch read, ``POST /drtest/items:read`` with ``{"keys": [...]}``
+(200 with ``{"items": {key: payload or null}}``), which a service may leave out (the probe then
+reads key by key).
 """
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import signal
 import socket
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
     from pytest_drtest.topology.model import Topology
 
 ITEMS = "/drtest/items/"
+READ_MANY = "/drtest/items:read"
 OUTPUT_LINES = 20
 
 
@@ -65,6 +70,8 @@ class BuiltInApp:
         from pytest_drtest.probes.app import AppUnavailable
 
         path = environ.get("PATH_INFO", "")
+        if path == READ_MANY and environ.get("REQUEST_METHOD") == "POST":
+            return self._read_many(environ, start_response)
         if not path.startswith(ITEMS):
             return _answer(start_response, 404, "not found", "Not Found")
         key = path[len(ITEMS):]  # PATH_INFO is already percent-decoded
@@ -83,6 +90,22 @@ class BuiltInApp:
         except AppUnavailable as exc:
             return _answer(start_response, 500, str(exc), "Internal Server Error")
         return _answer(start_response, 405, "method not allowed", "Method Not Allowed")
+
+    def _read_many(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        from pytest_drtest.probes.app import AppUnavailable
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            keys = json.loads(environ["wsgi.input"].read(length))["keys"]
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                raise TypeError("keys is not a list of strings")
+        except (ValueError, KeyError, TypeError) as exc:
+            return _answer(start_response, 400, f'expected {{"keys": [strings]}}: {exc}', "Bad Request")
+        try:
+            items = self.app.read_all(keys)
+        except AppUnavailable as exc:
+            return _answer(start_response, 500, str(exc), "Internal Server Error")
+        return _answer(start_response, 200, json.dumps({"items": items}))
 
     def close(self) -> None:
         self.app.close()

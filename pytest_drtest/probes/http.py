@@ -6,12 +6,17 @@ client-subnet of its region, RFC 7871, so latency records answer for that region
 answer for its TTL on the clock, and speaks the probe protocol to the address it got:
 
 - ``PUT /drtest/items/{key}`` with the payload as body: a 2xx answer is an acknowledged write;
-- ``GET /drtest/items/{key}``: 200 with the payload, 404 when absent.
+- ``GET /drtest/items/{key}``: 200 with the payload, 404 when absent;
+- optionally ``POST /drtest/items:read`` with ``{"keys": [...]}``: 200 with ``{"items": {key:
+  payload or null}}``. The probe reads its acknowledged writes back this way after a run (in
+  batches of :data:`READ_BATCH`); a service that answers it otherwise (404, 405, 501, or not with
+  that JSON) is read key by key.
 
 The region that answered is the one whose address block holds the address.
 """
 from __future__ import annotations
 
+import json
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -27,6 +32,9 @@ if TYPE_CHECKING:
 
 DNS_TIMEOUT = 2.0
 HTTP_TIMEOUT = (2.0, 30.0)  # connect, read (seconds of wall time)
+READ_BATCH = 500  # keys per batch read
+#: What a service without the batch read answers it (unknown path, method, or a server without POST).
+NO_BATCH_READ = frozenset({400, 404, 405, 501})
 
 
 def dns_lookup(name: str, server: tuple[str, int], *, client_subnet: str | None = None) -> tuple[list[str], float]:
@@ -43,6 +51,17 @@ def dns_lookup(name: str, server: tuple[str, int], *, client_subnet: str | None 
     addresses = [str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A]
     ttls = [rr.ttl for rr in reply.rr]
     return addresses, float(min(ttls)) if ttls else 0.0
+
+
+def _items(response: requests.Response) -> dict[str, str | None] | None:
+    """The ``items`` of a batch read's answer, or None when it is not one."""
+    try:
+        items = response.json().get("items")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(items, dict) or not all(v is None or isinstance(v, str) for v in items.values()):
+        return None
+    return items
 
 
 class HttpAppPath:
@@ -72,6 +91,7 @@ class HttpAppPath:
         self.session.trust_env = False  # loopback addresses: never through a proxy of the environment
         self._session_lock = threading.Lock()
         self._cache: tuple[list[str], float] | None = None
+        self._batch_reads: bool | None = None  # does the service answer the batch read? (None: not asked yet)
 
     def _released(self) -> Any:
         from contextlib import nullcontext
@@ -95,9 +115,12 @@ class HttpAppPath:
         return addresses[0]
 
     def _request(self, method: str, key: str, body: str | None = None) -> tuple[str, requests.Response]:
+        return self._send(method, f"/drtest/items/{urllib.parse.quote(key, safe='')}", body)
+
+    def _send(self, method: str, path: str, body: str | None = None) -> tuple[str, requests.Response]:
         address = self._address()
         port = "" if self.web_port == 80 else f":{self.web_port}"
-        url = f"http://{address}{port}/drtest/items/{urllib.parse.quote(key, safe='')}"
+        url = f"http://{address}{port}{path}"
         try:
             with self._released(), self._session_lock:
                 response = self.session.request(method, url, data=body, timeout=HTTP_TIMEOUT)
@@ -121,10 +144,36 @@ class HttpAppPath:
         return region, response.text
 
     def read_all(self, keys: list[str]) -> tuple[str, dict[str, str | None]]:
+        if self._batch_reads is not False and keys:
+            read = self._read_in_batches(keys)
+            if read is not None:
+                return read
         found: dict[str, str | None] = {}
         region = ""
         for key in keys:
             region, found[key] = self.get(key)
+        return region, found
+
+    def _read_in_batches(self, keys: list[str]) -> tuple[str, dict[str, str | None]] | None:
+        """``POST /drtest/items:read`` per :data:`READ_BATCH` keys; None if the service has no batch read."""
+        found: dict[str, str | None] = {}
+        region = ""
+        for start in range(0, len(keys), READ_BATCH):
+            batch = keys[start:start + READ_BATCH]
+            region, response = self._send("POST", "/drtest/items:read", json.dumps({"keys": batch}))
+            if response.status_code in NO_BATCH_READ and self._batch_reads is None:
+                self._batch_reads = False
+                return None
+            if response.status_code != 200:
+                raise AppUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
+            items = _items(response)
+            if items is None:
+                if self._batch_reads is None:  # a service answering the path with something else
+                    self._batch_reads = False
+                    return None
+                raise AppUnavailable(f'batch read: expected {{"items": {{key: payload}}}}, got {response.text[:200]!r}')
+            self._batch_reads = True
+            found.update({key: items.get(key) for key in batch})
         return region, found
 
     def close(self) -> None:

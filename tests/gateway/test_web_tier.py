@@ -6,11 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from pytest_drtest import faults
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.gateway.web import ServiceProcess
 from pytest_drtest.harness import Harness
+from pytest_drtest.probes.http import dns_lookup
 from pytest_drtest.recovery import RUNBOOKS
 from pytest_drtest.settings import Settings
 from pytest_drtest.topology.blueprint import parse_blueprint, parse_web
@@ -32,6 +34,30 @@ def test_a_command_web_tier_serves_the_probes_through_a_region_failover() -> Non
             result = probe.result()
         assert set(result.served_by) == {dr.topology.primary_region, dr.topology.dr_region}
         assert all("plain server on" in out for out in dr.service_outputs().values())
+        assert probe.path._batch_reads is False  # a server without POST (501): read back key by key
+        assert result.samples > 0
+
+
+def test_the_built_in_application_answers_the_batch_read_and_the_probe_uses_it() -> None:
+    blueprint = parse_blueprint({"name": "small", "compute": {"capacity": 2}, "tables": [{"name": "orders", "seed_items": 3}]},
+                                "small.toml")
+    with Harness(Settings(backend="moto-server"), strategy="warm-standby", blueprint=blueprint) as dr:
+        with dr.probe(interval="5s") as probe:
+            dr.clock.sleep("1m")
+            written = {key: w.payload for key, w in dr.ledger.latest().items()}
+            region, found = probe.path.read_all([*written, "never-written"])
+        assert probe.path._batch_reads is True
+        assert region == dr.topology.primary_region and len(written) > 5
+        assert found == {**written, "never-written": None}
+        assert dr.network is not None and dr.web is not None
+        address = dns_lookup(dr.topology.fqdn, dr.network.dns_address)[0][0]  # the primary's load balancer
+        url = f"http://{address}:{dr.web.port}/drtest/items:read"
+        written = next(iter(dr.ledger.latest().values()))
+        answer = requests.post(url, json={"keys": [written.key, "never-written"]}, timeout=10)
+        assert answer.status_code == 200
+        assert answer.json()["items"] == {written.key: written.payload, "never-written": None}
+        bad = requests.post(url, data="not json", timeout=10)
+        assert bad.status_code == 400 and "keys" in bad.text
 
 
 @pytest.mark.parametrize(("web", "expected"), [

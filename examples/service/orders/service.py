@@ -1,8 +1,9 @@
 """The orders service: the web tier of one region, a process of its own.
 
-It speaks the probe protocol of pytest-drtest (``PUT``/``GET /drtest/items/{key}``): a write goes
-to the region's DynamoDB table and to the ledger table of the region's PostgreSQL database; a read
-returns the item only when both stores hold it. Everything it needs comes from the environment
+It speaks the probe protocol of pytest-drtest (``PUT``/``GET /drtest/items/{key}``, and the
+optional batch read ``POST /drtest/items:read`` the probe uses to read its writes back): a write
+goes to the region's DynamoDB table and to the ledger table of the region's PostgreSQL database; a
+read returns the item only when both stores hold it. Everything it needs comes from the environment
 the harness gives it (``dr.env(region)``): the AWS endpoint, the table, the database.
 
 Four ways to run it, to show what a DR test catches:
@@ -27,7 +28,7 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import psycopg
-from flask import Flask, Response, request
+from flask import Flask, Response, jsonify, request
 
 
 class Database:
@@ -118,6 +119,27 @@ def create_app(*, reconnect: bool = True, honour_ttl: bool = True) -> Flask:
         except Exception as exc:  # noqa: BLE001
             return Response(f"unavailable: {type(exc).__name__}: {exc}", status=503)
         return Response(value, status=200) if value is not None else Response("absent", status=404)
+
+    @app.post("/drtest/items:read")
+    def read_many() -> Response:
+        keys = (request.get_json(silent=True) or {}).get("keys")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            return Response('expected {"keys": [strings]}', status=400)
+        found: dict[str, str | None] = dict.fromkeys(keys)
+        try:
+            for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys
+                pending = {table: {"Keys": [{"pk": {"S": k}} for k in keys[start:start + 100]], "ConsistentRead": True}}
+                while pending:
+                    answer = ddb.batch_get_item(RequestItems=pending)
+                    for item in answer["Responses"].get(table, []):
+                        found[item["pk"]["S"]] = item.get("payload", {}).get("S")
+                    pending = answer.get("UnprocessedKeys") or {}
+            if db is not None:
+                rows = dict(db.run(f"SELECT pk, payload FROM {db.table} WHERE pk = ANY(%s)", (keys,)))
+                found = {k: (v if v is not None and rows.get(k) == v else None) for k, v in found.items()}
+        except Exception as exc:  # noqa: BLE001
+            return Response(f"unavailable: {type(exc).__name__}: {exc}", status=503)
+        return jsonify(items=found)
 
     return app
 
