@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -25,3 +28,17 @@ def test_apply_raises_the_thresholds_once_and_restore_puts_the_previous_back() -
 def test_an_unknown_mode_names_the_ini_key() -> None:
     with pytest.raises(DrConfigError, match=r"dr_gc: expected one of tuned, python, got 'fast'"):
         gc_tuning.apply("fast")
+
+
+@pytest.mark.parametrize(("mode", "frozen"), [("tuned", True), ("python", False)])
+def test_tuned_freezes_the_heap_only_when_the_process_exits(mode: str, frozen: bool) -> None:
+    code = textwrap.dedent(f"""
+        import atexit, gc
+        atexit.register(lambda: print("at exit", gc.get_freeze_count() > 0))  # runs after the plugin's
+        from pytest_drtest import gc_tuning
+        gc_tuning.apply({mode!r})
+        gc_tuning.restore()
+        print("running", gc.get_freeze_count())
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split("\n")[:2] == ["running 0", f"at exit {frozen}"]
