@@ -6,6 +6,9 @@ Rows:
 - one DynamoDB ``put_item`` from another process through the region's gateway, against the same
   call made in the test process (through the emulation hub, no HTTP): medians and their ratio
   (aims: <= 3 ms median, <= 3x in-process);
+- the same ``put_item`` from another process against a loopback server that answers ``{}`` and does
+  nothing else (werkzeug's, as the gateway's listeners): the client's and HTTP's own cost, the floor
+  under the 3 ms aim on the machine that runs the benchmark;
 - ``pytest --dr-scenario=warm-standby`` on ``moto-server`` against the same on ``moto`` (wall time,
   median of --repeat fresh processes; aim <= 1.5x);
 - the example service's region-outage game day (``examples/service``): wall time, RTO, RPO, on the
@@ -22,7 +25,9 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -59,6 +64,35 @@ def put_item_latencies(calls: int) -> tuple[float, float]:
         return remote, statistics.median(local[20:])
 
 
+def put_item_floor(calls: int) -> float:
+    """Median of the same child's ``put_item`` against a server that answers ``{}`` and does nothing."""
+    import threading
+
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    def nothing(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", "2")])
+        return [b"{}"]
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args: object, **kwargs: object) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, nothing, threaded=True, request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        done = subprocess.run([PYTHON, "-c", CHILD, str(calls)], env=env, capture_output=True, text=True,
+                              timeout=600, check=True)
+        return statistics.median(json.loads(done.stdout))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def pytest_run(args: list[str], cwd: Path | None = None) -> tuple[float, dict]:
     """Wall time of a fresh pytest process and its JSON report."""
     with tempfile.TemporaryDirectory() as folder:
@@ -82,6 +116,7 @@ def main() -> None:
     latencies = [put_item_latencies(args.calls) for _ in range(args.repeat)]
     remote = statistics.median(r for r, _ in latencies)
     local = statistics.median(loc for _, loc in latencies)
+    floor = statistics.median(put_item_floor(args.calls) for _ in range(args.repeat))
     moto = statistics.median(pytest_run(["--dr-scenario=warm-standby"])[0] for _ in range(args.repeat))
     server = statistics.median(pytest_run(["--dr-scenario=warm-standby", "--dr-backend=moto-server"])[0]
                                for _ in range(args.repeat))
@@ -95,6 +130,8 @@ def main() -> None:
     rows = [("measure", "value", "baseline", "ratio")]
     rows.append((f"put_item from another process via the gateway (median of {args.calls})", f"{remote * 1000:.2f} ms",
                  f"in-process {local * 1000:.2f} ms", f"{remote / local:.2f}x (aims <= 3 ms, <= 3x)"))
+    rows.append((f"put_item from another process to a do-nothing server (median of {args.calls})", f"{floor * 1000:.2f} ms",
+                 f"gateway {remote * 1000:.2f} ms", f"gateway's own share {(remote - floor) * 1000:.2f} ms"))
     rows.append(("pytest --dr-scenario=warm-standby on moto-server (median wall)", f"{server:.1f} s", f"moto {moto:.1f} s",
                  f"{server / moto:.2f}x (aim <= 1.5x)"))
     for clock, (wall, measured) in games.items():
