@@ -7,7 +7,7 @@ Rows:
   call made in the test process (through the emulation hub, no HTTP): medians and their ratio
   (aims: <= 3 ms median, <= 3x in-process);
 - the same ``put_item`` from another process against a loopback server that answers ``{}`` and does
-  nothing else (werkzeug's, as the gateway's listeners): the client's and HTTP's own cost, the floor
+  nothing else (on the gateway's own listener): the client's and HTTP's own cost, the floor
   under the 3 ms aim on the machine that runs the benchmark;
 - ``pytest --dr-scenario=warm-standby`` on ``moto-server`` against the same on ``moto`` (wall time,
   median of --repeat fresh processes; aim <= 1.5x);
@@ -66,31 +66,23 @@ def put_item_latencies(calls: int) -> tuple[float, float]:
 
 def put_item_floor(calls: int) -> float:
     """Median of the same child's ``put_item`` against a server that answers ``{}`` and does nothing."""
-    import threading
-
-    from werkzeug.serving import WSGIRequestHandler, make_server
+    from pytest_drtest.gateway.server import Listener
 
     def nothing(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", "2")])
         return [b"{}"]
 
-    class Quiet(WSGIRequestHandler):
-        def log_request(self, *args: object, **kwargs: object) -> None:
-            pass
-
-    server = make_server("127.0.0.1", 0, nothing, threaded=True, request_handler=Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    listener = Listener("127.0.0.1", 0, nothing, name="do-nothing server")  # the gateway's own listener
+    listener.start()
     try:
-        env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        env = {**os.environ, "AWS_ENDPOINT_URL": listener.url, "AWS_DEFAULT_REGION": "us-east-1",
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         done = subprocess.run([PYTHON, "-c", CHILD, str(calls)], env=env, capture_output=True, text=True,
                               timeout=600, check=True)
         return statistics.median(json.loads(done.stdout))
     finally:
-        server.shutdown()
-        server.server_close()
+        listener.stop()
 
 
 def pytest_run(args: list[str], cwd: Path | None = None) -> tuple[float, dict]:

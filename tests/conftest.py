@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import botocore.waiter
@@ -31,6 +32,20 @@ def postgres_or_skip() -> Callable[[Exception], NoReturn]:
         pytest.skip(f"PostgreSQL data plane unavailable: {exc}")
 
     return unavailable
+
+
+@pytest.fixture
+def redis_server_binary() -> Path:
+    """The Redis server the ElastiCache data plane runs: skip without one — but in CI (``CI=true``)
+    fail, since ``.ci/run`` installs it (``RedisUnavailable`` says what to install)."""
+    from pytest_drtest.dataplane.redis import RedisUnavailable, locate_server
+
+    try:
+        return locate_server()
+    except RedisUnavailable as exc:
+        if os.environ.get("CI", "").strip().lower() == "true":
+            pytest.fail(f"Redis data plane unavailable in CI (CI=true): {exc}", pytrace=False)
+        pytest.skip(f"Redis data plane unavailable: {exc}")
 
 
 @dataclass

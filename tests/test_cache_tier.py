@@ -3,7 +3,6 @@ group in the primary region with a global datastore secondary in the DR region, 
 runbooks fail over (embedded moto, virtual clock, real Redis servers, a blueprint without a database)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +39,8 @@ def _blueprint(tmp_path: Path, cache: str = 'engine = "valkey"') -> str:
 
 
 @pytest.fixture
-def redis_plane() -> None:
+def redis_plane(redis_server_binary: Path) -> None:
     """Real Redis servers, as the ElastiCache emulation's own tests need them (a failure in CI)."""
-    from pytest_drtest.dataplane.redis import RedisUnavailable, locate_server
-
-    try:
-        locate_server()
-    except RedisUnavailable as exc:
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"Redis data plane unavailable in CI (CI=true): {exc}", pytrace=False)
-        pytest.skip(f"Redis data plane unavailable: {exc}")
 
 
 def _connect(dr: Harness, region: str, group: str) -> Any:

@@ -1,26 +1,19 @@
 """A Redis node of the ElastiCache data plane: how the harness talks to it."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pytest_drtest.dataplane.redis import RedisServer, RedisUnavailable, locate_server
+from pytest_drtest.dataplane.redis import RedisServer
 
 redis = pytest.importorskip("redis")
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    try:
-        binary = locate_server()
-    except RedisUnavailable as exc:
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"Redis data plane unavailable in CI (CI=true): {exc}", pytrace=False)
-        pytest.skip(f"Redis data plane unavailable: {exc}")
-    node = RedisServer(binary, "node", tmp_path / "node")
+def server(tmp_path: Path, redis_server_binary: Path) -> Iterator[RedisServer]:
+    node = RedisServer(redis_server_binary, "node", tmp_path / "node")
     node.start()
     try:
         yield node

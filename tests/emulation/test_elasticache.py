@@ -5,8 +5,8 @@ group's endpoints; the clock is virtual, so modeled minutes cost nothing.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -21,15 +21,7 @@ CREATE, FAILOVER, RECOVERY, LAG, GLOBAL_LAG, GLOBAL_FAILOVER = 300.0, 30.0, 600.
 
 
 @pytest.fixture
-def cache(emu_env: Any) -> Iterator[ElastiCacheEmulator]:
-    from pytest_drtest.dataplane.redis import RedisUnavailable, locate_server
-
-    try:
-        locate_server()
-    except RedisUnavailable as exc:
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"Redis data plane unavailable in CI (CI=true): {exc}", pytrace=False)
-        pytest.skip(f"Redis data plane unavailable: {exc}")
+def cache(emu_env: Any, redis_server_binary: Path) -> Iterator[ElastiCacheEmulator]:
     for key, value in {"elasticache_create_time": CREATE, "elasticache_failover": FAILOVER,
                        "elasticache_node_recovery_time": RECOVERY, "elasticache_replication_lag": LAG,
                        "elasticache_global_lag": GLOBAL_LAG, "elasticache_global_failover": GLOBAL_FAILOVER}.items():
