@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any, Self
 
 import boto3
@@ -26,11 +27,14 @@ from pytest_drtest.measure import Ledger, Timeline
 from pytest_drtest.objectives import Objectives
 from pytest_drtest.probes.probe import Probe
 from pytest_drtest.probes.wiring import (
+    answered_stale,
     app_path,
+    dax_connect,
     lww_losers,
     publish_error_rate,
     reach_of,
     replicating,
+    stale_reads,
 )
 from pytest_drtest.profile import LatencyProfile
 from pytest_drtest.progress import PhaseTracker
@@ -381,6 +385,8 @@ class Harness(ExperimentRunner):
                 "world on the network: use --dr-backend=moto-server"
             )
         self._topology = planned
+        if self.emulation is not None:
+            planned.dax_connect = dax_connect(self, planned)
         self._phase("building", f"{self.strategy.name} topology in {planned.primary_region} + {planned.dr_region}")
         if self.network is not None:
             from pytest_drtest.gateway.web import WebTier
@@ -570,16 +576,20 @@ class Harness(ExperimentRunner):
     def _probe_with(self, path: Any, interval: Any, consecutive: Any, topology: Topology | None,
                     keys: int | None = None) -> Probe:
         settings = self._probe_settings
+        prefix = "probe" if not self._probes else f"probe{len(self._probes) + 1}"
+        built = topology if self.emulation is not None else None  # the emulation's records of it
         probe = Probe(
             self.clock, self.ledger, self.timeline, path=path, topology=topology,
             interval=interval if interval is not None else (settings.interval if settings else 1.0),
             consecutive=consecutive if consecutive is not None else (settings.consecutive if settings else 3),
             fault_time=lambda: self.fault_t, faults=lambda: list(self._faults), modeled=self.clock.modeled,
-            prefix="probe" if not self._probes else f"probe{len(self._probes) + 1}",
+            prefix=prefix,
             health_transitions=reach_of(self).health_transitions if self.emulation is not None else None,
             keys=keys if keys is not None else (settings.keys if settings else None),
-            conflicts=(lambda: lww_losers(self, topology)) if topology is not None and self.emulation is not None else None,
-            in_flight=(lambda: replicating(self, topology)) if topology is not None and self.emulation is not None else None,
+            conflicts=partial(lww_losers, self, built) if built is not None else None,
+            in_flight=partial(replicating, self, built) if built is not None else None,
+            stale_reads=partial(stale_reads, self, built, prefix) if built is not None else None,
+            answered_stale=partial(answered_stale, self, built) if built is not None else None,
         )
         if isinstance(self.clock, PacedClock):
             self.clock.pace()

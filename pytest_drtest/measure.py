@@ -125,6 +125,20 @@ class Sample:
         return self.write_ok and self.read_ok
 
 
+@dataclass(frozen=True)
+class StaleAnswer:
+    """A probe read the application answered from its cache (DAX) with what the table no longer held:
+    ``cause`` ``bypassed`` (the table changed around the cache: global-table replication, a restore's
+    copy-back, another writer) or ``node-lag`` (the answering node had not received the primary
+    node's newer entry yet); ``age_s``: how long the entry had been cached."""
+
+    t: float
+    key: str
+    region: str
+    cause: str
+    age_s: float
+
+
 @dataclass
 class Phases:
     """Milestones of a recovery, in seconds after the fault (None when not reached)."""
@@ -158,6 +172,7 @@ class Result:
     discarded_writes: list[Write] = field(default_factory=list)  # acknowledged after the fault, missing after recovery
     conflict_overwrites: list[Write] = field(default_factory=list)  # replaced by last writer wins, oldest first
     lost_objects: list[Write] = field(default_factory=list)  # the topology's objects missing after recovery, oldest first
+    stale_reads: list[StaleAnswer] = field(default_factory=list)  # probe reads served stale by a cache (DAX), in order
 
     def __post_init__(self) -> None:
         """Missing writes sent after the fault are discarded writes, not lost ones."""
@@ -256,6 +271,8 @@ class Result:
             text += f", {len(self.discarded_writes)} writes discarded after the fault"
         if self.conflict_overwrites:
             text += f", {len(self.conflict_overwrites)} conflict overwrites"
+        if self.stale_reads:
+            text += f", {len(self.stale_reads)} stale reads"
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -270,6 +287,7 @@ class Result:
             "discarded_sequence_numbers": self.discarded_sequence_numbers[:MAX_LOST_IN_REPORT],
             "conflict_overwrites": len(self.conflict_overwrites),
             "conflict_sequence_numbers": [w.seq for w in self.conflict_overwrites[:MAX_LOST_IN_REPORT]],
+            "stale_reads": len(self.stale_reads),
             "modeled": self.modeled,
             "phases": self.phases.as_dict(),
             "samples": self.samples,
@@ -296,6 +314,11 @@ class Result:
                     {"seq": w.seq, "key": w.key, "t": round(w.ack_t - self.fault_t, 3)}
                     for w in self.conflict_overwrites[:MAX_LOST_IN_REPORT]
                 ],
+                "stale": [
+                    {"key": r.key, "t": round(r.t - self.fault_t, 3), "region": r.region, "cause": r.cause,
+                     "age": round(r.age_s, 3)}
+                    for r in self.stale_reads[:MAX_LOST_IN_REPORT]
+                ],
             },
         }
 
@@ -321,6 +344,8 @@ class Result:
         object_t = {str(o["key"]): float(o.get("t", 0.0)) for o in timeline.get("lost_objects", [])}
         objects = [Write(str(key), None, fault_t + object_t.get(str(key), 0.0), n + 1)
                    for n, key in enumerate(data.get("lost_objects", []))]
+        stale = [StaleAnswer(fault_t + float(r.get("t", 0.0)), str(r.get("key", "")), str(r.get("region", "")),
+                             str(r.get("cause", "")), float(r.get("age", 0.0))) for r in timeline.get("stale", [])]
         phases = Phases(**{k: v for k, v in (data.get("phases") or {}).items() if k in Phases.__dataclass_fields__})
         samples: list[Sample] = []
         for seg in timeline.get("segments", []):
@@ -332,6 +357,7 @@ class Result:
             milestones=[Milestone(fault_t + float(m["t"]), str(m["kind"]), str(m.get("detail", ""))) for m in data.get("milestones", [])],
             served_by={str(k): int(v) for k, v in (data.get("served_by") or {}).items()},
             probe_samples=samples, discarded_writes=discarded, conflict_overwrites=conflicts, lost_objects=objects,
+            stale_reads=stale,
         )
 
 

@@ -220,6 +220,9 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
         header = ["scenario", "experiment", "strategy", "RTO obj", "RTO", "RPO obj", "RPO", "lost", "discarded"]
         if with_conflicts:  # acknowledged writes replaced by last writer wins (global tables)
             header.append("conflicts")
+        with_stale = any((e.get("measured") or {}).get("stale_reads") for e in experiments)
+        if with_stale:  # probe reads a cache (DAX) answered with what the table no longer held
+            header.append("stale")
         header.append("availability")
         if with_availability_objective:
             header.append("avail obj")
@@ -236,6 +239,8 @@ def summary_lines(data: dict[str, Any]) -> list[str]:
             ]
             if with_conflicts:
                 row.append(str(m.get("conflict_overwrites", 0)))
+            if with_stale:
+                row.append(str(m.get("stale_reads", 0)))
             row += [
                 _availability_cell(m),
             ]

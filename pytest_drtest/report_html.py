@@ -314,6 +314,8 @@ def _experiment_section(e: dict[str, Any], index: int) -> str:
     ]
     if measured.get("conflict_overwrites"):
         rows.append(("conflict overwrites", str(measured["conflict_overwrites"]), "", ""))
+    if measured.get("stale_reads"):
+        rows.append(("stale reads (cache)", str(measured["stale_reads"]), "", ""))
     out = [
         f'<section class="experiment" id="experiment-{index}">',
         f'<h2>{html.escape(ident)} — <span class="{"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span></h2>',

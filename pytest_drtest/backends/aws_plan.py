@@ -115,6 +115,13 @@ def planned_resources(topology: Topology, images: dict[str, str] | None = None) 
         add("elasticache", "replication-group", primary, f"{name}-cache", "cache",
             f"{cache.engine} {cache.node_type}, Multi-AZ, 1 replica; global datastore with {dr}")
         add("elasticache", "replication-group", dr, f"{name}-cache-dr", "cache", "secondary of the global datastore")
+    if blueprint.dax is not None:
+        from pytest_drtest.topology.dax import cluster_name
+
+        probed = blueprint.tables[0].name if blueprint.tables else "app"
+        for region in (primary, dr) if strategy.continuous_replication else (primary,):
+            add("dax", "cluster", region, cluster_name(probed), "dax",
+                f"{blueprint.dax.node_type} x {blueprint.dax.nodes}, in front of {name}-{probed}")
     database = blueprint.database
     if database is not None:
         ident = f"{name}-db"

@@ -214,6 +214,10 @@ def _backup_vault(c: Any, r: Tagged) -> None:
     backup.delete_backup_vault(BackupVaultName=r.ident)
 
 
+def _dax_cluster(c: Any, r: Tagged) -> None:
+    c.client("dax", r.region).delete_cluster(ClusterName=r.ident)  # arn:aws:dax:<region>:<account>:cache/<name>
+
+
 def _bucket(c: Any, r: Tagged) -> None:
     empty_and_delete_bucket(c.client("s3", r.region), r.ident)
 
@@ -249,6 +253,7 @@ DELETERS: dict[str, Deleter] = {
     "rds:snapshot": _db_snapshot,
     "rds:cluster": _db_cluster,
     "rds:global-cluster": _global_cluster,
+    "dax:cache": _dax_cluster,
     "dynamodb:table": _table,
     "backup:backup-plan": _backup_plan,
     "backup:backup-vault": _backup_vault,

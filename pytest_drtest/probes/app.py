@@ -4,7 +4,11 @@ A request resolves the topology's DNS name (each answer cached for its TTL on th
 the load balancer the answer names — which answers only if its region is up and it has a healthy
 target — and the application of that region reads or writes its store: the table that its
 region's configuration names (``topology.app_config[region]["table"]``; runbooks repoint it) and,
-when the blueprint has a database, the ledger table behind the region's database endpoint.
+when the blueprint has a database, the ledger table behind the region's database endpoint. With the
+blueprint's ``[dax]`` the application writes through its region's DAX cluster and reads
+eventually consistent through it, as a DAX application does ([DDB-DG:DAX.consistency]); reading
+its acknowledged writes back after a run is strongly consistent (DAX passes it through to the
+table), so lost writes are judged on what the table holds, and stale answers are counted apart.
 
 Two paths share this: :class:`AppPath` (the embedded backend: DNS and the load balancer as the
 emulation answers them, in this process) and :class:`~pytest_drtest.probes.http.HttpAppPath` (the
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import botocore.exceptions
 
+from pytest_drtest.emulation.dax.client import DaxUnavailable
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.probes.sql import SqlStore, SqlUnavailable
 
@@ -45,6 +50,7 @@ class RegionApp:
         self.region = region
         self.key_name = topology.blueprint.table(topology.probe_table).hash_key
         self.sql = sql if sql is not None else (SqlStore(topology) if topology.blueprint.database else None)
+        self._dax_client: tuple[str, Any] | None = None  # (cluster, its data-path client)
 
     def _db(self) -> dict[str, Any]:
         target = self.topology.app_config.get(self.region, {}).get("db")
@@ -58,11 +64,25 @@ class RegionApp:
             raise AppUnavailable(f"HTTP 500: the application in {self.region} has no table configured")
         return self.topology.clients.client("dynamodb", self.region), str(table)
 
-    def put(self, key: str, payload: str) -> None:
+    def _cached_table(self) -> tuple[Any, str, bool]:
+        """Like :meth:`_table`, through the region's DAX cluster when it has one (the third value)."""
         client, table = self._table()
+        cluster = self.topology.app_config.get(self.region, {}).get("dax")
+        if cluster and self.topology.dax_connect is not None:
+            return self._dax(str(cluster)), table, True
+        return client, table, False
+
+    def _dax(self, cluster: str) -> Any:
+        if self._dax_client is None or self._dax_client[0] != cluster:
+            assert self.topology.dax_connect is not None
+            self._dax_client = (cluster, self.topology.dax_connect(self.region, cluster))
+        return self._dax_client[1]
+
+    def put(self, key: str, payload: str) -> None:
+        client, table, _ = self._cached_table()
         try:
             client.put_item(TableName=table, Item={self.key_name: {"S": key}, "payload": {"S": payload}})
-        except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as exc:
+        except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError, DaxUnavailable) as exc:
             raise AppUnavailable(f"HTTP 500: {exc}") from None
         if self.sql is not None:
             try:
@@ -71,11 +91,12 @@ class RegionApp:
                 raise AppUnavailable(f"HTTP 500: database: {exc}") from None
 
     def get(self, key: str) -> str | None:
-        """The item's payload (strongly consistent read), None when absent from either store."""
-        client, table = self._table()
+        """The item's payload (strongly consistent read; eventually consistent through DAX), None when
+        absent from either store."""
+        client, table, cached = self._cached_table()
         try:
-            item = client.get_item(TableName=table, Key={self.key_name: {"S": key}}, ConsistentRead=True).get("Item")
-        except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as exc:
+            item = client.get_item(TableName=table, Key={self.key_name: {"S": key}}, ConsistentRead=not cached).get("Item")
+        except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError, DaxUnavailable) as exc:
             raise AppUnavailable(f"HTTP 500: {exc}") from None
         value: str | None = (item or {}).get("payload", {}).get("S")
         if self.sql is not None:

@@ -13,6 +13,7 @@ from pytest_drtest.measure import (
     Ledger,
     Result,
     Sample,
+    StaleAnswer,
     Timeline,
     Write,
     compute_rpo,
@@ -56,6 +57,8 @@ class Probe:
         keys: int | None = None,
         conflicts: Callable[[], list[tuple[str, str | None]]] | None = None,
         in_flight: Callable[[], int] | None = None,
+        stale_reads: Callable[[], list[StaleAnswer]] | None = None,
+        answered_stale: Callable[[str, float], bool] | None = None,
     ) -> None:
         self.clock = clock
         self.topology = topology
@@ -72,6 +75,8 @@ class Probe:
         self.keys = keys  # None: a new key every tick; N: the ticks update N items in turn
         self._conflicts = conflicts  # (key, payload) of writes discarded by last writer wins (emulated)
         self._in_flight = in_flight  # replicated writes of the probe table not yet applied (emulated)
+        self._stale_reads = stale_reads  # reads of the probe's keys a cache (DAX) answered stale (emulated)
+        self._answered_stale = answered_stale  # (key, t): was the read of key at t answered stale by a cache?
         self.path = path
         self.samples: list[Sample] = []
         self._fault_time = fault_time
@@ -153,7 +158,8 @@ class Probe:
         try:
             if write_ok:
                 region, value = self.path.get(key)
-                read_ok = value == payload
+                # a stale answer from the application's cache is served (counted in stale_reads), not an outage
+                read_ok = value == payload or (self._answered_stale is not None and self._answered_stale(key, now))
                 if not read_ok:
                     error = f"read {key}: got {value!r}"
             else:
@@ -261,11 +267,18 @@ class Probe:
             samples=len(self.samples), failed_samples=sum(1 for s in self.samples if not s.ok),
             milestones=milestones, served_by=served,
             conflict_overwrites=conflict_overwrites(self.ledger, self._conflicts()) if self._conflicts else [],
-            lost_objects=objects,
+            lost_objects=objects, stale_reads=self._stale_since_start(),
         )
         if any(getattr(f, "data_fault", False) for f in self._faults()):
             self._recovered_by_runbook(result)
         return result
+
+    def _stale_since_start(self) -> list[StaleAnswer]:
+        """The stale answers of the probe's keys since its first tick."""
+        if self._stale_reads is None or not self.samples:
+            return []
+        start = self.samples[0].t
+        return [r for r in self._stale_reads() if r.t >= start]
 
     def _lost_objects(self, region: str | None) -> list[Write]:
         """The topology's objects (``topology.objects``) that the buckets the application of

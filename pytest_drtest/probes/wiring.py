@@ -1,12 +1,15 @@
 """What a harness's probes are wired to: the application path (over the network when the world is
 served, else in-process), the emulation's last-writer-wins losers and replication backlog of the
-probe table, and the probe's error rate published to CloudWatch for alarms and FIS stop conditions."""
+probe table, the stale answers of the application's DAX clusters, and the probe's error rate
+published to CloudWatch for alarms and FIS stop conditions."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_drtest.harness import Harness
+    from pytest_drtest.measure import StaleAnswer
     from pytest_drtest.probes.probe import Probe
     from pytest_drtest.topology.model import Topology
 
@@ -31,6 +34,19 @@ def app_path(harness: Harness, topology: Topology, client_region: str | None) ->
     return AppPath(topology, reach_of(harness), client_region)
 
 
+def dax_connect(harness: Harness, topology: Topology) -> Callable[[str, str], Any]:
+    """``(region, cluster) -> client`` of the emulated DAX cluster in front of the region's DynamoDB
+    (the application's DAX data path; :attr:`Topology.dax_connect`)."""
+
+    def connect(region: str, cluster: str) -> Any:
+        from pytest_drtest.emulation.dax import DaxEmulator
+
+        assert harness.emulation is not None
+        return harness.emulation.find(DaxEmulator).client(region, cluster, topology.clients.client("dynamodb", region))
+
+    return connect
+
+
 def lww_losers(harness: Harness, topology: Topology) -> list[tuple[str, str | None]]:
     """``(key, payload)`` of the probe table's writes discarded by last writer wins."""
     from pytest_drtest.emulation.dynamodb import DynamoDbEmulator
@@ -40,6 +56,45 @@ def lww_losers(harness: Harness, topology: Topology) -> list[tuple[str, str | No
     hash_key = topology.blueprint.table(topology.probe_table).hash_key
     losers = harness.emulation.find(DynamoDbEmulator).conflicts(table) if table else []
     return [(str(c["key"][hash_key]["S"]), (c["item"] or {}).get("payload", {}).get("S")) for c in losers]
+
+
+def stale_reads(harness: Harness, topology: Topology, prefix: str) -> list[StaleAnswer]:
+    """The reads of the probe's keys (``<prefix>#...``) that a DAX cluster of the topology answered
+    stale, in time order ([DDB-DG:DAX.consistency]; the DAX emulator keeps each one)."""
+    from pytest_drtest.emulation.dax import DaxEmulator
+    from pytest_drtest.measure import StaleAnswer
+
+    assert harness.emulation is not None
+    stacks = [s for s in topology.regions.values() if s.dax is not None]
+    if not stacks:
+        return []
+    emulator = harness.emulation.find(DaxEmulator)
+    hash_key = topology.blueprint.table(topology.probe_table).hash_key
+    found = []
+    for stack in stacks:
+        assert stack.dax is not None
+        for read in emulator.stale_reads(stack.region, stack.dax):
+            key = str(read["key"].get(hash_key, {}).get("S", ""))
+            if key.startswith(f"{prefix}#"):
+                found.append(StaleAnswer(float(read["t"]), key, stack.region, str(read["cause"]), float(read["age"])))
+    return sorted(found, key=lambda r: r.t)
+
+
+def answered_stale(harness: Harness, topology: Topology, key: str, t: float) -> bool:
+    """Whether a DAX cluster of the topology answered its latest read, at clock time ``t``, with a
+    stale entry of the probe key ``key`` (cheap: the clusters' last stale read only)."""
+    from pytest_drtest.emulation.dax import DaxEmulator
+
+    assert harness.emulation is not None
+    hash_key = topology.blueprint.table(topology.probe_table).hash_key
+    emulator = harness.emulation.find(DaxEmulator)
+    for stack in topology.regions.values():
+        if stack.dax is None:
+            continue
+        stale = emulator.cluster(stack.region, stack.dax).stale
+        if stale and stale[-1].t == t and stale[-1].key.get(hash_key, {}).get("S") == key:
+            return True
+    return False
 
 
 def replicating(harness: Harness, topology: Topology) -> int:

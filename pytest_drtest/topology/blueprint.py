@@ -52,6 +52,15 @@ class CacheSpec:
     engine: str = "valkey"
 
 
+@dataclass(frozen=True)
+class DaxSpec:
+    """The read cache: a DAX cluster in front of the probe table in every Region whose application has
+    the table; the application writes through it and reads eventually consistent through it."""
+
+    node_type: str = "dax.r5.large"
+    nodes: int = 3  # a primary and two read replicas, one per AZ (DAX's production recommendation)
+
+
 #: Engines of ElastiCache global datastores (ElastiCache user guide, "Replication across AWS Regions
 #: using global datastores": Valkey 7.2+, Redis OSS 5.0.6+)
 CACHE_ENGINES = ("valkey", "redis")
@@ -127,6 +136,7 @@ class Blueprint:
     #: Retrieval in the DR region ([backup] archive_restore_tier; AWS's default tier is Standard)
     archive_restore_tier: str = "Standard"
     cache: CacheSpec | None = None  # [cache]: ElastiCache replication group (+ global datastore), opt-in
+    dax: DaxSpec | None = None  # [dax]: a DAX cluster per Region in front of the probe table, opt-in
 
     @property
     def fqdn(self) -> str:
@@ -260,13 +270,14 @@ def parse_blueprint(data: dict[str, Any], source: str) -> Blueprint:
             raise DrConfigError(str(exc), source=source, field="database.snapshot_every") from None
         db.reject_unknown()
     cache = _cache(top) if "cache" in data else None
+    dax = _dax(top) if "dax" in data else None
     web = None
     if "web" in data:
         web = parse_web(top.get("web", dict), source=source, cwd=str(Path(source).resolve().parent))
     tags = _tags(top)
     top.reject_unknown()
     return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule, database, web,
-                     tags, archive_restore_tier=archive_tier, cache=cache)
+                     tags, archive_restore_tier=archive_tier, cache=cache, dax=dax)
 
 
 def _cache(top: Fields) -> CacheSpec:
@@ -282,6 +293,26 @@ def _cache(top: Fields) -> CacheSpec:
                             source=top.source, field="cache.node_type")
     cache.reject_unknown()
     return CacheSpec(node_type=node_type, engine=engine)
+
+
+def _dax(top: Fields) -> DaxSpec:
+    """``[dax]``: ``node_type`` (``dax.<family>.<size>`` of a family DAX offers) and ``nodes`` (1-11: a
+    primary and up to ten read replicas, [DDB-DG:DAX.concepts.cluster])."""
+    from pytest_drtest.emulation.core import AwsError
+    from pytest_drtest.emulation.dax.models import MAX_NODES, check_node_type
+
+    dax = top.table("dax")
+    node_type = dax.get("node_type", str, DaxSpec.node_type)
+    try:
+        check_node_type(node_type)
+    except AwsError as exc:
+        raise DrConfigError(exc.message, source=top.source, field="dax.node_type") from None
+    nodes = dax.get("nodes", int, DaxSpec.nodes)
+    if not 1 <= nodes <= MAX_NODES:
+        raise DrConfigError(f"expected 1 to {MAX_NODES} nodes (a primary and up to {MAX_NODES - 1} read replicas), got {nodes}",
+                            source=top.source, field="dax.nodes")
+    dax.reject_unknown()
+    return DaxSpec(node_type=node_type, nodes=nodes)
 
 
 def _tags(top: Fields) -> tuple[tuple[str, str], ...]:

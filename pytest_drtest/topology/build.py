@@ -5,7 +5,8 @@ the blueprint's DynamoDB tables (PITR on; a global-table replica in the DR regio
 strategy replicates continuously), versioned S3 buckets (replicated to the DR region when the
 strategy replicates), Route 53 records with health checks, and for backup & restore an AWS Backup
 vault per region and a plan whose rule copies every recovery point to the DR vault, and the
-application's release archive in S3 Glacier Flexible Retrieval in the DR region.
+application's release archive in S3 Glacier Flexible Retrieval in the DR region; the blueprint's
+``[cache]`` (ElastiCache) and ``[dax]`` (:mod:`pytest_drtest.topology.dax`) when it has them.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrError
 from pytest_drtest.measure import object_key
 from pytest_drtest.regions import zones
+from pytest_drtest.topology.dax import build_dax
 from pytest_drtest.topology.model import RegionStack, Topology
 
 HEALTH_INTERVALS = (10, 30)
@@ -114,6 +116,7 @@ def build(topology: Topology, ledger: Any = None) -> Topology:
     for region, stack in topology.regions.items():
         if stack.tables:
             topology.app_config.setdefault(region, {})["table"] = stack.tables[topology.probe_table]
+    build_dax(topology)
     topology.note("topology-built", topology.name)
     return topology
 

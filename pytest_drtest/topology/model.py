@@ -37,6 +37,7 @@ class RegionStack:
     database: str | None = None  # RDS instance or Aurora cluster id in this region
     database_secret: str | None = None  # ARN of the Aurora cluster's credentials secret (for the Data API)
     cache: str | None = None  # the ElastiCache replication group of this region ([cache])
+    dax: str | None = None  # the DAX cluster in front of this region's probe table ([dax])
     archive: str | None = None  # backup & restore, DR region: the bucket of the release archive (S3 Glacier)
 
     @property
@@ -97,6 +98,9 @@ class Topology:
     restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed
     global_cluster: str | None = None
     cache_global: str | None = None  # the ElastiCache global datastore ([cache], warm standby, active/active)
+    #: ``(region, cluster) -> client`` of a DAX cluster's data path (``get_item``, ``put_item``,
+    #: ``batch_get_item``...): the emulation's in-process DAX client; None where DAX has no data path
+    dax_connect: Callable[[str, str], Any] | None = None
     run_id: str = ""  # tagged drtest:run on every resource (build._tags)
     account: str = ""  # from STS, on first use (build.account_of)
     seeded: set[str] = field(default_factory=set)  # logical tables whose seed items are written

@@ -206,6 +206,19 @@ def test_the_plan_makes_read_calls_only_and_names_what_it_would_create(account: 
     assert "ec2 subnet dr-warm-standby-dr us-west-2c (10.1.2.0/24)  [drtest:role=subnet drtest:region-role=dr]" in text
     assert "teardown (after each experiment, also when it fails or is interrupted): every resource tagged drtest:run=<run id>" in text
     assert f"drtest-{'<run id>'}-stop" in text and "NOTE" not in text  # the role exists: no note
+    assert "dax cluster" not in text  # the shipped blueprint has no [dax]
+
+
+def test_the_plan_names_a_blueprints_dax_clusters(account: None, tmp_path: Path) -> None:
+    backend = AwsBackend([ACCOUNT], session=boto3.Session(), fis_role=ROLE)
+    backend.start()
+    (tmp_path / "lean.toml").write_text(LEAN + '[dax]\nnode_type = "dax.r5.xlarge"\nnodes = 2\n')
+    (tmp_path / "s.toml").write_text('name = "s"\nstrategy = "warm-standby"\nblueprint = "lean.toml"\n'
+                                     '[[experiments]]\nname = "r"\nfault = { kind = "az-outage", az = "primary:a" }\n')
+    text = "\n".join(plan_lines([plan_scenario(load_scenario(tmp_path / "s.toml"), backend.factory(boto3.Session()),
+                                               ACCOUNT, ROLE)], ACCOUNT))
+    lines = [line.strip() for line in text.splitlines() if line.strip().startswith("dax cluster")]
+    assert len(lines) == 2 and all("orders-dax (dax.r5.xlarge x 2, in front of " in line for line in lines), lines
 
 
 def test_the_probe_error_rate_the_stop_alarm_watches_is_published_each_minute(account: None) -> None:
@@ -233,6 +246,7 @@ def test_the_probe_error_rate_the_stop_alarm_watches_is_published_each_minute(ac
     ("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0e1d:autoScalingGroupName/web", ("us-east-1", "autoscaling:group", "web")),
     ("arn:aws:backup:us-east-1:123456789012:backup-plan:p-1", ("us-east-1", "backup:backup-plan", "p-1")),
     ("arn:aws:s3:::assets", ("us-west-2", "s3:bucket", "assets")),
+    ("arn:aws:dax:us-west-2:123456789012:cache/orders-dax", ("us-west-2", "dax:cache", "orders-dax")),
 ])
 def test_tagged_arns_name_the_call_that_deletes_them(arn: str, expected: tuple[str, str, str]) -> None:
     from pytest_drtest.backends.aws_teardown import DELETERS, parse_arn

@@ -1,0 +1,69 @@
+"""The blueprint's ``[dax]``: a DAX cluster in front of the probe table in each Region whose application
+has the table.
+
+A DAX cluster is regional and serves every table of its Region ([DDB-DG:DAX.concepts] "How DAX
+works": the cluster is reached from the application's VPC and passes what it does not cache to
+DynamoDB in the same Region), so a global table gets one cluster per Region, as AWS's guidance for
+DAX with global tables puts it ("DAX and global tables": each Region's application uses a cluster in
+its own Region). Writes replicated into a Region's table do not go through its cluster: what that
+cluster cached stays until the item TTL ([DDB-DG:DAX.consistency] "Strategies for writes"). The
+application writes through the cluster and reads eventually consistent through it (the reads DAX
+caches); the probes count each answer that was stale (:func:`pytest_drtest.probes.wiring.stale_reads`).
+"""
+from __future__ import annotations
+
+import re
+from functools import partial
+from typing import TYPE_CHECKING
+
+from pytest_drtest.errors import DrConfigError
+
+if TYPE_CHECKING:
+    from pytest_drtest.topology.model import RegionStack, Topology
+
+MAX_NAME = 20  # ClusterName: 1-20 letters, digits or hyphens, starting with a letter ([BC:dax] CreateCluster)
+
+
+def cluster_name(table: str) -> str:
+    """``<table>-dax`` for the blueprint's (logical) probe table: regional, so the same name in both Regions."""
+    base = re.sub(r"[^a-z0-9]+", "-", table.lower()).strip("-") or "app"
+    if not base[0].isalpha():
+        base = f"t{base}"
+    return f"{base[:MAX_NAME - 4].rstrip('-')}-dax"
+
+
+def build_dax(topology: Topology) -> None:
+    """Create the clusters (``CreateCluster``, ``ReplicationFactor`` nodes spread over the AZs), wait
+    until each is ``available`` (``DescribeClusters`` every 30 s: botocore has no DAX waiter), and
+    point each Region's application at its cluster (``app_config[region]["dax"]``)."""
+    from pytest_drtest.topology.build import _poll_build, _tags, account_of
+
+    spec = topology.blueprint.dax
+    if spec is None:
+        return
+    if topology.dax_connect is None:
+        raise DrConfigError("[dax] needs an emulated backend: the DAX data path is the emulation's in-process "
+                            "client (the DAX wire protocol is not served)", source=topology.blueprint.source, field="dax")
+    stacks = [s for s in (topology.primary, topology.dr) if topology.probe_table in s.tables]
+    name = cluster_name(topology.probe_table)
+    role = f"arn:aws:iam::{account_of(topology)}:role/{topology.name}-dax"
+    for stack in stacks:
+        dax = topology.clients.client("dax", stack.region)
+        dax.create_cluster(ClusterName=name, NodeType=spec.node_type, ReplicationFactor=spec.nodes, IamRoleArn=role,
+                           Description=f"{topology.name}: read cache of {stack.tables[topology.probe_table]}",
+                           Tags=_tags(topology, "dax", stack))
+        topology.cleanup.push(f"dax {stack.region}/{name}", partial(_delete, topology, stack))
+        stack.dax = name
+    for stack in stacks:
+        _poll_build(topology, partial(_available, topology, stack), f"DAX cluster {stack.region}/{name}")
+        topology.app_config.setdefault(stack.region, {})["dax"] = name
+
+
+def _available(topology: Topology, stack: RegionStack) -> bool:
+    found = topology.clients.client("dax", stack.region).describe_clusters(ClusterNames=[stack.dax])["Clusters"]
+    return bool(found[0]["Status"] == "available")
+
+
+def _delete(topology: Topology, stack: RegionStack) -> None:
+    if stack.dax is not None:
+        topology.clients.client("dax", stack.region).delete_cluster(ClusterName=stack.dax)
