@@ -51,6 +51,9 @@ from pytest_drtest.dataplane.timeline import ClockTimeline, on_advance
 
 log = logging.getLogger("pytest_drtest.dataplane")
 
+#: The first major whose ``restore_command`` a reload changes (PostgreSQL 14 release notes: "Allow
+#: the restore_command setting to be changed during a server reload")
+RELOADABLE_RESTORE_COMMAND = 14
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _RECOVERY_SETTINGS = ("restore_command", "recovery_target_time", "recovery_target_action", "recovery_target_inclusive")
 _TARGET_NOT_REACHED = "recovery ended before configured recovery target was reached"
@@ -118,8 +121,31 @@ class DataPlane:
         # The clone is its own PITR base: a cleanly shut down cluster plus this server's archive.
         server.base = Snapshot(f"{server.name}-created", template, server.name, wall_time=time.time(),
                                clock_time=self.clock.now())
+        server.template_lineage = True
         server.start()
         return server
+
+    def _seed_standby(self, source: PostgresServer, standby: PostgresServer) -> dict[str, object]:
+        """Fill the new standby's data folder; return the settings it needs for it.
+
+        A source cloned from the template and never promoted writes WAL that continues the
+        template's, so the standby is another clone of the template: it replays from the template's
+        checkpoint what the source archived (``restore_command``, until it streams: then
+        :meth:`_streaming` drops it, so that a cut link is never bridged through the archive) and
+        streams the rest — a folder copy instead of a ``pg_basebackup`` (which also makes the source
+        take a checkpoint). Any other source (a promoted standby, a restored server), or a PostgreSQL
+        before 15 (``restore_command`` is reloadable since), gets a ``pg_basebackup``."""
+        if source.template_lineage and self.runtime.binaries.major >= RELOADABLE_RESTORE_COMMAND:
+            clone_template(self.runtime, standby)
+            return {"restore_command": f'cp "{source.archive_dir}/%f" "%p"'}
+        base_backup(source, standby.data_dir)
+        return {}
+
+    @staticmethod
+    def _streaming(standby: PostgresServer) -> None:
+        """A standby seeded from the template streams now: it reads no more from the source's archive."""
+        if "restore_command" in standby.settings:
+            standby.configure(restore_command=None)
 
     def add_sync_standby(self, primary: PostgresServer, name: str | None = None) -> PostgresServer:
         """A synchronous standby of ``primary`` (``synchronous_standby_names`` names it); started and in sync."""
@@ -129,10 +155,11 @@ class DataPlane:
         # and it shares the primary's PITR bases, so PITR works across a failover.
         standby.archive_dir = primary.archive_dir
         standby.base, standby.backups = primary.base, primary.backups
-        base_backup(primary, standby.data_dir)
-        start_standby(standby, upstream_port=primary.port, settings={"archive_mode": "always"})
+        seeded = self._seed_standby(primary, standby)
+        start_standby(standby, upstream_port=primary.port, settings={"archive_mode": "always", **seeded})
         wait_until(lambda: replication_state(primary, standby.name)[0] == "streaming", timeout=30,
                    what=f"{standby.name} to stream from {primary.name}")
+        self._streaming(standby)
         primary.configure(synchronous_standby_names=f'"{standby.name}"')
         wait_until(lambda: replication_state(primary, standby.name)[1] == "sync", timeout=30,
                    what=f"{standby.name} to become synchronous")
@@ -149,11 +176,12 @@ class DataPlane:
         proxy = LagProxy(source.port, clock=self.clock, lag=lag, name=f"{server.name}-link")
         replica = AsyncReplica(self, server, source, proxy)
         self.replicas.append(replica)
-        base_backup(source, server.data_dir)
+        seeded = self._seed_standby(source, server)
         # No receiver timeout: a held stream is silent for as long as the clock does not move.
-        start_standby(server, upstream_port=proxy.port, settings={"wal_receiver_timeout": 0})
+        start_standby(server, upstream_port=proxy.port, settings={"wal_receiver_timeout": 0, **seeded})
         # Ready means streaming: WAL written from now on is tagged when the primary sends it.
         wait_until(lambda: proxy.streaming, timeout=30, what=f"{server.name} to stream from {source.name}")
+        self._streaming(server)
         return replica
 
     def retarget_replicas(self, old: PostgresServer, new: PostgresServer) -> None:

@@ -142,6 +142,9 @@ class PostgresServer:
         self.settings.update(settings or {})
         self.created_wall = time.time()
         self.base: Snapshot | None = None  # what PITR replays this server's archive onto
+        # A clone of the template still on its first timeline: its WAL continues the template's, so a
+        # standby of it can start from another clone of the template (never promoted or restored)
+        self.template_lineage = False
         # Snapshots PITR may start from; a Multi-AZ pair shares one list (and one archive).
         self.backups: list[Snapshot] = []
         self._proc: subprocess.Popen[bytes] | None = None
@@ -370,6 +373,7 @@ class PostgresServer:
         only every 100 ms.
         """
         started = time.perf_counter()
+        self.template_lineage = False  # a new timeline
         if not self.query("SELECT pg_promote(false)")[0][0]:
             raise DataPlaneError(f"{self.name}: pg_promote refused:\n{self.log_tail()}")
         self.wait_primary(timeout=timeout)

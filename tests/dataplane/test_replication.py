@@ -147,3 +147,49 @@ def test_endpoint_switches_target(plane: DataPlane) -> None:
     endpoint.switch(None)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(dsn, connect_timeout=2)
+
+
+def _archived(server, timeout: float = 10.0) -> str:
+    """Switch to a new WAL segment and wait until the finished one is in the archive; its name."""
+    name = server.query("SELECT pg_walfile_name(pg_current_wal_lsn())")[0][0]
+    server.query("SELECT pg_switch_wal()")
+    deadline = time.monotonic() + timeout
+    while not (server.archive_dir / name).exists():
+        assert time.monotonic() < deadline, f"{name} not archived"
+        time.sleep(0.02)
+    return str(name)
+
+
+def test_a_replica_of_a_template_clone_starts_from_the_template_and_replays_what_was_archived(
+        plane: DataPlane, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_drtest.dataplane import plane as plane_module
+
+    backups: list[str] = []
+    real_backup = plane_module.base_backup
+    monkeypatch.setattr(plane_module, "base_backup", lambda source, *a, **k: (backups.append(source.name),
+                                                                             real_backup(source, *a, **k)))
+    primary = plane.create_server("old")
+    primary.query("CREATE TABLE t (id int PRIMARY KEY)")
+    for start in (0, 1000, 2000):  # finished segments, archived, then recycled by checkpoints
+        primary.query(f"INSERT INTO t SELECT g FROM generate_series({start}, {start + 999}) g")
+        first = _archived(primary)
+        primary.query("CHECKPOINT")
+    assert not (primary.data_dir / "pg_wal" / first).exists()  # only the archive holds it now
+    replica = plane.add_replica(primary, "dr", lag=0.0)
+    assert backups == []  # a copy of the template, not a pg_basebackup
+    clock.sleep(1)
+    replica.wait_applied()
+    assert len(ids(replica.server)) == 3000
+    # streaming now: the archive is no longer read, so a cut link is not bridged through it
+    assert replica.server.query("SHOW restore_command")[0][0] == ""
+    replica.cut()
+    primary.query("INSERT INTO t VALUES (-1)")
+    _archived(primary)
+    clock.sleep(5)
+    time.sleep(0.5)
+    assert -1 not in ids(replica.server)
+
+    # a promoted server is on a new timeline: a replica of it is a pg_basebackup
+    replica.promote()
+    plane.add_replica(replica.server, "dr2", lag=0.0)
+    assert backups == [replica.server.name]
