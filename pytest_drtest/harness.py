@@ -371,10 +371,12 @@ class Harness(ExperimentRunner):
         from pytest_drtest.topology.build import build, build_database, seed
 
         self.start()
-        if not self.backend.emulated:
+        if not self.backend.emulated and self.blueprint.stack is None:
             raise DrConfigError(
-                "the shipped topologies are built on emulated backends only; on aws, test your own "
-                "infrastructure: dr.client(...), dr.clock, your runbooks, and dr.probe(path=YourAppPath())"
+                "the shipped topologies are built on emulated backends only (their web tier's application exists only "
+                "in the emulation); on aws, deploy your own CloudFormation stack (blueprint = \"stack.yaml\", your "
+                "service behind its web record) or test your own infrastructure: dr.client(...), dr.clock, your "
+                "runbooks, and dr.probe(path=YourAppPath())"
             )
         planned = self.plan()
         for fault in faults or []:
@@ -393,7 +395,11 @@ class Harness(ExperimentRunner):
 
             self.web = WebTier(self.network, planned, self.web_spec, self.env, self.network.folder).start()
             self.network.on_stop(self.web.stop)
-        if self.blueprint.stack is not None:  # a CloudFormation template (pytest_drtest/stacks/)
+        if self.blueprint.stack is not None and not self.backend.emulated:  # the team's stack, by CloudFormation
+            from pytest_drtest.stacks.account import deploy_on_account, stack_tags
+
+            deploy_on_account(planned, stack_tags(planned))
+        elif self.blueprint.stack is not None:  # a CloudFormation template (pytest_drtest/stacks/)
             from pytest_drtest.stacks.topology import deploy_stack
 
             deploy_stack(planned)

@@ -163,12 +163,21 @@ def check_aws_options(settings: Settings) -> None:
     bad = [a for a in settings.aws_accounts if not (a.isdigit() and len(a) == 12)]
     if bad:
         raise pytest.UsageError(f"--dr-aws-accounts: {bad[0]!r} is not a 12-digit AWS account id")
-    if not settings.plan:
+
+
+def check_aws_scenarios(settings: Settings, scenarios: list[Any]) -> None:
+    """On aws a scenario runs only on the team's CloudFormation stack: a shipped topology's web tier
+    runs no application there (``--dr-plan`` shows any scenario's plan)."""
+    if settings.backend != "aws" or settings.plan:
+        return
+    shipped = [s.name for s in scenarios if s.blueprint.stack is None]
+    if shipped:
         raise pytest.UsageError(
-            f"--dr-scenario={settings.scenario}: running a shipped game day on a real account is not supported: the "
-            "shipped web tier's application exists only in the emulation, so nothing on the account would answer the "
-            "probes; --dr-plan shows what it would create, fault and delete; with --dr-backend=aws run your own dr "
-            "tests against your account"
+            f"--dr-scenario={settings.scenario}: {'the scenario' if len(shipped) == 1 else 'the scenarios'} "
+            f"{', '.join(shipped)} {'builds' if len(shipped) == 1 else 'build'} a shipped topology, whose web tier's "
+            "application exists only in the emulation, so nothing on the account would answer the probes; on aws a "
+            "scenario deploys your CloudFormation stack (blueprint = \"stack.yaml\", your service behind its web record, "
+            "speaking the probe protocol); --dr-plan shows what it would create, fault and delete"
         )
 
 
@@ -250,6 +259,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = build_settings(config)
     gate = build_gate(config)
     scenarios = load_scenarios(settings)
+    check_aws_scenarios(settings, scenarios)
     check_fis_role(settings, scenarios)
     config.stash[SETTINGS_KEY] = settings
     config.stash[GATE_KEY] = gate

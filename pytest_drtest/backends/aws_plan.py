@@ -53,8 +53,10 @@ class Planned:
     note: str = ""
 
     def line(self) -> str:
-        tags = f"drtest:role={self.role} drtest:region-role={self.region_role}"
-        return f"{self.service} {self.kind} {self.name}" + (f" ({self.note})" if self.note else "") + f"  [{tags}]"
+        text = f"{self.service} {self.kind} {self.name}" + (f" ({self.note})" if self.note else "")
+        if not self.role:  # a stack: its resources carry the template's own tags, and the stack's
+            return text
+        return text + f"  [drtest:role={self.role} drtest:region-role={self.region_role}]"
 
 
 @dataclass
@@ -146,6 +148,25 @@ def planned_resources(topology: Topology, images: dict[str, str] | None = None) 
     return out
 
 
+def planned_stack(topology: Topology) -> list[Planned]:
+    """The team's template on the account: one CloudFormation stack per region (the DR region's first),
+    with the resources active there (:mod:`pytest_drtest.stacks.account`)."""
+    from pytest_drtest.stacks.deploy import Deployment, StackSpec
+
+    spec = topology.blueprint.stack
+    assert isinstance(spec, StackSpec)
+    out = []
+    primary, dr = topology.primary_region, topology.dr_region
+    for region, role, peer in ((dr, "dr", primary), (primary, "primary", dr)):
+        deployment = Deployment(None, spec, region, role, peer, account=topology.account, stack_name=topology.name)
+        _, order = deployment.plan(None)
+        resources = [f"{n} ({spec.template.resources[n]['Type']})" for n in order] + deployment.ignored
+        out.append(Planned("cloudformation", "stack", region, f"{topology.name}-{role}", "", role,
+                           f"CreateStack from {spec.source}, then UpdateStack while Peer parameters change; "
+                           f"{len(resources)} resources: {', '.join(resources)}"))
+    return out
+
+
 def plan_scenario(scenario: Scenario, clients: Any, account: str, fis_role: str | None) -> ScenarioPlan:
     """The plan of one scenario; read calls only (``DescribeImages``, ``GetRole``)."""
     from pytest_drtest.measure import Timeline
@@ -163,13 +184,15 @@ def plan_scenario(scenario: Scenario, clients: Any, account: str, fis_role: str 
     plan = ScenarioPlan(scenario.name, scenario.strategy.name, (primary, dr), common)
     images: dict[str, str] = {}
     compute = [primary] + ([dr] if scenario.strategy.dr_capacity != "none" else [])
+    if scenario.blueprint.stack is not None:
+        compute = []  # the template names its images (an empty AWS::EC2::Image::Id: the newest at deployment)
     for region in compute:
         newest = newest_image(clients.client("ec2", region))
         if newest is not None:
             images[region] = f"{newest['ImageId']} ({newest.get('Name', '')})"
         else:
             plan.notes.append(f"no image named {IMAGE_NAME} in {region}: the launch template would have none")
-    plan.resources = planned_resources(topology, images)
+    plan.resources = planned_stack(topology) if scenario.blueprint.stack is not None else planned_resources(topology, images)
     run = RunContext(RUN_PLACEHOLDER, primary, dr, account, fis_role or "<--dr-aws-fis-role>", alarm_name(RUN_PLACEHOLDER))
     uses_fis = False
     for experiment in scenario.experiments:

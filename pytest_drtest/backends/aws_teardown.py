@@ -214,6 +214,13 @@ def _backup_vault(c: Any, r: Tagged) -> None:
     backup.delete_backup_vault(BackupVaultName=r.ident)
 
 
+def _stack(c: Any, r: Tagged) -> None:
+    """A CloudFormation stack (the team's, on aws): its resources go with it; waited for until deleted."""
+    cfn = c.client("cloudformation", r.region)
+    cfn.delete_stack(StackName=r.arn)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=r.arn, WaiterConfig={"Delay": 15, "MaxAttempts": 240})
+
+
 def _dax_cluster(c: Any, r: Tagged) -> None:
     c.client("dax", r.region).delete_cluster(ClusterName=r.ident)  # arn:aws:dax:<region>:<account>:cache/<name>
 
@@ -242,6 +249,7 @@ Deleter = Callable[[Any, Tagged], None]
 
 #: ``service:type`` -> its deleter, in the order teardown runs them.
 DELETERS: dict[str, Deleter] = {
+    "cloudformation:stack": _stack,
     "fis:experiment-template": _fis_template,
     "cloudwatch:alarm": _alarm,
     "autoscaling:group": _asg,

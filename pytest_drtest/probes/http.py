@@ -13,9 +13,15 @@ answer for its TTL on the clock, and speaks the probe protocol to the address it
   that JSON) is read key by key.
 
 The region that answered is the one whose address block holds the address.
+
+On a real account (``--dr-backend=aws``, the team's CloudFormation stack) the same path speaks to the
+team's service: the name is resolved by the machine's resolver (:func:`system_lookup`), and the
+region that answered is the one whose load balancer's name resolves to the address
+(:class:`AccountRegions`).
 """
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import urllib.parse
@@ -53,6 +59,47 @@ def dns_lookup(name: str, server: tuple[str, int], *, client_subnet: str | None 
     return addresses, float(min(ttls)) if ttls else 0.0
 
 
+def system_lookup(name: str) -> tuple[list[str], float]:
+    """The A addresses of ``name`` from the machine's resolver (``/etc/resolv.conf``, through
+    dnspython) and the smallest TTL of the answer chain."""
+    import dns.exception
+    import dns.resolver
+
+    try:
+        answer = dns.resolver.resolve(name, "A", lifetime=DNS_TIMEOUT)
+    except (dns.exception.DNSException, OSError) as exc:
+        raise AppUnavailable(f"DNS: no address for {name}: {type(exc).__name__}") from None
+    ttls = [rrset.ttl for rrset in answer.response.answer] or [0]
+    return [str(r) for r in answer], float(min(ttls))
+
+
+class AccountRegions:
+    """Which region an address belongs to on a real account: the region whose load balancer's DNS
+    name resolves to it (each name's answer kept for its TTL on the clock)."""
+
+    def __init__(self, topology: Topology, lookup: Callable[[str], tuple[list[str], float]] | None = None) -> None:
+        self.topology = topology
+        self.lookup = lookup or system_lookup
+        self._answers: dict[str, tuple[list[str], float]] = {}
+
+    def __call__(self, address: str) -> str | None:
+        now = self.topology.clock.now()
+        for stack in self.topology.regions.values():
+            if not stack.alb_dns:
+                continue
+            kept = self._answers.get(stack.alb_dns)
+            if kept is None or now >= kept[1]:
+                try:
+                    addresses, ttl = self.lookup(stack.alb_dns)
+                except AppUnavailable:
+                    addresses, ttl = [], 0.0
+                kept = (addresses, now + ttl)
+                self._answers[stack.alb_dns] = kept
+            if address in kept[0]:
+                return stack.region
+        return None
+
+
 def _items(response: requests.Response) -> dict[str, str | None] | None:
     """The ``items`` of a batch read's answer, or None when it is not one."""
     try:
@@ -72,13 +119,14 @@ class HttpAppPath:
     def __init__(
         self,
         topology: Topology,
-        dns: tuple[str, int],
+        dns: tuple[str, int] | None,
         *,
         client_region: str | None = None,
         region_of: Callable[[str], str | None],
         lock: Any = None,
         web_port: int = 80,
         subnet_of: Callable[[str], str] | None = None,
+        lookup: Callable[[str], tuple[list[str], float]] | None = None,
     ) -> None:
         self.topology = topology
         self.dns = dns
@@ -87,6 +135,10 @@ class HttpAppPath:
         self.lock = lock
         self.web_port = web_port
         self.subnet = subnet_of(self.client_region) if subnet_of is not None else None
+        if lookup is None:  # the world's DNS server at ``dns``, asked with the client's subnet
+            assert dns is not None, "HttpAppPath: give the world's DNS server or a lookup"
+            lookup = functools.partial(dns_lookup, server=dns, client_subnet=self.subnet)
+        self.lookup: Callable[[str], tuple[list[str], float]] = lookup  # the resolver of the name
         self.session = requests.Session()  # not thread-safe: one request at a time
         self.session.trust_env = False  # loopback addresses: never through a proxy of the environment
         self._session_lock = threading.Lock()
@@ -104,7 +156,7 @@ class HttpAppPath:
             addresses = self._cache[0]
         else:
             with self._released():
-                addresses, ttl = dns_lookup(self.topology.fqdn, self.dns, client_subnet=self.subnet)
+                addresses, ttl = self.lookup(self.topology.fqdn)
             clock = self.topology.clock
             speed = getattr(clock, "speed", None)
             if speed is not None:  # on a paced clock the world's DNS gives TTLs in wall seconds

@@ -22,13 +22,19 @@ def reach_of(harness: Harness) -> Any:
 
 
 def app_path(harness: Harness, topology: Topology, client_region: str | None) -> Any:
-    """The built-in application path: over the network when the world is served, else in-process."""
+    """The built-in application path: over the network when the world is served, else in-process; on a
+    real account, HTTP to the team's service at the web record's name."""
     if harness.network is not None:
         from pytest_drtest.probes.http import HttpAppPath
 
         return HttpAppPath(topology, harness.network.dns_address, client_region=client_region,
                            region_of=harness.network.plan.region_of, lock=harness.clock.lock,
                            web_port=harness.web.port if harness.web is not None else 80, subnet_of=harness.network.plan.gateway)
+    if harness.emulation is None:  # a real account: the team's service behind the web record, found by DNS
+        from pytest_drtest.probes import http
+
+        return http.HttpAppPath(topology, None, client_region=client_region, lookup=http.system_lookup,
+                                region_of=http.AccountRegions(topology, http.system_lookup))
     from pytest_drtest.probes.app import AppPath
 
     return AppPath(topology, reach_of(harness), client_region)

@@ -1,4 +1,5 @@
-"""A real LocalStack for the tests that ask for it (``localstack`` fixture), started once per session.
+"""A real LocalStack for the tests that ask for it (``localstack`` fixture), started once per session;
+and moto as a real account, offline (``account`` fixture).
 
 Where it comes from, in order:
 
@@ -26,6 +27,7 @@ from typing import Any
 import pytest
 import requests
 
+from pytest_drtest.backends.aws import AwsBackend
 from pytest_drtest.backends.localstack import HOME_ENV, LocalStackServer
 
 REPOSITORY_HOME = Path(__file__).resolve().parents[2] / ".ci" / ".localstack"
@@ -139,3 +141,21 @@ def localstack() -> Iterator[RunningLocalStack]:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for line in _state["figures"]:
         terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto as the account, offline; teardown retries without waiting."""
+    from moto import mock_aws
+
+    from pytest_drtest.backends.moto import _speed_up_moto
+
+    _speed_up_moto()
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+                       "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(AwsBackend, "sweep_passes", 2)
+    monkeypatch.setattr(AwsBackend, "sweep_wait_s", 0.0)
+    with mock_aws():
+        yield

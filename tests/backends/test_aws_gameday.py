@@ -7,7 +7,6 @@ faults injected as FIS experiments with the plugin's stop condition, and ``--dr-
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,24 +41,6 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/fis-gameday"
 LEAN = ('name = "lean"\n[compute]\ncapacity = 2\n[[tables]]\nname = "orders"\nseed_items = 1\n'
         '[[buckets]]\nname = "assets"\n')
 READ_PREFIXES = ("Describe", "List", "Get")
-
-
-@pytest.fixture
-def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto as the account, offline; teardown retries without waiting."""
-    from moto import mock_aws
-
-    from pytest_drtest.backends.moto import _speed_up_moto
-
-    _speed_up_moto()
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
-                       "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setattr(AwsBackend, "sweep_passes", 2)
-    monkeypatch.setattr(AwsBackend, "sweep_wait_s", 0.0)
-    with mock_aws():
-        yield
 
 
 def _harness(tmp_path: Path, **settings: Any) -> Harness:

@@ -3,6 +3,7 @@ moto's ``mock_aws`` stands in for the account; the proxy variables point at a cl
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -24,7 +25,7 @@ AWS = ["--dr-backend=aws", "-p", "no:cacheprovider"]
     ([*AWS, "--dr-scenario=warm-standby", "--dr-plan", f"--dr-aws-accounts={ACCOUNT}"],
      "--dr-aws-fis-role: scenario warm-standby injects database-az-outage, fis-az-power, reboot-with-failover through AWS FIS"),
     ([*AWS, "--dr-scenario=warm-standby", f"--dr-aws-accounts={ACCOUNT}", f"--dr-aws-fis-role={ROLE}"],
-     "--dr-scenario=warm-standby: running a shipped game day on a real account is not supported"),
+     "--dr-scenario=warm-standby: the scenario warm-standby builds a shipped topology, whose web tier's application exists only in the emulation"),
     ([*AWS, "--dr-aws-fis-role=fis-gameday"], "--dr-aws-fis-role: expected an IAM role ARN like arn:aws:iam::123456789012:role/"),
 ])
 def test_bad_aws_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
@@ -81,3 +82,22 @@ def test_the_plan_refuses_an_account_outside_the_allowlist(pytester: pytest.Pyte
     assert (f"the credentials belong to account {ACCOUNT}, which is not in --dr-aws-accounts (111111111111); refusing to run"
             in result.stderr.str())
     assert account == ["sts.GetCallerIdentity"]
+
+
+def test_a_scenario_on_the_teams_stack_is_accepted_and_its_plan_lists_the_stacks(pytester: pytest.Pytester,
+                                                                                 account: list[str]) -> None:
+    stack = Path(__file__).parents[1] / "backends" / "stacks" / "account-web.yaml"
+    pytester.makefile(".toml", shop=f'name = "shop"\nstrategy = "warm-standby"\nblueprint = "{stack}"\n'
+                                    '[[experiments]]\nname = "corrupt"\nfault = { kind = "corrupt-table", table = "orders" }\n'
+                                    'runbook = "none"\n')
+    result = pytester.runpytest(*AWS, "--dr-scenario=shop.toml", "--dr-plan", f"--dr-aws-accounts={ACCOUNT}")
+    assert result.ret == pytest.ExitCode.OK, result.stderr.str()
+    result.stdout.fnmatch_lines([
+        "scenario shop (warm-standby) in us-east-1 + us-west-2: *",
+        "  create in us-west-2:",
+        (f"    cloudformation stack dr-warm-standby-dr (CreateStack from {stack}, then UpdateStack while Peer parameters "
+         "change; 11 resources: Vpc (AWS::EC2::VPC), *HealthCheck (AWS::Route53::HealthCheck))"),
+        "  create in us-east-1:",
+        "    cloudformation stack dr-warm-standby-primary (*; 14 resources: *WwwPrimary (AWS::Route53::RecordSet))",
+    ])
+    assert all(c.split(".")[1].startswith(("Describe", "List", "Get")) for c in account), account

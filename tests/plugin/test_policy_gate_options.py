@@ -123,7 +123,7 @@ def test_gate_from_recorded_reports_matches_by_stable_id_across_folders() -> Non
         (["--dr-policy=nope.yaml"], "--dr-policy: nope.yaml: file not found"),
         (["--dr-policy=bad-policy.json"], "--dr-policy: bad-policy.json: field 'policy.Region.rpoInSecs': expected a whole number"),
         (["--dr-backend=aws", "--dr-aws-accounts=123456789012", "--dr-scenario=warm-standby"],
-         "--dr-scenario=warm-standby: running a shipped game day on a real account is not supported"),
+         "--dr-scenario=warm-standby: the scenario warm-standby builds a shipped topology, whose web tier's application exists only in the emulation"),
     ],
 )
 def test_bad_report_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:

@@ -1,0 +1,188 @@
+"""A team's CloudFormation stack as the topology of a game day on a real account, offline: moto's
+``mock_aws`` stands in for the account (its CloudFormation deploys the stacks), the team's service is a
+small HTTP server per region in this process, and the name resolution of the machine is replaced by
+the answers Route 53 and the load balancers would give."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from pytest_drtest import faults
+from pytest_drtest.backends.aws_teardown import find_tagged
+from pytest_drtest.errors import DrError
+from pytest_drtest.harness import Harness
+from pytest_drtest.probes import http
+from pytest_drtest.settings import Settings
+
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/fis-gameday"
+STACK = Path(__file__).parent / "stacks" / "account-web.yaml"
+ADDRESSES = {"primary": "127.0.0.21", "dr": "127.0.0.22"}
+
+
+class Service:
+    """The team's service in one region: the probe protocol over its region's table."""
+
+    def __init__(self, region: str, address: str) -> None:
+        self.region, self.table, self.up = region, f"orders-{region}", True
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, body: str = "") -> None:
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_PUT(self) -> None:
+                payload = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                if not service.up:
+                    return self._answer(503)
+                boto3.client("dynamodb", region_name=service.region).put_item(
+                    TableName=service.table, Item={"pk": {"S": self.path.rsplit("/", 1)[-1]}, "payload": {"S": payload}})
+                return self._answer(204)
+
+            def do_GET(self) -> None:
+                if not service.up:
+                    return self._answer(503)
+                item = boto3.client("dynamodb", region_name=service.region).get_item(
+                    TableName=service.table, Key={"pk": {"S": self.path.rsplit("/", 1)[-1]}}).get("Item")
+                return self._answer(200, item["payload"]["S"]) if item else self._answer(404)
+
+        self.server = ThreadingHTTPServer((address, 80), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def services(account: None) -> Iterator[dict[str, Service]]:
+    try:
+        running = {"primary": Service("us-east-1", ADDRESSES["primary"]), "dr": Service("us-west-2", ADDRESSES["dr"])}
+    except PermissionError:
+        pytest.skip("the team's stand-in services listen on port 80 (the web record's HTTP port): run as root")
+    yield running
+    for service in running.values():
+        service.stop()
+
+
+class Resolver:
+    """What the machine's resolver would answer: the web record follows Route 53's failover answer
+    (``serving``), each load balancer's name its own address."""
+
+    def __init__(self, dr: Harness) -> None:
+        self.dr, self.serving, self.asked = dr, "primary", []
+
+    def __call__(self, name: str) -> tuple[list[str], float]:
+        self.asked.append(name)
+        topology = self.dr.topology
+        if name == topology.fqdn:
+            return [ADDRESSES[self.serving]], 0.0
+        for stack in topology.regions.values():
+            if name == stack.alb_dns:
+                return [ADDRESSES[stack.role]], 60.0
+        raise http.AppUnavailable(f"DNS: no address for {name}")
+
+
+def test_the_teams_stack_is_deployed_by_cloudformation_probed_through_its_service_and_deleted(
+        services: dict[str, Service], monkeypatch: pytest.MonkeyPatch) -> None:
+    dr = Harness(Settings(backend="aws", aws_accounts=(ACCOUNT,), aws_fis_role=ROLE), strategy="warm-standby",
+                 blueprint=str(STACK))
+    with dr:
+        resolver = Resolver(dr)
+        monkeypatch.setattr(http, "system_lookup", resolver)
+        topology = dr.topology
+        stacks = {r: boto3.client("cloudformation", region_name=r).describe_stacks()["Stacks"] for r in dr.regions}
+        assert {r: [(s["StackName"], s["StackStatus"]) for s in found] for r, found in stacks.items()} == {
+            "us-east-1": [("dr-warm-standby-primary", "CREATE_COMPLETE")], "us-west-2": [("dr-warm-standby-dr", "CREATE_COMPLETE")]}
+        tags = {t["Key"]: t["Value"] for t in stacks["us-east-1"][0]["Tags"]}
+        assert tags == {"drtest:topology": "dr-warm-standby", "drtest:strategy": "warm-standby", "drtest:run": dr.run_id}
+        primary_params = {p["ParameterKey"]: p["ParameterValue"] for p in stacks["us-east-1"][0]["Parameters"]}
+        assert primary_params["PeerAlbDns"].lower() == topology.dr.alb_dns  # the DR region's output, deployed first
+        assert topology.fqdn == "www.shop.example" and topology.primary.tables == {"orders": "orders-us-east-1"}
+        assert set(topology.primary.subnets) == {"us-east-1a", "us-east-1b", "us-east-1c"}
+        assert topology.primary.capacity == 2 and topology.dr.capacity == 1 and topology.primary.health_check_id
+        seeded = boto3.client("dynamodb").scan(TableName="orders-us-east-1")["Count"]
+        assert seeded == 3  # drtest:seed-items
+
+        with dr.probe(interval=0.05, consecutive=2) as probe:
+            dr.clock.sleep(0.5)
+            dr.inject(faults.AzOutage("primary:a"))  # an AWS FIS experiment on the stack's subnets in the AZ
+            services["primary"].up = False  # what the test plays of AWS: the primary stops serving...
+            dr.clock.sleep(0.3)
+            resolver.serving = "dr"  # ...and Route 53's failover record answers the DR region's load balancer
+            assert probe.wait_recovered(within=10)
+            dr.clock.sleep(0.3)
+            result = probe.result()
+        served = {s.region for s in probe.samples if s.ok}
+        fis = boto3.client("fis").list_experiment_templates()["experimentTemplates"]
+    assert served == {"us-east-1", "us-west-2"}  # each answer named by its load balancer's address
+    assert result.rto_s is not None and 0.3 <= result.rto_s < 5 and not result.modeled
+    # the service's tables are not replicated: what the primary acknowledged is not in the DR region
+    assert result.lost_writes and all(w.ack_t < result.fault_t + 0.3 for w in result.lost_writes)
+    assert [t["tags"]["drtest:run"] for t in fis] == [dr.run_id]
+    # teardown: both stacks deleted (their resources with them), nothing of the run left
+    assert [s for r in dr.regions for s in boto3.client("cloudformation", region_name=r).describe_stacks()["Stacks"]] == []
+    assert find_tagged(dr.clients, dr.regions, dr.run_id) == []
+
+
+def test_a_stack_cloudformation_cannot_create_is_reported_with_its_reason() -> None:
+    """CloudFormation's answers through botocore's Stubber: the stack rolls back, the waiter gives up."""
+    from types import SimpleNamespace
+
+    from botocore.stub import Stubber
+
+    from pytest_drtest.stacks.account import AccountStack
+    from pytest_drtest.stacks.deploy import StackSpec
+    from pytest_drtest.stacks.template import Template
+
+    cfn = boto3.client("cloudformation", region_name="us-west-2", aws_access_key_id="k", aws_secret_access_key="s")
+    template = Template("stack.yaml", {"Parameters": {"RegionRole": {"Type": "String"}},
+                                       "Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/99"}}}})
+    topology = SimpleNamespace(name="dr-warm-standby", client=lambda service, region: cfn)
+    stack = AccountStack(topology, StackSpec(template), "us-west-2", "dr", "us-east-1", ACCOUNT)  # type: ignore[arg-type]
+    arn = f"arn:aws:cloudformation:us-west-2:{ACCOUNT}:stack/dr-warm-standby-dr/1"
+    described = {"Stacks": [{"StackName": "dr-warm-standby-dr", "StackId": arn, "CreationTime": "2026-01-01T00:00:00Z",
+                             "StackStatus": "ROLLBACK_COMPLETE", "StackStatusReason": "The following resource(s) failed to create: [Vpc]."}]}
+    events = {"StackEvents": [
+        {"StackId": arn, "EventId": "2", "StackName": "dr-warm-standby-dr", "Timestamp": "2026-01-01T00:00:02Z",
+         "LogicalResourceId": "dr-warm-standby-dr", "ResourceType": "AWS::CloudFormation::Stack", "ResourceStatus": "ROLLBACK_COMPLETE"},
+        {"StackId": arn, "EventId": "1", "StackName": "dr-warm-standby-dr", "Timestamp": "2026-01-01T00:00:01Z",
+         "LogicalResourceId": "Vpc", "ResourceType": "AWS::EC2::VPC", "ResourceStatus": "CREATE_FAILED",
+         "ResourceStatusReason": "Value (10.0.0.0/99) for parameter cidrBlock is invalid."}]}
+    with Stubber(cfn) as stub:
+        stub.add_response("create_stack", {"StackId": arn})
+        stub.add_response("describe_stacks", described)  # the waiter: a failure state at once
+        stub.add_response("describe_stacks", described)
+        stub.add_response("describe_stack_events", events)
+        with pytest.raises(DrError) as info:
+            stack.apply({}, tags=[{"Key": "drtest:run", "Value": "r"}])
+        stub.assert_no_pending_responses()
+    assert str(info.value) == (
+        "stack.yaml: stack dr-warm-standby-dr in us-west-2: ROLLBACK_COMPLETE The following resource(s) failed to create: "
+        "[Vpc].; Vpc (AWS::EC2::VPC): Value (10.0.0.0/99) for parameter cidrBlock is invalid.")
+
+
+def test_a_shipped_topology_is_refused_on_aws_with_the_reason(account: None) -> None:
+    from pytest_drtest.errors import DrConfigError
+
+    with Harness(Settings(backend="aws", aws_accounts=(ACCOUNT,)), strategy="warm-standby") as dr, \
+            pytest.raises(DrConfigError) as info:
+        dr.build()
+    assert "web tier's application exists only in the emulation" in str(info.value)
+    assert 'blueprint = "stack.yaml"' in str(info.value)
+    assert [s for r in dr.regions for s in boto3.client("cloudformation", region_name=r).describe_stacks()["Stacks"]] == []
+    assert find_tagged(dr.clients, dr.regions, dr.run_id) == []  # nothing created
