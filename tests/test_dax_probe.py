@@ -125,3 +125,13 @@ def test_the_summary_table_has_a_stale_column_only_when_an_experiment_had_stale_
     assert "stale" not in next(line for line in without if line.startswith("scenario")).split()
     page = render_html({**data, "experiments": [experiment(4)]})
     assert "<td>stale reads (cache)</td><td>4</td>" in page
+
+
+def test_behind_the_web_tier_on_moto_server_the_built_in_application_reads_through_dax_too(tmp_path: Path) -> None:
+    settings = Settings(backend="moto-server", latency_lines=FIGURES)
+    with Harness(settings, strategy="warm-standby", blueprint=_blueprint(tmp_path)) as dr:
+        assert dr.network is not None  # the probes go through the world's DNS and the web tier over HTTP
+        result, samples = _region_outage(dr, keys=3)
+    assert result.stale_reads and {r.cause for r in result.stale_reads} == {"node-lag"}
+    assert {r.region for r in result.stale_reads} == {"us-east-1", "us-west-2"}
+    assert all(s.ok for s in samples if s.t < result.fault_t)
