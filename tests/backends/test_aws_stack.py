@@ -4,7 +4,9 @@ small HTTP server per region in this process, and the name resolution of the mac
 the answers Route 53 and the load balancers would give."""
 from __future__ import annotations
 
+import json
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,6 +39,9 @@ class Service:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def key(self) -> str:
+                return urllib.parse.unquote(self.path.rsplit("/", 1)[-1])
+
             def _answer(self, status: int, body: str = "") -> None:
                 data = body.encode()
                 self.send_response(status)
@@ -49,14 +54,14 @@ class Service:
                 if not service.up:
                     return self._answer(503)
                 boto3.client("dynamodb", region_name=service.region).put_item(
-                    TableName=service.table, Item={"pk": {"S": self.path.rsplit("/", 1)[-1]}, "payload": {"S": payload}})
+                    TableName=service.table, Item={"pk": {"S": self.key()}, "payload": {"S": payload}})
                 return self._answer(204)
 
             def do_GET(self) -> None:
                 if not service.up:
                     return self._answer(503)
                 item = boto3.client("dynamodb", region_name=service.region).get_item(
-                    TableName=service.table, Key={"pk": {"S": self.path.rsplit("/", 1)[-1]}}).get("Item")
+                    TableName=service.table, Key={"pk": {"S": self.key()}}).get("Item")
                 return self._answer(200, item["payload"]["S"]) if item else self._answer(404)
 
         self.server = ThreadingHTTPServer((address, 80), Handler)
@@ -186,3 +191,50 @@ def test_a_shipped_topology_is_refused_on_aws_with_the_reason(account: None) -> 
     assert 'blueprint = "stack.yaml"' in str(info.value)
     assert [s for r in dr.regions for s in boto3.client("cloudformation", region_name=r).describe_stacks()["Stacks"]] == []
     assert find_tagged(dr.clients, dr.regions, dr.run_id) == []  # nothing created
+
+
+def _names_to_addresses(serving: str) -> Any:
+    """A resolver from what the account holds: each region's load balancers answer at that region's
+    service, the web record at the ``serving`` region's."""
+
+    def lookup(name: str) -> tuple[list[str], float]:
+        if name == "www.shop.example":
+            return [ADDRESSES[serving]], 0.0
+        for role, region in (("primary", "us-east-1"), ("dr", "us-west-2")):
+            balancers = boto3.client("elbv2", region_name=region).describe_load_balancers()["LoadBalancers"]
+            if any(b["DNSName"].lower() == name for b in balancers):
+                return [ADDRESSES[role]], 60.0
+        raise http.AppUnavailable(f"DNS: no address for {name}")
+
+    return lookup
+
+
+def test_a_game_day_on_the_teams_stack_runs_from_the_scenario_file(pytester: pytest.Pytester, services: dict[str, Service],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http, "system_lookup", _names_to_addresses("primary"))
+    pytester.makefile(".toml", shop=f'''
+name = "shop"
+strategy = "warm-standby"
+blueprint = "{STACK}"
+steady_state = "1s"
+probe = {{ interval = "100ms", recovered_after = 2, timeout = "30s" }}
+
+[[experiments]]
+name = "az-power"
+fault = {{ kind = "az-outage", az = "primary:a" }}
+runbook = "none"
+objectives = {{ rto = "1m", rpo = "0s" }}
+''')
+    result = pytester.runpytest("--dr-backend=aws", f"--dr-aws-accounts={ACCOUNT}", f"--dr-aws-fis-role={ROLE}",
+                                "--dr-scenario=shop.toml", "--dr-report=report.json", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    report = json.loads((pytester.path / "report.json").read_text())
+    experiment = report["experiments"][0]
+    assert report["backend"] == "aws" and report["clock"] == "real" and experiment["passed"]
+    assert experiment["measured"]["modeled"] is False and experiment["measured"]["rto_s"] == 0
+    assert experiment["measured"]["served_by"].keys() == {"us-east-1"}  # the service in the primary region answered
+    assert experiment["measured"]["samples"] >= 10
+    # the FIS experiment's template carries the run's tag; teardown left no stack and no template
+    assert boto3.client("fis").list_experiment_templates()["experimentTemplates"] == []
+    assert [s for r in ("us-east-1", "us-west-2")
+            for s in boto3.client("cloudformation", region_name=r).describe_stacks()["Stacks"]] == []
