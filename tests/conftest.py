@@ -125,12 +125,13 @@ def answers_in_shape(emu_env: EmuEnv) -> Iterator[Callable[[str], None]]:
     assert found == [], f"fields AWS does not answer: {sorted(set(found))}"
 
 
-#: Test files whose tests share one pytest-xdist worker: each builds a module-scoped world once, or
-#: starts one LocalStack server per run. ``--dist loadgroup`` should do it from their ``xdist_group``
+#: Test files whose tests share one pytest-xdist worker: each builds a module-scoped world once,
+#: starts one LocalStack server per run, or listens on fixed loopback addresses. ``--dist loadgroup`` should do it from their ``xdist_group``
 #: marks, but pytest-xdist 3.8 cannot read those under pytest 9.2 (pytest-dev/pytest-xdist#1386), so
 #: the scheduler groups these files itself (and still honours the marks where xdist can).
 ONE_WORKER_FILES = frozenset({
     "tests/backends/test_localstack.py",
+    "tests/backends/test_aws_stack.py",  # its stand-in services listen on the same loopback addresses, port 80
     "tests/plugin/test_reports.py",
     "tests/test_restore_verification.py",
     "tests/test_restore_verification_aurora.py",
