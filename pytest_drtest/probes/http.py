@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import requests
+import requests.adapters
 from dnslib import QTYPE, DNSRecord
 
 from pytest_drtest.probes.app import AppUnavailable
@@ -100,6 +101,27 @@ class AccountRegions:
         return None
 
 
+class NamedHost(requests.adapters.HTTPAdapter):
+    """HTTPS to an address the probe resolved itself, checked as ``hostname``: the TLS handshake
+    names it (SNI) and the certificate must be for it, as when a client connects by name."""
+
+    def __init__(self, hostname: str) -> None:
+        self.hostname = hostname
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["server_hostname"] = self.hostname
+        kwargs["assert_hostname"] = self.hostname
+        super().init_poolmanager(*args, **kwargs)
+
+
+def trust_store() -> str | bool:
+    """The CA bundle of ``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE`` (a company's CA), else the default."""
+    import os
+
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or True
+
+
 def _items(response: requests.Response) -> dict[str, str | None] | None:
     """The ``items`` of a batch read's answer, or None when it is not one."""
     try:
@@ -127,6 +149,8 @@ class HttpAppPath:
         web_port: int = 80,
         subnet_of: Callable[[str], str] | None = None,
         lookup: Callable[[str], tuple[list[str], float]] | None = None,
+        scheme: str = "http",
+        by_name: bool = False,
     ) -> None:
         self.topology = topology
         self.dns = dns
@@ -141,6 +165,12 @@ class HttpAppPath:
         self.lookup: Callable[[str], tuple[list[str], float]] = lookup  # the resolver of the name
         self.session = requests.Session()  # not thread-safe: one request at a time
         self.session.trust_env = False  # loopback addresses: never through a proxy of the environment
+        self.scheme = scheme
+        # a real account: the request names the host (Host header; SNI and the certificate for HTTPS)
+        self.by_name = by_name
+        if scheme == "https":
+            self.session.mount("https://", NamedHost(topology.fqdn))
+            self.session.verify = trust_store()
         self._session_lock = threading.Lock()
         self._cache: tuple[list[str], float] | None = None
         self._batch_reads: bool | None = None  # does the service answer the batch read? (None: not asked yet)
@@ -171,11 +201,13 @@ class HttpAppPath:
 
     def _send(self, method: str, path: str, body: str | None = None) -> tuple[str, requests.Response]:
         address = self._address()
-        port = "" if self.web_port == 80 else f":{self.web_port}"
-        url = f"http://{address}{port}{path}"
+        default = 443 if self.scheme == "https" else 80
+        port = "" if self.web_port == default else f":{self.web_port}"
+        url = f"{self.scheme}://{address}{port}{path}"
+        headers = {"Host": f"{self.topology.fqdn}{port}"} if self.by_name else None
         try:
             with self._released(), self._session_lock:
-                response = self.session.request(method, url, data=body, timeout=HTTP_TIMEOUT)
+                response = self.session.request(method, url, data=body, headers=headers, timeout=HTTP_TIMEOUT)
         except requests.RequestException as exc:
             raise AppUnavailable(f"{address}: {type(exc).__name__}: connection failed") from None
         region = self.region_of(address) or address

@@ -33,8 +33,10 @@ def app_path(harness: Harness, topology: Topology, client_region: str | None) ->
     if harness.emulation is None:  # a real account: the team's service behind the web record, found by DNS
         from pytest_drtest.probes import http
 
+        protocol, port = topology.primary.listener or ("HTTP", 80)
         return http.HttpAppPath(topology, None, client_region=client_region, lookup=http.system_lookup,
-                                region_of=http.AccountRegions(topology, http.system_lookup))
+                                region_of=http.AccountRegions(topology, http.system_lookup), web_port=port,
+                                scheme="https" if protocol.upper() == "HTTPS" else "http", by_name=True)
     from pytest_drtest.probes.app import AppPath
 
     return AppPath(topology, reach_of(harness), client_region)

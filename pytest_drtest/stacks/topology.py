@@ -195,6 +195,10 @@ def _map(topology: Topology, spec: StackSpec, deployment: Deployment, logical: s
                 _place(topology, str(replica["Region"]), replica_tags).tables[_table_name(logical, replica_tags)] = physical
         return
     stack = _place(topology, deployment.region, tags)
+    if kind == "AWS::ElasticLoadBalancingV2::Listener":  # how clients reach the web tier (an HTTPS one wins)
+        protocol = str(props.get("Protocol", "HTTP")).upper()
+        if stack.listener is None or (protocol == "HTTPS" and stack.listener[0] != "HTTPS"):
+            stack.listener = (protocol, int(str(props.get("Port", 443 if protocol == "HTTPS" else 80))))
     if role == "vpc":
         stack.vpc_id = physical
     elif role == "subnet":

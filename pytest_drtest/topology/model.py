@@ -38,6 +38,7 @@ class RegionStack:
     database_secret: str | None = None  # ARN of the Aurora cluster's credentials secret (for the Data API)
     cache: str | None = None  # the ElastiCache replication group of this region ([cache])
     dax: str | None = None  # the DAX cluster in front of this region's probe table ([dax])
+    listener: tuple[str, int] | None = None  # (protocol, port) clients reach the web tier at (a stack's listener)
     archive: str | None = None  # backup & restore, DR region: the bucket of the release archive (S3 Glacier)
 
     @property

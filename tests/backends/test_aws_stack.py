@@ -4,7 +4,9 @@ small HTTP server per region in this process, and the name resolution of the mac
 the answers Route 53 and the load balancers would give."""
 from __future__ import annotations
 
+import datetime
 import json
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ from pytest_drtest.errors import DrError
 from pytest_drtest.harness import Harness
 from pytest_drtest.probes import http
 from pytest_drtest.settings import Settings
+from pytest_drtest.topology.blueprint import load_blueprint
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/fis-gameday"
@@ -31,7 +34,7 @@ ADDRESSES = {"primary": "127.0.0.21", "dr": "127.0.0.22"}
 class Service:
     """The team's service in one region: the probe protocol over its region's table."""
 
-    def __init__(self, region: str, address: str) -> None:
+    def __init__(self, region: str, address: str, port: int = 80, tls: ssl.SSLContext | None = None) -> None:
         self.region, self.table, self.up = region, f"orders-{region}", True
         service = self
 
@@ -40,6 +43,7 @@ class Service:
                 pass
 
             def key(self) -> str:
+                service.hosts.append(str(self.headers.get("Host")))
                 return urllib.parse.unquote(self.path.rsplit("/", 1)[-1])
 
             def _answer(self, status: int, body: str = "") -> None:
@@ -64,7 +68,10 @@ class Service:
                     TableName=service.table, Key={"pk": {"S": self.key()}}).get("Item")
                 return self._answer(200, item["payload"]["S"]) if item else self._answer(404)
 
-        self.server = ThreadingHTTPServer((address, 80), Handler)
+        self.hosts: list[str] = []  # the Host header of each request
+        self.server = ThreadingHTTPServer((address, port), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -238,3 +245,62 @@ objectives = {{ rto = "1m", rpo = "0s" }}
     assert boto3.client("fis").list_experiment_templates()["experimentTemplates"] == []
     assert [s for r in ("us-east-1", "us-west-2")
             for s in boto3.client("cloudformation", region_name=r).describe_stacks()["Stacks"]] == []
+
+
+def _certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` (its own CA): the team's certificate on the load balancer."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_an_https_listener_is_probed_over_tls_by_name(account: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack's load balancer listens on HTTPS 443: the probes connect to the resolved address and
+    check the certificate as www.shop.example (SNI, hostname), trusting the CA bundle of the environment."""
+    cert, key = _certificate(tmp_path, "www.shop.example")
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    # the primary's listener is HTTPS 443 with the certificate imported into ACM (the DR one stays HTTP)
+    arn = boto3.client("acm").import_certificate(Certificate=cert.read_bytes(), PrivateKey=key.read_bytes())["CertificateArn"]
+    listener = "LoadBalancerArn: !Ref Alb\n      Protocol: HTTP\n      Port: 80\n"
+    https = ("LoadBalancerArn: !Ref Alb\n      Protocol: !If [IsPrimary, HTTPS, HTTP]\n      Port: !If [IsPrimary, 443, 80]\n"
+             "      Certificates: !If [IsPrimary, [{CertificateArn: !Ref CertificateArn}], !Ref AWS::NoValue]\n")
+    body = STACK.read_text()
+    assert listener in body
+    body = body.replace(listener, https).replace("  ImageId: {", '  CertificateArn: {Type: String, Default: ""}\n  ImageId: {')
+    (tmp_path / "https.yaml").write_text(body)
+    (tmp_path / "https-params.json").write_text(json.dumps({"CertificateArn": arn}))
+    blueprint = load_blueprint(str(tmp_path / "https.yaml"), parameters=str(tmp_path / "https-params.json"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    try:
+        service = Service("us-east-1", ADDRESSES["primary"], port=443, tls=tls)
+    except PermissionError:
+        pytest.skip("the stand-in service listens on port 443: run as root")
+    try:
+        with Harness(Settings(backend="aws", aws_accounts=(ACCOUNT,)), strategy="warm-standby", blueprint=blueprint) as dr:
+            monkeypatch.setattr(http, "system_lookup", Resolver(dr))
+            assert dr.topology.primary.listener == ("HTTPS", 443)
+            with dr.probe(interval=0.05) as probe:
+                dr.clock.sleep(0.3)
+            samples = list(probe.samples)
+    finally:
+        service.stop()
+    assert samples and all(s.ok and s.region == "us-east-1" for s in samples), samples[:3]
+    assert set(service.hosts) == {"www.shop.example"}  # the request names the host, not the address
+
