@@ -356,6 +356,7 @@ class Harness(ExperimentRunner):
             name=name, blueprint=self.blueprint, strategy=self.strategy, primary_region=primary, dr_region=dr,
             clients=self.clients, clock=self.clock, profile=self.profile, timeline=self.timeline,
             regions={primary: RegionStack(primary, "primary"), dr: RegionStack(dr, "dr")}, run_id=self.run_id,
+            tag_restores=not self.backend.emulated,
         )
 
     @property

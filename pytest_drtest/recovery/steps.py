@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import botocore.exceptions
+
 from pytest_drtest.errors import DrError
 
 if TYPE_CHECKING:
@@ -126,6 +128,8 @@ def record_restore(topology: Topology, **fields: Any) -> None:
     """Remember a restore for the harness's restore check (contents against the ledger); a restored
     table is deleted at teardown with the rest of the topology (backends without a reset: LocalStack)."""
     topology.restores.append(fields)
+    if topology.tag_restores:
+        tag_restored(topology, fields)
     target, region = fields.get("target"), fields.get("region")
     if fields.get("store") == "s3":
         if target and region and target != fields.get("source"):
@@ -134,6 +138,39 @@ def record_restore(topology: Topology, **fields: Any) -> None:
     elif fields.get("store") != "sql" and target and region:
         ddb = topology.clients.client("dynamodb", region)
         topology.cleanup.push(f"table {target}", lambda: ddb.delete_table(TableName=target))
+
+
+def tag_restored(topology: Topology, fields: dict[str, Any]) -> None:
+    """On a real account, tag what a restore created with the run's tags (``drtest:run``...): a
+    restore does not carry its source's tags over (DynamoDB ``RestoreTableToPointInTime`` takes
+    none), and teardown there finds by tag what to delete. A restore in place (S3 versioning, a
+    copy back into the source bucket) created nothing."""
+    from pytest_drtest.topology.build import account_of, run_tags
+
+    target, region, tags = fields.get("target"), fields.get("region"), run_tags(topology)
+    if not target or not region or target == fields.get("source"):
+        return
+    if fields.get("store") == "s3":
+        s3 = topology.clients.client("s3", region)
+        try:
+            held = s3.get_bucket_tagging(Bucket=target)["TagSet"]
+        except botocore.exceptions.ClientError:
+            held = []  # NoSuchTagSet
+        keys = {t["Key"] for t in tags}
+        s3.put_bucket_tagging(Bucket=target, Tagging={"TagSet": [t for t in held if t["Key"] not in keys] + tags})
+    elif fields.get("store") == "sql":
+        db = fields.get("db") or {"id": target, "kind": "instance"}
+        rds = topology.clients.client("rds", region)
+        prefix = f"arn:aws:rds:{region}:{account_of(topology)}"
+        names = [f"{prefix}:db:{db['id']}"] if db["kind"] == "instance" else [f"{prefix}:cluster:{db['id']}"]
+        if db["kind"] == "cluster":  # and the instances the restore added to it
+            cluster = rds.describe_db_clusters(DBClusterIdentifier=db["id"])["DBClusters"][0]
+            names += [f"{prefix}:db:{m['DBInstanceIdentifier']}" for m in cluster.get("DBClusterMembers", [])]
+        for name in names:
+            rds.add_tags_to_resource(ResourceName=name, Tags=tags)
+    else:
+        ddb = topology.clients.client("dynamodb", region)
+        ddb.tag_resource(ResourceArn=ddb.describe_table(TableName=target)["Table"]["TableArn"], Tags=tags)
 
 
 def empty_and_delete_bucket(s3: Any, bucket: str) -> None:

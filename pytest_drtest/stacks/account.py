@@ -147,14 +147,10 @@ class AccountStack:
 
 
 def stack_tags(topology: Topology) -> list[dict[str, str]]:
-    """The stacks' tags: the blueprint's ``[tags]``, ``drtest:topology``, ``drtest:strategy`` and
-    ``drtest:run`` (teardown's sweep finds what carries it)."""
-    from pytest_drtest.topology.build import RUN_TAG
+    """The stacks' tags (:func:`~pytest_drtest.topology.build.run_tags`): teardown's sweep finds what carries them."""
+    from pytest_drtest.topology.build import run_tags
 
-    own = {"drtest:topology": topology.name, "drtest:strategy": topology.strategy.name}
-    if topology.run_id:
-        own[RUN_TAG] = topology.run_id
-    return [{"Key": k, "Value": v} for k, v in {**dict(topology.blueprint.tags), **own}.items()]
+    return run_tags(topology)
 
 
 def deploy_on_account(topology: Topology, tags: list[dict[str, str]]) -> None:

@@ -61,6 +61,15 @@ def image_id(topology: Topology, region: str) -> str:
     return topology.images[region]
 
 
+def run_tags(topology: Topology) -> list[dict[str, str]]:
+    """The tags of everything a run creates without a role of its own (stacks, restored copies): the
+    blueprint's ``[tags]``, ``drtest:topology``, ``drtest:strategy`` and ``drtest:run``."""
+    own = {"drtest:topology": topology.name, "drtest:strategy": topology.strategy.name}
+    if topology.run_id:
+        own[RUN_TAG] = topology.run_id
+    return [{"Key": k, "Value": v} for k, v in {**dict(topology.blueprint.tags), **own}.items()]
+
+
 def _tags(topology: Topology, role: str, stack: RegionStack) -> list[dict[str, str]]:
     """The tags of every resource the topology builds: the blueprint's ``[tags]``, then
     ``drtest:role`` (what it is: database, cluster, table, bucket, web, health-check, ...) and

@@ -103,6 +103,7 @@ class Topology:
     #: ``batch_get_item``...): the emulation's in-process DAX client; None where DAX has no data path
     dax_connect: Callable[[str, str], Any] | None = None
     run_id: str = ""  # tagged drtest:run on every resource (build._tags)
+    tag_restores: bool = False  # a real account: what restores create is tagged with the run (teardown finds it)
     account: str = ""  # from STS, on first use (build.account_of)
     seeded: set[str] = field(default_factory=set)  # logical tables whose seed items are written
     db_record: str | None = None  # the DNS name the application's database answers at (db.<domain>)

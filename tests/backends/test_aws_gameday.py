@@ -234,3 +234,42 @@ def test_tagged_arns_name_the_call_that_deletes_them(arn: str, expected: tuple[s
 
     tagged = parse_arn(arn, "us-west-2")
     assert (tagged.region, tagged.kind, tagged.ident) == expected and tagged.kind in DELETERS
+
+
+def test_what_restores_create_on_the_account_carries_the_run_tag_and_is_deleted(account: None, tmp_path: Path) -> None:
+    """A restored table, bucket, instance and cluster (with its writer) are tagged with the run as the
+    restore is recorded, so teardown's sweep finds them: a restore carries none of its source's tags."""
+    from pytest_drtest.recovery.steps import record_restore
+
+    dr = _harness(tmp_path)
+    with dr:
+        topology = dr.plan()
+        dr._topology = topology
+        assert topology.tag_restores
+        ddb, s3, rds = dr.client("dynamodb"), dr.client("s3"), dr.client("rds")
+        ddb.create_table(TableName="orders", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], Tags=dr.run_tags)
+        ddb.update_continuous_backups(TableName="orders", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+        ddb.restore_table_to_point_in_time(SourceTableName="orders", TargetTableName="orders-pitr-1", UseLatestRestorableTime=True)
+        record_restore(topology, kind="dynamodb-pitr", region="us-east-1", source="orders", target="orders-pitr-1")
+        s3.create_bucket(Bucket="assets-restored")
+        s3.put_bucket_tagging(Bucket="assets-restored", Tagging={"TagSet": [{"Key": "team", "Value": "shop"}]})
+        record_restore(topology, kind="s3-backup", store="s3", region="us-east-1", source="assets", target="assets-restored")
+        rds.create_db_instance(DBInstanceIdentifier="db-pitr-1", Engine="postgres", DBInstanceClass="db.t4g.medium",
+                               MasterUsername="drtest", MasterUserPassword="drtest-secret", AllocatedStorage=20)
+        record_restore(topology, kind="rds-pitr", store="sql", region="us-east-1", source="db", target="db-pitr-1",
+                       db={"region": "us-east-1", "id": "db-pitr-1", "kind": "instance"})
+        rds.create_db_cluster(DBClusterIdentifier="aurora-pitr-1", Engine="aurora-postgresql", MasterUsername="drtest",
+                              MasterUserPassword="drtest-secret")
+        rds.create_db_instance(DBInstanceIdentifier="aurora-pitr-1-writer", DBClusterIdentifier="aurora-pitr-1",
+                               Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+        record_restore(topology, kind="aurora-cluster-pitr", store="sql", region="us-east-1", source="aurora", target="aurora-pitr-1",
+                       db={"region": "us-east-1", "id": "aurora-pitr-1", "kind": "cluster"})
+        kinds = sorted((t.kind, t.ident) for t in find_tagged(dr.clients, dr.regions, dr.run_id))
+        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket="assets-restored")["TagSet"]}
+    assert ("dynamodb:table", "orders-pitr-1") in kinds and ("s3:bucket", "assets-restored") in kinds
+    assert ("rds:db", "db-pitr-1") in kinds and ("rds:cluster", "aurora-pitr-1") in kinds and ("rds:db", "aurora-pitr-1-writer") in kinds
+    assert tags["team"] == "shop" and tags[RUN_TAG] == dr.run_id  # the bucket's own tags are kept
+    assert _left(dr) == []
+    assert boto3.client("dynamodb").list_tables()["TableNames"] == []
+    assert boto3.client("rds").describe_db_instances()["DBInstances"] == []
