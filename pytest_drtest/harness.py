@@ -397,9 +397,9 @@ class Harness(ExperimentRunner):
             self.web = WebTier(self.network, planned, self.web_spec, self.env, self.network.folder).start()
             self.network.on_stop(self.web.stop)
         if self.blueprint.stack is not None and not self.backend.emulated:  # the team's stack, by CloudFormation
-            from pytest_drtest.stacks.account import deploy_on_account, stack_tags
+            from pytest_drtest.stacks.account import deploy_on_account
 
-            deploy_on_account(planned, stack_tags(planned))
+            deploy_on_account(planned)
         elif self.blueprint.stack is not None:  # a CloudFormation template (pytest_drtest/stacks/)
             from pytest_drtest.stacks.topology import deploy_stack
 

@@ -134,7 +134,7 @@ class DataPlane:
         :meth:`_streaming` drops it, so that a cut link is never bridged through the archive) and
         streams the rest — a folder copy instead of a ``pg_basebackup`` (which also makes the source
         take a checkpoint). Any other source (a promoted standby, a restored server), or a PostgreSQL
-        before 15 (``restore_command`` is reloadable since), gets a ``pg_basebackup``."""
+        before 14 (``restore_command`` is reloadable since), gets a ``pg_basebackup``."""
         if source.template_lineage and self.runtime.binaries.major >= RELOADABLE_RESTORE_COMMAND:
             clone_template(self.runtime, standby)
             return {"restore_command": f'cp "{source.archive_dir}/%f" "%p"'}

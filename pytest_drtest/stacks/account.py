@@ -26,7 +26,6 @@ balancers' DNS names read back (``DescribeSubnets``, ``DescribeLoadBalancers``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,13 +70,11 @@ class AccountStack:
         self.name = f"{topology.name}-{role}"
         self.deployment = Deployment(topology, spec, region, role, peer, account=account, stack_name=topology.name)
         self.cfn: Any = topology.client("cloudformation", region)
+        self.body = template_body(spec)  # read and size-checked before this stack is created, not on every pass
         self.applied: dict[str, str] | None = None  # the parameters of the last create/update
         self.shape: Any = None  # what those parameters make of the template here (:meth:`_shape`)
         self.outputs: dict[str, str] = {}
         self.stack_id: str | None = None
-
-    def parameters(self, peer_outputs: dict[str, str]) -> dict[str, str]:
-        return self.deployment.parameters(peer_outputs)
 
     def _shape(self, peer_outputs: dict[str, str]) -> Any:
         """The resources active in this region and their resolved properties, and the outputs: what
@@ -90,23 +87,22 @@ class AccountStack:
     def apply(self, peer_outputs: dict[str, str], tags: list[dict[str, str]]) -> bool:
         """Create the stack, or update it when the new parameters change what it holds; return whether
         anything was sent."""
-        values = self.parameters(peer_outputs)
+        values = self.deployment.parameters(peer_outputs)
         shape = self._shape(peer_outputs)
         if values == self.applied or (self.stack_id is not None and shape == self.shape):
             return False
-        body = template_body(self.spec)
         parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
         if self.stack_id is None:
             try:
-                self.stack_id = str(self.cfn.create_stack(StackName=self.name, TemplateBody=body, Parameters=parameters,
-                                                          Tags=tags, Capabilities=CAPABILITIES)["StackId"])
+                self.stack_id = str(self.cfn.create_stack(StackName=self.name, TemplateBody=self.body,
+                                                          Parameters=parameters, Tags=tags, Capabilities=CAPABILITIES)["StackId"])
             except botocore.exceptions.ClientError as exc:
                 raise DrError(f"{self.spec.source}: CloudFormation refused stack {self.name} in {self.region}: "
                               f"{exc.response['Error'].get('Message', exc)}") from None
             self._wait("stack_create_complete")
         else:
             try:
-                self.cfn.update_stack(StackName=self.stack_id, TemplateBody=body, Parameters=parameters, Tags=tags,
+                self.cfn.update_stack(StackName=self.stack_id, TemplateBody=self.body, Parameters=parameters, Tags=tags,
                                       Capabilities=CAPABILITIES)
             except botocore.exceptions.ClientError as exc:
                 if NO_UPDATES not in str(exc):
@@ -146,22 +142,16 @@ class AccountStack:
         return found
 
 
-def stack_tags(topology: Topology) -> list[dict[str, str]]:
-    """The stacks' tags (:func:`~pytest_drtest.topology.build.run_tags`): teardown's sweep finds what carries them."""
-    from pytest_drtest.topology.build import run_tags
-
-    return run_tags(topology)
-
-
-def deploy_on_account(topology: Topology, tags: list[dict[str, str]]) -> None:
-    """Deploy the blueprint's template with CloudFormation in both regions and fill the topology."""
-    from pytest_drtest.stacks.topology import _map, stack_blueprint
-    from pytest_drtest.topology.build import account_of, wait_replicas_active
+def deploy_on_account(topology: Topology) -> None:
+    """Deploy the blueprint's template with CloudFormation in both regions, tagged with the run
+    (:func:`~pytest_drtest.topology.build.run_tags`), and fill the topology."""
+    from pytest_drtest.stacks.topology import stack_blueprint
+    from pytest_drtest.topology.build import account_of, run_tags, wait_replicas_active
 
     spec = topology.blueprint.stack
     assert isinstance(spec, StackSpec)
     stack_blueprint(spec, topology.blueprint.name, (topology.primary_region, topology.dr_region))
-    account = account_of(topology)
+    account, tags = account_of(topology), run_tags(topology)
     dr = AccountStack(topology, spec, topology.dr_region, "dr", topology.primary_region, account)
     primary = AccountStack(topology, spec, topology.primary_region, "primary", topology.dr_region, account)
     for _ in range(MAX_PASSES):
@@ -171,8 +161,8 @@ def deploy_on_account(topology: Topology, tags: list[dict[str, str]]) -> None:
             break
     else:
         raise DrError(f"{spec.source}: the stacks' Peer parameters still change after {MAX_PASSES} passes over both regions")
-    _map_resources(topology, spec, dr, primary.outputs, _map)
-    _map_resources(topology, spec, primary, dr.outputs, _map)
+    _map_resources(topology, spec, dr, primary.outputs)
+    _map_resources(topology, spec, primary, dr.outputs)
     if topology.probe_table not in topology.primary.tables:
         raise DrConfigError("no table of the primary region has drtest:region-role primary", source=spec.source, field="Resources")
     # both stacks completed, so the web record the template declares exists (its name is the template's)
@@ -184,9 +174,11 @@ def deploy_on_account(topology: Topology, tags: list[dict[str, str]]) -> None:
     topology.note("topology-built", f"{topology.name} from {spec.source} (CloudFormation stacks {primary.name}, {dr.name})")
 
 
-def _map_resources(topology: Topology, spec: StackSpec, stack: AccountStack, peer_outputs: dict[str, str],
-                   place: Callable[..., None]) -> None:
-    """Map one region's stack resources onto the topology, with the values CloudFormation gave them."""
+def _map_resources(topology: Topology, spec: StackSpec, stack: AccountStack, peer_outputs: dict[str, str]) -> None:
+    """Map one region's stack resources onto the topology (as the emulated path does,
+    :func:`pytest_drtest.stacks.topology._map`), with the values CloudFormation gave them."""
+    from pytest_drtest.stacks.topology import _map
+
     scope = stack.deployment.scope(peer_outputs)
     created = stack.resources()
     ec2, elb = topology.client("ec2", stack.region), topology.client("elbv2", stack.region)
@@ -208,4 +200,4 @@ def _map_resources(topology: Topology, spec: StackSpec, stack: AccountStack, pee
         if resource is None:
             continue
         properties = scope.resolve(resource.get("Properties", {}), f"Resources.{logical}.Properties")
-        place(topology, spec, stack.deployment, logical, kind, physical, properties, attributes.get(logical, {}))
+        _map(topology, spec, stack.deployment, logical, kind, physical, properties, attributes.get(logical, {}))

@@ -61,10 +61,11 @@ def image_id(topology: Topology, region: str) -> str:
     return topology.images[region]
 
 
-def run_tags(topology: Topology) -> list[dict[str, str]]:
-    """The tags of everything a run creates without a role of its own (stacks, restored copies): the
-    blueprint's ``[tags]``, ``drtest:topology``, ``drtest:strategy`` and ``drtest:run``."""
-    own = {"drtest:topology": topology.name, "drtest:strategy": topology.strategy.name}
+def run_tags(topology: Topology, roles: dict[str, str] | None = None) -> list[dict[str, str]]:
+    """The tags of everything a run creates: the blueprint's ``[tags]``, ``drtest:topology``,
+    ``drtest:strategy``, then ``roles`` (a resource's ``drtest:role`` / ``drtest:region-role``; none
+    for stacks and restored copies) and ``drtest:run``."""
+    own = {"drtest:topology": topology.name, "drtest:strategy": topology.strategy.name, **(roles or {})}
     if topology.run_id:
         own[RUN_TAG] = topology.run_id
     return [{"Key": k, "Value": v} for k, v in {**dict(topology.blueprint.tags), **own}.items()]
@@ -76,13 +77,7 @@ def _tags(topology: Topology, role: str, stack: RegionStack) -> list[dict[str, s
     ``drtest:region-role`` (primary or dr), so that FIS templates and backup selections can target
     them by tag, and ``drtest:run`` (the harness's run id), by which teardown on a real account finds
     everything the run created (:mod:`pytest_drtest.backends.aws_teardown`)."""
-    own = {
-        "drtest:topology": topology.name, "drtest:strategy": topology.strategy.name,
-        "drtest:role": role, "drtest:region-role": stack.role,
-    }
-    if topology.run_id:
-        own[RUN_TAG] = topology.run_id
-    return [{"Key": k, "Value": v} for k, v in {**dict(topology.blueprint.tags), **own}.items()]
+    return run_tags(topology, {"drtest:role": role, "drtest:region-role": stack.role})
 
 
 def _spec(topology: Topology, kind: str, role: str, stack: RegionStack) -> list[dict[str, Any]]:
