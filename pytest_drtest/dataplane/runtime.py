@@ -202,10 +202,33 @@ def process_start_ticks(pid: int) -> int | None:
 
 
 def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid`` and its children (a postmaster and its backends)."""
+    """SIGKILL ``pid`` and its children (a postmaster and its backends).
+
+    The postmaster is stopped (SIGSTOP) before its children are listed: running, it could fork a
+    backend or a WAL sender between the listing and its own death, and that orphan (in a session
+    of its own, as PostgreSQL's children are) would stay attached to the shared memory until a
+    timeout ends it, so the segment could not be released.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGSTOP)
+        _wait_stopped(pid)  # the signal is delivered asynchronously: until then it may still fork
     for victim in [*children_of(pid), pid]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(victim, signal.SIGKILL)
+
+
+def _wait_stopped(pid: int, timeout: float = 1.0) -> None:
+    """Until ``pid`` is stopped (state ``T``) or gone, at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            return
+        if stat[stat.rfind(b")") + 2 :][:1] in (b"T", b"t", b"Z", b"X"):
+            return
+        time.sleep(0.0005)
 
 
 def release_sysv_segments(pid: int, *, timeout: float = 2.0) -> int:

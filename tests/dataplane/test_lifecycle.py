@@ -1,10 +1,13 @@
 """No leaks: close(), orphan reaping, and one clear error when PostgreSQL is unavailable."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -18,6 +21,7 @@ from pytest_drtest.dataplane.runtime import (
     OsUser,
     PgBinaries,
     default_base,
+    kill_tree,
 )
 
 
@@ -58,6 +62,54 @@ def test_close_leaves_no_process_and_no_folder(available: None) -> None:
     assert sysv_segments_created_by(pids) == []  # a SIGKILLed postmaster leaves its segment behind
     assert replica.proxy.cut_report is None and endpoint.target_port is None
     plane.close()  # idempotent
+
+
+def processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_kill_tree_leaves_no_child_forked_while_it_kills() -> None:
+    """A postmaster forking while it is killed (a new backend, a WAL sender) leaves no orphan: one
+    in a session of its own would stay attached to the shared memory until a timeout ended it."""
+    marker = f"drtest-fork-storm-{os.getpid()}"
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        print(os.getpid(), flush=True)
+        for _ in range(3000):  # fork as fast as it can, each child in its own session, as PostgreSQL's are
+            if os.fork() == 0:
+                os.setsid()
+                time.sleep(30)
+                os._exit(0)
+            time.sleep(0.0005)
+        time.sleep(30)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script, marker], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        deadline = time.monotonic() + 10
+        while len(processes_with(marker)) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        kill_tree(pid)
+        parent.wait(timeout=10)
+        time.sleep(0.1)
+        survivors = processes_with(marker)
+        assert survivors == [], f"{len(survivors)} children outlived kill_tree"
+    finally:
+        for victim in [parent.pid, *processes_with(marker)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(victim, signal.SIGKILL)
+        parent.wait(timeout=10)
 
 
 def test_orphans_of_a_dead_process_are_reaped(available: None) -> None:
