@@ -1,7 +1,10 @@
 """Shared fixtures of the plugin's own tests."""
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
+import pkgutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,38 @@ from pytest_drtest.gateway.addresses import AddressPlan, claim_slot
 from pytest_drtest.profile import LatencyProfile
 
 pytest_plugins = ["pytester"]
+
+#: moto's services the emulated world answers (their models, responses and URL maps).
+MOTO_SERVICES = (
+    "autoscaling", "awslambda", "backup", "cloudformation", "cloudfront", "cloudwatch", "dax", "dynamodb",
+    "dynamodbstreams", "ec2", "ecr", "elasticache", "elb", "elbv2", "events", "fis", "glacier", "iam", "kinesis",
+    "kms", "logs", "moto_api", "rds", "rdsdata", "resiliencehub", "resourcegroupstaggingapi", "route53", "s3",
+    "s3bucket_path", "secretsmanager", "sqs", "ssm", "sts",
+)
+
+
+def _import_what_inline_runs_share() -> None:
+    """Import the plugin's modules and moto's services once, in this process.
+
+    pytester's in-process runs (``pytester.runpytest``) put ``sys.modules`` back as it was before
+    each run, so whatever a run imports first is imported again by the next: moto's services (its
+    EC2 alone takes a second), botocore's service models (the plugin's shared loader caches them)
+    and the plugin itself — about 3 s per run, for every test that runs pytest inside pytest.
+    Imported before any test, they are in every snapshot pytester takes, and stay.
+    """
+    import pytest_drtest
+
+    for info in pkgutil.walk_packages(pytest_drtest.__path__, "pytest_drtest."):
+        importlib.import_module(info.name)
+    for service in MOTO_SERVICES:
+        for part in ("models", "responses", "urls"):
+            with contextlib.suppress(ModuleNotFoundError):
+                importlib.import_module(f"moto.{service}.{part}")
+    for name in ("moto.backend_index", "moto.iam.access_control", "psycopg", "boto3.s3.transfer", "_strptime"):
+        importlib.import_module(name)
+
+
+_import_what_inline_runs_share()
 
 
 @pytest.fixture
