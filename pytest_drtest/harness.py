@@ -369,10 +369,11 @@ class Harness(ExperimentRunner):
 
     def build(self, faults: list[Fault] | None = None) -> Topology:
         """Validate ``faults`` against the plan, then build the topology and wait until it serves."""
+        from pytest_drtest.topology.blueprint import is_shipped_topology
         from pytest_drtest.topology.build import build, build_database, seed
 
         self.start()
-        if not self.backend.emulated and self.blueprint.stack is None:
+        if not self.backend.emulated and is_shipped_topology(self.blueprint):
             raise DrConfigError(
                 "the shipped topologies are built on emulated backends only (their web tier's application exists only "
                 "in the emulation); on aws, deploy your own CloudFormation stack (blueprint = \"stack.yaml\", your "

@@ -170,7 +170,9 @@ def check_aws_scenarios(settings: Settings, scenarios: list[Any]) -> None:
     runs no application there (``--dr-plan`` shows any scenario's plan)."""
     if settings.backend != "aws" or settings.plan:
         return
-    shipped = [s.name for s in scenarios if s.blueprint.stack is None]
+    from pytest_drtest.topology.blueprint import is_shipped_topology
+
+    shipped = [s.name for s in scenarios if is_shipped_topology(s.blueprint)]
     if shipped:
         raise pytest.UsageError(
             f"--dr-scenario={settings.scenario}: {'the scenario' if len(shipped) == 1 else 'the scenarios'} "

@@ -230,3 +230,18 @@ def test_the_template_s_database_and_its_cross_region_replica_are_the_relational
         with db_connect(topology, writer) as conn:
             rows = conn.execute("SELECT count(*) FROM ledger").fetchone()
         assert rows is not None and rows[0] == 200  # the seed rows, written by the harness
+
+
+def test_the_shipped_parameters_make_the_template_pilot_light_and_a_file_of_yours_wins(tmp_path: Path) -> None:
+    from pytest_drtest.scenario import shipped_scenarios
+
+    blueprint = load_blueprint("web-app.yaml", parameters="web-app-pilot-light.json")
+    assert blueprint.stack is not None and blueprint.stack.template.given == {"DrCapacity": "0", "DrDatabaseClass": "db.t4g.medium"}
+    assert (blueprint.capacity, blueprint.database and blueprint.database.instance_class) == (3, "db.r6g.large")
+    shipped = load_scenario(shipped_scenarios()["pilot-light"]).blueprint  # the shipped pilot light game day deploys it
+    assert shipped.stack is not None and shipped.stack.template.given == blueprint.stack.template.given
+    (tmp_path / "web-app-pilot-light.json").write_text(json.dumps({"Parameters": {"DrCapacity": "2"}}), encoding="utf-8")
+    mine = load_blueprint("web-app.yaml", relative_to=tmp_path, parameters="web-app-pilot-light.json")
+    assert mine.stack is not None and mine.stack.template.given == {"DrCapacity": "2"}
+    with pytest.raises(DrConfigError, match="web-app-pilot-lite.json"):
+        load_blueprint("web-app.yaml", relative_to=tmp_path, parameters="web-app-pilot-lite.json")

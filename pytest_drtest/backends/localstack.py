@@ -9,7 +9,8 @@ The backend routes each service on its own (:meth:`LocalStackBackend.placement`)
   ``available`` or ``running``;
 * EC2 goes there only together with ELBv2, Auto Scaling and RDS (:data:`COUPLED`): their load
   balancers, groups and DB subnet groups name its VPCs, subnets and launch templates, which must
-  live in the same world;
+  live in the same world; CloudFormation only together with EC2, ELBv2 and Auto Scaling, whose
+  resources its stacks create;
 * every other service is answered by moto's ``mock_aws`` in this process, entered for the test as
   on the ``moto`` backend. ``mock_aws`` only answers requests to AWS's own host names, so the
   requests sent to LocalStack's endpoint pass through it untouched.
@@ -52,8 +53,10 @@ DEFAULT_SERVICES = (
     "cloudformation", "cloudwatch", "dynamodb", "dynamodbstreams", "ec2", "iam", "kms", "route53", "s3",
     "secretsmanager", "sns", "sqs", "ssm", "sts",
 )
-#: A service that goes to LocalStack only if all the services that reference its resources do.
-COUPLED: dict[str, tuple[str, ...]] = {"ec2": ("autoscaling", "elbv2", "rds")}
+#: A service that goes to LocalStack only if all the services that reference its resources do; a
+#: CloudFormation stack's resources (a VPC, a target group, a launch template) must live in the
+#: world of the services that use them.
+COUPLED: dict[str, tuple[str, ...]] = {"ec2": ("autoscaling", "elbv2", "rds"), "cloudformation": ("ec2", "elbv2", "autoscaling")}
 #: ``/_localstack/health`` states of a service that answers.
 READY_STATES = ("available", "running")
 #: Environment variable replacing :data:`DEFAULT_SERVICES` (comma-separated botocore names).
@@ -87,9 +90,13 @@ def route(wanted: Iterable[str], health: dict[str, str]) -> dict[str, str]:
     wanted = tuple(wanted)
     ready = {name for name, state in health.items() if state in READY_STATES}
     there = {service for service in wanted if service in ready}
-    for service, partners in COUPLED.items():
-        if service in there and not all(p in there for p in partners):
-            there.discard(service)
+    changed = True
+    while changed:  # until no coupled service loses a partner (one may depend on another)
+        changed = False
+        for service, partners in COUPLED.items():
+            if service in there and not all(p in there for p in partners):
+                there.discard(service)
+                changed = True
     return {service: "localstack" if service in there else "moto" for service in sorted({*SERVICES, *wanted})}
 
 

@@ -165,6 +165,22 @@ def shipped_templates() -> dict[str, Path]:
     return {Path(str(p)).name: Path(str(p)) for p in folder.iterdir() if str(p).endswith((".yaml", ".json"))}
 
 
+def shipped_parameters() -> dict[str, Path]:
+    """Parameters files of the shipped templates (pytest_drtest/stacks/parameters/*.json): e.g.
+    ``web-app-pilot-light.json`` makes ``web-app.yaml`` the pilot light topology."""
+    folder = resources.files("pytest_drtest") / "stacks" / "parameters"
+    return {Path(str(p)).name: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".json")}
+
+
+def is_shipped_topology(blueprint: Blueprint) -> bool:
+    """Whether ``blueprint`` is built by the plugin (a ``.toml`` blueprint) or is a shipped template:
+    on a real account either has a web tier that runs no application."""
+    if blueprint.stack is None:
+        return True
+    shipped = {path.resolve() for path in shipped_templates().values()}
+    return Path(blueprint.stack.source).resolve() in shipped
+
+
 def shipped_blueprints() -> dict[str, Path]:
     folder = resources.files("pytest_drtest") / "blueprints"
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".toml")}
@@ -187,6 +203,8 @@ def load_blueprint(ref: str, *, relative_to: Path | None = None, parameters: str
         params = Path(parameters) if parameters is not None else None
         if params is not None and relative_to is not None and not params.is_absolute():
             params = relative_to / params
+        if params is not None and not params.exists() and parameters in shipped_parameters():
+            params = shipped_parameters()[parameters]  # a shipped parameters file, by name (when no file of yours has it)
         spec = load_stack(template, params, roles, roles_source=source)
         return stack_blueprint(spec, template.stem)
     if parameters is not None or roles:

@@ -188,10 +188,12 @@ def test_a_stack_cloudformation_cannot_create_is_reported_with_its_reason() -> N
         "[Vpc].; Vpc (AWS::EC2::VPC): Value (10.0.0.0/99) for parameter cidrBlock is invalid.")
 
 
-def test_a_shipped_topology_is_refused_on_aws_with_the_reason(account: None) -> None:
+@pytest.mark.parametrize("blueprint", [None, "web-app.yaml"], ids=["blueprint", "shipped-template"])
+def test_a_shipped_topology_is_refused_on_aws_with_the_reason(account: None, blueprint: str | None) -> None:
     from pytest_drtest.errors import DrConfigError
 
-    with Harness(Settings(backend="aws", aws_accounts=(ACCOUNT,)), strategy="warm-standby") as dr, \
+    # the shipped template too: its instances run no application that would answer the probes
+    with Harness(Settings(backend="aws", aws_accounts=(ACCOUNT,)), strategy="warm-standby", blueprint=blueprint) as dr, \
             pytest.raises(DrConfigError) as info:
         dr.build()
     assert "web tier's application exists only in the emulation" in str(info.value)

@@ -53,6 +53,9 @@ def test_ec2_goes_to_localstack_only_with_the_services_that_reference_its_resour
     assert route(("ec2", "dynamodb"), COMMUNITY)["ec2"] == "moto"  # community: no ELBv2, Auto Scaling, RDS
     pro = dict(COMMUNITY, elbv2="available", autoscaling="available", rds="available")
     assert route(("ec2", "elbv2", "autoscaling", "rds"), pro)["ec2"] == "localstack"
+    # a stack's VPC and target group live with the services that use them: CloudFormation follows EC2
+    assert route(("cloudformation", "ec2", "dynamodb"), dict(COMMUNITY, cloudformation="available"))["cloudformation"] == "moto"
+    assert route(("cloudformation", "ec2", "elbv2", "autoscaling", "rds"), dict(pro, cloudformation="available"))["cloudformation"] == "localstack"
 
 
 def test_the_wanted_set_is_configurable(monkeypatch: pytest.MonkeyPatch):

@@ -26,6 +26,8 @@ AWS = ["--dr-backend=aws", "-p", "no:cacheprovider"]
      "--dr-aws-fis-role: scenario warm-standby injects database-az-outage, fis-az-power, reboot-with-failover through AWS FIS"),
     ([*AWS, "--dr-scenario=warm-standby", f"--dr-aws-accounts={ACCOUNT}", f"--dr-aws-fis-role={ROLE}"],
      "--dr-scenario=warm-standby: the scenario warm-standby builds a shipped topology, whose web tier's application exists only in the emulation"),
+    ([*AWS, "--dr-scenario=pilot-light", f"--dr-aws-accounts={ACCOUNT}", f"--dr-aws-fis-role={ROLE}"],  # the shipped template
+     "--dr-scenario=pilot-light: the scenario pilot-light builds a shipped topology, whose web tier's application exists only"),
     ([*AWS, "--dr-aws-fis-role=fis-gameday"], "--dr-aws-fis-role: expected an IAM role ARN like arn:aws:iam::123456789012:role/"),
 ])
 def test_bad_aws_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:

@@ -24,6 +24,14 @@ def test_region_loss_figures_follow_the_strategies(pytester: pytest.Pytester):
     restores = [r for r in report["restores"] if r["kind"] == "aws-backup-restore"]
     assert restores and restores[0]["new_resource"] and restores[0]["items_matched"] == restores[0]["items_expected"] > 0
     assert all(e["measured"]["modeled"] for e in report["experiments"])
+    # pilot light is the shipped template (web-app.yaml with web-app-pilot-light.json) deployed in both
+    # regions: no instance in the DR region, a smaller replica; the runbook launches the DR group and
+    # resizes the promoted replica to the primary's class
+    pilot = next(e for e in report["experiments"] if e["strategy"] == "pilot-light")
+    details = {m["kind"]: m["detail"] for m in pilot["measured"]["milestones"]}
+    assert pilot["topology"]["implemented"] == "pilot-light" and pilot["topology"]["dr_instances"] == 0
+    assert details["scale-up-started"].endswith("-dr-webgroup -> 3"), details
+    assert details["db-resize-started"].endswith("-dr-databasereplica: db.t4g.medium -> db.r6g.large"), details
 
 
 def test_every_shipped_scenario_has_a_region_loss_and_a_restore_check():
