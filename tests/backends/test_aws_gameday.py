@@ -28,6 +28,7 @@ from pytest_drtest.errors import DrConfigError, DrError
 from pytest_drtest.harness import Harness
 from pytest_drtest.scenario import load_scenario, shipped_scenarios
 from pytest_drtest.settings import Settings
+from pytest_drtest.topology.blueprint import load_blueprint
 from pytest_drtest.topology.build import (
     RUN_TAG,
     build_buckets,
@@ -175,7 +176,9 @@ def test_the_plan_makes_read_calls_only_and_names_what_it_would_create(account: 
     boto3.client("iam").create_role(RoleName="fis-gameday", AssumeRolePolicyDocument="{}")
     for region in ("us-east-1", "us-west-2"):  # the image pipeline's AMI the launch templates would use
         boto3.client("ec2", region_name=region).register_image(Name="al2023-ami-2023.6.20250101.0-kernel-6.1-x86_64")
-    scenario = load_scenario(shipped_scenarios()["warm-standby"])
+    # the warm-standby game day on the web-app blueprint (the shipped scenario deploys its template,
+    # whose plan lists stacks): the plan of what the plugin itself would create
+    scenario = dataclasses.replace(load_scenario(shipped_scenarios()["warm-standby"]), blueprint=load_blueprint("web-app"))
     plan = plan_scenario(scenario, backend.factory(session), ACCOUNT, ROLE)
     text = "\n".join(plan_lines([plan], ACCOUNT))
     assert calls and all(c.split(".")[1].startswith(READ_PREFIXES) or c.startswith("sts.") for c in calls), calls
