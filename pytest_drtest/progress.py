@@ -64,14 +64,15 @@ class PhaseTracker:
     _watches: dict[int, _ProbeWatch] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def emit(self, phase: str, t: float, detail: str = "") -> None:
-        """Tell the observers; detection and recovery count once per fault."""
+    def emit(self, phase: str, t: float, detail: str = "", *, new_fault: bool = True) -> None:
+        """Tell the observers; detection and recovery count once per fault (``new_fault=False``: a
+        ``fault`` event that starts none, such as a revert)."""
         with self._lock:
             if phase in _ONCE_PER_FAULT:
                 if phase in self._done:
                     return
                 self._done.add(phase)
-            if phase == "fault":
+            if phase == "fault" and new_fault:
                 self._done.clear()
                 if self._fault_t is None:
                     self._fault_t = t
@@ -90,6 +91,8 @@ class PhaseTracker:
                 self.emit("building", milestone.t, _BUILDING_MILESTONES[kind])
         elif kind == "detected":
             self.emit("detection", milestone.t, detail)
+        elif kind == "fault-reverted":  # the fault's end, not a recovery step
+            self.emit("fault", milestone.t, f"reverted: {detail}", new_fault=False)
         else:
             label = kind.replace("-", " ")
             self.emit("failover", milestone.t, f"{label}: {detail}" if detail else label)

@@ -154,11 +154,15 @@ def test_phases_come_from_milestones_and_probe_samples_once_per_fault() -> None:
     probe.samples += [Sample(60.0, True, True), Sample(61.0, False, False), Sample(62.0, True, True), Sample(63.0, True, True)]
     tracker.samples([probe])
     tracker.emit("recovered", 62.0, "RTO 50.0s, from the result")  # once per fault: dropped
+    tracker.milestone(Milestone(70.0, "fault-reverted", "region-outage(primary)"))  # the fault's end, not a failover step
+    probe.samples += [Sample(71.0, False, False), Sample(72.0, True, True), Sample(73.0, True, True)]
+    tracker.samples([probe])  # the same fault: no second detection or recovery
     assert [(e.phase, e.t, e.new) for e in seen] == [
         ("building", 5.0, True), ("steady state", 10.0, True), ("fault", 12.0, True), ("detection", 13.0, True),
-        ("failover", 50.0, True), ("failover", 55.0, False), ("recovered", 62.0, True),
+        ("failover", 50.0, True), ("failover", 55.0, False), ("recovered", 62.0, True), ("fault", 70.0, True),
     ]
     assert seen[4].detail == "dns switched: www -> dr" and seen[6].detail == "RTO 50.0s (2 good probes in a row)"
+    assert seen[7].detail == "reverted: region-outage(primary)"
 
 
 class _Probe:
