@@ -43,7 +43,12 @@ from pytest_drtest.restores import RestoreResult
 from pytest_drtest.settings import Settings
 from pytest_drtest.sink import ErrorSink
 from pytest_drtest.strategies import Strategy, get_strategy
-from pytest_drtest.topology.blueprint import Blueprint, WebSpec, load_blueprint
+from pytest_drtest.topology.blueprint import (
+    Blueprint,
+    WebSpec,
+    is_shipped_topology,
+    load_blueprint,
+)
 from pytest_drtest.topology.model import RegionStack, Topology, new_run_id
 
 if TYPE_CHECKING:
@@ -369,7 +374,6 @@ class Harness(ExperimentRunner):
 
     def build(self, faults: list[Fault] | None = None) -> Topology:
         """Validate ``faults`` against the plan, then build the topology and wait until it serves."""
-        from pytest_drtest.topology.blueprint import is_shipped_topology
         from pytest_drtest.topology.build import build, build_database, seed
 
         self.start()

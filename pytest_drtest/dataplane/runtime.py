@@ -174,31 +174,32 @@ def copy_tree(src: Path, dst: Path, *, user: OsUser, timeout: float = 120.0) -> 
         user.own(dst, recursive=True)
 
 
-def children_of(pid: int) -> list[int]:
-    """Pids whose parent is ``pid`` (read from ``/proc``)."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
-
-def process_start_ticks(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot (``None`` when it does not exist)."""
+def _stat_fields(pid: int | str) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, ppid, ...; ``None`` when the
+    process does not exist): the name may hold spaces and parentheses, so it is cut at the last ``)``."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read()
     except OSError:
         return None
-    return int(stat[stat.rfind(b")") + 2 :].split()[19])
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def children_of(pid: int) -> list[int]:
+    """Pids whose parent is ``pid`` (read from ``/proc``)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = _stat_fields(entry.name)
+            if fields is not None and int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot (``None`` when it does not exist)."""
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[19])
 
 
 def kill_tree(pid: int) -> None:
@@ -221,12 +222,8 @@ def _wait_stopped(pid: int, timeout: float = 1.0) -> None:
     """Until ``pid`` is stopped (state ``T``) or gone, at most ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            return
-        if stat[stat.rfind(b")") + 2 :][:1] in (b"T", b"t", b"Z", b"X"):
+        fields = _stat_fields(pid)
+        if fields is None or fields[0] in (b"T", b"t", b"Z", b"X"):
             return
         time.sleep(0.0005)
 

@@ -203,8 +203,8 @@ def load_blueprint(ref: str, *, relative_to: Path | None = None, parameters: str
         params = Path(parameters) if parameters is not None else None
         if params is not None and relative_to is not None and not params.is_absolute():
             params = relative_to / params
-        if params is not None and not params.exists() and parameters in shipped_parameters():
-            params = shipped_parameters()[parameters]  # a shipped parameters file, by name (when no file of yours has it)
+        if params is not None and not params.exists():  # a shipped parameters file, by name (when no file of yours has it)
+            params = shipped_parameters().get(str(parameters), params)
         spec = load_stack(template, params, roles, roles_source=source)
         return stack_blueprint(spec, template.stem)
     if parameters is not None or roles:
