@@ -137,6 +137,10 @@ class Harness(ExperimentRunner):
         if isinstance(blueprint, str):
             blueprint = load_blueprint(blueprint)
         self.blueprint: Blueprint = blueprint or (scenario.blueprint if scenario else load_blueprint("web-app"))
+        if self.blueprint.stack is not None:
+            from pytest_drtest.stacks.topology import check_strategy
+
+            check_strategy(self.blueprint, self.strategy.name, scenario.source if scenario else "")
         self.web_spec: WebSpec | None = web or self.blueprint.web
         self.web: WebTier | None = None
         band = Objectives.parse(self.strategy.band_rto, self.strategy.band_rpo, source=f"{self.strategy.name} band")

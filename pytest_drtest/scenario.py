@@ -210,6 +210,10 @@ def load_scenario(path: Path, *, regions: tuple[str, str] | None = None) -> Scen
         if exc.source:
             raise
         raise DrConfigError(str(exc), source=source, field="blueprint") from None
+    if blueprint.stack is not None:
+        from pytest_drtest.stacks.topology import check_strategy
+
+        check_strategy(blueprint, strategy.name, source)
     region_table = top.table("regions")
     primary = region_table.get("primary", str, "us-east-1")
     dr = region_table.get("dr", str, "us-west-2")

@@ -134,6 +134,12 @@ def test_a_template_without_tags_is_mapped_by_roles(tmp_path: Path) -> None:
         load_blueprint(str(path), roles={"Cart": "ledger"})
 
 
+def _strategy(template: dict[str, Any], strategy: str) -> None:
+    """Make ``strategy`` the template's default and its database unconditional (``params`` leaves it out)."""
+    template["Parameters"]["Strategy"]["Default"] = strategy
+    template["Conditions"]["HasDatabase"] = {"Fn::Equals": ["1", "1"]}
+
+
 def _shipped() -> dict[str, Any]:
     from pytest_drtest.stacks.template import read_document
 
@@ -156,6 +162,19 @@ def _shipped() -> dict[str, Any]:
      "Resources.Vpc", "deployed by moto's CloudFormation"),
     (lambda t: t["Resources"].update(Role={"Type": "AWS::IAM::Role", "Condition": "Replicates", "Properties": {}}),
      "Resources.Role", "first pass: expected it not to depend on PeerAssetsBucketArn"),
+    (lambda t: (_strategy(t, "backup-restore"), t["Resources"]["BackupPlan"]["Properties"]["BackupPlan"].pop("BackupPlanRule")),
+     "Resources.BackupPlan.Properties.BackupPlan", "expected BackupPlan with BackupPlanName and a BackupPlanRule list"),
+    (lambda t: (_strategy(t, "backup-restore"),
+                t["Resources"]["BackupPlan"]["Properties"]["BackupPlan"]["BackupPlanRule"][0].pop("TargetBackupVault")),
+     r"Resources.BackupPlan.Properties.BackupPlan.BackupPlanRule\[0\]", "expected a TargetBackupVault"),
+    (lambda t: (_strategy(t, "active-active"), t["Resources"]["Cluster"]["Properties"].update(Engine="aurora-mysql")),
+     "Resources.Cluster.Properties.Engine", "expected Engine aurora-postgresql .* got 'aurora-mysql'"),
+    (lambda t: (_strategy(t, "active-active"), t["Resources"]["Cluster"]["Properties"].update(
+        MasterUserPassword={"Fn::If": ["IsPrimary", "hunter2", {"Ref": "AWS::NoValue"}]})),
+     "Resources.Cluster.Properties.MasterUsername", "expected MasterUsername 'drtest' and MasterUserPassword"),
+    (lambda t: (_strategy(t, "active-active"), t["Resources"]["Cluster"]["Properties"].pop("GlobalClusterIdentifier"),
+                t["Resources"]["Cluster"]["Properties"].pop("MasterUsername"), t["Resources"]["Cluster"]["Properties"].pop("MasterUserPassword")),
+     "Resources.Cluster.Properties.MasterUsername", "or a GlobalClusterIdentifier: a secondary cluster takes the primary's"),
 ])
 def test_an_unresolvable_template_is_refused_naming_the_file_and_the_path(
     tmp_path: Path, params: Path, change: Any, where: str, message: str
@@ -236,7 +255,8 @@ def test_the_shipped_parameters_make_the_template_pilot_light_and_a_file_of_your
     from pytest_drtest.scenario import shipped_scenarios
 
     blueprint = load_blueprint("web-app.yaml", parameters="web-app-pilot-light.json")
-    assert blueprint.stack is not None and blueprint.stack.template.given == {"DrCapacity": "0", "DrDatabaseClass": "db.t4g.medium"}
+    assert blueprint.stack is not None and blueprint.stack.template.given == {
+        "Strategy": "pilot-light", "DrCapacity": "0", "DrDatabaseClass": "db.t4g.medium"}
     assert (blueprint.capacity, blueprint.database and blueprint.database.instance_class) == (3, "db.r6g.large")
     shipped = load_scenario(shipped_scenarios()["pilot-light"]).blueprint  # the shipped pilot light game day deploys it
     assert shipped.stack is not None and shipped.stack.template.given == blueprint.stack.template.given
@@ -245,3 +265,105 @@ def test_the_shipped_parameters_make_the_template_pilot_light_and_a_file_of_your
     assert mine.stack is not None and mine.stack.template.given == {"DrCapacity": "2"}
     with pytest.raises(DrConfigError, match="web-app-pilot-lite.json"):
         load_blueprint("web-app.yaml", relative_to=tmp_path, parameters="web-app-pilot-lite.json")
+
+
+def test_every_shipped_game_day_deploys_the_template_with_its_own_strategy(tmp_path: Path) -> None:
+    from pytest_drtest.scenario import shipped_scenarios
+
+    for name, path in shipped_scenarios().items():
+        scenario = load_scenario(path)
+        stack = scenario.blueprint.stack
+        assert stack is not None, name
+        assert stack.template.given.get("Strategy", "warm-standby") == scenario.strategy.name == name
+    # a template built for another strategy is refused, in a scenario file and in a marker's harness
+    (tmp_path / "s.toml").write_text(SCENARIO.replace('"warm-standby"', '"backup-restore"').replace('parameters = "params.json"\n', ""),
+                                     encoding="utf-8")
+    with pytest.raises(DrConfigError, match=r"s\.toml.*parameters.*Strategy 'warm-standby' but the strategy is 'backup-restore'.*"
+                                            r"web-app-backup-restore\.json"):
+        load_scenario(tmp_path / "s.toml")
+    with pytest.raises(DrConfigError, match="Strategy 'pilot-light' but the strategy is 'active-active'"):
+        Harness(Settings(), strategy="active-active", blueprint=load_blueprint("web-app.yaml", parameters="web-app-pilot-light.json"))
+
+
+def test_a_reference_in_the_branch_an_fn_if_does_not_take_is_no_dependency() -> None:
+    from pytest_drtest.stacks.intrinsics import references
+
+    node = {"Fn::If": ["IsPrimary", {"Ref": "GlobalCluster"}, {"Ref": "PeerGlobalClusterId"}]}
+    assert references(node) == {"GlobalCluster", "PeerGlobalClusterId"}
+    assert references(node, {"IsPrimary": False}) == {"PeerGlobalClusterId"}
+    assert references([node, {"Fn::GetAtt": ["Alb", "DNSName"]}], {"IsPrimary": True}) == {"GlobalCluster", "Alb"}
+
+
+def test_the_backup_and_restore_template_runs_nothing_in_the_dr_region_but_its_vault_and_archive(tmp_path: Path) -> None:
+    from pytest_drtest.topology.build import ARCHIVE_KEY
+
+    path = tmp_path / "br.json"
+    path.write_text(json.dumps({"Parameters": {"Strategy": "backup-restore", "WithDatabase": "false"}}), encoding="utf-8")
+    with Harness(Settings(), strategy="backup-restore", blueprint=load_blueprint("web-app.yaml", parameters=str(path))) as dr:
+        topology = dr.topology
+        primary, standby = topology.primary, topology.dr
+        assert primary.has_compute and not standby.has_compute
+        assert (standby.tables, standby.buckets, standby.database, standby.health_check_id) == ({}, {}, None, None)
+        table = dr.client("dynamodb", primary.region).describe_table(TableName=primary.tables["orders"])["Table"]
+        assert "Replicas" not in table  # a regional table, backed up; no global table
+        # the plan backs the table and the bucket up into the primary's vault and copies to the DR vault
+        backup = dr.client("backup", primary.region)
+        assert topology.backup_plan_id is not None and primary.vault and standby.vault
+        rule = backup.get_backup_plan(BackupPlanId=topology.backup_plan_id)["BackupPlan"]["Rules"][0]
+        dr_vault = dr.client("backup", standby.region).describe_backup_vault(BackupVaultName=standby.vault)["BackupVaultArn"]
+        assert (rule["TargetBackupVaultName"], rule["ScheduleExpression"], rule["CopyActions"][0]["DestinationBackupVaultArn"]) == (
+            primary.vault, "cron(0 */4 ? * * *)", dr_vault)
+        assert (rule["StartWindowMinutes"], rule["Lifecycle"]["DeleteAfterDays"]) == (60, 35)
+        [selection] = backup.list_backup_selections(BackupPlanId=topology.backup_plan_id)["BackupSelectionsList"]
+        resources = backup.get_backup_selection(BackupPlanId=topology.backup_plan_id,
+                                                SelectionId=selection["SelectionId"])["BackupSelection"]["Resources"]
+        assert resources == [table["TableArn"], f"arn:aws:s3:::{primary.buckets['assets']}"]
+        # the release archive, uploaded by the plugin into the template's archive bucket, is in Glacier
+        assert standby.archive is not None
+        head = dr.client("s3", standby.region).head_object(Bucket=standby.archive, Key=ARCHIVE_KEY)
+        assert head["StorageClass"] == "GLACIER"
+        # one simple record at the primary's ALB: the runbook repoints it
+        r53 = dr.client("route53", "primary")
+        records = [r for r in r53.list_resource_record_sets(HostedZoneId=topology.zone_id)["ResourceRecordSets"] if r["Type"] == "CNAME"]
+        assert [(r["Name"], r.get("SetIdentifier"), r["ResourceRecords"]) for r in records] == [
+            ("www.drtest.example.", None, [{"Value": primary.alb_dns}])]
+
+
+def test_the_active_active_template_builds_an_aurora_global_database_and_latency_records(
+    postgres_or_skip: Callable[[Exception], NoReturn],
+) -> None:
+    from pytest_drtest.dataplane import DataPlane, DataPlaneUnavailable
+    from pytest_drtest.topology.build import db_connect
+
+    try:
+        DataPlane.check()
+    except DataPlaneUnavailable as exc:
+        postgres_or_skip(exc)
+    blueprint = load_blueprint("web-app.yaml", parameters="web-app-active-active.json")
+    assert blueprint.database is not None and (blueprint.database.name, blueprint.database.instance_class) == ("appdb", "db.r6g.large")
+    with Harness(Settings(), strategy="active-active", blueprint=blueprint) as dr:
+        topology = dr.topology
+        primary, other = topology.primary, topology.dr
+        assert (primary.capacity, other.capacity) == (3, 3)
+        assert topology.global_cluster is not None and primary.database and other.database
+        rds = dr.client("rds", primary.region)
+        [gdb] = rds.describe_global_clusters(GlobalClusterIdentifier=topology.global_cluster)["GlobalClusters"]
+        members = {m["DBClusterArn"].rsplit(":", 1)[-1]: m["IsWriter"] for m in gdb["GlobalClusterMembers"]}
+        assert members == {primary.database: True, other.database: False}
+        secondary = dr.client("rds", other.region).describe_db_clusters(DBClusterIdentifier=other.database)["DBClusters"][0]
+        assert (secondary["Status"], len(secondary["DBClusterMembers"])) == ("available", 1)
+        for stack in (primary, other):  # the Data API's credentials, one secret per region
+            assert stack.database_secret is not None
+            secret = dr.client("secretsmanager", stack.region).get_secret_value(SecretId=stack.database_secret)
+            assert json.loads(secret["SecretString"]) == {"username": "drtest", "password": "drtest-secret"}
+        writer = topology.app_config[other.region]["db"]
+        assert writer == {"kind": "cluster", "region": primary.region, "id": primary.database, "reader": False}
+        with db_connect(topology, writer) as conn:
+            rows = conn.execute("SELECT count(*) FROM ledger").fetchone()
+        assert rows is not None and rows[0] == 200
+        r53 = dr.client("route53", "primary")
+        records = [r for r in r53.list_resource_record_sets(HostedZoneId=topology.zone_id)["ResourceRecordSets"]
+                   if r["Name"] == "www.drtest.example."]
+        assert sorted((r["SetIdentifier"], r["Region"], r["ResourceRecords"][0]["Value"], r["HealthCheckId"]) for r in records) == sorted([
+            (f"primary-{primary.region}", primary.region, primary.alb_dns, primary.health_check_id),
+            (f"dr-{other.region}", other.region, other.alb_dns, other.health_check_id)])

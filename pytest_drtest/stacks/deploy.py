@@ -9,8 +9,9 @@ Who creates what:
   sees them as it sees any team's calls: subnets (their AZ), load balancers and Auto Scaling
   groups (instances, target health), DynamoDB tables and global tables (``UpdateTable``
   ``ReplicaUpdates``; moto's CloudFormation has no ``AWS::DynamoDB::GlobalTable``), buckets and
-  their replication, RDS instances and read replicas (PostgreSQL behind them), Route 53 zones,
-  health checks and records;
+  their replication, RDS instances and read replicas, Aurora global databases, clusters and their
+  instances (PostgreSQL behind them), Secrets Manager secrets, AWS Backup vaults, plans and
+  selections (run on the clock), Route 53 zones, health checks and records;
 * any other type is ignored, and listed (``stack-ignored`` on the timeline, and printed).
 
 Both regions deploy the same template. The parameters ``RegionRole`` (``primary`` or ``dr``) and
@@ -156,7 +157,7 @@ class Deployment:
         for name in deploys:
             resource = resources[name]
             where = f"Resources.{name}"
-            deps = {d for d in references(resource.get("Properties", {})) if d in resources}
+            deps = {d for d in references(resource.get("Properties", {}), scope.conditions) if d in resources}
             listed = resource.get("DependsOn", [])
             deps |= {listed} if isinstance(listed, str) else set(listed)
             for dep in sorted(deps):
@@ -485,15 +486,23 @@ def _bucket(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[s
                   "RegionalDomainName": f"{name}.s3.{d.region}.amazonaws.com"}
 
 
+def _bool(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
 def _db_instance(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """An RDS instance, or a read replica when ``SourceDBInstanceIdentifier`` is set (an ARN for a
-    cross-region one, whose region is the ARN's), waited for until ``available`` as CloudFormation does."""
+    """An RDS instance, a read replica when ``SourceDBInstanceIdentifier`` is set (an ARN for a
+    cross-region one, whose region is the ARN's), or a member of an Aurora cluster when
+    ``DBClusterIdentifier`` is set; waited for until ``available`` as CloudFormation does."""
     assert d.topology is not None
     rds = d.topology.client("rds", d.region)
     ident = _name(d, logical, p, "DBInstanceIdentifier").lower()
     tags = _tags(p)
     source = p.get("SourceDBInstanceIdentifier")
-    if source:
+    if p.get("DBClusterIdentifier"):
+        rds.create_db_instance(DBInstanceIdentifier=ident, DBClusterIdentifier=str(p["DBClusterIdentifier"]),
+                               Engine=p["Engine"], DBInstanceClass=p["DBInstanceClass"], Tags=tags)
+    elif source:
         kwargs: dict[str, Any] = {"DBInstanceIdentifier": ident, "SourceDBInstanceIdentifier": source, "Tags": tags}
         if "DBInstanceClass" in p:
             kwargs["DBInstanceClass"] = p["DBInstanceClass"]
@@ -503,32 +512,204 @@ def _db_instance(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, d
     else:
         rds.create_db_instance(
             DBInstanceIdentifier=ident, Engine=p["Engine"], DBInstanceClass=p["DBInstanceClass"],
-            MultiAZ=str(p.get("MultiAZ", "false")).lower() == "true", MasterUsername=p["MasterUsername"],
+            MultiAZ=_bool(p.get("MultiAZ", "false")), MasterUsername=p["MasterUsername"],
             MasterUserPassword=p["MasterUserPassword"], DBName=p.get("DBName", ""), AllocatedStorage=_int(p.get("AllocatedStorage", 20)),
             BackupRetentionPeriod=_int(p.get("BackupRetentionPeriod", 1)), Tags=tags,
         )
     d.topology.cleanup.push(f"db {ident}", partial(rds.delete_db_instance, DBInstanceIdentifier=ident, SkipFinalSnapshot=True))
     rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=ident, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
     instance = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
-    return ident, {"Endpoint.Address": instance["Endpoint"]["Address"], "Endpoint.Port": str(instance["Endpoint"]["Port"]),
+    endpoint = instance.get("Endpoint") or {}
+    return ident, {"Endpoint.Address": endpoint.get("Address", ""), "Endpoint.Port": str(endpoint.get("Port", "")),
                    "DBInstanceArn": instance["DBInstanceArn"]}
 
 
-def _check_db(d: Deployment, name: str, p: dict[str, Any], where: str) -> None:
+def _check_credentials(d: Deployment, p: dict[str, Any], where: str) -> None:
     from pytest_drtest.topology.build import DB_PASSWORD, DB_USER
 
-    if p.get("SourceDBInstanceIdentifier"):
-        return
-    for key in ("Engine", "DBInstanceClass", "MasterUsername", "MasterUserPassword"):
-        if key not in p:
-            raise DrConfigError(f"expected a {key} property", source=d.template.source, field=f"{where}.{key}")
-    if p["Engine"] != "postgres":
-        raise DrConfigError(f"expected Engine postgres (PostgreSQL is the relational data plane), got {p['Engine']!r}",
-                            source=d.template.source, field=f"{where}.Engine")
     if (p["MasterUsername"], p["MasterUserPassword"]) != (DB_USER, DB_PASSWORD):
         raise DrConfigError(f"expected MasterUsername {DB_USER!r} and MasterUserPassword {DB_PASSWORD!r}: the probes "
                             "and runbooks connect with the topology's credentials", source=d.template.source,
                             field=f"{where}.MasterUsername")
+
+
+def _check_db(d: Deployment, name: str, p: dict[str, Any], where: str) -> None:
+    if p.get("SourceDBInstanceIdentifier"):
+        return
+    member = bool(p.get("DBClusterIdentifier"))
+    for key in ("Engine", "DBInstanceClass") + (() if member else ("MasterUsername", "MasterUserPassword")):
+        if key not in p:
+            raise DrConfigError(f"expected a {key} property", source=d.template.source, field=f"{where}.{key}")
+    engine = AURORA_ENGINE if member else "postgres"
+    if p["Engine"] != engine:
+        raise DrConfigError(f"expected Engine {engine} (PostgreSQL is the relational data plane), got {p['Engine']!r}",
+                            source=d.template.source, field=f"{where}.Engine")
+    if not member:
+        _check_credentials(d, p, where)
+
+
+AURORA_ENGINE = "aurora-postgresql"
+
+
+def _check_cluster(d: Deployment, name: str, p: dict[str, Any], where: str) -> None:
+    if p.get("Engine") != AURORA_ENGINE:
+        raise DrConfigError(f"expected Engine {AURORA_ENGINE} (PostgreSQL is the relational data plane), got "
+                            f"{p.get('Engine')!r}", source=d.template.source, field=f"{where}.Engine")
+    if "MasterUsername" in p or "MasterUserPassword" in p:
+        for key in ("MasterUsername", "MasterUserPassword"):
+            if key not in p:
+                raise DrConfigError(f"expected a {key} property", source=d.template.source, field=f"{where}.{key}")
+        _check_credentials(d, p, where)
+    elif not p.get("GlobalClusterIdentifier"):  # a secondary cluster of a global database takes the primary's
+        raise DrConfigError("expected MasterUsername and MasterUserPassword (or a GlobalClusterIdentifier: a secondary "
+                            "cluster takes the primary's)", source=d.template.source, field=f"{where}.MasterUsername")
+
+
+def _global_cluster(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``AWS::RDS::GlobalCluster``: an Aurora global database, empty (its primary cluster names it in
+    ``GlobalClusterIdentifier``) or from ``SourceDBClusterIdentifier`` [AUR-UG:aurora-global-database]."""
+    assert d.topology is not None
+    rds = d.topology.client("rds", d.region)
+    ident = _name(d, logical, p, "GlobalClusterIdentifier").lower()
+    kwargs: dict[str, Any] = {"GlobalClusterIdentifier": ident}
+    for key in ("Engine", "EngineVersion", "SourceDBClusterIdentifier"):
+        if p.get(key):
+            kwargs[key] = str(p[key])
+    if p.get("Tags"):
+        kwargs["Tags"] = _tags(p)
+    rds.create_global_cluster(**kwargs)
+    d.topology.cleanup.push(f"global cluster {ident}", partial(rds.delete_global_cluster, GlobalClusterIdentifier=ident))
+    return ident, {}
+
+
+def _db_cluster(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``AWS::RDS::DBCluster`` (Aurora PostgreSQL), in its global database when ``GlobalClusterIdentifier``
+    is set, waited for until ``available`` (botocore's ``db_cluster_available``) as CloudFormation does;
+    its instances are ``AWS::RDS::DBInstance`` resources naming it in ``DBClusterIdentifier``."""
+    from pytest_drtest.topology.build import delete_cluster
+
+    assert d.topology is not None
+    rds = d.topology.client("rds", d.region)
+    ident = _name(d, logical, p, "DBClusterIdentifier").lower()
+    kwargs: dict[str, Any] = {"DBClusterIdentifier": ident, "Engine": p["Engine"], "Tags": _tags(p)}
+    for key in ("GlobalClusterIdentifier", "MasterUsername", "MasterUserPassword", "DatabaseName", "EngineVersion"):
+        if p.get(key):
+            kwargs[key] = str(p[key])
+    if "EnableHttpEndpoint" in p:
+        kwargs["EnableHttpEndpoint"] = _bool(p["EnableHttpEndpoint"])
+    if "BackupRetentionPeriod" in p:
+        kwargs["BackupRetentionPeriod"] = _int(p["BackupRetentionPeriod"])
+    rds.create_db_cluster(**kwargs)
+    # teardown runs newest first: the cluster's instances (created after it) go before it
+    d.topology.cleanup.push(f"cluster {ident}", partial(delete_cluster, rds, kwargs.get("GlobalClusterIdentifier"), ident))
+    rds.get_waiter("db_cluster_available").wait(DBClusterIdentifier=ident, WaiterConfig={"Delay": 30, "MaxAttempts": 120})
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=ident)["DBClusters"][0]
+    return ident, {"Endpoint.Address": cluster.get("Endpoint", ""), "Endpoint.Port": str(cluster.get("Port", "")),
+                   "ReadEndpoint.Address": cluster.get("ReaderEndpoint", ""), "DBClusterArn": cluster["DBClusterArn"],
+                   "DBClusterResourceId": cluster.get("DbClusterResourceId", "")}
+
+
+def _secret(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``AWS::SecretsManager::Secret`` with a ``SecretString`` (``Ref`` is its ARN)."""
+    assert d.topology is not None
+    client = d.topology.client("secretsmanager", d.region)
+    name = _name(d, logical, p, "Name", 512)
+    kwargs: dict[str, Any] = {"Name": name, "SecretString": str(p["SecretString"])}
+    if p.get("Description"):
+        kwargs["Description"] = str(p["Description"])
+    if p.get("Tags"):
+        kwargs["Tags"] = _tags(p)
+    arn = str(client.create_secret(**kwargs)["ARN"])
+    d.topology.cleanup.push(f"secret {name}", partial(client.delete_secret, SecretId=arn, ForceDeleteWithoutRecovery=True))
+    return arn, {"Id": arn}
+
+
+def _tag_map(value: Any) -> dict[str, str]:
+    """AWS Backup's tags: a JSON object of key -> value in CloudFormation as in the API."""
+    return {str(k): str(v) for k, v in (value or {}).items()}
+
+
+def _backup_vault(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``AWS::Backup::BackupVault`` (``Ref`` is its name)."""
+    assert d.topology is not None
+    backup = d.topology.client("backup", d.region)
+    name = str(p["BackupVaultName"])
+    kwargs: dict[str, Any] = {"BackupVaultName": name}
+    if p.get("BackupVaultTags"):
+        kwargs["BackupVaultTags"] = _tag_map(p["BackupVaultTags"])
+    arn = backup.create_backup_vault(**kwargs)["BackupVaultArn"]
+    d.topology.cleanup.push(f"vault {name} in {d.region}", partial(backup.delete_backup_vault, BackupVaultName=name))
+    return name, {"BackupVaultArn": arn, "BackupVaultName": name}
+
+
+#: ``AWS::Backup::BackupPlan`` ``BackupRuleResourceType`` -> the API's ``BackupRuleInput`` keys
+_RULE_KEYS = {"RuleName": "RuleName", "TargetBackupVault": "TargetBackupVaultName", "ScheduleExpression": "ScheduleExpression",
+              "ScheduleExpressionTimezone": "ScheduleExpressionTimezone", "StartWindowMinutes": "StartWindowMinutes",
+              "CompletionWindowMinutes": "CompletionWindowMinutes", "Lifecycle": "Lifecycle", "CopyActions": "CopyActions",
+              "EnableContinuousBackup": "EnableContinuousBackup", "RecoveryPointTags": "RecoveryPointTags"}
+
+
+def _lifecycle(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_bool(v) if k == "OptInToArchiveForSupportedResources" else _int(v)) for k, v in value.items()}
+
+
+def _backup_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    api: dict[str, Any] = {}
+    for key, value in rule.items():
+        target = _RULE_KEYS.get(key)
+        if target is None:
+            continue
+        if key in ("StartWindowMinutes", "CompletionWindowMinutes"):
+            value = _int(value)
+        elif key == "EnableContinuousBackup":
+            value = _bool(value)
+        elif key == "Lifecycle":
+            value = _lifecycle(value)
+        elif key == "CopyActions":
+            value = [{**a, **({"Lifecycle": _lifecycle(a["Lifecycle"])} if "Lifecycle" in a else {})} for a in value]
+        elif key == "RecoveryPointTags":
+            value = _tag_map(value)
+        api[target] = value
+    return api
+
+
+def _check_plan(d: Deployment, name: str, p: dict[str, Any], where: str) -> None:
+    plan = p.get("BackupPlan")
+    if not isinstance(plan, dict) or "BackupPlanName" not in plan or not isinstance(plan.get("BackupPlanRule"), list):
+        raise DrConfigError("expected BackupPlan with BackupPlanName and a BackupPlanRule list", source=d.template.source,
+                            field=f"{where}.BackupPlan")
+    for i, rule in enumerate(plan["BackupPlanRule"]):
+        for key in ("RuleName", "TargetBackupVault"):
+            if not isinstance(rule, dict) or key not in rule:
+                raise DrConfigError(f"expected a {key}", source=d.template.source, field=f"{where}.BackupPlan.BackupPlanRule[{i}]")
+
+
+def _backup_plan(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``AWS::Backup::BackupPlan`` (``Ref`` is its ID): the rules in the API's names (``TargetBackupVault``
+    is ``TargetBackupVaultName``), run on the clock by the emulated AWS Backup."""
+    assert d.topology is not None
+    backup = d.topology.client("backup", d.region)
+    plan = {"BackupPlanName": str(p["BackupPlan"]["BackupPlanName"]),
+            "Rules": [_backup_rule(r) for r in p["BackupPlan"]["BackupPlanRule"]]}
+    kwargs: dict[str, Any] = {"BackupPlan": plan}
+    if p.get("BackupPlanTags"):
+        kwargs["BackupPlanTags"] = _tag_map(p["BackupPlanTags"])
+    made = backup.create_backup_plan(**kwargs)
+    ident = str(made["BackupPlanId"])
+    d.topology.cleanup.push(f"backup plan {ident}", partial(backup.delete_backup_plan, BackupPlanId=ident))
+    return ident, {"BackupPlanId": ident, "BackupPlanArn": made["BackupPlanArn"], "VersionId": made.get("VersionId", "")}
+
+
+def _backup_selection(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``AWS::Backup::BackupSelection`` (``Ref`` is its ID)."""
+    assert d.topology is not None
+    backup = d.topology.client("backup", d.region)
+    selection = {k: v for k, v in p["BackupSelection"].items()
+                 if k in ("SelectionName", "IamRoleArn", "Resources", "NotResources", "ListOfTags", "Conditions")}
+    ident = str(backup.create_backup_selection(BackupPlanId=str(p["BackupPlanId"]), BackupSelection=selection)["SelectionId"])
+    d.topology.cleanup.push(f"backup selection {ident}", partial(backup.delete_backup_selection, BackupPlanId=str(p["BackupPlanId"]),
+                                                                  SelectionId=ident))
+    return ident, {"SelectionId": ident, "BackupPlanId": str(p["BackupPlanId"])}
 
 
 def _route53(d: Deployment) -> Any:
@@ -599,6 +780,13 @@ API_TYPES: dict[str, ApiType] = {
     "AWS::DynamoDB::GlobalTable": ApiType(("Arn", "StreamArn", "TableId"), _table, ("KeySchema", "AttributeDefinitions", "Replicas")),
     "AWS::S3::Bucket": ApiType(("Arn", "DomainName", "RegionalDomainName"), _bucket),
     "AWS::RDS::DBInstance": ApiType(("Endpoint.Address", "Endpoint.Port", "DBInstanceArn"), _db_instance, (), _check_db),
+    "AWS::RDS::GlobalCluster": ApiType((), _global_cluster),
+    "AWS::RDS::DBCluster": ApiType(("Endpoint.Address", "Endpoint.Port", "ReadEndpoint.Address", "DBClusterArn",
+                                    "DBClusterResourceId"), _db_cluster, ("Engine",), _check_cluster),
+    "AWS::SecretsManager::Secret": ApiType(("Id",), _secret, ("SecretString",)),
+    "AWS::Backup::BackupVault": ApiType(("BackupVaultArn", "BackupVaultName"), _backup_vault, ("BackupVaultName",)),
+    "AWS::Backup::BackupPlan": ApiType(("BackupPlanId", "BackupPlanArn", "VersionId"), _backup_plan, ("BackupPlan",), _check_plan),
+    "AWS::Backup::BackupSelection": ApiType(("SelectionId", "BackupPlanId"), _backup_selection, ("BackupPlanId", "BackupSelection")),
     "AWS::Route53::HostedZone": ApiType(("Id", "NameServers"), _hosted_zone, ("Name",)),
     "AWS::Route53::HealthCheck": ApiType(("HealthCheckId",), _health_check, ("HealthCheckConfig",)),
     "AWS::Route53::RecordSet": ApiType((), _record_set, ("Name", "Type")),

@@ -274,15 +274,20 @@ class Scope:
         return node
 
 
-def references(node: Any) -> set[str]:
-    """Names a fragment refers to (Ref, Fn::GetAtt, Fn::Sub variables): its dependencies."""
+def references(node: Any, conditions: dict[str, bool] | None = None) -> set[str]:
+    """Names a fragment refers to (Ref, Fn::GetAtt, Fn::Sub variables): its dependencies. With the
+    evaluated ``conditions``, only the branch an ``Fn::If`` takes counts (a resource may refer to a
+    conditional resource in the branch of its condition, as CloudFormation allows)."""
     found: set[str] = set()
     if isinstance(node, list):
         for value in node:
-            found |= references(value)
+            found |= references(value, conditions)
     elif isinstance(node, dict):
         for key, value in node.items():
-            if key == "Ref" and isinstance(value, str):
+            if (key == "Fn::If" and conditions is not None and isinstance(value, list) and len(value) == 3
+                    and isinstance(value[0], str) and value[0] in conditions):
+                found |= references(value[1] if conditions[value[0]] else value[2], conditions)
+            elif key == "Ref" and isinstance(value, str):
                 found.add(value)
             elif key == "Fn::GetAtt":
                 target = value.split(".", 1)[0] if isinstance(value, str) else value[0] if isinstance(value, list) and value else None
@@ -293,7 +298,7 @@ def references(node: Any) -> set[str]:
                 if isinstance(text, str):
                     found |= {m.split(".", 1)[0] for m in _SUB.findall(text) if not m.startswith("!")}
                 if isinstance(value, list) and len(value) > 1:
-                    found |= references(value[1])
+                    found |= references(value[1], conditions)
             else:
-                found |= references(value)
+                found |= references(value, conditions)
     return found

@@ -3,8 +3,12 @@ resources mapped onto the regions' stacks through their ``drtest:role`` / ``drte
 tags (the tags the shipped topologies put on every resource) or the scenario's ``[roles]`` table.
 
 Roles: ``vpc``, ``subnet``, ``load-balancer``, ``target-group``, ``web`` (the Auto Scaling group),
-``health-check``, ``table``, ``bucket``, ``database``, ``dns-zone``; ``web-record`` names the
-failover record of the web tier (by default the record set whose ``Failover`` is ``PRIMARY``).
+``health-check``, ``table``, ``bucket``, ``database`` (an RDS instance, or an Aurora cluster's
+instance), ``cluster`` (an Aurora cluster: the region's database), ``database-secret`` (the
+cluster's credentials for the Data API), ``archive`` (the DR region's bucket of the release
+archive, backup & restore), ``dns-zone``; ``web-record`` names the record of the web tier (by
+default the record set whose ``Failover`` is ``PRIMARY``, else the one without routing, else the
+first latency record). A global cluster, a backup vault and a backup plan are found by their type.
 A table's or bucket's name in the topology (what faults and restore checks name) is its
 ``drtest:name`` tag, else its logical ID in lowercase; ``drtest:seed-items`` (tables) and
 ``drtest:seed-objects`` (buckets) say how many seed items the harness writes.
@@ -27,8 +31,8 @@ from pytest_drtest.topology.blueprint import (
 )
 from pytest_drtest.topology.model import RegionStack, Topology
 
-ROLES = ("vpc", "subnet", "load-balancer", "target-group", "web", "health-check", "table", "bucket", "database", "dns-zone",
-         "web-record", "launch-template", "listener")
+ROLES = ("vpc", "subnet", "load-balancer", "target-group", "web", "health-check", "table", "bucket", "database", "cluster",
+         "database-secret", "archive", "dns-zone", "web-record", "launch-template", "listener")
 PLAN_REGIONS = ("us-east-1", "us-west-2")
 _TAG_KEYS = {"AWS::Route53::HostedZone": "HostedZoneTags", "AWS::Route53::HealthCheck": "HealthCheckTags"}
 
@@ -88,10 +92,12 @@ def stack_blueprint(spec: StackSpec, name: str, regions: tuple[str, str] = PLAN_
     tables: list[TableSpec] = []
     buckets: list[BucketSpec] = []
     database = None
+    cluster: tuple[str, str] | None = None  # (logical ID, database name) of the primary's Aurora cluster
+    member_class: dict[str, str] = {}  # Aurora cluster -> its instances' class
     capacity = None
     instance_type = "t3.micro"
     domain: str | None = None
-    record: str | None = None
+    records: list[tuple[int, int, str]] = []  # (rank, order, name): the web record is the best ranked, then first
     for deployment, resolved in plans:
         for logical, props in resolved.items():
             kind = template.resources[logical]["Type"]
@@ -102,15 +108,20 @@ def stack_blueprint(spec: StackSpec, name: str, regions: tuple[str, str] = PLAN_
                 own: dict[str, Any] = next((r for r in props.get("Replicas", []) if r.get("Region") == deployment.region), {})
                 tags = _tags(kind, own)
                 role = dict(spec.roles).get(logical, tags.get("drtest:role"))
-            if role == "table" and deployment.role == "primary":
+            primary = deployment.role == "primary"
+            if role == "table" and primary:
                 hash_key = next((k["AttributeName"] for k in props.get("KeySchema", []) if k.get("KeyType") == "HASH"), "pk")
                 tables.append(TableSpec(_table_name(logical, tags), str(hash_key),
                                         _count(tags.get("drtest:seed-items"), template, f"{where}.Tags")))
-            elif role == "bucket" and deployment.role == "primary":
+            elif role == "bucket" and primary:
                 buckets.append(BucketSpec(_table_name(logical, tags), _count(tags.get("drtest:seed-objects"), template, f"{where}.Tags")))
-            elif role == "database" and deployment.role == "primary" and not props.get("SourceDBInstanceIdentifier"):
+            elif kind == "AWS::RDS::DBCluster" and role in ("cluster", "database") and primary:
+                cluster = (logical, str(props.get("DatabaseName") or "postgres"))
+            elif kind == "AWS::RDS::DBInstance" and props.get("DBClusterIdentifier") and primary:
+                member_class.setdefault(_logical_ref(template, logical, "DBClusterIdentifier"), str(props.get("DBInstanceClass")))
+            elif role == "database" and primary and not props.get("SourceDBInstanceIdentifier"):
                 database = DatabaseSpec(name=str(props.get("DBName") or "postgres"), instance_class=str(props["DBInstanceClass"]))
-            elif role == "web" and deployment.role == "primary":
+            elif role == "web" and primary:
                 value = props.get("DesiredCapacity", props.get("MinSize"))
                 if isinstance(value, Pending) or not str(value).isdigit():
                     raise DrConfigError(f"expected a number of instances, got {value}", source=template.source,
@@ -120,14 +131,20 @@ def stack_blueprint(spec: StackSpec, name: str, regions: tuple[str, str] = PLAN_
                 domain = str(props["Name"]).rstrip(".")
             elif kind == "AWS::EC2::LaunchTemplate" and isinstance((props.get("LaunchTemplateData") or {}).get("InstanceType"), str):
                 instance_type = props["LaunchTemplateData"]["InstanceType"]
-            if kind == "AWS::Route53::RecordSet" and (role == "web-record" or (role is None and props.get("Failover") == "PRIMARY")):
-                record = str(props["Name"]).rstrip(".")
+            if kind == "AWS::Route53::RecordSet":
+                rank = (0 if role == "web-record" else 1 if props.get("Failover") == "PRIMARY" else
+                        2 if "SetIdentifier" not in props else 3 if "Region" in props else None)
+                if rank is not None and (role is None or role == "web-record"):
+                    records.append((rank, len(records), str(props["Name"]).rstrip(".")))
+    if cluster is not None:
+        database = DatabaseSpec(name=cluster[1], instance_class=member_class.get(cluster[0], DatabaseSpec.instance_class))
+    record = min(records)[2] if records else None
     if not tables:
         raise DrConfigError("expected at least one table (a DynamoDB table or global table tagged drtest:role = table, or "
                             "named in [roles]): the probes write to the first", source=template.source, field="Resources")
     if domain is None or record is None:
-        raise DrConfigError("expected an AWS::Route53::HostedZone and the web tier's record set (Failover PRIMARY, or "
-                            "drtest role web-record in [roles])", source=template.source, field="Resources")
+        raise DrConfigError("expected an AWS::Route53::HostedZone and the web tier's record set (Failover PRIMARY, simple "
+                            "or latency routing, or drtest role web-record in [roles])", source=template.source, field="Resources")
     if not record.endswith("." + domain):
         raise DrConfigError(f"the web record {record!r} is not in the zone {domain!r}", source=template.source, field="Resources")
     slug = re.sub(r"[^a-z0-9-]", "-", name.lower()).strip("-")[:31] or "stack"
@@ -138,6 +155,32 @@ def stack_blueprint(spec: StackSpec, name: str, regions: tuple[str, str] = PLAN_
     )
 
 
+def check_strategy(blueprint: Blueprint, strategy: str, source: str = "") -> None:
+    """A template that declares a ``Strategy`` parameter (the shipped one does) is built for one DR
+    strategy: its value (the parameters file's, else the default) must be the test's strategy, or
+    the figures would be those of another design."""
+    spec = blueprint.stack
+    if not isinstance(spec, StackSpec) or "Strategy" not in spec.template.parameters:
+        return
+    template = spec.template
+    value = template.given.get("Strategy", str(template.parameters["Strategy"].get("Default", "")))
+    if value != strategy:
+        from pytest_drtest.topology.blueprint import shipped_parameters
+
+        where = template.parameters_source or template.source
+        shipped = ", ".join(sorted(shipped_parameters()))
+        raise DrConfigError(
+            f"the template {Path(template.source).name} is deployed with Strategy {value!r} but the strategy is "
+            f"{strategy!r}: give Strategy {strategy!r} in the parameters file (shipped: {shipped})",
+            source=source or where, field="parameters")
+
+
+def _logical_ref(template: Template, logical: str, key: str) -> str:
+    """The logical ID a resource's property refers to with ``Ref`` (``""`` when it is not a Ref)."""
+    value = (template.resources[logical].get("Properties") or {}).get(key)
+    return str(value["Ref"]) if isinstance(value, dict) and "Ref" in value else ""
+
+
 def deploy_stack(topology: Topology) -> list[str]:
     """Deploy the blueprint's template in both regions and fill the topology from what was created;
     return what was ignored (types neither moto's CloudFormation nor the plugin deploys)."""
@@ -145,6 +188,8 @@ def deploy_stack(topology: Topology) -> list[str]:
         account_of,
         create_ledger_table,
         db_target,
+        put_release_archive,
+        start_snapshot_job,
         wait_replicas_active,
     )
 
@@ -173,10 +218,16 @@ def deploy_stack(topology: Topology) -> list[str]:
         if topology.probe_table in stack.tables:
             topology.app_config.setdefault(region, {})["table"] = stack.tables[topology.probe_table]
     if topology.blueprint.database is not None and topology.primary.database is not None:
-        writer = db_target(topology, topology.primary_region, topology.primary.database, "instance")
+        clusters = {c.physical for c in primary.created.values() if c.kind == "AWS::RDS::DBCluster"}
+        kind = "cluster" if topology.primary.database in clusters else "instance"
+        writer = db_target(topology, topology.primary_region, topology.primary.database, kind)
         create_ledger_table(topology, writer)
         for region in regions:
             topology.app_config.setdefault(region, {})["db"] = writer  # the DR app writes across regions
+        if kind == "instance" and topology.dr.database is None and not topology.strategy.continuous_replication:
+            start_snapshot_job(topology, topology.primary.database)  # backup & restore: the team's snapshot job
+    if topology.dr.archive is not None:
+        put_release_archive(topology)
     if ignored:
         topology.note("stack-ignored", ", ".join(ignored))
         print(f"pytest-drtest: {spec.source}: not deployed (no emulation of these types): {', '.join(ignored)}")
@@ -194,7 +245,15 @@ def _map(topology: Topology, spec: StackSpec, deployment: Deployment, logical: s
             if (dict(spec.roles).get(logical) or replica_tags.get("drtest:role")) == "table":
                 _place(topology, str(replica["Region"]), replica_tags).tables[_table_name(logical, replica_tags)] = physical
         return
+    if kind == "AWS::RDS::GlobalCluster":
+        topology.global_cluster = physical
+        return
+    if kind == "AWS::Backup::BackupPlan":
+        topology.backup_plan_id = physical
+        return
     stack = _place(topology, deployment.region, tags)
+    if kind == "AWS::Backup::BackupVault":
+        stack.vault = physical
     if kind == "AWS::ElasticLoadBalancingV2::Listener":  # how clients reach the web tier (an HTTPS one wins)
         protocol = str(props.get("Protocol", "HTTP")).upper()
         if stack.listener is None or (protocol == "HTTPS" and stack.listener[0] != "HTTPS"):
@@ -215,8 +274,12 @@ def _map(topology: Topology, spec: StackSpec, deployment: Deployment, logical: s
         stack.tables[_table_name(logical, tags)] = physical
     elif role == "bucket":
         stack.buckets[_table_name(logical, tags)] = physical
-    elif role == "database":
-        stack.database = physical
+    elif role == "archive":
+        stack.archive = physical
+    elif role == "cluster" or (role == "database" and not props.get("DBClusterIdentifier")):
+        stack.database = physical  # an RDS instance or an Aurora cluster (not an Aurora instance: its cluster is)
+    elif role == "database-secret":
+        stack.database_secret = physical
     elif role == "dns-zone" or kind == "AWS::Route53::HostedZone":
         topology.zone_id = physical
     if kind == "AWS::Route53::RecordSet" and str(props["Name"]).rstrip(".") == topology.blueprint.fqdn:

@@ -509,9 +509,17 @@ def build_archive(topology: Topology) -> None:
     dr = topology.dr
     name = f"{topology.name}-archive-{dr.region}"
     _bucket(topology, dr, name)
-    body = json.dumps({"application": topology.blueprint.name, "release": topology.run_id or "current"}).encode()
-    topology.clients.client("s3", dr.region).put_object(Bucket=name, Key=ARCHIVE_KEY, Body=body, StorageClass="GLACIER")
     dr.archive = name
+    put_release_archive(topology)
+
+
+def put_release_archive(topology: Topology) -> None:
+    """Upload the release archive into the DR region's archive bucket, as a release pipeline would
+    (a template creates the bucket; CloudFormation creates no objects)."""
+    dr = topology.dr
+    assert dr.archive is not None
+    body = json.dumps({"application": topology.blueprint.name, "release": topology.run_id or "current"}).encode()
+    topology.clients.client("s3", dr.region).put_object(Bucket=dr.archive, Key=ARCHIVE_KEY, Body=body, StorageClass="GLACIER")
 
 
 def seed(topology: Topology, ledger: Any, put: Any = None) -> None:
@@ -690,7 +698,7 @@ def _build_aurora_global(topology: Topology, ident: str) -> None:
             kwargs.update(MasterUsername=DB_USER, MasterUserPassword=DB_PASSWORD, DatabaseName=spec.name)
         client.create_db_cluster(**kwargs)
         # pushed before the instances: teardown runs newest first, and a cluster goes after its instances
-        topology.cleanup.push(f"cluster {cluster}", partial(_delete_cluster, client, global_id, cluster))
+        topology.cleanup.push(f"cluster {cluster}", partial(delete_cluster, client, global_id, cluster))
         stack.database_secret = _database_secret(topology, stack, cluster)
         members = (["writer"] if stack is primary else []) + [f"reader{i + 1}" for i in range(readers)]
         for member in members:
@@ -727,13 +735,14 @@ def _database_secret(topology: Topology, stack: RegionStack, cluster: str) -> st
     return arn
 
 
-def _delete_cluster(client: Any, global_id: str, cluster: str) -> None:
+def delete_cluster(client: Any, global_id: str | None, cluster: str) -> None:
     """Detach from the global cluster (a member cannot be deleted), then delete."""
-    arn = client.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]["DBClusterArn"]
-    try:
-        client.remove_from_global_cluster(GlobalClusterIdentifier=global_id, DbClusterIdentifier=arn)
-    except client.exceptions.ClientError:
-        pass  # already detached (e.g. by the runbook)
+    if global_id:
+        arn = client.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]["DBClusterArn"]
+        try:
+            client.remove_from_global_cluster(GlobalClusterIdentifier=global_id, DbClusterIdentifier=arn)
+        except client.exceptions.ClientError:
+            pass  # already detached (e.g. by the runbook)
     client.delete_db_cluster(DBClusterIdentifier=cluster, SkipFinalSnapshot=True)
 
 
