@@ -7,7 +7,9 @@ Rows (medians of --repeat builds, after one warm-up build of each):
   CloudFormation for the VPC, launch template and target group, AWS calls for the rest, three
   passes over the two regions) against the same topology from the blueprint (``web-app.toml``),
   both without the database and until ready (every instance InService, replicas ACTIVE, seeded);
-- the same with the RDS tier (real PostgreSQL primary, standby and cross-region replica).
+- each strategy's topology with its relational tier (real PostgreSQL: the RDS primary, standby
+  and cross-region replica; backup & restore's instance, vaults and plan; active/active's Aurora
+  global database), the template with that strategy's shipped parameters file.
 """
 from __future__ import annotations
 
@@ -23,22 +25,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build(template: bool, database: bool) -> float:
+STRATEGIES = ("warm-standby", "pilot-light", "backup-restore", "active-active")
+
+
+def build(template: bool, database: bool, strategy: str = "warm-standby") -> float:
     from pytest_drtest.harness import Harness
     from pytest_drtest.settings import Settings
-    from pytest_drtest.topology.blueprint import load_blueprint
+    from pytest_drtest.topology.blueprint import load_blueprint, shipped_parameters
 
     if template:
+        given: dict[str, str] = {}
+        shipped = shipped_parameters().get(f"web-app-{strategy}.json")
+        if shipped is not None:
+            given = json.loads(shipped.read_text(encoding="utf-8"))["Parameters"]
         with tempfile.TemporaryDirectory() as folder:
             params = Path(folder) / "params.json"
-            params.write_text(json.dumps({"WithDatabase": str(database).lower()}), encoding="utf-8")
+            params.write_text(json.dumps({**given, "WithDatabase": str(database).lower()}), encoding="utf-8")
             blueprint = load_blueprint("web-app.yaml", parameters=str(params))
     else:
         blueprint = load_blueprint("web-app")
         if not database:
             blueprint = dataclasses.replace(blueprint, database=None)
     started = time.perf_counter()
-    with Harness(Settings(), strategy="warm-standby", blueprint=blueprint) as dr:
+    with Harness(Settings(), strategy=strategy, blueprint=blueprint) as dr:
         dr.topology  # noqa: B018 - builds and waits until ready
         took = time.perf_counter() - started
     return took
@@ -52,13 +61,14 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     rows = [("measure", "template", "blueprint", "ratio")]
     results = {}
-    for database in (False, True):
-        build(True, database), build(False, database)  # warm imports, caches and the PostgreSQL template
-        cfn = statistics.median(build(True, database) for _ in range(args.repeat))
-        plain = statistics.median(build(False, database) for _ in range(args.repeat))
-        label = "warm-standby web-app build, with the RDS tier" if database else "warm-standby web-app build, no database"
+    for strategy, database in [("warm-standby", False)] + [(s, True) for s in STRATEGIES]:
+        build(True, database, strategy), build(False, database, strategy)  # warm imports, caches, the PostgreSQL template
+        cfn = statistics.median(build(True, database, strategy) for _ in range(args.repeat))
+        plain = statistics.median(build(False, database, strategy) for _ in range(args.repeat))
+        label = f"{strategy} web-app build, {'with the database' if database else 'no database'}"
         rows.append((label, f"{cfn:.2f} s", f"{plain:.2f} s", f"{cfn / plain:.2f}x"))
-        results["database" if database else "no_database"] = {"template_s": cfn, "blueprint_s": plain, "ratio": cfn / plain}
+        key = f"{strategy}:{'database' if database else 'no_database'}"
+        results[key] = {"template_s": cfn, "blueprint_s": plain, "ratio": cfn / plain}
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
