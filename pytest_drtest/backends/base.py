@@ -52,20 +52,29 @@ class ClientFactory:
 
     Where a client points is decided per service: ``routes`` maps a botocore service name to its
     endpoint URL (``None``: the service's AWS endpoint, which moto's ``mock_aws`` answers in
-    process); a service not in ``routes`` goes to ``endpoint_url``.
+    process); a service not in ``routes`` goes to ``endpoint_url``. ``moto_in_process`` says that
+    the AWS endpoints are answered by moto's ``mock_aws`` in this process (the emulated backends),
+    not by AWS.
     """
 
     def __init__(
-        self, session: boto3.Session, endpoint_url: str | None = None, *, routes: Mapping[str, str | None] | None = None
+        self, session: boto3.Session, endpoint_url: str | None = None, *, routes: Mapping[str, str | None] | None = None,
+        moto_in_process: bool = False,
     ) -> None:
         self.session = session
         self.endpoint_url = endpoint_url
         self.routes: dict[str, str | None] = dict(routes or {})
+        self.moto_in_process = moto_in_process
         self._clients: dict[tuple[str, str], Any] = {}
 
     def endpoint_for(self, service: str) -> str | None:
         """The endpoint URL clients of ``service`` are given (``None``: botocore's default)."""
         return self.routes.get(service, self.endpoint_url)
+
+    def in_process(self, service: str) -> bool:
+        """Whether ``service`` is answered by moto's models in this process (so an emulator may
+        change them directly instead of through a request)."""
+        return self.moto_in_process and self.endpoint_for(service) is None
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -125,7 +134,7 @@ class Backend:
         return new_boto3_session(**EMULATOR_CREDENTIALS) if self.emulated else new_boto3_session()
 
     def factory(self, session: boto3.Session) -> ClientFactory:
-        return ClientFactory(session, self.endpoint_url)
+        return ClientFactory(session, self.endpoint_url, moto_in_process=self.emulated)
 
     def describe(self) -> str:
         return self.name

@@ -202,7 +202,7 @@ class LocalStackBackend(Backend):
 
     def factory(self, session: boto3.Session) -> ClientFactory:
         routes: dict[str, Any] = {service: self.endpoint_url for service in self.on_localstack()}
-        return ClientFactory(session, None, routes=routes)
+        return ClientFactory(session, None, routes=routes, moto_in_process=True)
 
     def describe(self) -> str:
         return f"localstack ({self.endpoint_url}) + moto in process"

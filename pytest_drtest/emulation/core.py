@@ -161,6 +161,13 @@ class ServiceEmulator:
         """A client of this (or another) service that bypasses the handlers."""
         return self.emulation.backdoor.client(service or self.service, region)
 
+    def moto_backend(self, region: str, service: str | None = None) -> Any:
+        """moto's own model of this (or another) service in ``region`` when moto answers it in this
+        process, else ``None`` (then the backdoor client is the way in). Writes the emulator makes
+        in bulk (replication deliveries) go there directly: the same models a request would reach,
+        without serializing and parsing one."""
+        return self.emulation.moto_backend(service or self.service, region)
+
     # -- timers -----------------------------------------------------------------------------
     def at(self, t: float, fn: Callable[[], Any], *, name: str = "") -> Scheduled:
         """Run ``fn`` when the clock reaches ``t``; ``cancel()`` the handle to drop it."""
@@ -218,6 +225,18 @@ class Emulation:
         self._locked_class = _locked_client_mixin(self.lock)
         self._installed_lock: list[Any] = []
         self.install_lock(backdoor.session.events)
+        self._moto_account: str | None = None
+
+    def moto_backend(self, service: str, region: str) -> Any:
+        """moto's backend object of ``service`` (a botocore name) in ``region`` for the backdoor's
+        account, when in-process moto answers that service; ``None`` otherwise."""
+        if not self.backdoor.in_process(service):
+            return None
+        from moto.backends import get_backend
+
+        if self._moto_account is None:
+            self._moto_account = str(self.backdoor.client("sts", region).get_caller_identity()["Account"])
+        return get_backend(service)[self._moto_account][region]  # type: ignore[call-overload]
 
     # -- composition ------------------------------------------------------------------------
     def add(self, emulator: ServiceEmulator, *, first: bool = False) -> ServiceEmulator:

@@ -31,5 +31,7 @@ class ServicePrincipal:
         if self._factory is None:
             session = new_boto3_session(**EMULATOR_CREDENTIALS)
             self._emulation.install_session(session)
-            self._factory = ClientFactory(session, self._emulation.backdoor.endpoint_url)
+            backdoor = self._emulation.backdoor
+            self._factory = ClientFactory(session, backdoor.endpoint_url, routes=backdoor.routes,
+                                          moto_in_process=backdoor.moto_in_process)
         return self._factory.client(service, region)

@@ -382,6 +382,26 @@ def test_replicated_write_is_visible_only_after_the_lag(emu_env: Any, ddb: Dynam
     ]
 
 
+@pytest.mark.parametrize("direct", [True, False], ids=["into-moto-models", "through-the-backdoor"])
+def test_replication_writes_the_same_replica_into_moto_directly_or_through_a_request(
+    emu_env: Any, ddb: DynamoDbEmulator, direct: bool
+) -> None:
+    # In-process moto takes deliveries into its models; a DynamoDB elsewhere (LocalStack) through
+    # PutItem / DeleteItem requests: the replica must be the same either way.
+    emu_env.backdoor.moto_in_process = direct
+    assert (ddb.moto_backend(WEST) is not None) is direct
+    east, west = make_global(emu_env, ddb, lag=1.0)
+    east.put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "value": {"S": "v"}, "n": {"N": "3"},
+                                         "tags": {"SS": ["x", "y"]}, "doc": {"M": {"l": {"L": [{"BOOL": True}]}}}})
+    put(east, "b")
+    emu_env.clock.sleep(1)
+    east.delete_item(TableName=TABLE, Key=key("b"))
+    emu_env.clock.sleep(1)
+    assert west.get_item(TableName=TABLE, Key=key("a"))["Item"] == east.get_item(TableName=TABLE, Key=key("a"))["Item"]
+    assert scan(west) == ["a"]
+    assert [r["origin"] for r in ddb.table_history(WEST, TABLE)] == ["replication"] * 3
+
+
 def test_writes_acknowledged_in_a_lost_region_are_held_there_and_sent_when_it_returns(
     emu_env: Any, ddb: DynamoDbEmulator
 ) -> None:

@@ -110,16 +110,8 @@ class Replication(DynamoDbTables):
             if current.region != delivery.source:
                 self._conflict(delivery, current)
             return
-        client = self._client(delivery.dest)
-        try:
-            if delivery.image is None:
-                client.delete_item(TableName=delivery.table, Key=delivery.key_item)
-            else:
-                client.put_item(TableName=delivery.table, Item=delivery.image)
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return
-            raise
+        if not self._write_replica(delivery):
+            return
         state.versions[delivery.key] = version
         self._record(
             state,
@@ -128,6 +120,35 @@ class Replication(DynamoDbTables):
             source_region=delivery.source,
             delete=delivery.image is None,
         )
+
+    def _write_replica(self, delivery: Delivery) -> bool:
+        """Write the delivery into the destination replica (False: the table is gone there):
+        straight into moto's model when moto answers DynamoDB in this process, as a
+        ``PutItem`` / ``DeleteItem`` of the backdoor would, else through the backdoor."""
+        backend = self.moto_backend(delivery.dest)
+        if backend is not None:
+            from moto.dynamodb.exceptions import ResourceNotFoundException
+
+            try:
+                with self.emulation.lock:
+                    if delivery.image is None:
+                        backend.delete_item(delivery.table, delivery.key_item)
+                    else:
+                        backend.put_item(delivery.table, delivery.image, overwrite=True)
+            except ResourceNotFoundException:
+                return False
+            return True
+        client = self._client(delivery.dest)
+        try:
+            if delivery.image is None:
+                client.delete_item(TableName=delivery.table, Key=delivery.key_item)
+            else:
+                client.put_item(TableName=delivery.table, Item=delivery.image)
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return False
+            raise
+        return True
 
     def _conflict(self, delivery: Delivery, winner: Version) -> None:
         """The delivered write lost to a later one that another region took before it arrived
