@@ -18,8 +18,8 @@ run's clock:
   discards kept in ``conflicts``), deliveries held while replication is paused or a region is
   lost, and the writes a lost region had not sent sent when it returns (``replication``).
 
-Writes the emulator makes itself (replication deliveries, restored items) go through the backdoor:
-they are recorded in the destination's history and never replicated again.
+Writes the emulator makes itself (replication deliveries, restored items) go through the backdoor
+(deliveries straight into moto's models when moto answers DynamoDB in this process): they are recorded in the destination's history and never replicated again.
 """
 from __future__ import annotations
 
