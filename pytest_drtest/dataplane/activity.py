@@ -38,3 +38,23 @@ def generation() -> int | None:
         if any(not getattr(conn, "closed", True) for conn in list(_direct)):
             return None
         return _generation
+
+
+class WriteCounter:
+    """The same mark for the servers of one other data plane (Redis): bumped by every byte its
+    endpoint proxies send to a server and every command the harness sends itself, so that its
+    replication links are asked for their offsets only when something may have been written —
+    PostgreSQL's probe writes on every tick do not count here."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._generation = 0
+
+    def note(self) -> None:
+        with self._lock:
+            self._generation += 1
+
+    @property
+    def generation(self) -> int:
+        with self._lock:
+            return self._generation

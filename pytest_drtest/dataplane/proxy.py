@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pytest_drtest.clock import Clock
@@ -399,9 +400,11 @@ class EndpointProxy(_Acceptor):
     127.0.0.1 and a free port; the emulation gives each endpoint its own address and port 5432.
     """
 
-    def __init__(self, target_port: int | None, *, name: str = "endpoint", host: str = HOST, port: int = 0) -> None:
+    def __init__(self, target_port: int | None, *, name: str = "endpoint", host: str = HOST, port: int = 0,
+                 note_write: Callable[[], None] = activity.note_write) -> None:
         super().__init__(name, host, port)
         self.target_port = target_port
+        self._note_write = note_write  # told of every byte sent to the server (dataplane.activity)
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
         self._start_accepting()
@@ -433,7 +436,7 @@ class EndpointProxy(_Acceptor):
                 if not data:
                     break
                 if to_server:
-                    activity.note_write()
+                    self._note_write()
                 dst.sendall(data)
         except (OSError, ConnectionError):
             pass

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_drtest.clock import Clock
+from pytest_drtest.dataplane.activity import WriteCounter
 from pytest_drtest.dataplane.proxy import (
     POLL_SECONDS,
     EndpointProxy,
@@ -81,19 +82,43 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _client(port: int, timeout: float = 2.0) -> Any:
+def _client(port: int, timeout: float = 2.0, note_write: Callable[[], None] | None = None) -> Any:
+    """A redis-py client of ``port``; with ``note_write``, told before every command it sends
+    (pipelines included), so that the plane knows a server may have been written."""
     import redis
 
-    return redis.Redis(host=HOST, port=port, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+    client: Any = redis.Redis(host=HOST, port=port, socket_timeout=timeout, socket_connect_timeout=timeout,
+                              decode_responses=True)
+    if note_write is not None:
+        send, make_pipeline = client.execute_command, client.pipeline
+
+        def execute_command(*args: Any, **options: Any) -> Any:
+            note_write()
+            return send(*args, **options)
+
+        def pipeline(*args: Any, **options: Any) -> Any:
+            pipe = make_pipeline(*args, **options)
+            run = pipe.execute
+
+            def execute(*a: Any, **o: Any) -> Any:
+                note_write()
+                return run(*a, **o)
+
+            pipe.execute = execute  # this pipeline's own method
+            return pipe
+
+        client.execute_command, client.pipeline = execute_command, pipeline  # this client's own methods
+    return client
 
 
 class RedisServer:
     """One ``redis-server`` process (a node of a replication group)."""
 
-    def __init__(self, binary: Path, name: str, folder: Path) -> None:
+    def __init__(self, binary: Path, name: str, folder: Path, *, note_write: Callable[[], None] | None = None) -> None:
         self.binary = binary
         self.name = name
         self.folder = folder
+        self.note_write: Callable[[], None] = note_write or (lambda: None)  # the plane's WriteCounter
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._admin: Any = None  # one client (and its connection) for the harness's own commands
@@ -129,8 +154,8 @@ class RedisServer:
                 time.sleep(0.01)
 
     def client(self, timeout: float = 2.0) -> Any:
-        """A new redis-py client of this server (decoded strings)."""
-        return _client(self.port, timeout)
+        """A new redis-py client of this server (decoded strings); its commands count as writes."""
+        return _client(self.port, timeout, self.note_write)
 
     def _admin_client(self) -> Any:
         """The harness's own client of this server, kept open: the replication links ask a server
@@ -150,10 +175,12 @@ class RedisServer:
         return dict(self._admin_client().info("replication"))
 
     def replicate_from(self, port: int) -> None:
+        self.note_write()
         self._admin_client().execute_command("REPLICAOF", HOST, str(port))
 
     def promote(self) -> None:
         """``REPLICAOF NO ONE``: stop replicating and take writes (what ElastiCache does on failover)."""
+        self.note_write()
         self._admin_client().execute_command("REPLICAOF", "NO", "ONE")
 
     def kill(self) -> None:
@@ -318,6 +345,7 @@ class RedisLink:
         self.replica = replica
         self.source = source
         self.proxy = proxy
+        self._captured_at: int | None = None  # the plane's write mark at the last capture
         self.base_offset = 0  # the source's master_repl_offset when holding started
         self.base_bytes = 0  # the proxy's received bytes at that moment
 
@@ -356,11 +384,15 @@ class RedisLink:
         so that a write acknowledged at clock time ``t`` is tagged ``t``."""
         if self.proxy.cut_bytes is not None or not self.proxy.holding or not self.source.running:
             return
+        mark = self.plane.writes.generation
+        if mark == self._captured_at:
+            return  # nothing was sent to any server since the last look: nothing new to tag
         try:
             offset = int(self.source.info().get("master_repl_offset", 0))
         except Exception:  # noqa: BLE001 - the source is gone: nothing more will come
             return
         self.proxy.wait_received(self.base_bytes + offset - self.base_offset)
+        self._captured_at = mark
 
     def wait_applied(self, *, timeout: float = 2.0) -> bool:
         """Wait (real time) until the replica has applied every byte the proxy released to it, so
@@ -404,6 +436,7 @@ class RedisPlane:
         self.servers: list[RedisServer] = []
         self.links: list[RedisLink] = []
         self.endpoints: list[EndpointProxy] = []
+        self.writes = WriteCounter()  # whether a server may have been written since a link last looked
         self._unhook: Callable[[], None] | None = on_advance(clock, before=self._before, after=self._after) if clock.modeled else None
         self._closed = False
         atexit.register(self.close)
@@ -411,7 +444,7 @@ class RedisPlane:
     def create_server(self, name: str) -> RedisServer:
         if self._closed:
             raise DataPlaneError("the Redis data plane is closed")
-        server = RedisServer(self.binary, name, self.folder / f"{name}-{uuid.uuid4().hex[:4]}")
+        server = RedisServer(self.binary, name, self.folder / f"{name}-{uuid.uuid4().hex[:4]}", note_write=self.writes.note)
         server.start()
         self.servers.append(server)
         assert server.proc is not None
@@ -428,7 +461,8 @@ class RedisPlane:
         return link
 
     def endpoint(self, target: RedisServer | None, *, name: str, host: str = HOST, port: int = 0) -> EndpointProxy:
-        proxy = EndpointProxy(target.port if target is not None else None, name=name, host=host, port=port)
+        proxy = EndpointProxy(target.port if target is not None else None, name=name, host=host, port=port,
+                              note_write=self.writes.note)
         self.endpoints.append(proxy)
         return proxy
 
@@ -444,6 +478,8 @@ class RedisPlane:
 
     def _after(self, old: float, new: float) -> None:
         released = [link for link in list(self.links) if link.proxy.release_due()]
+        if released:
+            self.writes.note()  # a replica that is itself a link's source has new bytes to send on
         for link in released:
             link.wait_applied()
 

@@ -45,3 +45,35 @@ def test_a_restarted_node_is_asked_on_a_new_connection(server: RedisServer) -> N
     assert not server.running
     server.start()
     assert server.info()["role"] == "master"  # not the dead node's connection
+
+
+def test_a_link_asks_its_source_only_when_something_may_have_been_written(redis_server_binary: Path) -> None:
+    # before every clock move each lagged link makes sure the source's bytes reached it (so that a
+    # write acknowledged at t is tagged t); with nothing sent to any server, that question is spared
+    from pytest_drtest.clock import VirtualClock
+    from pytest_drtest.dataplane.redis import RedisPlane
+
+    clock = VirtualClock()
+    plane = RedisPlane(clock)
+    try:
+        source, replica = plane.create_server("source"), plane.create_server("replica")
+        plane.replicate(replica, source, lag=2.0)
+        asked = []
+        ask = source.info
+        source.info = lambda: asked.append(clock.now()) or ask()  # type: ignore[method-assign]
+        clock.sleep(1)  # the first look after the link was made
+        assert asked == [0.0]
+        for _ in range(4):
+            clock.sleep(1)
+        assert asked == [0.0]  # nothing written since: no question
+        writer, reader = source.client(), replica.client()
+        writer.set("k", "v")  # a command of the plane's own client: a write
+        clock.sleep(1)  # t = 6: asked once, and the write is tagged 5
+        clock.sleep(0.5)
+        assert asked == [0.0, 5.0] and reader.get("k") is None  # 1.5 s after the write: still in flight
+        clock.sleep(0.5)
+        assert reader.get("k") == "v"  # arrived after the 2 s lag, as tagged
+        writer.close()
+        reader.close()
+    finally:
+        plane.close()
