@@ -175,6 +175,9 @@ def _shipped() -> dict[str, Any]:
     (lambda t: (_strategy(t, "active-active"), t["Resources"]["Cluster"]["Properties"].pop("GlobalClusterIdentifier"),
                 t["Resources"]["Cluster"]["Properties"].pop("MasterUsername"), t["Resources"]["Cluster"]["Properties"].pop("MasterUserPassword")),
      "Resources.Cluster.Properties.MasterUsername", "or a GlobalClusterIdentifier: a secondary cluster takes the primary's"),
+    (lambda t: (t["Conditions"].update(HasCache={"Fn::Equals": ["1", "1"]}),
+                t["Resources"]["CacheGlobal"]["Properties"]["Members"][0].update(Role="SECONDARY")),
+     "Resources.CacheGlobal.Properties.Members", "expected exactly one member with Role PRIMARY"),
 ])
 def test_an_unresolvable_template_is_refused_naming_the_file_and_the_path(
     tmp_path: Path, params: Path, change: Any, where: str, message: str
@@ -367,3 +370,35 @@ def test_the_active_active_template_builds_an_aurora_global_database_and_latency
         assert sorted((r["SetIdentifier"], r["Region"], r["ResourceRecords"][0]["Value"], r["HealthCheckId"]) for r in records) == sorted([
             (f"primary-{primary.region}", primary.region, primary.alb_dns, primary.health_check_id),
             (f"dr-{other.region}", other.region, other.alb_dns, other.health_check_id)])
+
+
+def test_with_cache_the_template_adds_an_elasticache_global_datastore_that_the_runbook_fails_over(
+    tmp_path: Path, redis_server_binary: Path
+) -> None:
+    # WithCache: a Multi-AZ replication group in the primary region, its global datastore, and the
+    # DR region's secondary joined through the primary's CacheGlobalId output (the second pass)
+    from pytest_drtest import faults
+    from pytest_drtest.recovery import resolve_runbook
+
+    path = tmp_path / "cache.json"
+    path.write_text(json.dumps({"Parameters": {"WithCache": "true", "WithDatabase": "false"}}), encoding="utf-8")
+    with Harness(Settings(), strategy="warm-standby", blueprint=load_blueprint("web-app.yaml", parameters=str(path))) as dr:
+        topology = dr.topology
+        primary, standby = topology.primary, topology.dr
+        assert topology.cache_global is not None and primary.cache and standby.cache
+        ec = dr.client("elasticache", primary.region)
+        group = ec.describe_replication_groups(ReplicationGroupId=primary.cache)["ReplicationGroups"][0]
+        assert (group["Status"], group["MultiAZ"], group["AutomaticFailover"], len(group["MemberClusters"])) == (
+            "available", "enabled", "enabled", 2)
+        [gds] = ec.describe_global_replication_groups(GlobalReplicationGroupId=topology.cache_global,
+                                                      ShowMemberInfo=True)["GlobalReplicationGroups"]
+        roles = {(m["ReplicationGroupRegion"], m["ReplicationGroupId"]): m["Role"] for m in gds["Members"]}
+        assert roles == {(primary.region, primary.cache): "PRIMARY", (standby.region, standby.cache): "SECONDARY"}
+        dr.inject(faults.RegionOutage("primary"))
+        resolve_runbook("dns-failover")(topology, dr.clock)
+        found = dr.client("elasticache", standby.region).describe_global_replication_groups(
+            GlobalReplicationGroupId=topology.cache_global, ShowMemberInfo=True)["GlobalReplicationGroups"][0]
+        now = {(m["ReplicationGroupRegion"], m["ReplicationGroupId"]): m["Role"] for m in found["Members"]}
+        assert now[(standby.region, standby.cache)] == "PRIMARY", now
+        started, promoted = topology.timeline.first("cache-failover-started"), topology.timeline.first("cache-promoted")
+        assert started is not None and promoted is not None and started.t < promoted.t

@@ -624,6 +624,73 @@ def _secret(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[s
     return arn, {"Id": arn}
 
 
+def _replication_group(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``AWS::ElastiCache::ReplicationGroup`` (Valkey or Redis OSS; ``Ref`` is its id), or the secondary of
+    a global datastore when ``GlobalReplicationGroupId`` is set (it takes the primary's engine and node
+    type); polled every 30 s until ``available`` (there is no botocore waiter for replication groups)."""
+    from pytest_drtest.topology.build import delete_caches, poll_until
+
+    assert d.topology is not None
+    ec = d.topology.client("elasticache", d.region)
+    ident = _name(d, logical, p, "ReplicationGroupId", 40).lower()
+    kwargs: dict[str, Any] = {"ReplicationGroupId": ident,
+                              "ReplicationGroupDescription": str(p.get("ReplicationGroupDescription") or ident)}
+    for key in ("Engine", "EngineVersion", "CacheNodeType", "GlobalReplicationGroupId"):
+        if p.get(key):
+            kwargs[key] = str(p[key])
+    for key in ("NumCacheClusters", "ReplicasPerNodeGroup", "NumNodeGroups"):
+        if key in p:
+            kwargs[key] = _int(p[key])
+    for key in ("AutomaticFailoverEnabled", "MultiAZEnabled"):
+        if key in p:
+            kwargs[key] = _bool(p[key])
+    if p.get("Tags"):
+        kwargs["Tags"] = _tags(p)
+    ec.create_replication_group(**kwargs)
+    if "GlobalReplicationGroupId" not in kwargs:
+        # one deleter for the group, its global datastore and the secondaries, whatever failed over
+        # (it runs last of the three: teardown goes newest first)
+        d.topology.cleanup.push(f"cache {ident}", partial(delete_caches, d.topology, ident, d.region))
+
+    def available() -> bool:
+        return bool(ec.describe_replication_groups(ReplicationGroupId=ident)["ReplicationGroups"][0]["Status"] == "available")
+
+    poll_until(d.topology, available, f"replication group {ident}")
+    return ident, {}
+
+
+def _check_global_replication_group(d: Deployment, name: str, p: dict[str, Any], where: str) -> None:
+    members = p.get("Members")
+    primaries = [m for m in members if isinstance(m, dict) and m.get("Role") == "PRIMARY"] if isinstance(members, list) else []
+    if len(primaries) != 1 or not primaries[0].get("ReplicationGroupId"):
+        raise DrConfigError("expected exactly one member with Role PRIMARY and its ReplicationGroupId (secondaries "
+                            "join with their own GlobalReplicationGroupId)", source=d.template.source, field=f"{where}.Members")
+
+
+def _global_replication_group(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``AWS::ElastiCache::GlobalReplicationGroup``: a global datastore of its ``PRIMARY`` member (``Ref``
+    is the id ElastiCache gives it: a prefix, then ``GlobalReplicationGroupIdSuffix``), polled every
+    30 s until ``available`` (ElastiCache user guide, "Replication across AWS Regions using global
+    datastores"); deleted with its primary group."""
+    from pytest_drtest.topology.build import poll_until
+
+    assert d.topology is not None
+    ec = d.topology.client("elasticache", d.region)
+    primary = next(m for m in p["Members"] if m.get("Role") == "PRIMARY")
+    kwargs: dict[str, Any] = {"GlobalReplicationGroupIdSuffix": str(p.get("GlobalReplicationGroupIdSuffix") or logical.lower()),
+                              "PrimaryReplicationGroupId": str(primary["ReplicationGroupId"])}
+    if p.get("GlobalReplicationGroupDescription"):
+        kwargs["GlobalReplicationGroupDescription"] = str(p["GlobalReplicationGroupDescription"])
+    ident = str(ec.create_global_replication_group(**kwargs)["GlobalReplicationGroup"]["GlobalReplicationGroupId"])
+
+    def available() -> bool:
+        found = ec.describe_global_replication_groups(GlobalReplicationGroupId=ident)["GlobalReplicationGroups"][0]
+        return bool(found["Status"] == "available")
+
+    poll_until(d.topology, available, f"global datastore {ident}")
+    return ident, {}
+
+
 def _tag_map(value: Any) -> dict[str, str]:
     """AWS Backup's tags: a JSON object of key -> value in CloudFormation as in the API."""
     return {str(k): str(v) for k, v in (value or {}).items()}
@@ -784,6 +851,9 @@ API_TYPES: dict[str, ApiType] = {
     "AWS::RDS::DBCluster": ApiType(("Endpoint.Address", "Endpoint.Port", "ReadEndpoint.Address", "DBClusterArn",
                                     "DBClusterResourceId"), _db_cluster, ("Engine",), _check_cluster),
     "AWS::SecretsManager::Secret": ApiType(("Id",), _secret, ("SecretString",)),
+    "AWS::ElastiCache::ReplicationGroup": ApiType((), _replication_group, ("ReplicationGroupDescription",)),
+    "AWS::ElastiCache::GlobalReplicationGroup": ApiType((), _global_replication_group, ("Members",),
+                                                        _check_global_replication_group),
     "AWS::Backup::BackupVault": ApiType(("BackupVaultArn", "BackupVaultName"), _backup_vault, ("BackupVaultName",)),
     "AWS::Backup::BackupPlan": ApiType(("BackupPlanId", "BackupPlanArn", "VersionId"), _backup_plan, ("BackupPlan",), _check_plan),
     "AWS::Backup::BackupSelection": ApiType(("SelectionId", "BackupPlanId"), _backup_selection, ("BackupPlanId", "BackupSelection")),

@@ -32,6 +32,7 @@ from pytest_drtest.topology.blueprint import (
 from pytest_drtest.topology.model import RegionStack, Topology
 
 ROLES = ("vpc", "subnet", "load-balancer", "target-group", "web", "health-check", "table", "bucket", "database", "cluster",
+         "cache",
          "database-secret", "archive", "dns-zone", "web-record", "launch-template", "listener")
 PLAN_REGIONS = ("us-east-1", "us-west-2")
 _TAG_KEYS = {"AWS::Route53::HostedZone": "HostedZoneTags", "AWS::Route53::HealthCheck": "HealthCheckTags"}
@@ -251,6 +252,9 @@ def _map(topology: Topology, spec: StackSpec, deployment: Deployment, logical: s
     if kind == "AWS::Backup::BackupPlan":
         topology.backup_plan_id = physical
         return
+    if kind == "AWS::ElastiCache::GlobalReplicationGroup":
+        topology.cache_global = physical
+        return
     stack = _place(topology, deployment.region, tags)
     if kind == "AWS::Backup::BackupVault":
         stack.vault = physical
@@ -280,6 +284,8 @@ def _map(topology: Topology, spec: StackSpec, deployment: Deployment, logical: s
         stack.database = physical  # an RDS instance or an Aurora cluster (not an Aurora instance: its cluster is)
     elif role == "database-secret":
         stack.database_secret = physical
+    elif role == "cache":
+        stack.cache = physical  # an ElastiCache replication group (the runbooks fail its global datastore over)
     elif role == "dns-zone" or kind == "AWS::Route53::HostedZone":
         topology.zone_id = physical
     if kind == "AWS::Route53::RecordSet" and str(props["Name"]).rstrip(".") == topology.blueprint.fqdn:

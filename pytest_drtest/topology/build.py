@@ -307,7 +307,7 @@ def build_cache(topology: Topology) -> None:
         ReplicationGroupId=group, ReplicationGroupDescription=f"{topology.name} cache", Engine=spec.engine,
         CacheNodeType=spec.node_type, NumCacheClusters=2, AutomaticFailoverEnabled=True, MultiAZEnabled=True,
         Tags=_tags(topology, "cache", primary))
-    topology.cleanup.push(f"cache {group}", lambda: _delete_caches(topology, group))
+    topology.cleanup.push(f"cache {group}", lambda: delete_caches(topology, group))
     _wait_cache(topology, ec, group)
     primary.cache = group
     gds = ec.create_global_replication_group(GlobalReplicationGroupIdSuffix=group, PrimaryReplicationGroupId=group)
@@ -317,7 +317,7 @@ def build_cache(topology: Topology) -> None:
         found = ec.describe_global_replication_groups(GlobalReplicationGroupId=topology.cache_global)
         return bool(found["GlobalReplicationGroups"][0]["Status"] == "available")
 
-    _poll_build(topology, global_available, f"global datastore {topology.cache_global}")
+    poll_until(topology, global_available, f"global datastore {topology.cache_global}")
     ec_dr.create_replication_group(
         ReplicationGroupId=f"{group}-dr", ReplicationGroupDescription=f"{topology.name} cache (DR)",
         GlobalReplicationGroupId=topology.cache_global, NumCacheClusters=2, AutomaticFailoverEnabled=True,
@@ -326,7 +326,8 @@ def build_cache(topology: Topology) -> None:
     dr.cache = f"{group}-dr"
 
 
-def _poll_build(topology: Topology, ready: Any, what: str, *, timeout: float = 3600.0) -> None:
+def poll_until(topology: Topology, ready: Any, what: str, *, timeout: float = 3600.0) -> None:
+    """Poll ``ready()`` every 30 s of the clock until it is true (a ``DrError`` after ``timeout``)."""
     deadline = topology.clock.now() + timeout
     while not ready():
         if topology.clock.now() >= deadline:
@@ -337,15 +338,16 @@ def _poll_build(topology: Topology, ready: Any, what: str, *, timeout: float = 3
 def _wait_cache(topology: Topology, ec: Any, group: str) -> None:
     """Poll ``DescribeReplicationGroups`` every 30 s until ``available`` (there is no botocore waiter
     for replication groups)."""
-    _poll_build(topology, lambda: ec.describe_replication_groups(ReplicationGroupId=group)["ReplicationGroups"][0]["Status"]
+    poll_until(topology, lambda: ec.describe_replication_groups(ReplicationGroupId=group)["ReplicationGroups"][0]["Status"]
                 == "available", f"replication group {group}")
 
 
-def _delete_caches(topology: Topology, group: str) -> None:
+def delete_caches(topology: Topology, group: str, region: str | None = None) -> None:
     """Teardown: disassociate and delete the secondary, delete the global datastore (keeping its primary,
-    the DR group after a failover), then that primary."""
+    the DR group after a failover), then that primary; ``group`` (in ``region``, default the primary
+    region) alone without a global datastore."""
     clients = {r: topology.clients.client("elasticache", r) for r in (topology.primary_region, topology.dr_region)}
-    last = (topology.primary_region, group)
+    last = (region or topology.primary_region, group)
     if topology.cache_global is not None:
         ec = clients[topology.dr_region]
         found = ec.describe_global_replication_groups(GlobalReplicationGroupId=topology.cache_global, ShowMemberInfo=True)

@@ -36,7 +36,7 @@ def build_dax(topology: Topology) -> None:
     """Create the clusters (``CreateCluster``, ``ReplicationFactor`` nodes spread over the AZs), wait
     until each is ``available`` (``DescribeClusters`` every 30 s: botocore has no DAX waiter), and
     point each Region's application at its cluster (``app_config[region]["dax"]``)."""
-    from pytest_drtest.topology.build import _poll_build, _tags, account_of
+    from pytest_drtest.topology.build import _tags, account_of, poll_until
 
     spec = topology.blueprint.dax
     if spec is None:
@@ -55,7 +55,7 @@ def build_dax(topology: Topology) -> None:
         topology.cleanup.push(f"dax {stack.region}/{name}", partial(_delete, topology, stack))
         stack.dax = name
     for stack in stacks:
-        _poll_build(topology, partial(_available, topology, stack), f"DAX cluster {stack.region}/{name}")
+        poll_until(topology, partial(_available, topology, stack), f"DAX cluster {stack.region}/{name}")
         topology.app_config.setdefault(stack.region, {})["dax"] = name
 
 
