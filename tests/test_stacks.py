@@ -402,3 +402,11 @@ def test_with_cache_the_template_adds_an_elasticache_global_datastore_that_the_r
         assert now[(standby.region, standby.cache)] == "PRIMARY", now
         started, promoted = topology.timeline.first("cache-failover-started"), topology.timeline.first("cache-promoted")
         assert started is not None and promoted is not None and started.t < promoted.t
+        # the primary group's deleter takes the whole set down, the DR group being the primary now
+        # (on moto the backend drops everything at teardown; LocalStack and the like run the deleters)
+        [deleter] = [step for step in topology.cleanup.steps if step[0] == f"cache {primary.cache}"]
+        dr.revert(dr.active_faults[0])
+        deleter[1]()
+        for stack in (primary, standby):
+            groups = dr.client("elasticache", stack.region).describe_replication_groups()["ReplicationGroups"]
+            assert [g["Status"] for g in groups if g["ReplicationGroupId"] == stack.cache] in ([], ["deleting"]), groups

@@ -628,7 +628,7 @@ def _replication_group(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[
     """``AWS::ElastiCache::ReplicationGroup`` (Valkey or Redis OSS; ``Ref`` is its id), or the secondary of
     a global datastore when ``GlobalReplicationGroupId`` is set (it takes the primary's engine and node
     type); polled every 30 s until ``available`` (there is no botocore waiter for replication groups)."""
-    from pytest_drtest.topology.build import delete_caches, poll_until
+    from pytest_drtest.topology.build import delete_caches, wait_replication_group
 
     assert d.topology is not None
     ec = d.topology.client("elasticache", d.region)
@@ -651,11 +651,7 @@ def _replication_group(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[
         # one deleter for the group, its global datastore and the secondaries, whatever failed over
         # (it runs last of the three: teardown goes newest first)
         d.topology.cleanup.push(f"cache {ident}", partial(delete_caches, d.topology, ident, d.region))
-
-    def available() -> bool:
-        return bool(ec.describe_replication_groups(ReplicationGroupId=ident)["ReplicationGroups"][0]["Status"] == "available")
-
-    poll_until(d.topology, available, f"replication group {ident}")
+    wait_replication_group(d.topology, ec, ident)
     return ident, {}
 
 
@@ -672,7 +668,7 @@ def _global_replication_group(d: Deployment, logical: str, p: dict[str, Any]) ->
     is the id ElastiCache gives it: a prefix, then ``GlobalReplicationGroupIdSuffix``), polled every
     30 s until ``available`` (ElastiCache user guide, "Replication across AWS Regions using global
     datastores"); deleted with its primary group."""
-    from pytest_drtest.topology.build import poll_until
+    from pytest_drtest.topology.build import wait_global_datastore
 
     assert d.topology is not None
     ec = d.topology.client("elasticache", d.region)
@@ -682,12 +678,7 @@ def _global_replication_group(d: Deployment, logical: str, p: dict[str, Any]) ->
     if p.get("GlobalReplicationGroupDescription"):
         kwargs["GlobalReplicationGroupDescription"] = str(p["GlobalReplicationGroupDescription"])
     ident = str(ec.create_global_replication_group(**kwargs)["GlobalReplicationGroup"]["GlobalReplicationGroupId"])
-
-    def available() -> bool:
-        found = ec.describe_global_replication_groups(GlobalReplicationGroupId=ident)["GlobalReplicationGroups"][0]
-        return bool(found["Status"] == "available")
-
-    poll_until(d.topology, available, f"global datastore {ident}")
+    wait_global_datastore(d.topology, ec, ident)
     return ident, {}
 
 

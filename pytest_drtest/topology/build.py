@@ -308,21 +308,17 @@ def build_cache(topology: Topology) -> None:
         CacheNodeType=spec.node_type, NumCacheClusters=2, AutomaticFailoverEnabled=True, MultiAZEnabled=True,
         Tags=_tags(topology, "cache", primary))
     topology.cleanup.push(f"cache {group}", lambda: delete_caches(topology, group))
-    _wait_cache(topology, ec, group)
+    wait_replication_group(topology, ec, group)
     primary.cache = group
     gds = ec.create_global_replication_group(GlobalReplicationGroupIdSuffix=group, PrimaryReplicationGroupId=group)
     topology.cache_global = str(gds["GlobalReplicationGroup"]["GlobalReplicationGroupId"])
 
-    def global_available() -> bool:
-        found = ec.describe_global_replication_groups(GlobalReplicationGroupId=topology.cache_global)
-        return bool(found["GlobalReplicationGroups"][0]["Status"] == "available")
-
-    poll_until(topology, global_available, f"global datastore {topology.cache_global}")
+    wait_global_datastore(topology, ec, topology.cache_global)
     ec_dr.create_replication_group(
         ReplicationGroupId=f"{group}-dr", ReplicationGroupDescription=f"{topology.name} cache (DR)",
         GlobalReplicationGroupId=topology.cache_global, NumCacheClusters=2, AutomaticFailoverEnabled=True,
         MultiAZEnabled=True, Tags=_tags(topology, "cache", dr))
-    _wait_cache(topology, ec_dr, f"{group}-dr")
+    wait_replication_group(topology, ec_dr, f"{group}-dr")
     dr.cache = f"{group}-dr"
 
 
@@ -335,11 +331,17 @@ def poll_until(topology: Topology, ready: Any, what: str, *, timeout: float = 36
         topology.clock.sleep(30)
 
 
-def _wait_cache(topology: Topology, ec: Any, group: str) -> None:
+def wait_replication_group(topology: Topology, ec: Any, group: str) -> None:
     """Poll ``DescribeReplicationGroups`` every 30 s until ``available`` (there is no botocore waiter
     for replication groups)."""
     poll_until(topology, lambda: ec.describe_replication_groups(ReplicationGroupId=group)["ReplicationGroups"][0]["Status"]
-                == "available", f"replication group {group}")
+               == "available", f"replication group {group}")
+
+
+def wait_global_datastore(topology: Topology, ec: Any, gds: str) -> None:
+    """Poll ``DescribeGlobalReplicationGroups`` every 30 s until the global datastore is ``available``."""
+    poll_until(topology, lambda: ec.describe_global_replication_groups(GlobalReplicationGroupId=gds)
+               ["GlobalReplicationGroups"][0]["Status"] == "available", f"global datastore {gds}")
 
 
 def delete_caches(topology: Topology, group: str, region: str | None = None) -> None:
