@@ -144,6 +144,9 @@ class RedisServer:
         deadline = time.monotonic() + timeout
         while True:
             try:
+                # a plain connect first: redis-py's own retries back off for tens of milliseconds
+                # on a port that is not listening yet, and a server starts in a few
+                socket.create_connection((HOST, self.port), timeout=0.5).close()
                 if _client(self.port, 0.5).ping():
                     return
             except Exception:  # noqa: BLE001 - not listening yet
@@ -151,7 +154,7 @@ class RedisServer:
                     log_tail = (self.folder / "redis.log").read_text()[-1000:] if (self.folder / "redis.log").exists() else ""
                     self.kill()
                     raise DataPlaneError(f"redis-server {self.name} did not start: {log_tail}") from None
-                time.sleep(0.01)
+                time.sleep(0.002)
 
     def client(self, timeout: float = 2.0) -> Any:
         """A new redis-py client of this server (decoded strings); its commands count as writes."""
@@ -375,7 +378,7 @@ class RedisLink:
                 pass
             if time.monotonic() > deadline:
                 raise DataPlaneError(f"{self.replica.name} did not sync from {self.source.name}")
-            time.sleep(0.005)
+            time.sleep(0.002)
         self.base_bytes = self.proxy.hold_from_now()
         self.base_offset = int(source.get("master_repl_offset", 0))
 
