@@ -410,3 +410,24 @@ def test_with_cache_the_template_adds_an_elasticache_global_datastore_that_the_r
         for stack in (primary, standby):
             groups = dr.client("elasticache", stack.region).describe_replication_groups()["ReplicationGroups"]
             assert [g["Status"] for g in groups if g["ReplicationGroupId"] == stack.cache] in ([], ["deleting"]), groups
+
+
+def test_with_dax_the_template_puts_a_dax_cluster_in_front_of_the_orders_table_in_each_region(tmp_path: Path) -> None:
+    # WithDax: AWS::DAX::Cluster (tags a key -> value object, as CloudFormation writes DAX's) in each
+    # region that has the table; the application reads and writes the probe table through its own
+    from pytest_drtest.emulation.dax import DaxEmulator
+
+    path = tmp_path / "dax.json"
+    path.write_text(json.dumps({"Parameters": {"WithDax": "true", "WithDatabase": "false"}}), encoding="utf-8")
+    with Harness(Settings(), strategy="warm-standby", blueprint=load_blueprint("web-app.yaml", parameters=str(path))) as dr:
+        topology = dr.topology
+        for stack in (topology.primary, topology.dr):
+            assert stack.dax == "orders-dax" and topology.app_config[stack.region]["dax"] == "orders-dax"
+            [cluster] = dr.client("dax", stack.region).describe_clusters(ClusterNames=["orders-dax"])["Clusters"]
+            assert (cluster["Status"], cluster["NodeType"], cluster["TotalNodes"]) == ("available", "dax.r5.large", 3)
+        emulator = dr.emulation.find(DaxEmulator)
+        before = emulator.cache_stats(topology.primary_region, "orders-dax")
+        with dr.probe(interval="1s"):
+            dr.clock.sleep("20s")
+        after = emulator.cache_stats(topology.primary_region, "orders-dax")
+        assert after["hits"] + after["misses"] >= before["hits"] + before["misses"] + 20  # a read per probe tick

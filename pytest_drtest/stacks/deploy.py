@@ -682,6 +682,32 @@ def _global_replication_group(d: Deployment, logical: str, p: dict[str, Any]) ->
     return ident, {}
 
 
+def _dax_cluster(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``AWS::DAX::Cluster`` (``Ref`` is its name): ``ReplicationFactor`` nodes over the region's AZs,
+    polled every 30 s until ``available`` (botocore has no DAX waiter); tags a key -> value object,
+    as CloudFormation writes them for DAX."""
+    from pytest_drtest.topology.build import poll_until
+
+    assert d.topology is not None
+    dax = d.topology.client("dax", d.region)
+    name = _name(d, logical, p, "ClusterName", 20)
+    kwargs: dict[str, Any] = {"ClusterName": name, "NodeType": str(p["NodeType"]),
+                              "ReplicationFactor": _int(p["ReplicationFactor"]), "IamRoleArn": str(p["IAMRoleARN"])}
+    for key in ("Description", "SubnetGroupName", "ParameterGroupName"):
+        if p.get(key):
+            kwargs[key] = str(p[key])
+    if p.get("Tags"):
+        kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in _tag_map(p["Tags"]).items()]
+    dax.create_cluster(**kwargs)
+    d.topology.cleanup.push(f"dax {d.region}/{name}", partial(dax.delete_cluster, ClusterName=name))
+    poll_until(d.topology, lambda: bool(dax.describe_clusters(ClusterNames=[name])["Clusters"][0]["Status"] == "available"),
+               f"DAX cluster {d.region}/{name}")
+    cluster = dax.describe_clusters(ClusterNames=[name])["Clusters"][0]
+    endpoint = cluster.get("ClusterDiscoveryEndpoint") or {}
+    return name, {"Arn": cluster.get("ClusterArn", ""),
+                  "ClusterDiscoveryEndpoint": f"{endpoint.get('Address', '')}:{endpoint.get('Port', '')}"}
+
+
 def _tag_map(value: Any) -> dict[str, str]:
     """AWS Backup's tags: a JSON object of key -> value in CloudFormation as in the API."""
     return {str(k): str(v) for k, v in (value or {}).items()}
@@ -843,6 +869,7 @@ API_TYPES: dict[str, ApiType] = {
                                     "DBClusterResourceId"), _db_cluster, ("Engine",), _check_cluster),
     "AWS::SecretsManager::Secret": ApiType(("Id",), _secret, ("SecretString",)),
     "AWS::ElastiCache::ReplicationGroup": ApiType((), _replication_group, ("ReplicationGroupDescription",)),
+    "AWS::DAX::Cluster": ApiType(("Arn", "ClusterDiscoveryEndpoint"), _dax_cluster, ("NodeType", "ReplicationFactor", "IAMRoleARN")),
     "AWS::ElastiCache::GlobalReplicationGroup": ApiType((), _global_replication_group, ("Members",),
                                                         _check_global_replication_group),
     "AWS::Backup::BackupVault": ApiType(("BackupVaultArn", "BackupVaultName"), _backup_vault, ("BackupVaultName",)),

@@ -32,7 +32,7 @@ from pytest_drtest.topology.blueprint import (
 from pytest_drtest.topology.model import RegionStack, Topology
 
 ROLES = ("vpc", "subnet", "load-balancer", "target-group", "web", "health-check", "table", "bucket", "database", "cluster",
-         "cache",
+         "cache", "dax",
          "database-secret", "archive", "dns-zone", "web-record", "launch-template", "listener")
 PLAN_REGIONS = ("us-east-1", "us-west-2")
 _TAG_KEYS = {"AWS::Route53::HostedZone": "HostedZoneTags", "AWS::Route53::HealthCheck": "HealthCheckTags"}
@@ -58,6 +58,8 @@ def load_stack(path: Path, parameters: Path | None = None, roles: dict[str, Any]
 
 def _tags(kind: str, properties: dict[str, Any]) -> dict[str, str]:
     rows = properties.get(_TAG_KEYS.get(kind, "Tags")) or []
+    if isinstance(rows, dict):  # a key -> value object (AWS::DAX::Cluster, AWS::Backup::*)
+        return {str(k): str(v) for k, v in rows.items()}
     return {str(t.get("Key")): str(t.get("Value")) for t in rows if isinstance(t, dict)}
 
 
@@ -218,6 +220,8 @@ def deploy_stack(topology: Topology) -> list[str]:
     for region, stack in topology.regions.items():
         if topology.probe_table in stack.tables:
             topology.app_config.setdefault(region, {})["table"] = stack.tables[topology.probe_table]
+            if stack.dax is not None:
+                topology.app_config[region]["dax"] = stack.dax
     if topology.blueprint.database is not None and topology.primary.database is not None:
         clusters = {c.physical for c in primary.created.values() if c.kind == "AWS::RDS::DBCluster"}
         kind = "cluster" if topology.primary.database in clusters else "instance"
@@ -286,6 +290,8 @@ def _map(topology: Topology, spec: StackSpec, deployment: Deployment, logical: s
         stack.database_secret = physical
     elif role == "cache":
         stack.cache = physical  # an ElastiCache replication group (the runbooks fail its global datastore over)
+    elif role == "dax":
+        stack.dax = physical  # the DAX cluster the region's application reads and writes the probe table through
     elif role == "dns-zone" or kind == "AWS::Route53::HostedZone":
         topology.zone_id = physical
     if kind == "AWS::Route53::RecordSet" and str(props["Name"]).rstrip(".") == topology.blueprint.fqdn:
