@@ -388,7 +388,7 @@ class RedisLink:
         if self.proxy.cut_bytes is not None or not self.proxy.holding or not self.source.running:
             return
         mark = self.plane.writes.generation
-        if mark == self._captured_at:
+        if mark is not None and mark == self._captured_at:
             return  # nothing was sent to any server since the last look: nothing new to tag
         try:
             offset = int(self.source.info().get("master_repl_offset", 0))

@@ -686,7 +686,7 @@ def _dax_cluster(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, d
     """``AWS::DAX::Cluster`` (``Ref`` is its name): ``ReplicationFactor`` nodes over the region's AZs,
     polled every 30 s until ``available`` (botocore has no DAX waiter); tags a key -> value object,
     as CloudFormation writes them for DAX."""
-    from pytest_drtest.topology.build import poll_until
+    from pytest_drtest.topology.dax import wait_dax_cluster
 
     assert d.topology is not None
     dax = d.topology.client("dax", d.region)
@@ -700,9 +700,7 @@ def _dax_cluster(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, d
         kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in _tag_map(p["Tags"]).items()]
     dax.create_cluster(**kwargs)
     d.topology.cleanup.push(f"dax {d.region}/{name}", partial(dax.delete_cluster, ClusterName=name))
-    poll_until(d.topology, lambda: bool(dax.describe_clusters(ClusterNames=[name])["Clusters"][0]["Status"] == "available"),
-               f"DAX cluster {d.region}/{name}")
-    cluster = dax.describe_clusters(ClusterNames=[name])["Clusters"][0]
+    cluster = wait_dax_cluster(d.topology, dax, name)
     endpoint = cluster.get("ClusterDiscoveryEndpoint") or {}
     return name, {"Arn": cluster.get("ClusterArn", ""),
                   "ClusterDiscoveryEndpoint": f"{endpoint.get('Address', '')}:{endpoint.get('Port', '')}"}

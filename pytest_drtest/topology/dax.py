@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.errors import DrConfigError
 
@@ -36,7 +36,7 @@ def build_dax(topology: Topology) -> None:
     """Create the clusters (``CreateCluster``, ``ReplicationFactor`` nodes spread over the AZs), wait
     until each is ``available`` (``DescribeClusters`` every 30 s: botocore has no DAX waiter), and
     point each Region's application at its cluster (``app_config[region]["dax"]``)."""
-    from pytest_drtest.topology.build import _tags, account_of, poll_until
+    from pytest_drtest.topology.build import _tags, account_of
 
     spec = topology.blueprint.dax
     if spec is None:
@@ -55,13 +55,20 @@ def build_dax(topology: Topology) -> None:
         topology.cleanup.push(f"dax {stack.region}/{name}", partial(_delete, topology, stack))
         stack.dax = name
     for stack in stacks:
-        poll_until(topology, partial(_available, topology, stack), f"DAX cluster {stack.region}/{name}")
+        wait_dax_cluster(topology, topology.clients.client("dax", stack.region), name)
         topology.app_config.setdefault(stack.region, {})["dax"] = name
 
 
-def _available(topology: Topology, stack: RegionStack) -> bool:
-    found = topology.clients.client("dax", stack.region).describe_clusters(ClusterNames=[stack.dax])["Clusters"]
-    return bool(found[0]["Status"] == "available")
+def wait_dax_cluster(topology: Topology, dax: Any, name: str) -> dict[str, Any]:
+    """Poll ``DescribeClusters`` every 30 s of the clock until ``name`` is ``available`` (botocore
+    has no DAX waiter); its description."""
+    from pytest_drtest.topology.build import poll_until
+
+    def available() -> bool:
+        return bool(dax.describe_clusters(ClusterNames=[name])["Clusters"][0]["Status"] == "available")
+
+    poll_until(topology, available, f"DAX cluster {dax.meta.region_name}/{name}")
+    return dict(dax.describe_clusters(ClusterNames=[name])["Clusters"][0])
 
 
 def _delete(topology: Topology, stack: RegionStack) -> None:

@@ -19,7 +19,8 @@ run's clock:
   lost, and the writes a lost region had not sent sent when it returns (``replication``).
 
 Writes the emulator makes itself (replication deliveries, restored items) go through the backdoor
-(deliveries straight into moto's models when moto answers DynamoDB in this process): they are recorded in the destination's history and never replicated again.
+(deliveries straight into moto's models when moto answers DynamoDB in this process): they are
+recorded in the destination's history and never replicated again.
 """
 from __future__ import annotations
 
