@@ -29,6 +29,7 @@ rate (``DrTest/Probe`` ``ErrorRate``, dimension ``Probe=probe``; see
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -257,6 +258,9 @@ class FisInjector:
         self.clients = clients
         self.run = run
         self._alarm = False
+        # clientToken is an idempotency token [BC:fis]: a create that repeats one returns the first
+        # template. One per request of the run, never reused (an object's id() is, once it is gone).
+        self._tokens = itertools.count(1)
 
     def ensure_alarm(self) -> None:
         if not self._alarm:
@@ -269,7 +273,7 @@ class FisInjector:
         self.ensure_alarm()
         region = injection.region or self.run.primary
         fis = self.clients.client("fis", region)
-        token = f"drtest-{self.run.run_id}-{id(injection)}"
+        token = f"drtest-{self.run.run_id}-{next(self._tokens)}"
         template = fis.create_experiment_template(clientToken=token, **injection.template)["experimentTemplate"]["id"]
         experiment = fis.start_experiment(clientToken=token, experimentTemplateId=template,
                                           tags={RUN_TAG: self.run.run_id})["experiment"]["id"]

@@ -18,6 +18,7 @@ from pytest_drtest.backends.aws import AwsBackend
 from pytest_drtest.backends.aws_faults import (
     FIS,
     REFUSED,
+    FisInjector,
     RunContext,
     alarm_name,
     injection_for,
@@ -141,6 +142,20 @@ def test_faults_fis_has_run_as_experiments_of_templates_with_the_stop_condition(
     assert boto3.client("fis").list_experiment_templates()["experimentTemplates"] == []
     assert boto3.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
     assert boto3.client("rds").describe_db_instances()["DBInstances"] == []
+
+
+def test_each_experiment_gets_its_own_template_even_when_python_reuses_an_injections_address(
+        account: None, tmp_path: Path) -> None:
+    """clientToken is an idempotency token: a repeated one would hand back the first template (the
+    second fault would run the first one's actions). One Injection object started twice has one id()."""
+    with _harness(tmp_path, aws_fis_role=ROLE) as dr:
+        injection = injection_for(faults.PauseReplication("dynamodb", "*"), dr._aws_run())
+        injector = FisInjector(dr.clients, dr._aws_run())
+        first, second = injector.start(injection), injector.start(injection)
+        assert first["template"] != second["template"] and first["experiment"] != second["experiment"]
+        for record in (first, second):
+            injector.stop(record)
+    assert boto3.client("fis").list_experiment_templates()["experimentTemplates"] == []
 
 
 def test_a_fis_fault_without_the_role_or_with_an_unknown_az_is_refused_clearly(account: None, tmp_path: Path) -> None:
