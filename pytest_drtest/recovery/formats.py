@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -105,8 +106,11 @@ class FisExperimentFault(Fault):
         topology = ctx.require_topology(self, "the FIS template's placeholders")
         template = resolve(self.template, topology, {})
         fis = topology.client("fis", "primary")
-        template_id = fis.create_experiment_template(clientToken=f"drtest-{id(self)}", **template)["experimentTemplate"]["id"]
-        experiment = fis.start_experiment(clientToken=f"drtest-{id(self)}", experimentTemplateId=template_id)["experiment"]
+        # clientToken is an idempotency token [BC:fis]: a fresh one per injection, or a second
+        # injection (this fault again, or another at a freed one's id()) gets the first template back.
+        token = f"drtest-{uuid.uuid4().hex}"
+        template_id = fis.create_experiment_template(clientToken=token, **template)["experimentTemplate"]["id"]
+        experiment = fis.start_experiment(clientToken=token, experimentTemplateId=template_id)["experiment"]
         self.record.update(template=template_id, experiment=experiment["id"], region=topology.primary_region)
         topology.note("fis-experiment-started", f"{experiment['id']}: {self.description}")
 

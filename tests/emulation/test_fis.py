@@ -106,6 +106,21 @@ def test_actions_follow_start_after_and_durations_on_the_clock(world: EmuEnv) ->
     assert exp["endTime"] == world.clock.datetime(start + 150)
 
 
+def test_a_start_that_repeats_its_client_token_answers_the_experiment_it_started(world: EmuEnv) -> None:
+    """clientToken is StartExperiment's idempotency token (botocore's model): a retried start runs
+    nothing twice; a new token (botocore fills one in when none is given) starts a new experiment."""
+    template = _template({"w": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1M"}}})
+    fis, exp_id = _run(world, template)
+    template_id = fis.get_experiment(id=exp_id)["experiment"]["experimentTemplateId"]
+    token = "retried-start"
+    first = fis.start_experiment(clientToken=token, experimentTemplateId=template_id)["experiment"]["id"]
+    again = fis.start_experiment(clientToken=token, experimentTemplateId=template_id)["experiment"]["id"]
+    fresh = fis.start_experiment(experimentTemplateId=template_id)["experiment"]["id"]
+    assert first == again and len({exp_id, first, fresh}) == 3
+    listed = [e["id"] for e in fis.list_experiments(experimentTemplateId=template_id)["experiments"]]
+    assert sorted(listed) == sorted([exp_id, first, fresh])
+
+
 def test_stop_experiment_reverts_running_actions_and_cancels_waiting_ones(world: EmuEnv) -> None:
     fis, exp_id = _run(world, _template({
         "net": {"actionId": "aws:network:disrupt-connectivity", "parameters": {"duration": "PT10M"}, "targets": {"Subnets": "a"}},

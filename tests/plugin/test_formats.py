@@ -1,6 +1,8 @@
 """Scenario files naming FIS templates, SSM Automation documents and ARC Region switch plans."""
 from __future__ import annotations
 
+import copy
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,34 @@ objectives = { rto = "5m", rpo = "0s" }
     assert {k for k, v in states.items() if v == "skipped"} >= {"Pause-Instance-Launches", "Pause-ElastiCache", "Failover-RDS"}
     assert (states["Pause-network-connectivity"], states["Stop-ASG-Instances"]) == ("running", "running")  # PT2M, PT30M
     assert lost == {"us-east-1a"}
+
+
+def test_each_injection_of_a_template_starts_its_own_template_and_experiment(tmp_path: Path) -> None:
+    """FIS's clientToken is an idempotency token: each injection sends a fresh one. A token made of
+    the fault's id() repeats once the first fault is freed and the next copy takes its address; the
+    second injection then got the first template (and its experiment) back."""
+    path = _scenario(tmp_path, """
+[[experiments]]
+name = "fis-az-power"
+fault = { fis = "templates/az-power.json" }
+runbook = "none"
+""")
+    scenario = load_scenario(path)
+    records, addresses = [], set()
+    with Harness(Settings(), test="formats::again", scenario=scenario) as harness:
+        harness.build([scenario.experiments[0].fault])
+        for _ in range(3):
+            fault = copy.deepcopy(scenario.experiments[0].fault)  # as each experiment run copies it
+            addresses.add(id(fault))
+            harness.inject(fault)
+            harness.revert(fault)
+            records.append(dict(fault.record))
+            del fault
+            gc.collect()
+        fis = harness.emulation.find(FisEmulator)  # type: ignore[union-attr]
+        templates = {e.template_id for e in fis.experiments.values()}
+    assert len({r["template"] for r in records}) == len({r["experiment"] for r in records}) == 3
+    assert templates == {r["template"] for r in records}
 
 
 def test_the_report_shows_the_template_description_as_the_fault(pytester: pytest.Pytester) -> None:

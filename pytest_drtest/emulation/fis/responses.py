@@ -31,6 +31,7 @@ class FisEmulator(FisExperiments):
     def __init__(self, emulation: Emulation) -> None:
         super().__init__(emulation)
         self._setup_experiments()
+        self._started: dict[tuple[str, str], str] = {}  # (region, clientToken) -> experiment id
 
     # -- templates -------------------------------------------------------------------------------
     def before_CreateExperimentTemplate(self, call: Call) -> dict[str, Any] | None:
@@ -66,6 +67,12 @@ class FisEmulator(FisExperiments):
 
     # -- experiments -----------------------------------------------------------------------------
     def before_StartExperiment(self, call: Call) -> dict[str, Any]:
+        """Start an experiment of the template. ``clientToken`` is an idempotency token [BC:fis]
+        (botocore fills in a fresh one when the caller gives none): a start that repeats one answers
+        the experiment it started, as moto answers a repeated CreateExperimentTemplate."""
+        token = (call.region, str(call.params.get("clientToken") or ""))
+        if token[1] and token in self._started:
+            return {"experiment": self.describe(self.experiments[self._started[token]])}
         template_id = call.params["experimentTemplateId"]
         try:
             template = self.backdoor(call.region).get_experiment_template(id=template_id)["experimentTemplate"]
@@ -73,6 +80,8 @@ class FisEmulator(FisExperiments):
             raise AwsError("ResourceNotFoundException", f"Experiment template {template_id} not found.", 404) from None
         exp = self._new_experiment(call.region, template_id, template, call.params)
         self.begin(exp)
+        if token[1]:
+            self._started[token] = exp.id
         return {"experiment": self.describe(exp)}
 
     def _new_experiment(self, region: str, template_id: str, template: dict[str, Any], params: dict[str, Any]) -> Experiment:
