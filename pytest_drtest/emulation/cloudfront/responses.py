@@ -11,13 +11,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import botocore.exceptions
+
 from pytest_drtest.emulation.cloudfront.models import (
     DistributionSpec,
     check_config,
     parse_distribution,
 )
 from pytest_drtest.emulation.cloudfront.routing import Routing
-from pytest_drtest.emulation.core import Call, Emulation
+from pytest_drtest.emulation.core import AwsError, Call, Emulation
 
 
 def _behaviors(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -119,6 +121,18 @@ class CloudFrontEmulator(Routing):
         self.distributions[dist["Id"]] = parse_distribution(dist["Id"], str(dist.get("DomainName", "")), original)
         self._targets[dist["Id"]] = [str(b.get("TargetOriginId")) for b in _behaviors(original)]
         self._restore_targets(dist["Id"], dist.get("DistributionConfig"))
+
+    def before_DeleteDistribution(self, call: Call) -> None:
+        """CloudFront deletes only a disabled distribution: ``DistributionNotDisabled`` (409) else
+        ([BC:cloudfront] ``DeleteDistribution``; the CloudFront Developer Guide, "Delete a
+        distribution": disable it, wait until it is deployed, then delete). moto deletes it as is."""
+        ident = str(call.params.get("Id"))
+        try:
+            config = self.backdoor(call.region).get_distribution_config(Id=ident)["DistributionConfig"]
+        except botocore.exceptions.ClientError:
+            return  # moto answers NoSuchDistribution
+        if config.get("Enabled"):
+            raise AwsError("DistributionNotDisabled", "The distribution you are trying to delete has not been disabled.", 409)
 
     def after_DeleteDistribution(self, call: Call) -> None:
         self.distributions.pop(str(call.params.get("Id")), None)
