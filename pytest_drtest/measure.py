@@ -139,6 +139,19 @@ class StaleAnswer:
     age_s: float
 
 
+@dataclass(frozen=True)
+class EdgeRead:
+    """A probe read through the topology's CloudFront distribution ([cdn]): the HTTP ``status`` the
+    viewer got, the Region whose origin answered (None: none did), whether the origin group failed
+    over, and ``seconds``: the modeled time CloudFront spent on connection attempts before it."""
+
+    t: float
+    status: int
+    region: str | None
+    failed_over: bool
+    seconds: float
+
+
 @dataclass
 class Phases:
     """Milestones of a recovery, in seconds after the fault (None when not reached)."""
@@ -173,6 +186,8 @@ class Result:
     conflict_overwrites: list[Write] = field(default_factory=list)  # replaced by last writer wins, oldest first
     lost_objects: list[Write] = field(default_factory=list)  # the topology's objects missing after recovery, oldest first
     stale_reads: list[StaleAnswer] = field(default_factory=list)  # probe reads served stale by a cache (DAX), in order
+    #: probe reads through the CloudFront distribution ([cdn]): ``edge_summary`` of them, None without one
+    cdn: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         """Missing writes sent after the fault are discarded writes, not lost ones."""
@@ -273,6 +288,9 @@ class Result:
             text += f", {len(self.conflict_overwrites)} conflict overwrites"
         if self.stale_reads:
             text += f", {len(self.stale_reads)} stale reads"
+        if self.cdn and self.cdn.get("failed_over"):
+            text += (f", {self.cdn['failed_over']} reads failed over by CloudFront "
+                     f"(longest wait {format_duration(float(self.cdn['wait_s_max']))})")
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -288,6 +306,7 @@ class Result:
             "conflict_overwrites": len(self.conflict_overwrites),
             "conflict_sequence_numbers": [w.seq for w in self.conflict_overwrites[:MAX_LOST_IN_REPORT]],
             "stale_reads": len(self.stale_reads),
+            **({"cdn": dict(self.cdn)} if self.cdn is not None else {}),
             "modeled": self.modeled,
             "phases": self.phases.as_dict(),
             "samples": self.samples,
@@ -357,8 +376,24 @@ class Result:
             milestones=[Milestone(fault_t + float(m["t"]), str(m["kind"]), str(m.get("detail", ""))) for m in data.get("milestones", [])],
             served_by={str(k): int(v) for k, v in (data.get("served_by") or {}).items()},
             probe_samples=samples, discarded_writes=discarded, conflict_overwrites=conflicts, lost_objects=objects,
-            stale_reads=stale,
+            stale_reads=stale, cdn=dict(data["cdn"]) if isinstance(data.get("cdn"), dict) else None,
         )
+
+
+def edge_summary(reads: list[EdgeRead]) -> dict[str, Any]:
+    """What the probe's reads through CloudFront met: how many, how many the origin group failed
+    over (answered by the secondary origin), how many the viewer got no item for (a status other
+    than 200 or 404), and the modeled seconds spent on connection attempts (longest, total)."""
+    waits = [r.seconds for r in reads]
+    return {
+        "reads": len(reads),
+        "failed_over": sum(1 for r in reads if r.failed_over),
+        "failed": sum(1 for r in reads if r.status not in (200, 404)),
+        "wait_s_max": round(max(waits, default=0.0), 3),
+        "wait_s_total": round(sum(waits), 3),
+        "served_by": {region: sum(1 for r in reads if r.region == region and r.status in (200, 404))
+                      for region in sorted({r.region for r in reads if r.region})},
+    }
 
 
 MAX_LOST_IN_REPORT = 1000

@@ -316,6 +316,11 @@ def _experiment_section(e: dict[str, Any], index: int) -> str:
         rows.append(("conflict overwrites", str(measured["conflict_overwrites"]), "", ""))
     if measured.get("stale_reads"):
         rows.append(("stale reads (cache)", str(measured["stale_reads"]), "", ""))
+    cdn = measured.get("cdn") or {}
+    if cdn.get("reads"):
+        rows.append(("reads through CloudFront: failed over / failed / longest wait",
+                     (f"{cdn.get('failed_over', 0)} / {cdn.get('failed', 0)} of {cdn['reads']} / "
+                      f"{format_duration(cdn.get('wait_s_max', 0.0))}"), "", ""))
     out = [
         f'<section class="experiment" id="experiment-{index}">',
         f'<h2>{html.escape(ident)} — <span class="{"pass" if passed else "fail"}">{"PASS" if passed else "FAIL"}</span></h2>',

@@ -124,6 +124,11 @@ def planned_resources(topology: Topology, images: dict[str, str] | None = None) 
         for region in (primary, dr) if strategy.continuous_replication else (primary,):
             add("dax", "cluster", region, cluster_name(probed), "dax",
                 f"{blueprint.dax.node_type} x {blueprint.dax.nodes}, in front of {name}-{probed}")
+    if blueprint.cdn is not None:
+        cdn = blueprint.cdn
+        add("cloudfront", "distribution", "us-east-1", f"{name} (origin group primary -> dr ALB)", "cdn",
+            f"failover on {', '.join(str(c) for c in cdn.failover_status_codes)} or {cdn.connection_attempts} x "
+            f"{cdn.connection_timeout} s of connection attempts (on a real account the probes keep the web record)")
     database = blueprint.database
     if database is not None:
         ident = f"{name}-db"

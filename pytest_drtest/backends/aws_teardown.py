@@ -3,7 +3,8 @@
 What the run created is found by its tag, not remembered: a run that fails, is interrupted (Ctrl-C)
 or loses its cleanup stack still finds everything. The Resource Groups Tagging API's
 ``GetResources`` lists the tagged resources of a region (Resource Groups Tagging API reference,
-"GetResources"); what it does not list is asked of its service: Auto Scaling groups
+"GetResources"); what it does not list is asked of its service: CloudFront distributions
+(``ListDistributions``, global), Auto Scaling groups
 (``DescribeTags``), EC2 launch templates (``DescribeLaunchTemplates``), FIS experiment templates (``ListExperimentTemplates``), Route 53 health checks
 and hosted zones (``ListTagsForResources``, global, in us-east-1). Each resource goes by its
 service's delete call, in dependency order (experiments stopped and templates first, subnets and
@@ -104,7 +105,20 @@ def find_tagged(clients: Any, regions: Iterable[str], run_id: str) -> list[Tagge
                     ident = tag_set["ResourceId"]
                     arn = f"arn:aws:route53:::{kind}/{ident}"
                     found.setdefault((f"route53:{kind}", "us-east-1", ident), Tagged(arn, "us-east-1", f"route53:{kind}", ident))
+    _tagged_distributions(clients, run_id, found)
     return list(found.values())
+
+
+def _tagged_distributions(clients: Any, run_id: str, found: dict[tuple[str, str, str], Tagged]) -> None:
+    """CloudFront is global: its distributions are asked of it in us-east-1 (``ListDistributions``,
+    ``ListTagsForResource``), whatever the run's Regions."""
+    cloudfront = clients.client("cloudfront", "us-east-1")
+    for page in cloudfront.get_paginator("list_distributions").paginate():
+        for dist in (page.get("DistributionList") or {}).get("Items") or []:
+            tags = cloudfront.list_tags_for_resource(Resource=dist["ARN"])["Tags"].get("Items") or []
+            if any(t["Key"] == RUN_TAG and t.get("Value") == run_id for t in tags):
+                found.setdefault(("cloudfront:distribution", "us-east-1", dist["Id"]),
+                                 Tagged(dist["ARN"], "us-east-1", "cloudfront:distribution", dist["Id"]))
 
 
 def _drop_terminated(clients: Any, found: dict[tuple[str, str, str], Tagged]) -> None:
@@ -225,6 +239,12 @@ def _dax_cluster(c: Any, r: Tagged) -> None:
     c.client("dax", r.region).delete_cluster(ClusterName=r.ident)  # arn:aws:dax:<region>:<account>:cache/<name>
 
 
+def _distribution(c: Any, r: Tagged) -> None:
+    from pytest_drtest.topology.cdn import delete_distribution
+
+    delete_distribution(c.client("cloudfront", "us-east-1"), r.ident)  # disabled, deployed, then deleted
+
+
 def _bucket(c: Any, r: Tagged) -> None:
     empty_and_delete_bucket(c.client("s3", r.region), r.ident)
 
@@ -250,6 +270,7 @@ Deleter = Callable[[Any, Tagged], None]
 #: ``service:type`` -> its deleter, in the order teardown runs them.
 DELETERS: dict[str, Deleter] = {
     "cloudformation:stack": _stack,
+    "cloudfront:distribution": _distribution,  # before the load balancers it points at
     "fis:experiment-template": _fis_template,
     "cloudwatch:alarm": _alarm,
     "autoscaling:group": _asg,

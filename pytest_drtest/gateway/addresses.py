@@ -4,6 +4,7 @@ Every address is in 127.0.0.0/8 (any of them binds on Linux without configuratio
 
     127.S.R.1        the AWS endpoint (gateway) of region R of the run (R = 1 primary, 2 DR)
     127.S.250.1      the gateway of the global services (Route 53, IAM, STS, CloudFront)
+    127.S.250.2      the CloudFront edge: every distribution's ``*.cloudfront.net`` name
     127.S.250.53     the DNS server
     127.S.R.10-249   the region's endpoints, given out in creation order: load balancers (the
                      web tier), database instance, cluster and reader endpoints (port 5432), the
@@ -125,6 +126,11 @@ class AddressPlan:
         return self._address(GLOBAL_BLOCK, 1)
 
     @property
+    def edge(self) -> str:
+        """The CloudFront edge's address (viewer requests to every distribution)."""
+        return self._address(GLOBAL_BLOCK, 2)
+
+    @property
     def dns(self) -> str:
         return self._address(GLOBAL_BLOCK, 53)
 
@@ -151,7 +157,7 @@ class AddressPlan:
 
     def describe(self) -> list[tuple[str, str]]:
         """``(what, address)`` rows of the map, for docs and reports."""
-        rows = [("global services", self.global_gateway), ("DNS", self.dns)]
+        rows = [("global services", self.global_gateway), ("CloudFront edge", self.edge), ("DNS", self.dns)]
         rows += [(f"{region} gateway", self.gateway(region)) for region in self._blocks]
         rows += [(f"{name} ({region})", address) for (region, name), address in self._given.items()]
         return rows

@@ -6,8 +6,10 @@ through this object (the harness hands it over), never through the emulators the
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pytest_drtest.measure import EdgeRead
 from pytest_drtest.probes.app import AppUnavailable
 
 if TYPE_CHECKING:
@@ -36,6 +38,19 @@ class InProcessReach:
         if not endpoint.is_healthy(self.emulation.world):
             raise AppUnavailable(f"{host}: HTTP 503 (no healthy targets)")
         return endpoint.region
+
+    def view(self, domain: str, path: str, serve: Callable[[str], int]) -> EdgeRead:
+        """A viewer ``GET`` of ``path`` through the CloudFront distribution ``domain``; ``serve(origin
+        domain)`` answers for the application behind an origin that serves."""
+        cloudfront: Any = self.emulation.services.get("cloudfront")
+        if cloudfront is None:
+            raise AppUnavailable(f"{domain}: no CloudFront in this emulation")
+        try:
+            answer = cloudfront.request(domain, path, "GET", serve=serve)
+        except KeyError:
+            raise AppUnavailable(f"{domain}: HTTP 403 (no such distribution)") from None
+        region = cloudfront.origin_region(answer.domain) if answer.attempts[-1].status is not None else None
+        return EdgeRead(self.emulation.clock.now(), answer.status, region, answer.failed_over, answer.seconds)
 
     def health_transitions(self, check_id: str) -> list[tuple[float, bool]]:
         """``(clock time, healthy)`` of every change of a Route 53 health check's status."""

@@ -10,10 +10,12 @@ if TYPE_CHECKING:
 
 
 def topology_env(topology: Topology, region: str) -> dict[str, str]:
-    """``DRTEST_TABLE``, ``DRTEST_BUCKET``, ``DRTEST_DB_*`` and libpq's ``PG*`` of ``region``'s app."""
+    """``DRTEST_TABLE``, ``DRTEST_BUCKET``, ``DRTEST_CDN``, ``DRTEST_DB_*`` and libpq's ``PG*`` of ``region``'s app."""
     from pytest_drtest.topology.build import DB_PASSWORD, DB_USER, database_endpoint
 
     env: dict[str, str] = {"DRTEST_REGION_ROLE": topology.stack(region).role, "DRTEST_FQDN": topology.fqdn}
+    if topology.cdn_domain:  # [cdn]: the distribution's name (the world's DNS answers it with the edge)
+        env["DRTEST_CDN"] = topology.cdn_domain
     config = topology.app_config.get(region, {})
     if config.get("table"):
         env["DRTEST_TABLE"] = str(config["table"])

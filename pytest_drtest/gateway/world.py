@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_drtest.gateway.addresses import AddressPlan, service_port
 from pytest_drtest.gateway.dns import ELB_TTL, MAX_CHAIN, RDS_TTL, DnsAnswer, DnsServer
+from pytest_drtest.gateway.edge import EdgeApp
 from pytest_drtest.gateway.gateway import GatewayApp
 from pytest_drtest.gateway.server import Listener
 from pytest_drtest.sink import ErrorSink
@@ -49,6 +50,9 @@ def awscli_initialize(cli):
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 #: ``AWS_ENDPOINT_URL_<service id>`` of the global services (botocore's per-service variables).
+CLOUDFRONT_SUFFIX = ".cloudfront.net"
+#: The TTL of a distribution's name in the world's DNS (a minute: the model's choice)
+EDGE_TTL = 60
 GLOBAL_ENDPOINT_VARIABLES = {"route53": "ROUTE_53", "iam": "IAM", "sts": "STS", "cloudfront": "CLOUDFRONT"}
 
 
@@ -76,6 +80,9 @@ class NetworkWorld:
         self.dns_port = service_port(53)
         self.gateways: dict[str, Listener] = {region: self._gateway(region) for region in plan.regions}
         self.global_gateway = self._gateway(None)
+        self.edge_app = EdgeApp(self, lambda: self.gateway_port)
+        self.edge = Listener(plan.edge, self.gateway_port, self.edge_app, name="CloudFront edge",
+                             on_error=self.errors.reporter("the CloudFront edge"))
         self.dns = DnsServer(plan.dns, self.dns_port, self.answer, region_of=plan.region_of,
                              on_error=self.errors.reporter("the DNS server"))
         self._region_listeners: dict[str, list[Listener]] = {}
@@ -99,6 +106,7 @@ class NetworkWorld:
         self._folder = Path(tempfile.mkdtemp(prefix="drtest-world-"))
         try:
             self.global_gateway.start()
+            self.edge.start()
             for gateway in self.gateways.values():
                 gateway.start()
             self.dns.start()
@@ -123,6 +131,9 @@ class NetworkWorld:
         for gateway in self.gateways.values():
             gateway.stop()
         self.global_gateway.stop()
+        self.edge.stop()
+        with contextlib.suppress(Exception):
+            self.edge_app.close()
         self.dns.stop()
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
@@ -202,11 +213,20 @@ class NetworkWorld:
     def _own_name(self, name: str) -> Name | None:
         if name in self.names:
             return self.names[name]
+        if name.endswith(CLOUDFRONT_SUFFIX) and self._distribution(name):
+            return Name(self.plan.edge, EDGE_TTL, "")
         endpoint = self.emulation.endpoints.get(name)
         address = getattr(endpoint, "address", None) if endpoint is not None else None
         if endpoint is not None and address:
             return Name(address, RDS_TTL if endpoint.kind != "alb" else ELB_TTL, endpoint.region)
         return None
+
+    def _distribution(self, name: str) -> bool:
+        cloudfront: Any = self.emulation.services.get("cloudfront")
+        try:
+            return cloudfront is not None and bool(cloudfront.distribution(name))
+        except KeyError:
+            return False
 
     def _answer(self, name: str, rtype: str, region: str) -> DnsAnswer:
         route53: Any = self.emulation.services.get("route53")

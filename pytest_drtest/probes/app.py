@@ -16,12 +16,15 @@ emulated world on the network: DNS over UDP, HTTP to the web tier).
 """
 from __future__ import annotations
 
+import urllib.parse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import botocore.exceptions
 
 from pytest_drtest.emulation.dax.client import DaxUnavailable
 from pytest_drtest.errors import DrConfigError
+from pytest_drtest.measure import EdgeRead
 from pytest_drtest.probes.sql import SqlStore, SqlUnavailable
 
 if TYPE_CHECKING:
@@ -40,6 +43,10 @@ class Reach(Protocol):
 
     def reach(self, host: str) -> str:
         """The region of the load balancer ``host``; :class:`AppUnavailable` if it does not serve."""
+
+    def view(self, domain: str, path: str, serve: Callable[[str], int]) -> EdgeRead:
+        """A viewer GET through the CloudFront distribution ``domain`` (``serve``: the application
+        behind an origin answers it)."""
 
 
 class RegionApp:
@@ -155,6 +162,7 @@ class AppPath:
         self._cache: dict[str, tuple[list[str], float]] = {}
         self._sql = SqlStore(topology) if topology.blueprint.database else None
         self._apps: dict[str, RegionApp] = {}
+        self.edge_reads: list[EdgeRead] = []  # reads through the topology's CloudFront distribution ([cdn])
 
     def route(self) -> str:
         """The region whose load balancer answers this request now, or :class:`AppUnavailable`."""
@@ -185,9 +193,30 @@ class AppPath:
         return region
 
     def get(self, key: str) -> tuple[str, str | None]:
-        """Read one item in the serving region; return (region, payload)."""
+        """Read one item in the serving region; return (region, payload). With the topology's
+        CloudFront distribution ([cdn]) the read goes through it: the origin group's primary ALB,
+        or the DR one when the primary cannot be reached or answers a failover status code."""
+        if self.topology.cdn_domain is not None:
+            return self._get_through_edge(self.topology.cdn_domain, key)
         region = self.route()
         return region, self._app(region).get(key)
+
+    def _get_through_edge(self, domain: str, key: str) -> tuple[str, str | None]:
+        read: dict[str, str | None] = {}  # region -> what its application answered
+
+        def serve(origin: str) -> int:  # the application behind an ALB that serves, as the web tier answers
+            try:
+                region = self.reach.reach(origin)
+                read[region] = value = self._app(region).get(key)
+            except AppUnavailable:
+                return 500
+            return 200 if value is not None else 404
+
+        answer = self.reach.view(domain, f"/drtest/items/{urllib.parse.quote(key, safe='')}", serve)
+        self.edge_reads.append(answer)
+        if answer.region is None or answer.status not in (200, 404):
+            raise AppUnavailable(f"CloudFront {domain}: HTTP {answer.status}")
+        return answer.region, read.get(answer.region) if answer.status == 200 else None
 
     def read_all(self, keys: list[str]) -> tuple[str, dict[str, str | None]]:
         """Read many items in the serving region; missing keys map to None."""

@@ -32,6 +32,7 @@ import requests
 import requests.adapters
 from dnslib import QTYPE, DNSRecord
 
+from pytest_drtest.measure import EdgeRead
 from pytest_drtest.probes.app import AppUnavailable
 
 if TYPE_CHECKING:
@@ -172,7 +173,8 @@ class HttpAppPath:
             self.session.mount("https://", NamedHost(topology.fqdn))
             self.session.verify = trust_store()
         self._session_lock = threading.Lock()
-        self._cache: tuple[list[str], float] | None = None
+        self._cache: dict[str, tuple[list[str], float]] = {}  # name -> (addresses, until), by the answer's TTL
+        self.edge_reads: list[EdgeRead] = []  # reads through the topology's CloudFront distribution ([cdn])
         self._batch_reads: bool | None = None  # does the service answer the batch read? (None: not asked yet)
 
     def _released(self) -> Any:
@@ -180,20 +182,25 @@ class HttpAppPath:
 
         return self.lock.released() if self.lock is not None else nullcontext()
 
-    def _address(self) -> str:
+    def _address(self, name: str | None = None) -> str:
+        name = name or self.topology.fqdn
         now = self.topology.clock.now()
-        if self._cache is not None and now < self._cache[1]:
-            addresses = self._cache[0]
+        cached = self._cache.get(name)
+        if cached is not None and now < cached[1]:
+            addresses = cached[0]
         else:
             with self._released():
-                addresses, ttl = self.lookup(self.topology.fqdn)
+                addresses, ttl = self.lookup(name)
             clock = self.topology.clock
             speed = getattr(clock, "speed", None)
             if speed is not None:  # on a paced clock the world's DNS gives TTLs in wall seconds
                 ttl *= float(speed)
-            self._cache = (addresses, now + ttl) if ttl > 0 else None
+            if ttl > 0:
+                self._cache[name] = (addresses, now + ttl)
+            else:
+                self._cache.pop(name, None)
         if not addresses:
-            raise AppUnavailable(f"DNS: no address for {self.topology.fqdn}")
+            raise AppUnavailable(f"DNS: no address for {name}")
         return addresses[0]
 
     def _request(self, method: str, key: str, body: str | None = None) -> tuple[str, requests.Response]:
@@ -220,11 +227,34 @@ class HttpAppPath:
         return region
 
     def get(self, key: str) -> tuple[str, str | None]:
+        """Read one item: through the topology's CloudFront distribution ([cdn], the emulated world's
+        edge), else at the web record's load balancer."""
+        if self.topology.cdn_domain is not None and not self.by_name:
+            return self._get_through_edge(self.topology.cdn_domain, key)
         region, response = self._request("GET", key)
         if response.status_code == 404:
             return region, None
         if response.status_code != 200:
             raise AppUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
+        return region, response.text
+
+    def _get_through_edge(self, domain: str, key: str) -> tuple[str, str | None]:
+        address = self._address(domain)
+        port = "" if self.web_port == 80 else f":{self.web_port}"
+        url = f"http://{address}{port}/drtest/items/{urllib.parse.quote(key, safe='')}"
+        try:
+            with self._released(), self._session_lock:
+                response = self.session.get(url, headers={"Host": domain}, timeout=HTTP_TIMEOUT)
+        except requests.RequestException as exc:
+            raise AppUnavailable(f"{domain} ({address}): {type(exc).__name__}: connection failed") from None
+        region = response.headers.get("X-Drtest-Origin-Region") or None
+        self.edge_reads.append(EdgeRead(self.topology.clock.now(), response.status_code, region,
+                                        response.headers.get("X-Drtest-Failed-Over") == "true",
+                                        float(response.headers.get("X-Drtest-Connect-Seconds") or 0.0)))
+        if response.status_code == 404 and region:
+            return region, None
+        if response.status_code != 200 or region is None:
+            raise AppUnavailable(f"CloudFront {domain}: HTTP {response.status_code}: {response.text[:200]}")
         return region, response.text
 
     def read_all(self, keys: list[str]) -> tuple[str, dict[str, str | None]]:

@@ -19,6 +19,7 @@ from pytest_drtest.measure import (
     compute_rpo,
     compute_rto,
     conflict_overwrites,
+    edge_summary,
     lost_objects,
     object_key,
     split_object_key,
@@ -267,11 +268,20 @@ class Probe:
             samples=len(self.samples), failed_samples=sum(1 for s in self.samples if not s.ok),
             milestones=milestones, served_by=served,
             conflict_overwrites=conflict_overwrites(self.ledger, self._conflicts()) if self._conflicts else [],
-            lost_objects=objects, stale_reads=self._stale_since_start(),
+            lost_objects=objects, stale_reads=self._stale_since_start(), cdn=self._edge_reads(),
         )
         if any(getattr(f, "data_fault", False) for f in self._faults()):
             self._recovered_by_runbook(result)
         return result
+
+    def _edge_reads(self) -> dict[str, Any] | None:
+        """The summary of the reads through the topology's CloudFront distribution since the first
+        tick (None when the path reads through none)."""
+        reads = getattr(self.path, "edge_reads", None)
+        if self.topology is None or self.topology.cdn_domain is None or reads is None:
+            return None
+        start = self.samples[0].t if self.samples else float("inf")
+        return edge_summary([r for r in reads if r.t >= start])
 
     def _stale_since_start(self) -> list[StaleAnswer]:
         """The stale answers of the probe's keys since its first tick."""

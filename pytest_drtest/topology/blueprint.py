@@ -61,6 +61,16 @@ class DaxSpec:
     nodes: int = 3  # a primary and two read replicas, one per AZ (DAX's production recommendation)
 
 
+@dataclass(frozen=True)
+class CdnSpec:
+    """A CloudFront distribution in front of the two Regions' load balancers: an origin group with the
+    primary ALB first and the DR ALB second; the application's reads go through it."""
+
+    connection_attempts: int = 3  # Origin.ConnectionAttempts, 1-3 ([BC:cloudfront]; CloudFront's default)
+    connection_timeout: int = 10  # Origin.ConnectionTimeout in seconds, 1-10 ([BC:cloudfront]; the default)
+    failover_status_codes: tuple[int, ...] = (500, 502, 503, 504)  # the origin group's FailoverCriteria
+
+
 #: Engines of ElastiCache global datastores (ElastiCache user guide, "Replication across AWS Regions
 #: using global datastores": Valkey 7.2+, Redis OSS 5.0.6+)
 CACHE_ENGINES = ("valkey", "redis")
@@ -137,6 +147,7 @@ class Blueprint:
     archive_restore_tier: str = "Standard"
     cache: CacheSpec | None = None  # [cache]: ElastiCache replication group (+ global datastore), opt-in
     dax: DaxSpec | None = None  # [dax]: a DAX cluster per Region in front of the probe table, opt-in
+    cdn: CdnSpec | None = None  # [cdn]: a CloudFront origin group over the two ALBs for reads, opt-in
 
     @property
     def fqdn(self) -> str:
@@ -289,13 +300,14 @@ def parse_blueprint(data: dict[str, Any], source: str) -> Blueprint:
         db.reject_unknown()
     cache = _cache(top) if "cache" in data else None
     dax = _dax(top) if "dax" in data else None
+    cdn = _cdn(top) if "cdn" in data else None
     web = None
     if "web" in data:
         web = parse_web(top.get("web", dict), source=source, cwd=str(Path(source).resolve().parent))
     tags = _tags(top)
     top.reject_unknown()
     return Blueprint(name, source, domain, record, instance_type, capacity, tuple(tables), tuple(buckets), schedule, database, web,
-                     tags, archive_restore_tier=archive_tier, cache=cache, dax=dax)
+                     tags, archive_restore_tier=archive_tier, cache=cache, dax=dax, cdn=cdn)
 
 
 def _cache(top: Fields) -> CacheSpec:
@@ -311,6 +323,30 @@ def _cache(top: Fields) -> CacheSpec:
                             source=top.source, field="cache.node_type")
     cache.reject_unknown()
     return CacheSpec(node_type=node_type, engine=engine)
+
+
+def _cdn(top: Fields) -> CdnSpec:
+    """``[cdn]``: ``connection_attempts`` (1-3), ``connection_timeout`` (1-10 s) of each origin and the
+    origin group's ``failover_status_codes`` (of the codes CloudFront fails over on), as the
+    CloudFront API bounds them ([BC:cloudfront] ``Origin``; the CloudFront Developer Guide,
+    "Optimize high availability with CloudFront origin failover")."""
+    from pytest_drtest.emulation.cloudfront.models import FAILOVER_STATUS_CODES
+
+    cdn = top.table("cdn")
+    bounds = {"connection_attempts": (1, 3, CdnSpec.connection_attempts), "connection_timeout": (1, 10, CdnSpec.connection_timeout)}
+    values: dict[str, int] = {}
+    for key, (low, high, default) in bounds.items():
+        value = cdn.get(key, int, default)
+        if not low <= value <= high:
+            raise DrConfigError(f"expected {low}-{high}, got {value}", source=top.source, field=f"cdn.{key}")
+        values[key] = value
+    codes = cdn.get("failover_status_codes", list, list(CdnSpec.failover_status_codes))
+    allowed = ", ".join(str(c) for c in sorted(FAILOVER_STATUS_CODES))
+    if not codes or any(isinstance(c, bool) or c not in FAILOVER_STATUS_CODES for c in codes):
+        raise DrConfigError(f"expected a non-empty list of the status codes CloudFront fails over on ({allowed}), got {codes!r}",
+                            source=top.source, field="cdn.failover_status_codes")
+    cdn.reject_unknown()
+    return CdnSpec(values["connection_attempts"], values["connection_timeout"], tuple(sorted(set(codes))))
 
 
 def _dax(top: Fields) -> DaxSpec:

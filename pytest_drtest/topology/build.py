@@ -6,7 +6,8 @@ strategy replicates continuously), versioned S3 buckets (replicated to the DR re
 strategy replicates), Route 53 records with health checks, and for backup & restore an AWS Backup
 vault per region and a plan whose rule copies every recovery point to the DR vault, and the
 application's release archive in S3 Glacier Flexible Retrieval in the DR region; the blueprint's
-``[cache]`` (ElastiCache) and ``[dax]`` (:mod:`pytest_drtest.topology.dax`) when it has them.
+``[cache]`` (ElastiCache), ``[dax]`` (:mod:`pytest_drtest.topology.dax`) and ``[cdn]``
+(:mod:`pytest_drtest.topology.cdn`) when it has them.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pytest_drtest.durations import parse_duration
 from pytest_drtest.errors import DrError
 from pytest_drtest.measure import object_key
 from pytest_drtest.regions import zones
+from pytest_drtest.topology.cdn import build_cdn, check_cdn
 from pytest_drtest.topology.dax import build_dax
 from pytest_drtest.topology.model import RegionStack, Topology
 
@@ -105,6 +107,7 @@ def build(topology: Topology, ledger: Any = None) -> Topology:
     global-table replica is added: the replica then starts from a copy of them, as AWS copies a
     table's items to a new replica, instead of replicating each one."""
     strategy = topology.strategy
+    check_cdn(topology)  # before anything is created
     primary = topology.regions.setdefault(topology.primary_region, RegionStack(topology.primary_region, "primary"))
     dr = topology.regions.setdefault(topology.dr_region, RegionStack(topology.dr_region, "dr"))
     build_compute(topology, primary, topology.blueprint.capacity)
@@ -121,6 +124,7 @@ def build(topology: Topology, ledger: Any = None) -> Topology:
         if stack.tables:
             topology.app_config.setdefault(region, {})["table"] = stack.tables[topology.probe_table]
     build_dax(topology)
+    build_cdn(topology)
     topology.note("topology-built", topology.name)
     return topology
 

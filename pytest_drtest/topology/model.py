@@ -99,6 +99,8 @@ class Topology:
     restores: list[dict[str, Any]] = field(default_factory=list)  # restores runbooks performed
     global_cluster: str | None = None
     cache_global: str | None = None  # the ElastiCache global datastore ([cache], warm standby, active/active)
+    cdn_id: str | None = None  # the CloudFront distribution in front of the two ALBs ([cdn])
+    cdn_domain: str | None = None  # its ``dxxxxxxxx.cloudfront.net`` name: the application's reads go there
     #: ``(region, cluster) -> client`` of a DAX cluster's data path (``get_item``, ``put_item``,
     #: ``batch_get_item``...): the emulation's in-process DAX client; None where DAX has no data path
     dax_connect: Callable[[str, str], Any] | None = None
@@ -194,6 +196,7 @@ class Topology:
             "primary_region": self.primary_region,
             "dr_region": self.dr_region,
             "fqdn": self.fqdn,
+            **({"cdn": {"id": self.cdn_id, "domain": self.cdn_domain}} if self.cdn_id else {}),
             "regions": {
                 region: {
                     "role": s.role,

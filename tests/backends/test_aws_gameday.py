@@ -86,6 +86,26 @@ def test_a_failing_test_still_deletes_everything_tagged_with_its_run(account: No
     assert ec2.describe_vpcs(Filters=[{"Name": f"tag:{RUN_TAG}", "Values": [dr.run_id]}])["Vpcs"] == []
 
 
+def test_a_tagged_distribution_is_found_globally_and_disabled_before_it_is_deleted(account: None, tmp_path: Path) -> None:
+    """CloudFront is global: teardown asks it in us-east-1 whatever the run's Regions and deletes the
+    run's distribution (disabled first: the emulation, unlike moto, refuses an enabled one as
+    CloudFront does, which tests/test_cdn_reads.py pins)."""
+    dr = _harness(tmp_path)
+    with dr:
+        cloudfront = dr.client("cloudfront", "us-east-1")
+        made = cloudfront.create_distribution_with_tags(DistributionConfigWithTags={"DistributionConfig": {
+            "CallerReference": dr.run_id, "Comment": "web", "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [{"Id": "alb", "DomainName": "web.example.com",
+                                                  "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443,
+                                                                         "OriginProtocolPolicy": "http-only"}}]},
+            "DefaultCacheBehavior": {"TargetOriginId": "alb", "ViewerProtocolPolicy": "allow-all",
+                                     "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"}},
+            "Tags": {"Items": dr.run_tags}})["Distribution"]
+        assert ("cloudfront:distribution", "us-east-1") in _left(dr)
+    assert boto3.client("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
+    assert made["Id"] and _left(dr) == []
+
+
 def test_ctrl_c_still_tears_down_and_the_interrupt_goes_on(account: None, tmp_path: Path) -> None:
     dr = _harness(tmp_path)
     with pytest.raises(KeyboardInterrupt), dr:

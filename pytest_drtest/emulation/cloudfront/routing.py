@@ -11,10 +11,14 @@ primary origin ... for as long as 30 seconds (3 connection attempts of 10 second
 failing over"); when the secondary (or a lone origin) cannot be reached CloudFront answers 504.
 
 The emulation has no cache (every request is a miss) and models no time for an origin that
-answers: the modeled time of a request is the connection timeouts it waited out.
+answers: the modeled time of a request is the connection timeouts it waited out. What an origin
+that can be reached answers is the emulation's model of it (an ALB's 503 without registered
+targets...), or, with ``serve``, what the application behind it really answers: the probes'
+application path and the network world's edge pass the request on to it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import botocore.exceptions
@@ -42,22 +46,27 @@ class Routing(ServiceEmulator):
     distributions: dict[str, DistributionSpec]
     app_status: dict[str, int]
 
-    def request(self, distribution: str, path: str = "/", method: str = "GET") -> ViewerResponse:
+    def request(self, distribution: str, path: str = "/", method: str = "GET", *,
+                serve: Callable[[str], int] | None = None) -> ViewerResponse:
         """Send a viewer request through ``distribution`` (its Id or its ``*.cloudfront.net``
         domain name): which origin answered, with what status, after how many modeled seconds.
-        The clock does not move; a probe that wants the time to pass sleeps ``seconds``."""
+        The clock does not move; a probe that wants the time to pass sleeps ``seconds``.
+
+        ``serve(origin domain) -> HTTP status``: the application behind an origin that the model
+        finds serving (an ALB with a healthy target) answers the request itself; its status then
+        decides the failover, as the origin's answer does on CloudFront."""
         spec = self.distribution(distribution)
         method = method.upper()
         target = spec.behavior_for(path).target
         tried: list[Attempt] = []
         group = spec.groups.get(target)
         if group is None:
-            tried.append(self._try(spec.origins[target], path))
+            tried.append(self._try(spec.origins[target], path, serve))
         else:
-            tried.append(self._try(spec.origins[group.primary], path))
+            tried.append(self._try(spec.origins[group.primary], path, serve))
             first = tried[0].status
             if method in FAILOVER_METHODS and (first is None or first in group.status_codes):
-                tried.append(self._try(spec.origins[group.secondary], path))
+                tried.append(self._try(spec.origins[group.secondary], path, serve))
         last = tried[-1]
         return ViewerResponse(
             distribution_id=spec.id,
@@ -90,11 +99,19 @@ class Routing(ServiceEmulator):
             self.app_status[key] = int(status)
 
     # -- one origin ---------------------------------------------------------------------------
-    def _try(self, origin: OriginSpec, path: str) -> Attempt:
+    def _try(self, origin: OriginSpec, path: str, serve: Callable[[str], int] | None = None) -> Attempt:
         status = self._origin_answer(origin.domain, origin.path.rstrip("/") + "/" + path.lstrip("/"))
         if status is None:  # every connection attempt times out
             return Attempt(origin.id, origin.domain, None, origin.attempts * origin.timeout, origin.attempts)
+        key = origin.domain.lower().rstrip(".")
+        if status == 200 and serve is not None and key not in self.app_status:
+            status = serve(key)
         return Attempt(origin.id, origin.domain, status, 0.0, 1)
+
+    def origin_region(self, domain: str) -> str | None:
+        """The Region of the endpoint behind origin ``domain`` (None for one the emulation does not know)."""
+        endpoint = self.emulation.endpoints.get(domain.lower().rstrip("."))
+        return None if endpoint is None else endpoint.region
 
     def _origin_answer(self, domain: str, path: str) -> int | None:
         """The origin's HTTP status, or None when CloudFront cannot connect to it."""
