@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from pytest_drtest import faults
 from pytest_drtest.errors import DrConfigError
 from pytest_drtest.harness import Harness
 from pytest_drtest.scenario import load_scenario
@@ -178,6 +179,9 @@ def _shipped() -> dict[str, Any]:
     (lambda t: (t["Conditions"].update(HasCache={"Fn::Equals": ["1", "1"]}),
                 t["Resources"]["CacheGlobal"]["Properties"]["Members"][0].update(Role="SECONDARY")),
      "Resources.CacheGlobal.Properties.Members", "expected exactly one member with Role PRIMARY"),
+    (lambda t: (t["Conditions"].update(PrimaryCdn={"Fn::Equals": ["1", "1"]}),
+                t["Resources"]["Cdn"]["Properties"]["DistributionConfig"].update(Logging={"Bucket": "logs.s3.amazonaws.com"})),
+     "Resources.Cdn.Properties.DistributionConfig.Logging", "not deployed by the emulated CloudFormation path"),
 ])
 def test_an_unresolvable_template_is_refused_naming_the_file_and_the_path(
     tmp_path: Path, params: Path, change: Any, where: str, message: str
@@ -431,3 +435,27 @@ def test_with_dax_the_template_puts_a_dax_cluster_in_front_of_the_orders_table_i
             dr.clock.sleep("20s")
         after = emulator.cache_stats(topology.primary_region, "orders-dax")
         assert after["hits"] + after["misses"] >= before["hits"] + before["misses"] + 20  # a read per probe tick
+
+
+def test_with_cdn_the_template_puts_cloudfront_origin_failover_in_front_of_both_albs(tmp_path: Path) -> None:
+    # WithCdn: AWS::CloudFront::Distribution in the primary's stack, its second origin the DR ALB
+    # (PeerAlbDns); CloudFormation's lists written as the API's; the application's reads go through it
+    path = tmp_path / "cdn.json"
+    path.write_text(json.dumps({"Parameters": {"WithCdn": "true", "WithDatabase": "false"}}), encoding="utf-8")
+    with Harness(Settings(), strategy="warm-standby", blueprint=load_blueprint("web-app.yaml", parameters=str(path))) as dr:
+        topology = dr.topology
+        cloudfront = dr.client("cloudfront", "us-east-1")
+        dist = cloudfront.get_distribution(Id=topology.cdn_id)["Distribution"]
+        tags = cloudfront.list_tags_for_resource(Resource=dist["ARN"])["Tags"]["Items"]
+        with dr.probe(interval="5s") as probe:
+            dr.clock.sleep("1m")
+            dr.inject(faults.RegionOutage("primary"))
+            assert probe.wait_recovered("30m")
+            result = probe.result()
+        albs = [topology.primary.alb_dns, topology.dr.alb_dns]
+    config = dist["DistributionConfig"]
+    assert dist["DomainName"].lower() == topology.cdn_domain and dist["Status"] == "Deployed"
+    assert [(o["Id"], o["DomainName"]) for o in config["Origins"]["Items"]] == list(zip(["primary", "dr"], albs, strict=True))
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == config["OriginGroups"]["Items"][0]["Id"] == "web"
+    assert (_tags(tags)["drtest:role"], _tags(tags)["drtest:region-role"]) == ("cdn", "primary")
+    assert result.cdn is not None and result.cdn["failed_over"] > 0 and result.cdn["wait_s_max"] == 30.0

@@ -706,6 +706,67 @@ def _dax_cluster(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, d
                   "ClusterDiscoveryEndpoint": f"{endpoint.get('Address', '')}:{endpoint.get('Port', '')}"}
 
 
+#: The ``DistributionConfig`` keys the deployer writes as the API's: CloudFormation's lists become the
+#: API's ``{"Quantity", "Items"}`` ([CFN-UG:aws-properties-cloudfront-distribution-distributionconfig]
+#: against [BC:cloudfront] ``DistributionConfig``); ``OriginGroups`` has that shape in both.
+_CDN_LISTS = ("Origins", "CacheBehaviors", "Aliases")
+_CDN_KEYS = frozenset({"Comment", "Enabled", "Origins", "OriginGroups", "DefaultCacheBehavior", "CacheBehaviors",
+                       "Aliases", "PriceClass", "HttpVersion", "IPV6Enabled", "DefaultRootObject"})
+
+
+def _quantity(items: list[Any]) -> dict[str, Any]:
+    return {"Quantity": len(items), "Items": items}
+
+
+def _cdn_behavior(behavior: dict[str, Any]) -> dict[str, Any]:
+    out = dict(behavior)
+    if isinstance(out.get("AllowedMethods"), list):
+        allowed = out.pop("AllowedMethods")
+        cached = out.pop("CachedMethods", None) or ["GET", "HEAD"]
+        out["AllowedMethods"] = {**_quantity(allowed), "CachedMethods": _quantity(cached)}
+    return out
+
+
+def _check_distribution(d: Deployment, name: str, p: dict[str, Any], where: str) -> None:
+    config = p["DistributionConfig"]
+    if not isinstance(config, dict):
+        raise DrConfigError("expected an object", source=d.template.source, field=f"{where}.DistributionConfig")
+    for key in sorted(set(config) - _CDN_KEYS):
+        raise DrConfigError(f"not deployed by the emulated CloudFormation path (it deploys {', '.join(sorted(_CDN_KEYS))})",
+                            source=d.template.source, field=f"{where}.DistributionConfig.{key}")
+    for key in _CDN_LISTS:
+        if key in config and not isinstance(config[key], list):
+            raise DrConfigError("expected a list (CloudFormation's shape)", source=d.template.source,
+                                field=f"{where}.DistributionConfig.{key}")
+
+
+def _distribution(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``AWS::CloudFront::Distribution`` (``Ref`` is its Id; ``DomainName``): CloudFormation's
+    ``DistributionConfig`` written as the API's, with the ``CallerReference`` CloudFormation makes up,
+    created with its tags (``CreateDistributionWithTags``; CloudFront is global: called in
+    us-east-1), waited for until ``Deployed``; teardown disables it before deleting it."""
+    from pytest_drtest.topology.cdn import CLOUDFRONT_REGION, delete_distribution
+
+    assert d.topology is not None
+    config: dict[str, Any] = dict(p["DistributionConfig"])
+    for key in _CDN_LISTS:
+        if key in config:
+            items = [_cdn_behavior(b) for b in config[key]] if key == "CacheBehaviors" else list(config[key])
+            config[key] = _quantity(items)
+    if "DefaultCacheBehavior" in config:
+        config["DefaultCacheBehavior"] = _cdn_behavior(config["DefaultCacheBehavior"])
+    config["Enabled"] = _bool(config.get("Enabled", True))
+    config.setdefault("Comment", "")
+    config["CallerReference"] = f"{d.topology.name}-{d.role}-{logical}-{d.topology.run_id or 'stack'}"
+    cloudfront = d.topology.client("cloudfront", CLOUDFRONT_REGION)
+    made = cloudfront.create_distribution_with_tags(
+        DistributionConfigWithTags={"DistributionConfig": config, "Tags": {"Items": _tags(p)}})["Distribution"]
+    ident = str(made["Id"])
+    d.topology.cleanup.push(f"cloudfront distribution {ident}", partial(delete_distribution, cloudfront, ident))
+    cloudfront.get_waiter("distribution_deployed").wait(Id=ident)
+    return ident, {"DomainName": str(made["DomainName"]).lower(), "Id": ident}
+
+
 def _tag_map(value: Any) -> dict[str, str]:
     """AWS Backup's tags: a JSON object of key -> value in CloudFormation as in the API."""
     return {str(k): str(v) for k, v in (value or {}).items()}
@@ -867,6 +928,8 @@ API_TYPES: dict[str, ApiType] = {
                                     "DBClusterResourceId"), _db_cluster, ("Engine",), _check_cluster),
     "AWS::SecretsManager::Secret": ApiType(("Id",), _secret, ("SecretString",)),
     "AWS::ElastiCache::ReplicationGroup": ApiType((), _replication_group, ("ReplicationGroupDescription",)),
+    "AWS::CloudFront::Distribution": ApiType(("DomainName", "Id"), _distribution, ("DistributionConfig",),
+                                             _check_distribution),
     "AWS::DAX::Cluster": ApiType(("Arn", "ClusterDiscoveryEndpoint"), _dax_cluster, ("NodeType", "ReplicationFactor", "IAMRoleARN")),
     "AWS::ElastiCache::GlobalReplicationGroup": ApiType((), _global_replication_group, ("Members",),
                                                         _check_global_replication_group),

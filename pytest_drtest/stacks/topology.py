@@ -32,7 +32,7 @@ from pytest_drtest.topology.blueprint import (
 from pytest_drtest.topology.model import RegionStack, Topology
 
 ROLES = ("vpc", "subnet", "load-balancer", "target-group", "web", "health-check", "table", "bucket", "database", "cluster",
-         "cache", "dax",
+         "cache", "dax", "cdn",
          "database-secret", "archive", "dns-zone", "web-record", "launch-template", "listener")
 PLAN_REGIONS = ("us-east-1", "us-west-2")
 _TAG_KEYS = {"AWS::Route53::HostedZone": "HostedZoneTags", "AWS::Route53::HealthCheck": "HealthCheckTags"}
@@ -258,6 +258,10 @@ def _map(topology: Topology, spec: StackSpec, deployment: Deployment, logical: s
         return
     if kind == "AWS::ElastiCache::GlobalReplicationGroup":
         topology.cache_global = physical
+        return
+    if kind == "AWS::CloudFront::Distribution":  # global: in front of both regions' load balancers
+        if role == "cdn":
+            topology.cdn_id, topology.cdn_domain = physical, str(attributes["DomainName"]).lower()
         return
     stack = _place(topology, deployment.region, tags)
     if kind == "AWS::Backup::BackupVault":
