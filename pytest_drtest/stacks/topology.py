@@ -260,7 +260,7 @@ def _map(topology: Topology, spec: StackSpec, deployment: Deployment, logical: s
         topology.cache_global = physical
         return
     if kind == "AWS::CloudFront::Distribution":  # global: in front of both regions' load balancers
-        if role == "cdn":
+        if role == "cdn" and attributes.get("DomainName"):
             topology.cdn_id, topology.cdn_domain = physical, str(attributes["DomainName"]).lower()
         return
     stack = _place(topology, deployment.region, tags)
