@@ -6,8 +6,10 @@ request's ``Host`` header and lets the CloudFront emulation route it
 (:meth:`~pytest_drtest.emulation.cloudfront.routing.Routing.request`): the origin group's
 primary first, the secondary when the primary cannot be connected to or answers a failover
 status code (``GET``, ``HEAD``, ``OPTIONS`` only). An origin the emulation finds serving gets the
-request for real, over HTTP to its listener (a load balancer of the web tier); its status decides
-the failover and its answer is the viewer's. On a paced clock the edge waits the modeled
+request for real: the edge hands it to the listener of that load balancer inside the world (as
+CloudFront's own network reaches an origin; no loopback TCP hop), which answers it as it answers a
+client on the network — its health, then the region's application (the built-in one, or the
+team's service over HTTP). Its status decides the failover and its answer is the viewer's. On a paced clock the edge waits the modeled
 connection attempts (``ConnectionAttempts`` × ``ConnectionTimeout``) in wall time.
 
 Headers of every answer: ``X-Cache: Miss from cloudfront`` (the emulation has no cache) and
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import requests
+from werkzeug.test import EnvironBuilder
 
 if TYPE_CHECKING:
     from pytest_drtest.gateway.world import NetworkWorld
@@ -43,11 +45,8 @@ def _answer(start_response: Callable[..., Any], status: int, body: bytes, header
 class EdgeApp:
     """The WSGI app of the edge (see the module docstring)."""
 
-    def __init__(self, network: NetworkWorld, origin_port: Callable[[], int]) -> None:
+    def __init__(self, network: NetworkWorld) -> None:
         self.network = network
-        self.origin_port = origin_port  # the port the web tier's load balancers listen on
-        self.session = requests.Session()
-        self.session.trust_env = False  # loopback addresses: never through a proxy of the environment
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         host = str(environ.get("HTTP_HOST") or "").split(":")[0].lower().rstrip(".")
@@ -55,26 +54,23 @@ class EdgeApp:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else None
         raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(environ.get("PATH_INFO", "/"))
+        content_type = str(environ.get("CONTENT_TYPE") or "text/plain")
         cloudfront: Any = self.network.emulation.services.get("cloudfront")
         via = [("Via", f"1.1 {hashlib.sha1(host.encode()).hexdigest()[:32]}.cloudfront.net (CloudFront)"),
                ("X-Cache", "Miss from cloudfront")]
-        answered: dict[str, requests.Response] = {}
+        answered: dict[str, tuple[int, list[tuple[str, str]], bytes]] = {}
 
         def serve(origin: str) -> int:
             endpoint = self.network.emulation.endpoints.get(origin)
             address = getattr(endpoint, "address", None)
-            if not address:
-                return 502
-            port = self.origin_port()
-            url = f"http://{address}{'' if port == 80 else f':{port}'}{raw}"
-            headers = {"Host": origin, "Content-Type": str(environ.get("CONTENT_TYPE") or "text/plain")}
+            listener = self.network.listener_at(address) if address else None
+            if listener is None:
+                return 502 if not address else 504
+            request = EnvironBuilder(path=raw, method=method, data=body, base_url=f"http://{origin}",
+                                     headers=[("Content-Type", content_type)]).get_environ()
             with self.network.lock.released():
-                try:
-                    response = self.session.request(method, url, data=body, headers=headers, timeout=(2, 30))
-                except requests.RequestException:
-                    return 504
-            answered[origin] = response
-            return response.status_code
+                answered[origin] = listener.handle(request)
+            return answered[origin][0]
 
         with self.network.lock:
             try:
@@ -91,12 +87,13 @@ class EdgeApp:
             time.sleep(answer.seconds / float(speed))
         ours = [("X-Drtest-Origin-Region", region or ""), ("X-Drtest-Failed-Over", str(answer.failed_over).lower()),
                 ("X-Drtest-Connect-Seconds", f"{answer.seconds:g}")]
-        response = answered.get(answer.domain.lower().rstrip("."))
-        if response is None or response.status_code != answer.status:  # the edge's own error, or the model's origin status
+        got = answered.get(answer.domain.lower().rstrip("."))
+        if got is None or got[0] != answer.status:  # the edge's own error, or the model's origin status
             return _answer(start_response, answer.status, f"CloudFront: HTTP {answer.status} from origin {answer.origin_id}".encode(),
                            [("Content-Type", "text/plain"), *via, *ours])
-        passed = [(k, v) for k, v in response.headers.items() if k.lower() not in HOP_HEADERS]
-        return _answer(start_response, response.status_code, response.content, [*passed, *via, *ours])
+        status, headers, content = got
+        passed = [(k, v) for k, v in headers if k.lower() not in HOP_HEADERS]
+        return _answer(start_response, status, content, [*passed, *via, *ours])
 
     def close(self) -> None:
-        self.session.close()
+        """Nothing to release: origins are reached inside the world."""

@@ -80,7 +80,7 @@ class NetworkWorld:
         self.dns_port = service_port(53)
         self.gateways: dict[str, Listener] = {region: self._gateway(region) for region in plan.regions}
         self.global_gateway = self._gateway(None)
-        self.edge_app = EdgeApp(self, lambda: self.gateway_port)
+        self.edge_app = EdgeApp(self)
         self.edge = Listener(plan.edge, self.gateway_port, self.edge_app, name="CloudFront edge",
                              on_error=self.errors.reporter("the CloudFront edge"))
         self.dns = DnsServer(plan.dns, self.dns_port, self.answer, region_of=plan.region_of,
@@ -157,6 +157,14 @@ class NetworkWorld:
         if self.emulation.world.region_up(region):
             listener.start()
         return listener
+
+    def listener_at(self, address: str) -> Listener | None:
+        """The running listener of a region's endpoint at ``address`` (None: none, or taken away)."""
+        for listeners in self._region_listeners.values():
+            for listener in listeners:
+                if listener.host == address and listener.running:
+                    return listener
+        return None
 
     def _world_changed(self, what: str, name: str) -> None:
         if what == "region-lost" and name in self.gateways:
