@@ -382,8 +382,9 @@ class Result:
 
 def edge_summary(reads: list[EdgeRead]) -> dict[str, Any]:
     """What the probe's reads through CloudFront met: how many, how many the origin group failed
-    over (answered by the secondary origin), how many the viewer got no item for (a status other
-    than 200 or 404), and the modeled seconds spent on connection attempts (longest, total)."""
+    over (sent on to the secondary origin, whatever it answered), how many the viewer got no
+    answer for (a status other than 200 or 404), the modeled seconds spent on connection attempts
+    (longest, total), and how many each Region's origin answered (200 or 404)."""
     waits = [r.seconds for r in reads]
     return {
         "reads": len(reads),
