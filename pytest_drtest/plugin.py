@@ -30,7 +30,10 @@ from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered fro
     marker_args,
 )
 from pytest_drtest.gc_tuning import check_mode as check_gc_mode
+from pytest_drtest.gc_tuning import collect_at_session_end
 from pytest_drtest.gc_tuning import restore as restore_gc
+from pytest_drtest.gc_tuning import thaw as thaw_gc
+from pytest_drtest.gc_tuning import tuned as gc_tuned
 from pytest_drtest.progress import Progress
 from pytest_drtest.report import RunReport
 from pytest_drtest.settings import (
@@ -252,6 +255,9 @@ def load_scenarios(settings: Settings) -> list[Any]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # registered before pytest's unraisable-exception check's cleanup runs (cleanups run newest
+    # first, and this plugin configures after pytest's own): unfreezes after its last collection
+    config.add_cleanup(thaw_gc)
     config.addinivalue_line(
         "markers",
         "dr(strategy=None, rto=None, rpo=None, availability=None, regions=None, blueprint=None, web=None): the DR "
@@ -279,7 +285,19 @@ def _scenario_info(scenario: Any) -> dict[str, Any]:
     }
 
 
+def _pytest_gc_passes(config: pytest.Config) -> int:
+    """How many ``gc.collect()`` passes pytest's unraisable-exception check will run (1 on
+    CPython; 0 in its in-process ``pytester`` runs); 1 when that private key cannot be read."""
+    try:
+        from _pytest.unraisableexception import gc_collect_iterations_key
+    except ImportError:
+        return 1
+    return int(config.stash.get(gc_collect_iterations_key, 1))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if gc_tuned():  # a harness ran: the heap is large, collect it once (gc_tuning), then restore
+        collect_at_session_end(_pytest_gc_passes(config))
     restore_gc()
     stash = config.stash
     keys: list[pytest.StashKey[Any]] = [SETTINGS_KEY, SCENARIOS_KEY, REPORT_KEY, GATE_KEY, PROGRESS_KEY]

@@ -42,3 +42,47 @@ def test_tuned_freezes_the_heap_only_when_the_process_exits(mode: str, frozen: b
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split("\n")[:2] == ["running 0", f"at exit {frozen}"]
+
+
+def test_the_session_end_collects_once_then_freezes_until_thawed() -> None:
+    gc_tuning.thaw()
+    assert gc.get_freeze_count() == 0
+    gc_tuning.collect_at_session_end(0)  # pytest runs no collection (its in-process pytester runs)
+    assert gc.get_freeze_count() == 0
+    try:
+        gc_tuning.collect_at_session_end(1)
+        assert gc.get_freeze_count() > 0
+        assert gc.collect() == 0  # what pytest's passes walk now: nothing of the frozen heap
+    finally:
+        gc_tuning.thaw()
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_heap_frozen_by_someone_else_is_left_as_it_is() -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        gc_tuning.collect_at_session_end(1)
+        gc_tuning.thaw()
+        assert gc.get_freeze_count() == frozen  # not unfrozen by the plugin
+    finally:
+        gc.unfreeze()
+
+
+def test_a_finalizer_error_of_a_cycle_is_still_reported_by_pytest(pytester: pytest.Pytester) -> None:
+    """The one collection runs while pytest's unraisable hook is installed: the error is not lost."""
+    pytester.makepyfile(test_cycle="""
+        from pytest_drtest import gc_tuning
+
+        class Boom:
+            def __del__(self):
+                raise RuntimeError("finalizer of a cycle")
+
+        def test_leaves_a_cycle():
+            gc_tuning.apply("tuned")  # as a harness does: the session's end collects once and freezes
+            boom = Boom()
+            boom.me = boom
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "always")
+    result.assert_outcomes(passed=1)
+    assert "RuntimeError: finalizer of a cycle" in result.stdout.str() + result.stderr.str()
