@@ -15,7 +15,7 @@ connection attempts (``ConnectionAttempts`` × ``ConnectionTimeout``) in wall ti
 Headers of every answer: ``X-Cache: Miss from cloudfront`` (the emulation has no cache) and
 ``Via``, as CloudFront adds them; and three of the emulation's, for probes and tests:
 ``X-Drtest-Origin-Region`` (the Region of the origin that answered), ``X-Drtest-Failed-Over``
-(``true`` when the secondary answered) and ``X-Drtest-Connect-Seconds`` (the modeled seconds spent
+(``true`` when the request was sent on to the secondary origin) and ``X-Drtest-Connect-Seconds`` (the modeled seconds spent
 on connection attempts).
 """
 from __future__ import annotations

@@ -51,8 +51,7 @@ def test_the_session_end_collects_once_then_freezes_until_thawed() -> None:
     assert gc.get_freeze_count() == 0
     try:
         gc_tuning.collect_at_session_end(1)
-        assert gc.get_freeze_count() > 0
-        assert gc.collect() == 0  # what pytest's passes walk now: nothing of the frozen heap
+        assert gc.get_freeze_count() > 0  # what pytest's passes walk now: only what is newer
     finally:
         gc_tuning.thaw()
     assert gc.get_freeze_count() == 0
@@ -61,10 +60,9 @@ def test_the_session_end_collects_once_then_freezes_until_thawed() -> None:
 def test_a_heap_frozen_by_someone_else_is_left_as_it_is() -> None:
     gc.freeze()
     try:
-        frozen = gc.get_freeze_count()
         gc_tuning.collect_at_session_end(1)
         gc_tuning.thaw()
-        assert gc.get_freeze_count() == frozen  # not unfrozen by the plugin
+        assert gc.get_freeze_count() > 0  # not unfrozen by the plugin (a frozen object may be freed meanwhile)
     finally:
         gc.unfreeze()
 
