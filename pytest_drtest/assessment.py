@@ -4,7 +4,9 @@
 what the DR region holds, following the strategy table of the whitepaper *Disaster Recovery of
 Workloads on AWS*: is compute running there (Auto Scaling ``DescribeAutoScalingGroups``), is data
 replicated continuously (DynamoDB ``DescribeTable`` ``Replicas``, S3 ``GetBucketReplication``, RDS
-``DescribeDBInstances`` ``ReadReplicaSourceDBInstanceIdentifier``, Aurora ``DescribeGlobalClusters``) or only
+``DescribeDBInstances`` ``ReadReplicaSourceDBInstanceIdentifier``, Aurora ``DescribeGlobalClusters``,
+ElastiCache ``DescribeGlobalReplicationGroups`` with ``ShowMemberInfo``: a ``SECONDARY`` member in the
+DR region) or only
 backed up and copied (AWS Backup ``GetBackupPlan`` ``CopyActions``), and how Route 53 routes
 (``ListResourceRecordSets``: failover, latency or weighted records). :func:`recommendations` works on
 the JSON report's data only, so it also runs on a merged or an older report.
@@ -161,6 +163,14 @@ def assess_topology(topology: Topology) -> TopologyAssessment:
             for cluster in (answer or {}).get("GlobalClusters", []):
                 if any(f":{dr.region}:" in m.get("DBClusterArn", "") for m in cluster.get("GlobalClusterMembers", [])):
                     replication.append("Aurora global database")
+
+    if topology.cache_global:
+        ec = topology.client("elasticache", primary.region)
+        answer = call("DescribeGlobalReplicationGroups", ec.describe_global_replication_groups,
+                      GlobalReplicationGroupId=topology.cache_global, ShowMemberInfo=True)
+        for gds in (answer or {}).get("GlobalReplicationGroups", []):
+            if any(m.get("ReplicationGroupRegion") == dr.region and m.get("Role") == "SECONDARY" for m in gds.get("Members", [])):
+                replication.append("ElastiCache global datastore")
 
     backups: list[str] = []
     backup = topology.client("backup", primary.region)

@@ -67,3 +67,13 @@ def test_without_a_better_measurement_the_whitepaper_band_is_the_hint() -> None:
     slow = _record("backup-restore::region-outage", "backup-restore", [], 11400.0, 300.0, "policy:Region")
     (found,) = recommendations({"experiments": [slow]})
     assert found.endswith("the whitepaper's bands point to warm standby (minutes)")
+
+
+def test_a_cache_global_datastore_counts_as_continuous_replication(tmp_path: Path) -> None:
+    path = tmp_path / "cached.toml"
+    path.write_text(LEAN + '[cache]\nengine = "valkey"\n', encoding="utf-8")
+    with Harness(Settings(), strategy="warm-standby", blueprint=str(path)) as dr:
+        assessment = assess_topology(dr.topology)
+    assert assessment.notes == []
+    assert "ElastiCache global datastore" in assessment.replication, assessment.evidence()
+    assert assessment.implemented == "warm-standby"
