@@ -57,17 +57,21 @@ def apply(mode: str) -> None:
         atexit.register(gc.freeze)
 
 
-def tuned() -> bool:
-    """Whether :func:`apply` raised the thresholds (and :func:`restore` has not put them back)."""
-    return _saved is not None
-
-
 def restore() -> None:
     """Put back the thresholds :func:`apply` replaced (nothing if it did not)."""
     global _saved
     if _saved is not None:
         gc.set_threshold(*_saved)
         _saved = None
+
+
+def end_session(passes: int) -> None:
+    """The session's end: when :func:`apply` tuned the thresholds (a harness ran, the heap is
+    large), :func:`collect_at_session_end` first — before :func:`restore`, so that putting the
+    thresholds back triggers no automatic collection of its own — then :func:`restore`."""
+    if _saved is not None:
+        collect_at_session_end(passes)
+    restore()
 
 
 def collect_at_session_end(passes: int) -> None:

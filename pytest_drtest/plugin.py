@@ -30,10 +30,8 @@ from pytest_drtest.fixtures import (  # noqa: F401 - fixtures are registered fro
     marker_args,
 )
 from pytest_drtest.gc_tuning import check_mode as check_gc_mode
-from pytest_drtest.gc_tuning import collect_at_session_end
-from pytest_drtest.gc_tuning import restore as restore_gc
+from pytest_drtest.gc_tuning import end_session as end_gc_session
 from pytest_drtest.gc_tuning import thaw as thaw_gc
-from pytest_drtest.gc_tuning import tuned as gc_tuned
 from pytest_drtest.progress import Progress
 from pytest_drtest.report import RunReport
 from pytest_drtest.settings import (
@@ -296,9 +294,7 @@ def _pytest_gc_passes(config: pytest.Config) -> int:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if gc_tuned():  # a harness ran: the heap is large, collect it once (gc_tuning), then restore
-        collect_at_session_end(_pytest_gc_passes(config))
-    restore_gc()
+    end_gc_session(_pytest_gc_passes(config))
     stash = config.stash
     keys: list[pytest.StashKey[Any]] = [SETTINGS_KEY, SCENARIOS_KEY, REPORT_KEY, GATE_KEY, PROGRESS_KEY]
     for key in keys:
