@@ -420,6 +420,7 @@ class EndpointProxy(_Acceptor):
             _close(client)
             return
         client.settimeout(SEND_TIMEOUT)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a relay: bytes go on as they come
         pair = (client, upstream)
         with self._lock:
             self._pairs.append(pair)

@@ -55,6 +55,7 @@ from pytest_drtest.dataplane.runtime import (
     default_base,
     kill_tree,
     process_start_ticks,
+    wait_for,
 )
 from pytest_drtest.dataplane.timeline import on_advance
 
@@ -153,7 +154,7 @@ class RedisServer:
             "--logfile", str(self.folder / "redis.log"), "--loglevel", "warning",
             # disk-based sync: the RDB is sent with its length ($<n>), then the command stream
             "--repl-diskless-sync", "no", "--repl-backlog-size", "16mb", "--repl-timeout", "3600",
-            "--replica-read-only", "yes",
+            "--replica-read-only", "yes", "--hz", "100",
         ]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      start_new_session=True, cwd=str(self.folder))
@@ -209,7 +210,7 @@ class RedisServer:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=5)
+                wait_for(self.proc, 5)
 
     def __repr__(self) -> str:
         return f"RedisServer({self.name!r}, port={self.port}, running={self.running})"
@@ -249,6 +250,9 @@ class StreamLagProxy(_Acceptor):
         except OSError:
             _close(client)
             return
+        # No Nagle on the replica's side: held back behind an unacknowledged segment, the handshake's
+        # small replies (+PONG, +OK, the RDB's length) waited for the replica's delayed ACK, ~40 ms a sync.
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             self._drop_pair()
             self._pair = (client, upstream)

@@ -28,6 +28,7 @@ import os
 import pwd
 import re
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -119,6 +120,29 @@ class OsUser:
         return cls(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
+def wait_for(proc: subprocess.Popen[Any], timeout: float | None = None) -> int:
+    """``proc.wait(timeout)``, woken by the child's exit itself: CPython's wait with a timeout polls
+    ``waitpid`` with sleeps that double up to 50 ms, so a server that exits in 30 ms was reaped up to
+    16 ms late, on every copy, stop and kill of a data plane. A pidfd (Linux 5.3, ``os.pidfd_open``)
+    becomes readable when the process exits; elsewhere, CPython's wait. Raises
+    :class:`subprocess.TimeoutExpired` as ``wait`` does."""
+    if proc.returncode is not None or timeout is None:
+        return proc.wait(timeout=timeout)
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, an old kernel, or already reaped
+        return proc.wait(timeout=timeout)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        exited = bool(poller.poll(max(timeout, 0.0) * 1000))
+    finally:
+        os.close(fd)
+    if not exited:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    return proc.wait()
+
+
 def run(cmd: Sequence[str | Path], *, user: OsUser, timeout: float, what: str,
         env: Mapping[str, str] | None = None) -> str:
     """Run ``cmd`` as ``user`` and return its stdout; raise :class:`DataPlaneError` on failure.
@@ -138,7 +162,7 @@ def run(cmd: Sequence[str | Path], *, user: OsUser, timeout: float, what: str,
         except OSError as exc:
             raise DataPlaneError(f"{what}: cannot run {cmd[0]}: {exc}") from exc
         try:
-            code = proc.wait(timeout=timeout)
+            code = wait_for(proc, timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             err.seek(0)

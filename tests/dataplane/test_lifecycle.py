@@ -22,6 +22,7 @@ from pytest_drtest.dataplane.runtime import (
     PgBinaries,
     default_base,
     kill_tree,
+    wait_for,
 )
 
 
@@ -148,6 +149,41 @@ def test_binaries_that_do_not_run_raise_one_clear_error(tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
     with pytest.raises(DataPlaneUnavailable, match=r"do not run.*pip install"):
         PgBinaries.locate(tmp_path, user=OsUser.for_postgres())
+
+
+def test_wait_for_is_woken_by_the_exit_and_times_out_as_wait_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CPython's Popen.wait(timeout) sleeps between looks (up to 50 ms each): wait_for must not
+    monkeypatch.setattr(subprocess.time, "sleep", lambda _s: pytest.fail("wait_for polled with sleeps"))
+    quick = subprocess.Popen(["sleep", "0.05"])
+    assert wait_for(quick, 10) == 0 and quick.returncode == 0
+    assert wait_for(quick, 10) == 0  # already reaped: its code again
+    slow = subprocess.Popen(["sleep", "30"])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            wait_for(slow, 0.05)
+        assert slow.poll() is None  # still running: a timeout only stops waiting
+    finally:
+        slow.kill()
+        slow.wait()
+    failing = subprocess.Popen(["sh", "-c", "exit 3"])
+    assert wait_for(failing, 10) == 3
+
+
+def test_every_password_is_a_scram_verifier_with_64_iterations(available: None) -> None:
+    import psycopg
+
+    with DataPlane() as plane:
+        if plane.runtime.binaries.major < 16:
+            pytest.skip("scram_iterations is a setting since PostgreSQL 16")
+        server = plane.create_server()
+        server.query("CREATE ROLE app LOGIN PASSWORD 'app-secret-1'")
+        verifiers = dict(server.query("SELECT rolname, split_part(rolpassword, ':', 1) FROM pg_authid "
+                                      "WHERE rolname IN ('postgres', 'app')"))
+        assert verifiers == {"postgres": "SCRAM-SHA-256$64", "app": "SCRAM-SHA-256$64"}
+        dsn = {"host": "127.0.0.1", "port": server.port, "user": "app", "dbname": "postgres"}
+        psycopg.connect(**dsn, password="app-secret-1").close()
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(**dsn, password="wrong")
 
 
 def test_servers_listen_on_loopback_only(available: None) -> None:

@@ -161,6 +161,23 @@ def test_endpoint_switch_moves_new_connections_and_drops_open_ones() -> None:
         second.close()
 
 
+def test_an_endpoint_relays_both_ways_without_nagle() -> None:
+    # a relay that delays a small write behind an unacknowledged one adds the peer's delayed ACK
+    # to every exchange of small messages (a SCRAM login, a query and its answer)
+    peer = FakePeer()
+    endpoint = EndpointProxy(peer.port)
+    try:
+        client = socket.create_connection(("127.0.0.1", endpoint.port))
+        client.sendall(b"hello")
+        assert peer.recv(5) == b"hello"
+        assert len(endpoint._pairs) == 1
+        assert all(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for sock in endpoint._pairs[0])
+        client.close()
+    finally:
+        endpoint.close()
+        peer.close()
+
+
 def test_timeline_maps_clock_times_to_the_wall_time_the_clock_left_them() -> None:
     clock = VirtualClock()
     timeline = ClockTimeline(clock)

@@ -112,3 +112,28 @@ def test_without_an_installed_redis_the_wheel_s_server_is_the_data_plane(monkeyp
         reader.close()
     finally:
         plane.close()
+
+
+def test_a_replication_link_relays_without_nagle_on_a_server_that_looks_at_its_work_every_10_ms(
+    redis_server_binary: Path,
+) -> None:
+    # The initial sync is a dialogue of small messages (PING, REPLCONF, PSYNC, the RDB's length):
+    # a relay that holds a small reply back behind an unacknowledged one waits for the peer's
+    # delayed ACK, and a server at Redis's default hz (10) sends a finished BGSAVE to its replica
+    # up to 100 ms late; both waited in every link a cache tier makes.
+    import socket
+
+    from pytest_drtest.clock import VirtualClock
+    from pytest_drtest.dataplane.redis import RedisPlane
+
+    plane = RedisPlane(VirtualClock())
+    try:
+        source, replica = plane.create_server("source"), plane.create_server("replica")
+        link = plane.replicate(replica, source, lag=1.0)
+        pair = link.proxy._pair
+        assert pair is not None
+        assert all(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for sock in pair)
+        assert source.client().config_get("hz") == {"hz": "100"}
+        assert replica.client().info("replication")["master_link_status"] == "up"
+    finally:
+        plane.close()
