@@ -336,10 +336,12 @@ def poll_until(topology: Topology, ready: Any, what: str, *, timeout: float = 36
 
 
 def wait_replication_group(topology: Topology, ec: Any, group: str) -> None:
-    """Poll ``DescribeReplicationGroups`` every 30 s until ``available`` (there is no botocore waiter
-    for replication groups)."""
-    poll_until(topology, lambda: ec.describe_replication_groups(ReplicationGroupId=group)["ReplicationGroups"][0]["Status"]
-               == "available", f"replication group {group}")
+    """botocore's ``replication_group_available`` waiter (``DescribeReplicationGroups`` until every
+    group is ``available``; a ``deleted`` one fails it), polling every 30 s for up to an hour: its
+    own 40 polls 15 s apart give up after 10 minutes, and a creation may take 15
+    (``elasticache_create_time``)."""
+    ec.get_waiter("replication_group_available").wait(ReplicationGroupId=group,
+                                                      WaiterConfig={"Delay": 30, "MaxAttempts": 121})
 
 
 def wait_global_datastore(topology: Topology, ec: Any, gds: str) -> None:
