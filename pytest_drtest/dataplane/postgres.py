@@ -69,11 +69,11 @@ BASE_SETTINGS: dict[str, str] = {
     "log_min_messages": "warning",
     "log_checkpoints": "off",
     "password_encryption": "scram-sha-256",
-    # The verifier's key stretching (PostgreSQL 16's scram_iterations; 4096 by default, RFC 7677's
-    # minimum): every login still runs the whole SCRAM-SHA-256 exchange against a stored verifier,
-    # but the client derives its key in 64 HMAC rounds instead of 4096 (~2 ms of CPU a connection,
-    # ~1,200 connections a game day). Stretching defends a stolen verifier against guessing; these
-    # servers listen on loopback for one run, and their passwords are the run's own.
+    # The verifier's key stretching (PostgreSQL 16's scram_iterations; 4096 by default, the least
+    # RFC 7677 recommends): every login still runs the whole SCRAM-SHA-256 exchange against a stored
+    # verifier, but the client derives its key in 64 HMAC rounds instead of 4096 (~2 ms of CPU a
+    # connection, ~1,200 connections a game day). Stretching defends a stolen verifier against
+    # guessing; these servers listen on loopback for one run, and their passwords are the run's own.
     "scram_iterations": "64",
 }
 #: pg_hba.conf of every server: TCP from 127.0.0.1 only, always a password (there is no Unix socket).

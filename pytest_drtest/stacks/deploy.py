@@ -627,7 +627,7 @@ def _secret(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[s
 def _replication_group(d: Deployment, logical: str, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """``AWS::ElastiCache::ReplicationGroup`` (Valkey or Redis OSS; ``Ref`` is its id), or the secondary of
     a global datastore when ``GlobalReplicationGroupId`` is set (it takes the primary's engine and node
-    type); polled every 30 s until ``available`` (there is no botocore waiter for replication groups)."""
+    type); waited for until ``available`` (:func:`~pytest_drtest.topology.build.wait_replication_group`)."""
     from pytest_drtest.topology.build import delete_caches, wait_replication_group
 
     assert d.topology is not None
