@@ -126,8 +126,10 @@ def wait_for(proc: subprocess.Popen[Any], timeout: float | None = None) -> int:
     16 ms late, on every copy, stop and kill of a data plane. A pidfd (Linux 5.3, ``os.pidfd_open``)
     becomes readable when the process exits; elsewhere, CPython's wait. Raises
     :class:`subprocess.TimeoutExpired` as ``wait`` does."""
-    if proc.returncode is not None or timeout is None:
-        return proc.wait(timeout=timeout)
+    if proc.returncode is not None:
+        return proc.returncode
+    if timeout is None:
+        return proc.wait()
     try:
         fd = os.pidfd_open(proc.pid)
     except (AttributeError, OSError):  # not Linux, an old kernel, or already reaped

@@ -152,8 +152,16 @@ def test_binaries_that_do_not_run_raise_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_wait_for_is_woken_by_the_exit_and_times_out_as_wait_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    # CPython's Popen.wait(timeout) sleeps between looks (up to 50 ms each): wait_for must not
-    monkeypatch.setattr(subprocess.time, "sleep", lambda _s: pytest.fail("wait_for polled with sleeps"))
+    # CPython's Popen.wait(timeout) sleeps between looks (up to 50 ms each): wait_for must not ask
+    # for it, only reap (a wait without a timeout) a child that has exited
+    timeouts: list[float | None] = []
+    wait = subprocess.Popen.wait
+
+    def recording_wait(proc: subprocess.Popen[bytes], timeout: float | None = None) -> int:
+        timeouts.append(timeout)
+        return wait(proc, timeout)
+
+    monkeypatch.setattr(subprocess.Popen, "wait", recording_wait)
     quick = subprocess.Popen(["sleep", "0.05"])
     assert wait_for(quick, 10) == 0 and quick.returncode == 0
     assert wait_for(quick, 10) == 0  # already reaped: its code again
@@ -167,6 +175,7 @@ def test_wait_for_is_woken_by_the_exit_and_times_out_as_wait_does(monkeypatch: p
         slow.wait()
     failing = subprocess.Popen(["sh", "-c", "exit 3"])
     assert wait_for(failing, 10) == 3
+    assert timeouts and set(timeouts) == {None}
 
 
 def test_every_password_is_a_scram_verifier_with_64_iterations(available: None) -> None:
