@@ -144,7 +144,7 @@ def read_request(request: Request, default_region: str) -> WireRequest:
         operation, url_params = get_service_router(service).match(request)
     except (HTTPException, NotImplementedError):
         raise WireError("UnknownOperationException", f"{service}: no operation matches {request.method} {request.path}") from None
-    protocol = determine_request_protocol(model, request.content_type)
+    protocol = determine_request_protocol(model, request)  # moto 5.2.6: its headers too (smithy-protocol)
     parser = PROTOCOL_PARSERS[protocol](operation)
     params = parser.parse({
         "method": request.method,
