@@ -406,11 +406,14 @@ def ensure_template(runtime: Runtime) -> Path:
         with os.fdopen(fd, "w") as fh:
             fh.write(runtime.superuser_password + "\n")
         runtime.user.own(pwfile)
+        # initdb hashes the superuser's password with the template's iterations (its -c, since 16)
+        stretch = (["-c", f"scram_iterations={BASE_SETTINGS['scram_iterations']}"]
+                   if runtime.binaries.major >= SINCE_MAJOR["scram_iterations"] else [])
         try:
             run(
                 [runtime.binaries["initdb"], "-D", data, "-U", "postgres", "--auth=scram-sha-256",
                  f"--pwfile={pwfile}", "--no-locale", "-E", "UTF8", "--no-sync", "--no-instructions",
-                 f"--wal-segsize={WAL_SEGMENT_MB}"],
+                 f"--wal-segsize={WAL_SEGMENT_MB}", *stretch],
                 user=runtime.user, timeout=120, what="initdb of the template",
             )
         finally:
@@ -429,12 +432,6 @@ def ensure_template(runtime: Runtime) -> Path:
         server.prepare_folders()
         try:
             server.start()
-            if runtime.binaries.major >= SINCE_MAJOR["scram_iterations"]:
-                # initdb hashed it with the default iterations: once more, with the template's
-                from psycopg import sql
-
-                with server.connect(track=False) as conn:
-                    conn.execute(sql.SQL("ALTER ROLE postgres WITH PASSWORD {}").format(sql.Literal(runtime.superuser_password)))
             server.stop("fast")
         finally:
             server.kill()
