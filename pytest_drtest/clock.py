@@ -110,6 +110,12 @@ class Clock:
     def now(self) -> Seconds:
         raise NotImplementedError
 
+    @property
+    def passes_by_itself(self) -> bool:
+        """True when ``now()`` moves with wall time; False when it moves only through the clock's
+        own advance, which tells its listeners (``add_advance_listener``) every time."""
+        return True
+
     def datetime(self, t: Seconds | None = None) -> _dt.datetime:
         """The UTC datetime of clock time ``t`` (default: now)."""
         return self.epoch + _dt.timedelta(seconds=self.now() if t is None else t)
@@ -226,6 +232,10 @@ class VirtualClock(Clock):
     def now(self) -> Seconds:
         return self._now
 
+    @property
+    def passes_by_itself(self) -> bool:
+        return False
+
     def _set_now(self, t: Seconds) -> None:
         self._now = max(self._now, t)
 
@@ -276,6 +286,10 @@ class PacedClock(VirtualClock):
 
     @property
     def pacing(self) -> bool:
+        return self._pacing
+
+    @property
+    def passes_by_itself(self) -> bool:
         return self._pacing
 
     def now(self) -> Seconds:

@@ -31,7 +31,8 @@ from pytest_drtest.dataplane import activity
 log = logging.getLogger("pytest_drtest.dataplane")
 
 HOST = "127.0.0.1"
-POLL_SECONDS = 0.005  # how often a link looks at the clock when no bytes arrive
+POLL_SECONDS = 0.005  # how often a link looks at a clock that passes by itself (paced, real)
+IDLE_SECONDS = 0.1  # how often an idle relay looks whether it was closed
 SEND_TIMEOUT = 10.0
 _NEGOTIATION_CODES = (80877103, 80877104)  # SSLRequest, GSSENCRequest: answered with one byte
 _XLOGDATA_HEADER = 1 + 4 + 1 + 8 + 8 + 8  # 'd', length, 'w', dataStart, walEnd, sendTime
@@ -74,6 +75,17 @@ def _close(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()
+
+
+def poll_interval(clock: Clock | None) -> float:
+    """How long a link's relay may wait for bytes before it looks at the clock again.
+
+    A clock that moves only through its own advance (the virtual clock, a paced one before it
+    paces) tells the link's advance listener every time, so the relay need not look at it; one
+    whose time passes by itself is looked at every :data:`POLL_SECONDS`. Waking every 5 ms in
+    each relay cost the test's thread the interpreter lock hundreds of times a second.
+    """
+    return POLL_SECONDS if clock is not None and clock.passes_by_itself else IDLE_SECONDS
 
 
 def _readable(sock: socket.socket, timeout: float) -> bool:
@@ -156,7 +168,7 @@ class _Link:
     def _pump_up(self) -> None:
         try:
             while not self.closed:
-                if _readable(self.upstream, POLL_SECONDS):
+                if _readable(self.upstream, poll_interval(self.proxy.clock)):
                     data = self.upstream.recv(1 << 16)
                     if not data:
                         break
@@ -167,7 +179,7 @@ class _Link:
         # The primary went away: what it sent is still on its way (only a cut loses it).
         try:
             while not self.closed and self.queue:
-                time.sleep(POLL_SECONDS)
+                time.sleep(poll_interval(self.proxy.clock))
                 self.release_due()
         finally:
             self.close()
@@ -232,7 +244,7 @@ class _Link:
     def _pump_down(self) -> None:
         try:
             while not self.closed:
-                if not _readable(self.client, 0.1):
+                if not _readable(self.client, IDLE_SECONDS):
                     continue
                 data = self.client.recv(1 << 16)
                 if not data:
@@ -288,7 +300,12 @@ class LagProxy(_Acceptor):
         self.cut_report: CutReport | None = None
         self._links: list[_Link] = []
         self._changed = threading.Condition()
+        # Releases what the clock's move made due, in the thread that moves it.
+        self._unhook = clock.add_advance_listener(after=self._advanced) if clock is not None else None
         self._start_accepting()
+
+    def _advanced(self, old: float, new: float) -> None:
+        self.release_due()
 
     def handle(self, client: socket.socket) -> None:
         if self.cut_report is not None:
@@ -378,6 +395,9 @@ class LagProxy(_Acceptor):
 
     def close(self) -> None:
         """Stop accepting and close every connection (held bytes are discarded)."""
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
         self._stop_accepting()
         for link in list(self._links):
             link.close()

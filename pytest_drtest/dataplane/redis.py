@@ -41,12 +41,13 @@ from typing import Any
 from pytest_drtest.clock import Clock
 from pytest_drtest.dataplane.activity import WriteCounter
 from pytest_drtest.dataplane.proxy import (
-    POLL_SECONDS,
+    IDLE_SECONDS,
     EndpointProxy,
     _Acceptor,
     _close,
     _connect,
     _readable,
+    poll_interval,
 )
 from pytest_drtest.dataplane.runtime import (
     DataPlaneError,
@@ -239,7 +240,12 @@ class StreamLagProxy(_Acceptor):
         self._lock = threading.RLock()
         self._pair: tuple[socket.socket, socket.socket] | None = None
         self._closed_flag = False
+        # Releases what the clock's move made due, in the thread that moves it.
+        self._unhook: Callable[[], None] | None = clock.add_advance_listener(after=self._advanced)
         self._start_accepting()
+
+    def _advanced(self, old: float, new: float) -> None:
+        self.release_due()
 
     def handle(self, client: socket.socket) -> None:
         if self.cut_bytes is not None:
@@ -265,7 +271,7 @@ class StreamLagProxy(_Acceptor):
     def _pump_up(self, client: socket.socket, upstream: socket.socket) -> None:
         try:
             while not self._closed_flag and self._pair == (client, upstream):
-                if _readable(upstream, POLL_SECONDS):
+                if _readable(upstream, poll_interval(self.clock)):
                     data = upstream.recv(1 << 16)
                     if not data:
                         break
@@ -281,7 +287,7 @@ class StreamLagProxy(_Acceptor):
     def _pump_down(self, client: socket.socket, upstream: socket.socket) -> None:
         try:
             while not self._closed_flag and self._pair == (client, upstream):
-                if not _readable(client, 0.1):
+                if not _readable(client, IDLE_SECONDS):
                     continue
                 data = client.recv(1 << 16)
                 if not data:
@@ -355,6 +361,9 @@ class StreamLagProxy(_Acceptor):
 
     def close(self) -> None:
         self._closed_flag = True
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
         self._stop_accepting()
         with self._lock:
             self._drop_pair()

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pytest_drtest.clock import VirtualClock
+from pytest_drtest.clock import PacedClock, RealClock, VirtualClock
 from pytest_drtest.dataplane import ClockTimeline, EndpointProxy, LagProxy, on_advance
+from pytest_drtest.dataplane import proxy as proxy_module
 
 
 class FakePeer:
@@ -104,6 +105,52 @@ def test_copydata_waits_for_the_lag_on_the_clock(peer: FakePeer) -> None:
     finally:
         replica.close()
         proxy.close()
+
+
+def test_on_the_virtual_clock_the_move_itself_releases_and_the_relay_never_polls(
+    peer: FakePeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A relay that woke every 5 ms to look at a clock that only moves through its own advance
+    # took the test's thread's interpreter lock hundreds of times a second for nothing.
+    waits: list[float] = []
+    readable = proxy_module._readable
+
+    def recording(sock: socket.socket, timeout: float) -> bool:
+        if threading.current_thread().name.startswith("virtual-link"):
+            waits.append(timeout)
+        return readable(sock, timeout)
+
+    monkeypatch.setattr(proxy_module, "_readable", recording)
+    clock = VirtualClock()
+    proxy = LagProxy(peer.port, clock=clock, lag=1.0, name="virtual-link")
+    replica = socket.create_connection(("127.0.0.1", proxy.port))
+    try:
+        peer.send(message(b"W", b"\x00\x00\x00"))
+        eventually(lambda: proxy.streaming)
+        wal = xlogdata(0x2000, b"y" * 50)
+        peer.send(wal)
+        assert proxy.wait_received(0x2000 + 50)
+        clock.sleep(1.0)
+        assert proxy.released_lsn == 0x2000 + 50  # released by the sleep, before it returned
+        assert recv_available(replica).endswith(wal)
+        assert waits and min(waits) >= proxy_module.IDLE_SECONDS
+    finally:
+        replica.close()
+        proxy.close()
+    assert not clock._after  # closing the proxy removed its listener
+
+
+def test_only_a_clock_that_passes_by_itself_is_polled() -> None:
+    paced = PacedClock(60.0)
+    assert proxy_module.poll_interval(None) == proxy_module.IDLE_SECONDS
+    assert proxy_module.poll_interval(VirtualClock()) == proxy_module.IDLE_SECONDS
+    assert proxy_module.poll_interval(paced) == proxy_module.IDLE_SECONDS  # virtual until it paces
+    paced.pace()
+    try:
+        assert proxy_module.poll_interval(paced) == proxy_module.POLL_SECONDS
+    finally:
+        paced.close()
+    assert proxy_module.poll_interval(RealClock()) == proxy_module.POLL_SECONDS
 
 
 def test_cut_drops_what_is_held_and_closes_both_sides(peer: FakePeer) -> None:
