@@ -220,10 +220,10 @@ class PostgresServer:
             self.write_conf()
             offset = self.log_path.stat().st_size if self.log_path.exists() else 0
             with open(self.log_path, "ab") as log_file:
-                self._proc = subprocess.Popen(
-                    [str(self.runtime.binaries["postgres"]), "-D", str(self.data_dir)],
+                self._proc = self.runtime.user.popen(
+                    [self.runtime.binaries["postgres"], "-D", self.data_dir],
                     stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=CHILD_ENV,
-                    cwd="/", start_new_session=True, **self.runtime.user.popen_kwargs(),
+                    cwd="/", start_new_session=True,
                 )
             self.runtime.record_pid(self._key, self._proc.pid, self.data_dir)
             self._key_recorded = True

