@@ -135,8 +135,22 @@ class OsUser:
 
 @functools.cache
 def _user_switch() -> str | None:
-    """coreutils' ``chroot`` (which, given ``--userspec``, changes the user before it execs), if present."""
-    return shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    """coreutils' ``chroot`` (which, given ``--userspec``, changes the user before it execs), if it is
+    there and may change root here: a container without ``CAP_SYS_CHROOT`` (dropped capabilities,
+    a seccomp profile) gets None, and Popen's ``user=`` is used instead."""
+    chroot = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if chroot is None or os.geteuid() != 0:
+        return None
+    try:
+        done = subprocess.run([chroot, "--userspec=65534:65534", "--groups=", "/", chroot, "--version"],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        log.info("chroot cannot switch users here (%s): binaries start through Popen's user=",
+                 done.stderr.decode(errors="replace").strip())
+        return None
+    return chroot
 
 
 def wait_for(proc: subprocess.Popen[Any], timeout: float | None = None) -> int:
@@ -193,7 +207,8 @@ def run(cmd: Sequence[str | Path], *, user: OsUser, timeout: float, what: str,
             raise
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
-    if code in (126, 127) and user.switches and _user_switch() is not None and stderr.startswith(f"{_user_switch()}: "):
+    switch = _user_switch() if user.switches else None
+    if code in (126, 127) and switch is not None and stderr.startswith(f"{switch}: "):
         # chroot's own words: the user could not exec the binary (as Popen's OSError said before)
         raise DataPlaneError(f"{what}: cannot run {cmd[0]} as user {user.name!r}: {stderr.strip().rpartition(': ')[2]}")
     if code != 0:

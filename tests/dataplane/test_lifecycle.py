@@ -293,3 +293,25 @@ def test_as_root_a_binary_the_user_cannot_reach_is_refused_by_name(tmp_path: Pat
     binary.chmod(0o755)
     with pytest.raises(DataPlaneError, match=rf"probe: cannot run {binary} as user '{OsUser.for_postgres().name}': Permission denied$"):
         run([binary], user=OsUser.for_postgres(), timeout=10, what="probe")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root switches to the PostgreSQL user")
+def test_where_chroot_may_not_change_root_the_binaries_switch_user_through_popen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a container without CAP_SYS_CHROOT: chroot exits 125 before it runs anything
+    from pytest_drtest.dataplane import runtime
+
+    fake = tmp_path / "chroot"
+    fake.write_text("#!/bin/sh\necho \"$0: cannot change root directory to '/': Operation not permitted\" >&2\nexit 125\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(runtime.shutil, "which", lambda name, path=None: str(fake) if name == "chroot" else None)
+    runtime._user_switch.cache_clear()
+    try:
+        assert runtime._user_switch() is None
+        user = OsUser.for_postgres()
+        proc = user.popen(["/bin/sh", "-c", "id -u"], stdout=subprocess.PIPE, text=True, cwd="/")
+        out, _ = proc.communicate(timeout=10)
+        assert (proc.returncode, int(out)) == (0, user.uid)
+    finally:
+        runtime._user_switch.cache_clear()
