@@ -261,7 +261,8 @@ def main() -> None:
                  f"{own_wall:.1f} s (session {own_session:.1f} s)", "aim 2 s", f"{own_wall / 2:.2f}x"))
     rows.append(("  a process that only imports what it needs (pytest, plugin, moto RDS + EC2, psycopg)",
                  f"{floor:.1f} s", f"own database {own_wall:.1f} s", f"{floor / own_wall:.2f} of it"))
-    rows.append(("same --dr-seed twice: identical figures", str(same), "must be True", "-"))
+    rows.append(("same --dr-seed twice: identical figures", "not run (--repeat 1)" if same is None else str(same),
+                 "must be True", "-"))
     rows.append(("-n 2 vs serial, same seed: identical figures", str(same_parallel), "must be True", "-"))
     rows.append(("--dr-seed 1 vs 2: figures differ", str(differs), "may be True", "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
