@@ -86,7 +86,8 @@ class OsUser:
         ``cmd`` is looked up with the user's rights (a binary the user cannot reach fails with 126).
         CPython can then start the child with ``vfork``; asked for ``user=`` it must fork, copying
         the page tables of the test's whole heap: 17 ms a server start from a game day's heap
-        against about 1 ms. Without ``chroot``, Popen's own ``user``/``group``/``extra_groups``.
+        against about 1 ms. Without ``chroot``, or where it may not change root
+        (:func:`_user_switch`), Popen's own ``user``/``group``/``extra_groups``.
         """
         argv = [str(part) for part in cmd]
         if not self.switches:
