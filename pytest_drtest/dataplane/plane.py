@@ -80,7 +80,8 @@ class DataPlane:
         self.timeline = ClockTimeline(self.clock)
         self._unhook: Callable[[], None] | None = None
         if self.clock.modeled:  # a real clock needs neither capture nor release: time passes anyway
-            self._unhook = on_advance(self.clock, before=self._before_advance, after=self._after_advance)
+            # after the move, each replica's LagProxy releases what became due (its own listener)
+            self._unhook = on_advance(self.clock, before=self._before_advance)
         self._counter = 0
         atexit.register(self.close)
 
@@ -313,10 +314,6 @@ class DataPlane:
         for replica in list(self.replicas):
             if replica.lag > 0 and not replica.proxy.paused:
                 replica.capture()
-
-    def _after_advance(self, old: float, new: float) -> None:
-        for replica in list(self.replicas):
-            replica.proxy.release_due()
 
     # -- lifetime --------------------------------------------------------------------------------
     def close(self) -> None:
